@@ -1,0 +1,438 @@
+package chain
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+)
+
+// The envelope and statement constants. See docs/records.md.
+const (
+	// PayloadType is the DSSE payload type of every record.
+	PayloadType = "application/vnd.in-toto+json"
+	// StatementType is the in-toto Statement version records carry.
+	StatementType = "https://in-toto.io/Statement/v1"
+	// PredicatePrefix starts every predicate type; the record kind and
+	// "/v1" follow it.
+	PredicatePrefix = "https://exhibit-forensics.github.io/exhibit/record/"
+	// MaxRecordSize bounds an envelope's size. Records carry metadata, never
+	// evidence bytes, so anything larger is refused before parsing.
+	MaxRecordSize = 1 << 20
+)
+
+// Errors returned when decoding or checking records.
+var (
+	ErrMalformedRecord = errors.New("malformed record")
+	ErrBadSignature    = errors.New("bad signature")
+	ErrUnknownKey      = errors.New("unknown signing key")
+)
+
+// A Kind names what a record says happened. Each kind has its own predicate
+// type: PredicatePrefix + kind + "/v1".
+type Kind string
+
+// The record kinds.
+const (
+	KindReceived    Kind = "received"    // an item entered evidence (imported file, received kit)
+	KindCaptured    Kind = "captured"    // a device produced an original (image, result)
+	KindDerived     Kind = "derived"     // a derivative made from an original by a recorded recipe
+	KindTransferred Kind = "transferred" // a two-party custody handover
+	KindSealed      Kind = "sealed"
+	KindOpened      Kind = "opened"
+	KindAnalysed    Kind = "analysed"
+	KindAuthorised  Kind = "authorised"
+	KindViewed      Kind = "viewed"
+	KindExported    Kind = "exported"
+	KindSynced      Kind = "synced"
+	KindDisposed    Kind = "disposed"
+	KindKeyEnrolled Kind = "key-enrolled" // a device key starts signing
+	KindKeyRotated  Kind = "key-rotated"  // a device key hands over to its successor
+	KindKeyRetired  Kind = "key-retired"  // a device key stops signing
+)
+
+var knownKinds = map[Kind]bool{
+	KindReceived: true, KindCaptured: true, KindDerived: true, KindTransferred: true,
+	KindSealed: true, KindOpened: true, KindAnalysed: true, KindAuthorised: true,
+	KindViewed: true, KindExported: true, KindSynced: true, KindDisposed: true,
+	KindKeyEnrolled: true, KindKeyRotated: true, KindKeyRetired: true,
+}
+
+// Known reports whether k is a kind this version understands.
+func (k Kind) Known() bool { return knownKinds[k] }
+
+// PredicateType returns the in-toto predicate type of records of kind k.
+func (k Kind) PredicateType() string { return PredicatePrefix + string(k) + "/v1" }
+
+// IsKey reports whether k is a key-management kind, recorded on the device's
+// own chain rather than an exhibit's.
+func (k Kind) IsKey() bool {
+	return k == KindKeyEnrolled || k == KindKeyRotated || k == KindKeyRetired
+}
+
+// kindOf maps a predicate type back to its kind.
+func kindOf(predicateType string) (Kind, bool) {
+	rest, ok := strings.CutPrefix(predicateType, PredicatePrefix)
+	if !ok {
+		return "", false
+	}
+	k, ok := strings.CutSuffix(rest, "/v1")
+	if !ok || !Kind(k).Known() {
+		return "", false
+	}
+	return Kind(k), true
+}
+
+// A Subject is an artefact a record is about: a blob and its digest.
+type Subject struct {
+	Name   string            `json:"name"`
+	Digest map[string]string `json:"digest"`
+}
+
+// SubjectFor returns the subject for a blob named name with SHA-256 h.
+func SubjectFor(name string, h Hash) Subject {
+	return Subject{Name: name, Digest: map[string]string{"sha256": h.Hex()}}
+}
+
+// SHA256 returns the subject's SHA-256 digest.
+func (s Subject) SHA256() (Hash, error) {
+	return ParseHex(s.Digest["sha256"])
+}
+
+// A Statement is an in-toto Statement v1 whose predicate is a Predicate.
+type Statement struct {
+	Type          string    `json:"_type"`
+	Subject       []Subject `json:"subject"`
+	PredicateType string    `json:"predicateType"`
+	Predicate     Predicate `json:"predicate"`
+}
+
+// A Predicate is the body common to every record kind, with one optional
+// section per kind. Field order is the serialisation order; verification never
+// depends on it because records are kept as the exact bytes signed.
+type Predicate struct {
+	// Chain names the custody chain the record extends: an exhibit id, or
+	// "device:" + device id for key records.
+	Chain string `json:"chain"`
+	// Seq is the record's position in its chain, from 1.
+	Seq uint64 `json:"seq"`
+	// Prev is the hash of the chain's previous record; zero when Seq is 1.
+	Prev Hash `json:"prev,omitzero"`
+	// Time is when the device made the record (UTC).
+	Time time.Time `json:"time"`
+	// Device is the device that signed.
+	Device DeviceRef `json:"device"`
+	// Actor is the person who acted.
+	Actor *Person `json:"actor,omitempty"`
+	// Exhibit describes the exhibit on its first record and repeats its
+	// identity on every later one.
+	Exhibit *ExhibitInfo `json:"exhibit,omitempty"`
+
+	Source   *Source   `json:"source,omitempty"`   // received, captured
+	Handover *Handover `json:"handover,omitempty"` // transferred
+	Key      *KeyEvent `json:"key,omitempty"`      // key-*
+	Export   *Export   `json:"export,omitempty"`   // exported
+	Note     string    `json:"note,omitempty"`
+}
+
+// A DeviceRef names a device and the key it signed with.
+type DeviceRef struct {
+	ID    string `json:"id"`
+	KeyID string `json:"keyid"`
+}
+
+// A Person is a user who acted.
+type Person struct {
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name"`
+	Role string `json:"role,omitempty"`
+}
+
+// ExhibitInfo identifies an exhibit inside a record.
+type ExhibitInfo struct {
+	ID          string `json:"id"`
+	Ref         string `json:"ref"`
+	Case        string `json:"case"`
+	Kind        string `json:"kind"`
+	DerivedFrom string `json:"derivedFrom,omitempty"`
+	PartOf      string `json:"partOf,omitempty"`
+}
+
+// Source says where received or captured bytes came from.
+type Source struct {
+	FileName string `json:"fileName,omitempty"`
+	Size     int64  `json:"size"`
+	Device   string `json:"device,omitempty"`
+}
+
+// A Handover is a custody transfer signed off by both parties.
+type Handover struct {
+	From   Party  `json:"from"`
+	To     Party  `json:"to"`
+	Reason string `json:"reason,omitempty"`
+	Seal   string `json:"seal,omitempty"`
+}
+
+// A Party is one side of a handover and how they proved who they were at
+// that moment.
+type Party struct {
+	Person
+	AuthMethod string    `json:"authMethod"`
+	AuthAt     time.Time `json:"authAt"`
+}
+
+// A KeyEvent enrols, rotates or retires a device key.
+type KeyEvent struct {
+	KeyID     string `json:"keyid"`
+	Algorithm string `json:"algorithm"`
+	PublicKey []byte `json:"publicKey"`
+	// Successor is set on key-rotated: the key that signs from now on. The
+	// rotation record is signed by both keys.
+	Successor *KeyEvent `json:"successor,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+// Export describes an evidence bundle being made.
+type Export struct {
+	Case   string `json:"case"`
+	Bundle string `json:"bundle"`
+	// Files are the bundle's derived files (report, custody timeline,
+	// index) by name and digest, so that they are covered by a signature.
+	Files []Subject `json:"files,omitempty"`
+}
+
+// A Record is a signed statement, kept as the exact bytes that were signed.
+type Record struct {
+	// Envelope is the DSSE envelope exactly as signed and stored.
+	Envelope []byte
+	// Hash is the SHA-256 of Envelope: the record's identity.
+	Hash Hash
+	// Kind is derived from the statement's predicate type.
+	Kind Kind
+	// Statement is the decoded payload.
+	Statement Statement
+	// Payload is the decoded payload bytes the signatures cover.
+	Payload []byte
+	// Signatures are the envelope's signatures, decoded.
+	Signatures []Signature
+}
+
+// A Signature is one decoded DSSE signature.
+type Signature struct {
+	KeyID string
+	Sig   []byte
+}
+
+// A Signer signs records with an Ed25519 device key.
+type Signer struct {
+	priv  ed25519.PrivateKey
+	keyID string
+}
+
+// NewSigner returns a Signer for priv.
+func NewSigner(priv ed25519.PrivateKey) *Signer {
+	return &Signer{priv: priv, keyID: KeyID(priv.Public().(ed25519.PublicKey))}
+}
+
+// KeyID returns the signer's key id.
+func (s *Signer) KeyID() string { return s.keyID }
+
+// Public returns the signer's public key.
+func (s *Signer) Public() ed25519.PublicKey { return s.priv.Public().(ed25519.PublicKey) }
+
+// PrivateKey returns the signer's private key, for signers of other formats
+// (the log's checkpoints) that must use the same device key.
+func (s *Signer) PrivateKey() ed25519.PrivateKey { return s.priv }
+
+// dsseSigner adapts a Signer to the DSSE library.
+type dsseSigner struct{ s *Signer }
+
+func (d dsseSigner) Sign(_ context.Context, data []byte) ([]byte, error) {
+	return ed25519.Sign(d.s.priv, data), nil
+}
+func (d dsseSigner) KeyID() (string, error) { return d.s.keyID, nil }
+
+// KeyID returns the key id of an Ed25519 public key: the lowercase hex
+// SHA-256 of its 32 raw bytes.
+func KeyID(pub ed25519.PublicKey) string { return Sum(pub).Hex() }
+
+// Sign serialises st, signs it with every signer (in order) and returns the
+// record. st.Predicate.Device.KeyID should name the first signer.
+func Sign(st *Statement, signers ...*Signer) (*Record, error) {
+	if len(signers) == 0 {
+		return nil, errors.New("chain: sign: no signers")
+	}
+	st.Type = StatementType
+	payload, err := json.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("chain: sign: %w", err)
+	}
+	ds := make([]dsse.Signer, len(signers))
+	for i, s := range signers {
+		ds[i] = dsseSigner{s}
+	}
+	es, err := dsse.NewEnvelopeSigner(ds...)
+	if err != nil {
+		return nil, fmt.Errorf("chain: sign: %w", err)
+	}
+	env, err := es.SignPayload(context.Background(), PayloadType, payload)
+	if err != nil {
+		return nil, fmt.Errorf("chain: sign: %w", err)
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		return nil, fmt.Errorf("chain: sign: %w", err)
+	}
+	return DecodeRecord(b)
+}
+
+// envelope is the strict decoding target for a DSSE envelope.
+type envelope struct {
+	PayloadType string `json:"payloadType"`
+	Payload     string `json:"payload"`
+	Signatures  []struct {
+		KeyID string `json:"keyid"`
+		Sig   string `json:"sig"`
+	} `json:"signatures"`
+}
+
+// DecodeRecord parses and checks the shape of an envelope: JSON with exactly
+// the DSSE fields, standard base64, the in-toto payload type, a Statement v1
+// of a known record kind with well-formed subjects. It does not check
+// signatures (see VerifySignatures) or chain links.
+func DecodeRecord(b []byte) (*Record, error) {
+	if len(b) > MaxRecordSize {
+		return nil, fmt.Errorf("%w: %d bytes exceeds the %d-byte limit", ErrMalformedRecord, len(b), MaxRecordSize)
+	}
+	var env envelope
+	if err := strictJSON(b, &env); err != nil {
+		return nil, fmt.Errorf("%w: envelope: %v", ErrMalformedRecord, err)
+	}
+	if env.PayloadType != PayloadType {
+		return nil, fmt.Errorf("%w: payloadType %q, want %q", ErrMalformedRecord, clip(env.PayloadType), PayloadType)
+	}
+	payload, err := base64.StdEncoding.Strict().DecodeString(env.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload is not standard base64: %v", ErrMalformedRecord, err)
+	}
+	if len(env.Signatures) == 0 {
+		return nil, fmt.Errorf("%w: no signatures", ErrMalformedRecord)
+	}
+	r := &Record{Envelope: b, Hash: Sum(b), Payload: payload}
+	for i, s := range env.Signatures {
+		sig, err := base64.StdEncoding.Strict().DecodeString(s.Sig)
+		if err != nil || len(sig) != ed25519.SignatureSize {
+			return nil, fmt.Errorf("%w: signature %d is not a base64 Ed25519 signature", ErrMalformedRecord, i+1)
+		}
+		if s.KeyID == "" {
+			return nil, fmt.Errorf("%w: signature %d has no keyid", ErrMalformedRecord, i+1)
+		}
+		r.Signatures = append(r.Signatures, Signature{KeyID: s.KeyID, Sig: sig})
+	}
+	if err := strictJSON(payload, &r.Statement); err != nil {
+		return nil, fmt.Errorf("%w: statement: %v", ErrMalformedRecord, err)
+	}
+	st := &r.Statement
+	if st.Type != StatementType {
+		return nil, fmt.Errorf("%w: statement _type %q, want %q", ErrMalformedRecord, clip(st.Type), StatementType)
+	}
+	k, ok := kindOf(st.PredicateType)
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown predicateType %q", ErrMalformedRecord, clip(st.PredicateType))
+	}
+	r.Kind = k
+	for i, s := range st.Subject {
+		if s.Name == "" {
+			return nil, fmt.Errorf("%w: subject %d has no name", ErrMalformedRecord, i+1)
+		}
+		if _, err := s.SHA256(); err != nil {
+			return nil, fmt.Errorf("%w: subject %d (%q): %v", ErrMalformedRecord, i+1, clip(s.Name), err)
+		}
+	}
+	p := &st.Predicate
+	switch {
+	case p.Chain == "":
+		return nil, fmt.Errorf("%w: predicate has no chain", ErrMalformedRecord)
+	case p.Seq == 0:
+		return nil, fmt.Errorf("%w: predicate seq must start at 1", ErrMalformedRecord)
+	case p.Seq == 1 && !p.Prev.IsZero():
+		return nil, fmt.Errorf("%w: first record of a chain has a prev link", ErrMalformedRecord)
+	case p.Seq > 1 && p.Prev.IsZero():
+		return nil, fmt.Errorf("%w: record %d of chain %s has no prev link", ErrMalformedRecord, p.Seq, clip(p.Chain))
+	case p.Time.IsZero():
+		return nil, fmt.Errorf("%w: predicate has no time", ErrMalformedRecord)
+	case p.Device.ID == "" || p.Device.KeyID == "":
+		return nil, fmt.Errorf("%w: predicate does not name the signing device and key", ErrMalformedRecord)
+	case k.IsKey() && p.Key == nil:
+		return nil, fmt.Errorf("%w: %s record has no key section", ErrMalformedRecord, k)
+	case !k.IsKey() && p.Exhibit == nil:
+		return nil, fmt.Errorf("%w: %s record names no exhibit", ErrMalformedRecord, k)
+	case k == KindTransferred && p.Handover == nil:
+		return nil, fmt.Errorf("%w: transferred record has no handover section", ErrMalformedRecord)
+	}
+	if r.Signatures[0].KeyID != p.Device.KeyID {
+		return nil, fmt.Errorf("%w: first signature is by key %s but the predicate names key %s", ErrMalformedRecord, short(r.Signatures[0].KeyID), short(p.Device.KeyID))
+	}
+	if p.Exhibit != nil && p.Exhibit.ID != p.Chain {
+		return nil, fmt.Errorf("%w: exhibit %s is not the record's chain %s", ErrMalformedRecord, clip(p.Exhibit.ID), clip(p.Chain))
+	}
+	return r, nil
+}
+
+// strictJSON decodes exactly one JSON value with no unknown fields.
+func strictJSON(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return errors.New("trailing data after JSON value")
+	}
+	return nil
+}
+
+// PAE returns the bytes each signature covers (DSSE pre-authentication
+// encoding of the payload type and payload).
+func (r *Record) PAE() []byte { return dsse.PAE(PayloadType, r.Payload) }
+
+// VerifySignatures checks every signature on r with the key its keyid names,
+// looked up through keys. Every signature must verify: a record carrying one
+// bad signature among good ones is rejected, not silently accepted. It returns
+// the key ids that signed, in envelope order.
+func (r *Record) VerifySignatures(keys func(keyID string) (ed25519.PublicKey, bool)) ([]string, error) {
+	msg := r.PAE()
+	ids := make([]string, 0, len(r.Signatures))
+	seen := map[string]bool{}
+	for i, s := range r.Signatures {
+		if seen[s.KeyID] {
+			return nil, fmt.Errorf("%w: signature %d repeats key %s", ErrBadSignature, i+1, short(s.KeyID))
+		}
+		seen[s.KeyID] = true
+		pub, ok := keys(s.KeyID)
+		if !ok {
+			return nil, fmt.Errorf("%w: signature %d is by key %s", ErrUnknownKey, i+1, short(s.KeyID))
+		}
+		if !ed25519.Verify(pub, msg, s.Sig) {
+			return nil, fmt.Errorf("%w: signature %d by key %s does not verify", ErrBadSignature, i+1, short(s.KeyID))
+		}
+		ids = append(ids, s.KeyID)
+	}
+	return ids, nil
+}
+
+// short abbreviates a key id for messages.
+func short(id string) string {
+	if len(id) > 16 {
+		return id[:16]
+	}
+	return id
+}

@@ -1,0 +1,253 @@
+package chain
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"math/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exhibit-forensics/exhibit/internal/fuzzseed"
+)
+
+// testKey returns a deterministic Ed25519 key for seed n.
+func testKey(n byte) *Signer {
+	seed := bytes.Repeat([]byte{n}, ed25519.SeedSize)
+	return NewSigner(ed25519.NewKeyFromSeed(seed))
+}
+
+var t0 = time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+
+func receivedStatement(s *Signer) *Statement {
+	blob := Sum([]byte("photo bytes"))
+	return &Statement{
+		Subject:       []Subject{SubjectFor("photo.png", blob)},
+		PredicateType: KindReceived.PredicateType(),
+		Predicate: Predicate{
+			Chain:   "0190a0b0-0000-7000-8000-000000000001",
+			Seq:     1,
+			Time:    t0,
+			Device:  DeviceRef{ID: "dev-1", KeyID: s.KeyID()},
+			Actor:   &Person{Name: "Jo Smith"},
+			Exhibit: &ExhibitInfo{ID: "0190a0b0-0000-7000-8000-000000000001", Ref: "JS/1", Case: "CASE-1", Kind: "image"},
+			Source:  &Source{FileName: "photo.png", Size: 11},
+		},
+	}
+}
+
+func TestSignDecodeVerify(t *testing.T) {
+	s := testKey(1)
+	r, err := Sign(receivedStatement(s), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Kind != KindReceived || r.Hash != Sum(r.Envelope) {
+		t.Fatalf("kind %s hash %s", r.Kind, r.Hash)
+	}
+	again, err := DecodeRecord(r.Envelope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Statement.Predicate.Exhibit.Ref != "JS/1" || !again.Statement.Predicate.Time.Equal(t0) {
+		t.Fatalf("decoded %+v", again.Statement.Predicate)
+	}
+	keys := func(id string) (ed25519.PublicKey, bool) {
+		if id == s.KeyID() {
+			return s.Public(), true
+		}
+		return nil, false
+	}
+	ids, err := again.VerifySignatures(keys)
+	if err != nil || len(ids) != 1 || ids[0] != s.KeyID() {
+		t.Fatalf("VerifySignatures = %v, %v", ids, err)
+	}
+	// Another key does not verify it.
+	other := testKey(2)
+	_, err = again.VerifySignatures(func(string) (ed25519.PublicKey, bool) { return other.Public(), true })
+	if !errors.Is(err, ErrBadSignature) {
+		t.Fatalf("wrong key: %v", err)
+	}
+	if _, err := again.VerifySignatures(func(string) (ed25519.PublicKey, bool) { return nil, false }); !errors.Is(err, ErrUnknownKey) {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+// TestEveryPayloadBitMatters flips each bit of the payload in turn and
+// re-encodes the envelope: the result must fail to decode or to verify.
+func TestEveryPayloadBitMatters(t *testing.T) {
+	s := testKey(1)
+	r, err := Sign(receivedStatement(s), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := func(string) (ed25519.PublicKey, bool) { return s.Public(), true }
+	var env envelope
+	if err := json.Unmarshal(r.Envelope, &env); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < len(r.Payload)*8; i++ {
+		p := bytes.Clone(r.Payload)
+		p[i/8] ^= 1 << (i % 8)
+		e := env
+		e.Payload = base64.StdEncoding.EncodeToString(p)
+		b, _ := json.Marshal(e)
+		got, err := DecodeRecord(b)
+		if err != nil {
+			continue
+		}
+		if _, err := got.VerifySignatures(keys); err == nil {
+			t.Fatalf("bit %d flipped in the payload still verifies", i)
+		}
+	}
+}
+
+func TestOneBadSignatureAmongGood(t *testing.T) {
+	a, b := testKey(1), testKey(2)
+	r, err := Sign(receivedStatement(a), a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := map[string]ed25519.PublicKey{a.KeyID(): a.Public(), b.KeyID(): b.Public()}
+	lookup := func(id string) (ed25519.PublicKey, bool) { p, ok := keys[id]; return p, ok }
+	if ids, err := r.VerifySignatures(lookup); err != nil || len(ids) != 2 {
+		t.Fatalf("two good signatures: %v %v", ids, err)
+	}
+	r.Signatures[1].Sig[0] ^= 1
+	if _, err := r.VerifySignatures(lookup); !errors.Is(err, ErrBadSignature) || !strings.Contains(err.Error(), "signature 2") {
+		t.Fatalf("bad second signature: %v", err)
+	}
+}
+
+// decodeTests are malformed envelopes; they also seed FuzzDecodeRecord.
+func decodeTests(t testing.TB) []struct {
+	name string
+	env  []byte
+	want string
+} {
+	s := testKey(1)
+	good, err := Sign(receivedStatement(s), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env envelope
+	json.Unmarshal(good.Envelope, &env)
+	withPayload := func(mut func(m map[string]any)) []byte {
+		var m map[string]any
+		json.Unmarshal(good.Payload, &m)
+		mut(m)
+		p, _ := json.Marshal(m)
+		e := env
+		e.Payload = base64.StdEncoding.EncodeToString(p)
+		b, _ := json.Marshal(e)
+		return b
+	}
+	pred := func(m map[string]any) map[string]any { return m["predicate"].(map[string]any) }
+	return []struct {
+		name string
+		env  []byte
+		want string
+	}{
+		{"good", good.Envelope, ""},
+		{"empty", nil, "envelope"},
+		{"not json", []byte("hello"), "envelope"},
+		{"trailing", append(bytes.Clone(good.Envelope), []byte(" {}")...), "trailing"},
+		{"unknown field", bytes.Replace(good.Envelope, []byte(`{"payloadType"`), []byte(`{"x":1,"payloadType"`), 1), "unknown field"},
+		{"payload type", bytes.Replace(good.Envelope, []byte(PayloadType), []byte("text/plain"), 1), "payloadType"},
+		{"url base64", []byte(`{"payloadType":"` + PayloadType + `","payload":"-_-_","signatures":[]}`), "base64"},
+		{"no signatures", []byte(`{"payloadType":"` + PayloadType + `","payload":"e30=","signatures":[]}`), "no signatures"},
+		{"short signature", bytes.Replace(good.Envelope, []byte(env.Signatures[0].Sig), []byte("AAAA"), 1), "Ed25519 signature"},
+		{"statement type", withPayload(func(m map[string]any) { m["_type"] = "https://in-toto.io/Statement/v0.1" }), "_type"},
+		{"unknown kind", withPayload(func(m map[string]any) { m["predicateType"] = PredicatePrefix + "teleported/v1" }), "predicateType"},
+		{"bad digest", withPayload(func(m map[string]any) {
+			m["subject"] = []any{map[string]any{"name": "x", "digest": map[string]any{"sha256": "abc"}}}
+		}), "subject 1"},
+		{"no chain", withPayload(func(m map[string]any) { delete(pred(m), "chain") }), "no chain"},
+		{"seq zero", withPayload(func(m map[string]any) { pred(m)["seq"] = 0 }), "seq"},
+		{"seq 2 without prev", withPayload(func(m map[string]any) { pred(m)["seq"] = 2 }), "no prev"},
+		{"no exhibit", withPayload(func(m map[string]any) { delete(pred(m), "exhibit") }), "names no exhibit"},
+		{"no time", withPayload(func(m map[string]any) { delete(pred(m), "time") }), "no time"},
+		{"signer is not device key", withPayload(func(m map[string]any) {
+			pred(m)["device"] = map[string]any{"id": "dev-1", "keyid": strings.Repeat("0", 64)}
+		}), "first signature"},
+		{"exhibit not chain", withPayload(func(m map[string]any) {
+			pred(m)["exhibit"].(map[string]any)["id"] = "other"
+		}), "not the record's chain"},
+	}
+}
+
+func TestDecodeRecordRejects(t *testing.T) {
+	for _, tt := range decodeTests(t) {
+		_, err := DecodeRecord(tt.env)
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tt.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrMalformedRecord) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want ErrMalformedRecord mentioning %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestDecodeRecordSizeLimit(t *testing.T) {
+	if _, err := DecodeRecord(make([]byte, MaxRecordSize+1)); !errors.Is(err, ErrMalformedRecord) {
+		t.Fatal(err)
+	}
+}
+
+func FuzzDecodeRecord(f *testing.F) {
+	for _, tt := range decodeTests(f) {
+		f.Add(tt.env)
+	}
+	s := testKey(1)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeRecord(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformedRecord) {
+				t.Fatalf("error not ErrMalformedRecord: %v", err)
+			}
+			return
+		}
+		if r.Hash != Sum(b) || !bytes.Equal(r.Envelope, b) {
+			t.Fatal("record identity is not its exact bytes")
+		}
+		// Verification never panics on decoded input.
+		r.VerifySignatures(func(string) (ed25519.PublicKey, bool) { return s.Public(), true })
+	})
+}
+
+func TestRandomEnvelopeBytes(t *testing.T) {
+	// A cheap non-fuzz smoke test over random mutations of a good envelope.
+	s := testKey(1)
+	r, _ := Sign(receivedStatement(s), s)
+	rng := rand.New(rand.NewSource(1))
+	for i := 0; i < 2000; i++ {
+		b := bytes.Clone(r.Envelope)
+		b[rng.Intn(len(b))] ^= byte(1 << rng.Intn(8))
+		got, err := DecodeRecord(b)
+		if err != nil {
+			continue
+		}
+		if _, err := got.VerifySignatures(func(string) (ed25519.PublicKey, bool) { return s.Public(), true }); err == nil && !bytes.Equal(got.Payload, r.Payload) {
+			t.Fatalf("mutation %d changed the payload and still verifies", i)
+		}
+	}
+}
+
+func TestWriteCorpus(t *testing.T) {
+	var entries [][]any
+	for _, tt := range decodeTests(t) {
+		entries = append(entries, []any{tt.env})
+	}
+	fuzzseed.Write(t, "FuzzDecodeRecord", entries)
+	var hashes [][]any
+	for _, tt := range hashTests {
+		hashes = append(hashes, []any{tt.in})
+	}
+	fuzzseed.Write(t, "FuzzParseHash", hashes)
+}

@@ -1,0 +1,147 @@
+// Package store defines how Exhibit keeps records, custody chains and its
+// Merkle log, and what every storage engine must guarantee.
+//
+// The store's primary content is the log: a sequence of records, each kept
+// as the exact DSSE envelope bytes that were signed, at a log index equal to
+// its leaf index in the Merkle tree. Everything else — exhibits, chain heads,
+// exhibit references — is an index derived from those records, kept in the
+// same transaction, so that fsck can re-derive and compare it.
+//
+// Durability contract (every engine MUST honour it):
+//   - When Update returns nil, every record appended in it, and the tree
+//     nodes that include it, are durable: a crash or power cut afterwards
+//     MUST NOT lose them.
+//   - When Update returns an error, nothing it appended is visible, ever.
+//   - Records MUST NOT be modified or removed once appended; a record's log
+//     index never changes.
+//   - Append MUST refuse a record that does not extend its chain: its seq must
+//     be one more than the chain's head and its prev the head's hash.
+//
+// The conformance suite in chain/store/storetest checks these on every
+// engine: chain/store/sqlitestore (embedded) and, later, PostgreSQL.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/exhibit-forensics/exhibit/chain"
+)
+
+// Errors.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrBrokenChain = errors.New("record does not extend its chain")
+	ErrDuplicate   = errors.New("record already in the log")
+	ErrExists      = errors.New("store already initialised")
+	ErrNotInit     = errors.New("store not initialised")
+)
+
+// Identity is what `exhibit init` fixes for a data directory.
+type Identity struct {
+	DeviceID string // UUIDv7
+	Origin   string // the log's checkpoint origin
+	Producer string // default producer's name, e.g. "Jo Smith"
+	Initials string // default producer's initials, e.g. "JS"
+	Created  time.Time
+}
+
+// StoredRecord is a record at its log index.
+type StoredRecord struct {
+	Index    uint64
+	Hash     chain.Hash
+	Envelope []byte
+}
+
+// Decode decodes the stored envelope.
+func (r StoredRecord) Decode() (*chain.Record, error) { return chain.DecodeRecord(r.Envelope) }
+
+// BlobRef is a blob an exhibit holds, as named by its first record.
+type BlobRef struct {
+	Name string
+	Hash chain.Hash
+}
+
+// Exhibit is the index entry of an exhibit, derived from its records.
+type Exhibit struct {
+	chain.ExhibitInfo
+	Created    time.Time
+	FirstIndex uint64     // log index of its first record
+	HeadIndex  uint64     // log index of its latest record
+	Head       chain.Hash // hash of its latest record
+	Seq        uint64     // number of records in its chain
+	Blobs      []BlobRef
+}
+
+// ChainHead is the latest record of a chain.
+type ChainHead struct {
+	Seq   uint64
+	Hash  chain.Hash
+	Index uint64
+}
+
+// Checkpoint is a signed checkpoint the log issued.
+type Checkpoint struct {
+	Size   uint64
+	Note   []byte // the signed note, verbatim
+	Issued time.Time
+}
+
+// Reader is what can be read outside a transaction.
+type Reader interface {
+	Identity(ctx context.Context) (Identity, error)
+	TreeSize(ctx context.Context) (uint64, error)
+	Record(ctx context.Context, index uint64) (StoredRecord, error)
+	RecordByHash(ctx context.Context, h chain.Hash) (StoredRecord, error)
+	// Records calls fn for each record with index in [from, to) in log order.
+	Records(ctx context.Context, from, to uint64, fn func(StoredRecord) error) error
+	// ChainRecords returns a chain's records in chain order.
+	ChainRecords(ctx context.Context, chainID string) ([]StoredRecord, error)
+	Exhibit(ctx context.Context, id string) (Exhibit, error)
+	ExhibitByRef(ctx context.Context, ref string) (Exhibit, error)
+	// Exhibits lists a case's exhibits in reference order.
+	Exhibits(ctx context.Context, caseRef string) ([]Exhibit, error)
+	// ReadHashes returns stored Merkle tree nodes by storage index
+	// (chain/tlog numbering). It implements tlog.HashReader.
+	ReadHashes(ctx context.Context, indexes []int64) ([]chain.Hash, error)
+	Checkpoints(ctx context.Context) ([]Checkpoint, error)
+	LatestCheckpoint(ctx context.Context) (Checkpoint, error)
+}
+
+// Tx is a write transaction.
+type Tx interface {
+	// Init records the identity of a new store; ErrExists if it has one.
+	// Done in the same transaction as the first records, a store is never
+	// seen half-initialised.
+	Init(id Identity) error
+	// Identity returns the store's identity (ErrNotInit before Init).
+	Identity() (Identity, error)
+	// TreeSize is the log size, including records appended in this Tx.
+	TreeSize() uint64
+	// Head returns the head of a chain; ok is false for a chain not yet begun.
+	Head(chainID string) (head ChainHead, ok bool, err error)
+	Exhibit(id string) (Exhibit, error)
+	ExhibitByRef(ref string) (Exhibit, error)
+	// NextRefNumber returns the next free exhibit number for initials
+	// (1 for a producer with no exhibits yet).
+	NextRefNumber(initials string) (uint64, error)
+	// Append appends records to the log in order, returning the log index
+	// of the first. Each must extend its chain (ErrBrokenChain) and must not
+	// already be in the log (ErrDuplicate).
+	Append(recs ...*chain.Record) (uint64, error)
+	// AddCheckpoint stores a signed checkpoint of size at most TreeSize.
+	AddCheckpoint(c Checkpoint) error
+	// Root returns the Merkle root of the log at TreeSize.
+	Root() chain.Hash
+}
+
+// Store is a storage engine.
+type Store interface {
+	Reader
+	// Update runs fn in a write transaction. Concurrent Updates may be
+	// committed together (group commit); each fn sees its own effects and
+	// fails or succeeds alone. See the package doc for durability.
+	Update(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
