@@ -1,0 +1,199 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/blobstore"
+	"github.com/exhibit-forensics/exhibit/chain/store"
+	"github.com/exhibit-forensics/exhibit/chain/tlog"
+)
+
+// A Problem is something fsck found wrong, located.
+type Problem struct {
+	Where string // e.g. "record 12 (sha256:…)", "blob sha256:…", "checkpoint 3 (size 40)"
+	Err   error
+	// Note marks a finding that does not make the evidence invalid (an
+	// unreferenced blob left by an interrupted import).
+	Note bool
+}
+
+func (p Problem) String() string {
+	if p.Note {
+		return p.Where + ": note: " + p.Err.Error()
+	}
+	return p.Where + ": " + p.Err.Error()
+}
+
+// FsckReport is what Fsck found.
+type FsckReport struct {
+	Records     uint64
+	Exhibits    int
+	Blobs       int
+	Checkpoints int
+	Problems    []Problem
+}
+
+// OK reports whether no problem (other than notes) was found.
+func (r *FsckReport) OK() bool {
+	for _, p := range r.Problems {
+		if !p.Note {
+			return false
+		}
+	}
+	return true
+}
+
+var errStop = errors.New("stop")
+
+// Fsck re-derives everything from the stored records and compares: every
+// record decodes and hashes to its name; every signature verifies with a key
+// valid at the record's log index; every chain is unbroken; the exhibit index
+// matches the first records; the Merkle tree re-derived from the records
+// matches every stored node and every checkpoint ever issued, and each
+// checkpoint is signed by a key valid for its size; every blob a record names
+// is present and intact.
+func (l *Ledger) Fsck(ctx context.Context) (*FsckReport, error) {
+	rep := &FsckReport{}
+	add := func(where string, err error) { rep.Problems = append(rep.Problems, Problem{Where: where, Err: err}) }
+	size, err := l.st.TreeSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Records = size
+	checker := chain.NewChecker()
+	blobs := map[chain.Hash]string{}
+	err = l.st.Records(ctx, 0, size, func(sr store.StoredRecord) error {
+		where := fmt.Sprintf("record %d (%s)", sr.Index, sr.Hash)
+		if chain.Sum(sr.Envelope) != sr.Hash {
+			add(where, fmt.Errorf("stored envelope hashes to %s", chain.Sum(sr.Envelope)))
+		}
+		r, err := sr.Decode()
+		if err != nil {
+			add(where, err)
+			return nil
+		}
+		if err := checker.Check(sr.Index, r); err != nil {
+			add(where, err)
+		}
+		for _, s := range r.Statement.Subject {
+			h, _ := s.SHA256()
+			if _, seen := blobs[h]; !seen {
+				blobs[h] = where
+			}
+		}
+		p := r.Statement.Predicate
+		if p.Seq == 1 && p.Exhibit != nil {
+			rep.Exhibits++
+			ex, err := l.st.Exhibit(ctx, p.Exhibit.ID)
+			switch {
+			case err != nil:
+				add(where, fmt.Errorf("exhibit %s is missing from the index: %w", p.Exhibit.Ref, err))
+			case ex.ExhibitInfo != *p.Exhibit || ex.FirstIndex != sr.Index:
+				add(where, fmt.Errorf("exhibit index entry for %s differs from its first record", p.Exhibit.Ref))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+
+	// The tree and the checkpoints.
+	cps, err := l.st.Checkpoints(ctx)
+	if err != nil {
+		return rep, err
+	}
+	rep.Checkpoints = len(cps)
+	notes := make([][]byte, len(cps))
+	for i, c := range cps {
+		notes[i] = c.Note
+	}
+	verifiers, perKey, err := verifiersFor(l.id.Origin, checker.Keys)
+	if err != nil {
+		return rep, err
+	}
+	leaves := iter.Seq2[uint64, chain.Hash](func(yield func(uint64, chain.Hash) bool) {
+		l.st.Records(ctx, 0, size, func(sr store.StoredRecord) error {
+			if !yield(sr.Index, sr.Hash) {
+				return errStop
+			}
+			return nil
+		})
+	})
+	tp, err := tlog.Fsck(ctx, leaves, l.st, size, notes, l.id.Origin, verifiers)
+	for _, p := range tp {
+		add("log", p)
+	}
+	if err != nil {
+		return rep, err
+	}
+	for i, c := range cps {
+		if err := checkpointKeyValid(c, l.id.Origin, perKey, checker.Keys); err != nil {
+			add(fmt.Sprintf("checkpoint %d (size %d)", i, c.Size), err)
+		}
+	}
+
+	// The blobs.
+	rep.Blobs = len(blobs)
+	for h, where := range blobs {
+		if err := blobstore.Check(ctx, l.blobs, h); err != nil {
+			add("blob "+h.String(), fmt.Errorf("named by %s: %w", where, err))
+		}
+	}
+	if en, ok := l.blobs.(blobstore.Enumerator); ok {
+		err := en.Enumerate(ctx, chain.Hash{}, func(info blobstore.Info) error {
+			if _, ok := blobs[info.Hash]; !ok {
+				rep.Problems = append(rep.Problems, Problem{Where: "blob " + info.Hash.String(), Note: true,
+					Err: fmt.Errorf("%d bytes not named by any record (an import interrupted before its record was committed)", info.Size)})
+			}
+			return nil
+		})
+		if err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// verifiersFor returns checkpoint verifiers for every key in ring, all
+// together and one by one.
+func verifiersFor(origin string, ring *chain.Keyring) (note.Verifiers, map[string]note.Verifiers, error) {
+	var all []note.Verifier
+	per := map[string]note.Verifiers{}
+	for _, s := range ring.Spans() {
+		v, err := tlog.NewVerifier(origin, s.Public)
+		if err != nil {
+			return nil, nil, err
+		}
+		all = append(all, v)
+		per[s.KeyID] = note.VerifierList(v)
+	}
+	return note.VerifierList(all...), per, nil
+}
+
+// checkpointKeyValid reports an error unless a key that was valid at the
+// checkpoint's last log index signed it.
+func checkpointKeyValid(c store.Checkpoint, origin string, perKey map[string]note.Verifiers, ring *chain.Keyring) error {
+	if c.Size == 0 {
+		return nil
+	}
+	var signedBy []string
+	for id, v := range perKey {
+		if _, _, err := tlog.Open(c.Note, origin, v); err == nil {
+			if ring.ValidAt(id, c.Size-1) == nil {
+				return nil
+			}
+			signedBy = append(signedBy, id[:16])
+		}
+	}
+	if len(signedBy) == 0 {
+		return errors.New("signed by no key of this device")
+	}
+	return fmt.Errorf("signed only by keys %v, none valid at log index %d", signedBy, c.Size-1)
+}

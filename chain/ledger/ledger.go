@@ -1,0 +1,545 @@
+// Package ledger is an evidence store at work: it ties a device's key, its
+// record store and log (chain/store), and its blob store
+// (chain/blobstore) together, and is what every command that creates
+// evidence goes through: init, import, custody records, key rotation,
+// checkpoints, proofs and fsck.
+//
+// A data directory holds:
+//
+//	DIR/exhibit.db      the SQLite store: records, log, checkpoints
+//	DIR/blobs/          content-addressed blobs (chain/blobstore/fsstore)
+//	DIR/keys/device.key the device's Ed25519 key, PKCS#8 PEM, mode 0600
+//
+// Every record is signed, appended to its chain and to the log in one store
+// transaction. Bytes enter the blob store (durably) before the record that
+// names them is committed, so a committed record never names a missing
+// blob; a crash between the two leaves at most an unreferenced blob, which
+// fsck reports and which is harmless.
+package ledger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/blobstore"
+	"github.com/exhibit-forensics/exhibit/chain/blobstore/fsstore"
+	"github.com/exhibit-forensics/exhibit/chain/store"
+	"github.com/exhibit-forensics/exhibit/chain/store/sqlitestore"
+	"github.com/exhibit-forensics/exhibit/chain/tlog"
+)
+
+// Errors.
+var (
+	ErrNotInitialised = errors.New("not an Exhibit data directory (run `exhibit init` first)")
+	ErrInitialised    = errors.New("data directory is already initialised")
+)
+
+// OriginPrefix starts every device log's checkpoint origin; the device id
+// follows.
+const OriginPrefix = "exhibit-forensics.github.io/log/"
+
+// Blobs is what the ledger needs of a blob store.
+type Blobs interface {
+	blobstore.Ingester
+	blobstore.Fetcher
+	blobstore.Statter
+}
+
+// Options are the ledger's injected dependencies.
+type Options struct {
+	// Now returns the current time; time.Now if nil.
+	Now func() time.Time
+	// Rand is the entropy for keys and ids; crypto/rand if nil.
+	Rand io.Reader
+}
+
+func (o *Options) fill() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+}
+
+// A Ledger is an open data directory.
+type Ledger struct {
+	dir    string
+	st     store.Store
+	blobs  interface{ Blobs; Close() error }
+	signer *chain.Signer
+	id     store.Identity
+	opt    Options
+}
+
+func paths(dir string) (db, blobs, key string) {
+	return filepath.Join(dir, "exhibit.db"), filepath.Join(dir, "blobs"), filepath.Join(dir, "keys", "device.key")
+}
+
+// Init creates a data directory: a device id, an Ed25519 device key (mode
+// 0600), the store, and the log's first record enrolling the key, with a
+// first checkpoint. It refuses a directory that is already initialised; a
+// directory left half-made by a crash during Init is started over.
+func Init(ctx context.Context, dir, producer, initials string, opt Options) (*Ledger, error) {
+	opt.fill()
+	if producer == "" {
+		return nil, errors.New("init: a producer name is required")
+	}
+	if err := chain.ValidInitials(initials); err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	dbPath, blobDir, keyPath := paths(dir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	st, err := sqlitestore.Open(ctx, dbPath)
+	if err != nil {
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	if _, err := st.Identity(ctx); err == nil {
+		st.Close()
+		return nil, fmt.Errorf("init %s: %w", dir, ErrInitialised)
+	} else if !errors.Is(err, store.ErrNotInit) {
+		st.Close()
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	_, priv, err := ed25519.GenerateKey(opt.Rand)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("init: generate key: %w", err)
+	}
+	devID, err := uuid.NewV7FromReader(opt.Rand)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("init: device id: %w", err)
+	}
+	// The key file is written before the store commits: if we crash in
+	// between, nothing durable was signed with it and the next Init
+	// replaces it.
+	if err := writeKey(keyPath, priv); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	bl, err := fsstore.Open(ctx, blobDir)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	l := &Ledger{dir: dir, st: st, blobs: bl, signer: chain.NewSigner(priv), opt: opt}
+	now := opt.Now().UTC()
+	l.id = store.Identity{
+		DeviceID: devID.String(),
+		Origin:   OriginPrefix + devID.String(),
+		Producer: producer,
+		Initials: initials,
+		Created:  now,
+	}
+	err = st.Update(ctx, func(tx store.Tx) error {
+		if err := tx.Init(l.id); err != nil {
+			return err
+		}
+		rec, err := l.sign(&chain.Statement{
+			PredicateType: chain.KindKeyEnrolled.PredicateType(),
+			Predicate: chain.Predicate{
+				Chain: l.deviceChain(), Seq: 1, Time: now,
+				Actor: &chain.Person{Name: producer},
+				Key:   chain.KeyEventFor(l.signer.Public()),
+				Note:  "device key created by exhibit init",
+			},
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Append(rec); err != nil {
+			return err
+		}
+		_, err = l.checkpointTx(tx)
+		return err
+	})
+	if err != nil {
+		l.Close()
+		return nil, fmt.Errorf("init: %w", err)
+	}
+	return l, nil
+}
+
+// Open opens an initialised data directory.
+func Open(ctx context.Context, dir string, opt Options) (*Ledger, error) {
+	opt.fill()
+	dbPath, blobDir, keyPath := paths(dir)
+	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w", dir, ErrNotInitialised)
+	}
+	priv, err := readKey(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlitestore.Open(ctx, dbPath)
+	if err != nil {
+		return nil, err
+	}
+	id, err := st.Identity(ctx)
+	if err != nil {
+		st.Close()
+		if errors.Is(err, store.ErrNotInit) {
+			return nil, fmt.Errorf("%s: %w", dir, ErrNotInitialised)
+		}
+		return nil, err
+	}
+	bl, err := fsstore.Open(ctx, blobDir)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	l := &Ledger{dir: dir, st: st, blobs: bl, signer: chain.NewSigner(priv), id: id, opt: opt}
+	ring, err := l.Keyring(ctx)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	span, ok := ring.Span(l.signer.KeyID())
+	if !ok || !span.Active() {
+		l.Close()
+		return nil, fmt.Errorf("%s: the device key %s is not an active key of this log", dir, l.signer.KeyID()[:16])
+	}
+	return l, nil
+}
+
+// Close closes the store and blob store.
+func (l *Ledger) Close() error { return errors.Join(l.st.Close(), l.blobs.Close()) }
+
+// Dir returns the data directory.
+func (l *Ledger) Dir() string { return l.dir }
+
+// Identity returns the data directory's identity.
+func (l *Ledger) Identity() store.Identity { return l.id }
+
+// Store returns the record store.
+func (l *Ledger) Store() store.Store { return l.st }
+
+// Blobs returns the blob store.
+func (l *Ledger) Blobs() Blobs { return l.blobs }
+
+// Now returns the ledger clock's time, in UTC.
+func (l *Ledger) Now() time.Time { return l.opt.Now().UTC() }
+
+func (l *Ledger) deviceChain() string { return "device:" + l.id.DeviceID }
+
+// sign fills in the device and signs.
+func (l *Ledger) sign(st *chain.Statement, extra ...*chain.Signer) (*chain.Record, error) {
+	st.Predicate.Device = chain.DeviceRef{ID: l.id.DeviceID, KeyID: l.signer.KeyID()}
+	return chain.Sign(st, append([]*chain.Signer{l.signer}, extra...)...)
+}
+
+// Keyring replays the device chain's key records.
+func (l *Ledger) Keyring(ctx context.Context) (*chain.Keyring, error) {
+	recs, err := l.st.ChainRecords(ctx, l.deviceChain())
+	if err != nil {
+		return nil, err
+	}
+	ring := chain.NewKeyring()
+	for _, sr := range recs {
+		r, err := sr.Decode()
+		if err != nil {
+			return nil, fmt.Errorf("key record at log index %d: %w", sr.Index, err)
+		}
+		if err := ring.Apply(sr.Index, r); err != nil {
+			return nil, err
+		}
+	}
+	return ring, nil
+}
+
+// NoteVerifiers returns checkpoint verifiers for every key the device has
+// had.
+func (l *Ledger) NoteVerifiers(ctx context.Context) (note.Verifiers, error) {
+	ring, err := l.Keyring(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var vs []note.Verifier
+	for _, s := range ring.Spans() {
+		v, err := tlog.NewVerifier(l.id.Origin, s.Public)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, v)
+	}
+	return note.VerifierList(vs...), nil
+}
+
+// ImportRequest describes bytes entering evidence.
+type ImportRequest struct {
+	Case     string
+	Kind     string // an exhibit kind (chain.ExhibitKinds)
+	FileName string // the name the bytes came with (base name)
+	Body     io.Reader
+	Actor    chain.Person // who imported; the producer if empty
+	Initials string       // exhibit reference initials; the producer's if empty
+	Note     string
+}
+
+// Import stores the bytes durably, then creates a new exhibit whose first
+// record ("received") names them.
+func (l *Ledger) Import(ctx context.Context, req ImportRequest) (store.Exhibit, *chain.Record, error) {
+	if err := chain.ValidCaseRef(req.Case); err != nil {
+		return store.Exhibit{}, nil, err
+	}
+	if !validKind(req.Kind) {
+		return store.Exhibit{}, nil, fmt.Errorf("unknown exhibit kind %q (one of %v)", req.Kind, chain.ExhibitKinds)
+	}
+	if req.Initials == "" {
+		req.Initials = l.id.Initials
+	}
+	if err := chain.ValidInitials(req.Initials); err != nil {
+		return store.Exhibit{}, nil, err
+	}
+	if req.Actor.Name == "" {
+		req.Actor = chain.Person{Name: l.id.Producer}
+	}
+	info, err := l.blobs.Ingest(ctx, req.Body)
+	if err != nil {
+		return store.Exhibit{}, nil, fmt.Errorf("store %s: %w", req.FileName, err)
+	}
+	exID, err := uuid.NewV7FromReader(l.opt.Rand)
+	if err != nil {
+		return store.Exhibit{}, nil, err
+	}
+	var rec *chain.Record
+	err = l.st.Update(ctx, func(tx store.Tx) error {
+		n, err := tx.NextRefNumber(req.Initials)
+		if err != nil {
+			return err
+		}
+		subjectName := req.FileName
+		if subjectName == "" {
+			subjectName = info.Hash.Hex()
+		}
+		rec, err = l.sign(&chain.Statement{
+			Subject:       []chain.Subject{chain.SubjectFor(subjectName, info.Hash)},
+			PredicateType: chain.KindReceived.PredicateType(),
+			Predicate: chain.Predicate{
+				Chain: exID.String(), Seq: 1, Time: l.Now(),
+				Actor: &req.Actor,
+				Exhibit: &chain.ExhibitInfo{
+					ID: exID.String(), Ref: chain.FormatRef(req.Initials, n), Case: req.Case, Kind: req.Kind,
+				},
+				Source: &chain.Source{FileName: req.FileName, Size: info.Size},
+				Note:   req.Note,
+			},
+		})
+		if err != nil {
+			return err
+		}
+		_, err = tx.Append(rec)
+		return err
+	})
+	if err != nil {
+		return store.Exhibit{}, nil, err
+	}
+	ex, err := l.st.Exhibit(ctx, exID.String())
+	return ex, rec, err
+}
+
+func validKind(k string) bool {
+	for _, v := range chain.ExhibitKinds {
+		if v == k {
+			return true
+		}
+	}
+	return false
+}
+
+// AppendFunc fills in the kind-specific parts of a new record's statement.
+type AppendFunc func(st *chain.Statement) error
+
+// Append adds a record of kind k to the exhibit with reference ref: the
+// subjects and exhibit identity carry over from the chain's head, fill adds
+// the rest, and the record is signed and committed in one transaction.
+func (l *Ledger) Append(ctx context.Context, ref string, k chain.Kind, actor chain.Person, fill AppendFunc) (*chain.Record, error) {
+	if k.IsKey() || k == chain.KindReceived || k == chain.KindCaptured {
+		return nil, fmt.Errorf("append: %s records begin a chain or manage keys; they cannot be appended to %s", k, ref)
+	}
+	var rec *chain.Record
+	err := l.st.Update(ctx, func(tx store.Tx) error {
+		ex, err := tx.ExhibitByRef(ref)
+		if err != nil {
+			return fmt.Errorf("exhibit %s: %w", ref, err)
+		}
+		head, ok, err := tx.Head(ex.ID)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("exhibit %s has no records", ref)
+		}
+		first, err := l.st.Record(ctx, ex.FirstIndex)
+		if err != nil {
+			return err
+		}
+		fr, err := first.Decode()
+		if err != nil {
+			return err
+		}
+		st := &chain.Statement{
+			Subject:       fr.Statement.Subject,
+			PredicateType: k.PredicateType(),
+			Predicate: chain.Predicate{
+				Chain: ex.ID, Seq: head.Seq + 1, Prev: head.Hash, Time: l.Now(),
+				Actor:   &actor,
+				Exhibit: &ex.ExhibitInfo,
+			},
+		}
+		if actor.Name == "" {
+			st.Predicate.Actor = nil
+		}
+		if fill != nil {
+			if err := fill(st); err != nil {
+				return err
+			}
+		}
+		rec, err = l.sign(st)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Append(rec)
+		return err
+	})
+	return rec, err
+}
+
+// Authenticated is a person who has just proved who they are, and how.
+type Authenticated struct {
+	chain.Person
+	Method string // e.g. "password"
+	At     time.Time
+}
+
+// Transfer records a physical handover of the exhibit ref from one person
+// to another. Both must have authenticated at that moment (the caller checks
+// their credentials); the record names both and how each proved it.
+func (l *Ledger) Transfer(ctx context.Context, ref string, from, to Authenticated, reason, seal string) (*chain.Record, error) {
+	if from.ID == "" || to.ID == "" || from.Method == "" || to.Method == "" {
+		return nil, errors.New("transfer: both parties must be identified and authenticated")
+	}
+	if from.ID == to.ID {
+		return nil, errors.New("transfer: the giver and the receiver must be different people")
+	}
+	now := l.Now()
+	for _, p := range []Authenticated{from, to} {
+		if p.At.After(now) || now.Sub(p.At) > 5*time.Minute {
+			return nil, fmt.Errorf("transfer: %s authenticated at %s, not at the moment of the handover", p.Name, p.At.Format(time.RFC3339))
+		}
+	}
+	return l.Append(ctx, ref, chain.KindTransferred, from.Person, func(st *chain.Statement) error {
+		st.Predicate.Handover = &chain.Handover{
+			From:   chain.Party{Person: from.Person, AuthMethod: from.Method, AuthAt: from.At.UTC()},
+			To:     chain.Party{Person: to.Person, AuthMethod: to.Method, AuthAt: to.At.UTC()},
+			Reason: reason,
+			Seal:   seal,
+		}
+		return nil
+	})
+}
+
+// RotateKey replaces the device key: a key-rotated record signed by the old
+// key and the new one is committed, then the new key file replaces the old.
+// Records signed by the old key keep verifying.
+func (l *Ledger) RotateKey(ctx context.Context, actor chain.Person, reason string) error {
+	_, priv, err := ed25519.GenerateKey(l.opt.Rand)
+	if err != nil {
+		return err
+	}
+	next := chain.NewSigner(priv)
+	_, _, keyPath := paths(l.dir)
+	// Keep the new key beside the old until the rotation commits.
+	pending := keyPath + ".next"
+	if err := writeKey(pending, priv); err != nil {
+		return err
+	}
+	err = l.st.Update(ctx, func(tx store.Tx) error {
+		head, ok, err := tx.Head(l.deviceChain())
+		if err != nil || !ok {
+			return fmt.Errorf("device chain: %v", err)
+		}
+		ev := chain.KeyEventFor(l.signer.Public())
+		ev.Successor = chain.KeyEventFor(next.Public())
+		ev.Reason = reason
+		rec, err := l.sign(&chain.Statement{
+			PredicateType: chain.KindKeyRotated.PredicateType(),
+			Predicate: chain.Predicate{
+				Chain: l.deviceChain(), Seq: head.Seq + 1, Prev: head.Hash, Time: l.Now(),
+				Actor: &actor, Key: ev,
+			},
+		}, next)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Append(rec); err != nil {
+			return err
+		}
+		// Sign a checkpoint with the old key, covering the rotation.
+		_, err = l.checkpointTx(tx)
+		return err
+	})
+	if err != nil {
+		os.Remove(pending)
+		return err
+	}
+	if err := os.Rename(pending, keyPath); err != nil {
+		return fmt.Errorf("rotation committed but the new key is still at %s: %w", pending, err)
+	}
+	l.signer = next
+	return syncDir(filepath.Dir(keyPath))
+}
+
+// Checkpoint signs a checkpoint of the log as it is now, unless the latest
+// one already covers it, and returns the latest.
+func (l *Ledger) Checkpoint(ctx context.Context) (store.Checkpoint, error) {
+	var cp store.Checkpoint
+	err := l.st.Update(ctx, func(tx store.Tx) error {
+		var err error
+		cp, err = l.checkpointTx(tx)
+		return err
+	})
+	return cp, err
+}
+
+func (l *Ledger) checkpointTx(tx store.Tx) (store.Checkpoint, error) {
+	signer, err := tlog.NewSigner(l.id.Origin, l.signer.PrivateKey())
+	if err != nil {
+		return store.Checkpoint{}, err
+	}
+	c := tlog.Checkpoint{Origin: l.id.Origin, Size: tx.TreeSize(), Root: tx.Root()}
+	msg, err := tlog.Sign(&c, signer)
+	if err != nil {
+		return store.Checkpoint{}, err
+	}
+	cp := store.Checkpoint{Size: c.Size, Note: msg, Issued: l.Now()}
+	return cp, tx.AddCheckpoint(cp)
+}
+
+// Prove returns the C2SP tlog-proof that the record at index is in the log
+// as of checkpoint cp.
+func (l *Ledger) Prove(ctx context.Context, index uint64, cp store.Checkpoint) (*tlog.Proof, error) {
+	if index >= cp.Size {
+		return nil, fmt.Errorf("record %d is not covered by the checkpoint of size %d", index, cp.Size)
+	}
+	hashes, err := tlog.InclusionProof(ctx, l.st, index, cp.Size)
+	if err != nil {
+		return nil, err
+	}
+	return &tlog.Proof{Index: index, Hashes: hashes, Checkpoint: cp.Note}, nil
+}

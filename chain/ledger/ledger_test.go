@@ -1,0 +1,313 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/store"
+	"github.com/exhibit-forensics/exhibit/chain/tlog"
+)
+
+// clock is a manual test clock.
+type clock struct{ t time.Time }
+
+func (c *clock) Now() time.Time { c.t = c.t.Add(time.Second); return c.t }
+
+func newLedger(t *testing.T) (*Ledger, *clock) {
+	t.Helper()
+	c := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
+	l, err := Init(context.Background(), t.TempDir(), "Jo Smith", "JS", Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l, c
+}
+
+func importBytes(t *testing.T, l *Ledger, caseRef, name, body string) store.Exhibit {
+	t.Helper()
+	ex, _, err := l.Import(context.Background(), ImportRequest{Case: caseRef, Kind: chain.ExhibitDocument, FileName: name, Body: strings.NewReader(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ex
+}
+
+func mustFsckOK(t *testing.T, l *Ledger) *FsckReport {
+	t.Helper()
+	rep, err := l.Fsck(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("fsck found problems: %v", rep.Problems)
+	}
+	return rep
+}
+
+func TestInitOpen(t *testing.T) {
+	ctx := context.Background()
+	l, c := newLedger(t)
+	dir := l.Dir()
+	fi, err := os.Stat(filepath.Join(dir, "keys", "device.key"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi.Mode(), err)
+	}
+	id := l.Identity()
+	if !strings.HasPrefix(id.Origin, OriginPrefix) || id.Initials != "JS" || id.Producer != "Jo Smith" {
+		t.Fatalf("identity %+v", id)
+	}
+	if n, _ := l.Store().TreeSize(ctx); n != 1 {
+		t.Fatalf("genesis log size %d", n)
+	}
+	cp, err := l.Store().LatestCheckpoint(ctx)
+	if err != nil || cp.Size != 1 {
+		t.Fatalf("first checkpoint %+v %v", cp, err)
+	}
+	vs, _ := l.NoteVerifiers(ctx)
+	if _, _, err := tlog.Open(cp.Note, id.Origin, vs); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+
+	if _, err := Init(ctx, dir, "Jo Smith", "JS", Options{Now: c.Now}); !errors.Is(err, ErrInitialised) {
+		t.Fatalf("re-init: %v", err)
+	}
+	l2, err := Open(ctx, dir, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if l2.Identity().DeviceID != id.DeviceID {
+		t.Fatal("identity changed on reopen")
+	}
+	mustFsckOK(t, l2)
+
+	if _, err := Open(ctx, t.TempDir(), Options{}); !errors.Is(err, ErrNotInitialised) {
+		t.Fatalf("open of an empty dir: %v", err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "keys", "device.key"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, dir, Options{}); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("open with a world-readable key: %v", err)
+	}
+	if _, err := Init(ctx, t.TempDir(), "Jo", "jo", Options{}); !errors.Is(err, chain.ErrBadRef) {
+		t.Fatalf("bad initials: %v", err)
+	}
+}
+
+func TestImportAndCustody(t *testing.T) {
+	ctx := context.Background()
+	l, c := newLedger(t)
+	a := importBytes(t, l, "CASE-1", "statement.pdf", "first")
+	b := importBytes(t, l, "CASE-1", "photo.png", "second")
+	importBytes(t, l, "CASE-2", "other.txt", "third")
+	if a.Ref != "JS/1" || b.Ref != "JS/2" || a.Case != "CASE-1" || a.Blobs[0].Hash != chain.Sum([]byte("first")) {
+		t.Fatalf("exhibits %+v %+v", a, b)
+	}
+	rc, n, err := l.Blobs().Open(ctx, a.Blobs[0].Hash)
+	if err != nil || n != 5 {
+		t.Fatal(err)
+	}
+	got := new(bytes.Buffer)
+	got.ReadFrom(rc)
+	rc.Close()
+	if got.String() != "first" {
+		t.Fatalf("blob %q", got)
+	}
+
+	if _, err := l.Append(ctx, "JS/1", chain.KindSealed, chain.Person{Name: "Jo Smith"}, func(st *chain.Statement) error {
+		st.Predicate.Note = "bag 0001"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	now := c.Now()
+	jo := Authenticated{Person: chain.Person{ID: "jsmith", Name: "Jo Smith"}, Method: "password", At: now}
+	asha := Authenticated{Person: chain.Person{ID: "akhan", Name: "Asha Khan"}, Method: "password", At: now}
+	rec, err := l.Transfer(ctx, "JS/1", jo, asha, "to the lab", "SEAL-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := rec.Statement.Predicate.Handover
+	if h.From.ID != "jsmith" || h.To.ID != "akhan" || rec.Statement.Predicate.Seq != 3 {
+		t.Fatalf("handover %+v", rec.Statement.Predicate)
+	}
+	if _, err := l.Transfer(ctx, "JS/1", jo, jo, "", ""); err == nil {
+		t.Fatal("handover to oneself accepted")
+	}
+	stale := asha
+	stale.At = now.Add(-time.Hour)
+	if _, err := l.Transfer(ctx, "JS/1", jo, stale, "", ""); err == nil {
+		t.Fatal("handover with a stale authentication accepted")
+	}
+	if _, err := l.Append(ctx, "JS/99", chain.KindSealed, chain.Person{}, nil); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("append to a missing exhibit: %v", err)
+	}
+	if _, err := l.Append(ctx, "JS/1", chain.KindReceived, chain.Person{}, nil); err == nil {
+		t.Fatal("appending a received record accepted")
+	}
+	for _, bad := range []ImportRequest{
+		{Case: "bad\ncase", Kind: "document", Body: strings.NewReader("x")},
+		{Case: strings.Repeat("c", 65), Kind: "document", Body: strings.NewReader("x")},
+		{Case: "C", Kind: "painting", Body: strings.NewReader("x")},
+	} {
+		if _, _, err := l.Import(ctx, bad); err == nil {
+			t.Errorf("import %+v accepted", bad)
+		}
+	}
+	rep := mustFsckOK(t, l)
+	if rep.Exhibits != 3 || rep.Records != 6 {
+		t.Fatalf("fsck report %+v", rep)
+	}
+}
+
+func TestRotateKeepsOldRecordsValid(t *testing.T) {
+	ctx := context.Background()
+	l, c := newLedger(t)
+	importBytes(t, l, "C", "a.txt", "a")
+	oldKey := l.signer.KeyID()
+	if err := l.RotateKey(ctx, chain.Person{Name: "Admin"}, "scheduled"); err != nil {
+		t.Fatal(err)
+	}
+	if l.signer.KeyID() == oldKey {
+		t.Fatal("key did not change")
+	}
+	importBytes(t, l, "C", "b.txt", "b")
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mustFsckOK(t, l)
+	ring, _ := l.Keyring(ctx)
+	if span, _ := ring.Span(oldKey); span.Active() || span.EndedBy != chain.KindKeyRotated {
+		t.Fatalf("old key span %+v", span)
+	}
+	dir := l.Dir()
+	l.Close()
+	l2, err := Open(ctx, dir, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if l2.signer.KeyID() == oldKey {
+		t.Fatal("reopened with the old key")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "keys", "device.key.next")); !os.IsNotExist(err) {
+		t.Fatal("pending key file left behind")
+	}
+	mustFsckOK(t, l2)
+}
+
+func TestProve(t *testing.T) {
+	ctx := context.Background()
+	l, _ := newLedger(t)
+	for i := 0; i < 20; i++ {
+		importBytes(t, l, "C", fmt.Sprintf("f%d", i), fmt.Sprint(i))
+	}
+	cp, err := l.Checkpoint(ctx)
+	if err != nil || cp.Size != 21 {
+		t.Fatalf("checkpoint %+v %v", cp, err)
+	}
+	vs, _ := l.NoteVerifiers(ctx)
+	for i := uint64(0); i < cp.Size; i++ {
+		p, err := l.Prove(ctx, i, cp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sr, _ := l.Store().Record(ctx, i)
+		parsed, err := tlog.ParseProof(p.Marshal())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tlog.VerifyProof(parsed, sr.Hash, l.Identity().Origin, vs); err != nil {
+			t.Fatalf("proof %d: %v", i, err)
+		}
+	}
+	if _, err := l.Prove(ctx, 21, cp); err == nil {
+		t.Fatal("proof beyond the checkpoint")
+	}
+}
+
+// sqlite runs SQL against the data directory's database with the sqlite3
+// command-line tool: tampering from outside, as an attacker would.
+func sqlite(t *testing.T, dir, sql string) {
+	t.Helper()
+	if _, err := exec.LookPath("sqlite3"); err != nil {
+		t.Skip("sqlite3 command not installed (scripts/setup installs it)")
+	}
+	out, err := exec.Command("sqlite3", filepath.Join(dir, "exhibit.db"), sql).CombinedOutput()
+	if err != nil {
+		t.Fatalf("sqlite3: %v\n%s", err, out)
+	}
+}
+
+func TestFsckFindsTampering(t *testing.T) {
+	cases := []struct {
+		name  string
+		sql   string
+		file  func(dir string, ex store.Exhibit) error
+		where string
+		want  string
+	}{
+		{name: "record bytes", sql: `UPDATE records SET envelope = CAST(replace(CAST(envelope AS TEXT), '"payload":"eyJ', '"payload":"eyK') AS BLOB) WHERE idx = 1`, where: "record 1"},
+		{name: "record replaced", sql: `UPDATE records SET envelope = (SELECT envelope FROM records WHERE idx = 2) WHERE idx = 1`, where: "record 1"},
+		{name: "tree node", sql: `UPDATE tree SET hash = zeroblob(32) WHERE idx = 1`, where: "node 1"},
+		{name: "checkpoint", sql: `UPDATE checkpoints SET note = replace(note, 'exhibit', 'Exhibit') WHERE size = 3`, where: "checkpoint"},
+		{name: "exhibit index", sql: `UPDATE exhibits SET case_ref = 'OTHER', info = replace(info, 'CASE-1', 'OTHER') WHERE ref = 'JS/1'`, where: "record 1", want: "exhibit index"},
+		{name: "record deleted", sql: `DELETE FROM records WHERE idx = 2`, where: "log"},
+		{name: "blob bytes", file: func(dir string, ex store.Exhibit) error {
+			p := filepath.Join(dir, "blobs", "sha256", ex.Blobs[0].Hash.Hex()[:2], ex.Blobs[0].Hash.Hex()[2:4], ex.Blobs[0].Hash.Hex())
+			os.Chmod(p, 0o644)
+			return os.WriteFile(p, []byte("forged"), 0o444)
+		}, where: "blob "},
+	}
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			l, _ := newLedger(t)
+			ex := importBytes(t, l, "CASE-1", "statement.pdf", "the statement")
+			importBytes(t, l, "CASE-1", "photo.png", "a photo")
+			if _, err := l.Checkpoint(ctx); err != nil {
+				t.Fatal(err)
+			}
+			mustFsckOK(t, l)
+			if tt.sql != "" {
+				sqlite(t, l.Dir(), tt.sql)
+			}
+			if tt.file != nil {
+				if err := tt.file(l.Dir(), ex); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep, err := l.Fsck(ctx)
+			if err != nil && tt.name != "record deleted" {
+				t.Fatal(err)
+			}
+			if rep == nil || rep.OK() {
+				if err != nil {
+					return // a missing record stops the walk: also a detection
+				}
+				t.Fatalf("fsck found nothing after tampering with %s", tt.name)
+			}
+			found := false
+			for _, p := range rep.Problems {
+				if strings.Contains(p.String(), tt.where) && strings.Contains(p.String(), tt.want) {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("no problem located at %q: %v", tt.where, rep.Problems)
+			}
+		})
+	}
+}

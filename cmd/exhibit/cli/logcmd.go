@@ -1,0 +1,157 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/chain/store"
+	"github.com/exhibit-forensics/exhibit/chain/tlog"
+)
+
+func runLog(e *env, args []string) int {
+	fs := newFlags(e, "log", "log checkpoint|prove REF|verify|fsck --data DIR")
+	data := fs.String("data", "", "data directory")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if *data == "" || len(pos) == 0 {
+		return e.usageErr(fs, "a subcommand and --data are required")
+	}
+	l, code := openLedger(e, "log", *data)
+	if l == nil {
+		return code
+	}
+	defer l.Close()
+	switch {
+	case pos[0] == "checkpoint" && len(pos) == 1:
+		cp, err := l.Checkpoint(e.ctx)
+		if err != nil {
+			return e.fail("log checkpoint", err)
+		}
+		e.stdout.Write(cp.Note)
+		return exitOK
+	case pos[0] == "prove" && len(pos) == 2:
+		return logProve(e, l, pos[1])
+	case pos[0] == "verify" && len(pos) == 1:
+		return logVerify(e, l)
+	case pos[0] == "fsck" && len(pos) == 1:
+		rep, err := l.Fsck(e.ctx)
+		if rep != nil {
+			for _, p := range rep.Problems {
+				fmt.Fprintln(e.stdout, p)
+			}
+		}
+		if err != nil {
+			return e.fail("log fsck", err)
+		}
+		if !rep.OK() {
+			fmt.Fprintf(e.stdout, "fsck: INVALID: %d problems in %d records\n", len(rep.Problems), rep.Records)
+			return exitFail
+		}
+		fmt.Fprintf(e.stdout, "fsck: ok: %d records, %d exhibits, %d blobs, %d checkpoints re-derived and checked\n",
+			rep.Records, rep.Exhibits, rep.Blobs, rep.Checkpoints)
+		return exitOK
+	}
+	return e.usageErr(fs, "unknown log subcommand %q", pos)
+}
+
+// logProve prints the tlog-proofs of a record (by hash) or of every record
+// of an exhibit (by reference), against a fresh checkpoint. Several proofs
+// are separated by a line "# REF #SEQ KIND HASH", which is not part of the
+// C2SP format.
+func logProve(e *env, l *ledger.Ledger, ref string) int {
+	cp, err := l.Checkpoint(e.ctx)
+	if err != nil {
+		return e.fail("log prove", err)
+	}
+	var recs []store.StoredRecord
+	if h, err := chain.ParseHash(ref); err == nil {
+		sr, err := l.Store().RecordByHash(e.ctx, h)
+		if err != nil {
+			return e.fail("log prove", fmt.Errorf("record %s: %w", h, err))
+		}
+		recs = append(recs, sr)
+	} else {
+		ex, err := l.Store().ExhibitByRef(e.ctx, ref)
+		if err != nil {
+			return e.fail("log prove", fmt.Errorf("%q is neither a record hash nor an exhibit reference here: %w", ref, err))
+		}
+		if recs, err = l.Store().ChainRecords(e.ctx, ex.ID); err != nil {
+			return e.fail("log prove", err)
+		}
+	}
+	for _, sr := range recs {
+		p, err := l.Prove(e.ctx, sr.Index, cp)
+		if err != nil {
+			return e.fail("log prove", err)
+		}
+		if len(recs) > 1 {
+			r, err := sr.Decode()
+			if err != nil {
+				return e.fail("log prove", err)
+			}
+			fmt.Fprintf(e.stdout, "# %s #%d %s %s\n", ref, r.Statement.Predicate.Seq, r.Kind, sr.Hash)
+		}
+		e.stdout.Write(p.Marshal())
+	}
+	return exitOK
+}
+
+// logVerify checks the log as the stored nodes show it, without
+// re-deriving it from the records (fsck does that): every checkpoint is
+// signed by the device, each is consistent with the one before it, and the
+// latest matches the tree as it stands.
+func logVerify(e *env, l *ledger.Ledger) int {
+	st := l.Store()
+	vs, err := l.NoteVerifiers(e.ctx)
+	if err != nil {
+		return e.fail("log verify", err)
+	}
+	cps, err := st.Checkpoints(e.ctx)
+	if err != nil {
+		return e.fail("log verify", err)
+	}
+	size, err := st.TreeSize(e.ctx)
+	if err != nil {
+		return e.fail("log verify", err)
+	}
+	origin := l.Identity().Origin
+	var prev *tlog.Checkpoint
+	bad := 0
+	for _, c := range cps {
+		cp, _, err := tlog.Open(c.Note, origin, vs)
+		if err != nil {
+			fmt.Fprintf(e.stdout, "checkpoint of size %d: %v\n", c.Size, err)
+			bad++
+			continue
+		}
+		root, err := tlog.RootAt(e.ctx, st, cp.Size)
+		if err != nil || root != cp.Root {
+			fmt.Fprintf(e.stdout, "checkpoint of size %d: root %s, the stored tree says %s (%v)\n", cp.Size, cp.Root, root, err)
+			bad++
+		}
+		if prev != nil {
+			proof, err := tlog.ConsistencyProof(e.ctx, st, prev.Size, cp.Size)
+			if err == nil {
+				err = tlog.VerifyConsistency(prev.Size, cp.Size, proof, prev.Root, cp.Root)
+			}
+			if err != nil {
+				fmt.Fprintf(e.stdout, "checkpoints of sizes %d and %d are not consistent: %v\n", prev.Size, cp.Size, err)
+				bad++
+			}
+		}
+		prev = cp
+	}
+	if prev == nil {
+		fmt.Fprintln(e.stdout, "log verify: no checkpoint could be opened")
+		return exitFail
+	}
+	if bad > 0 {
+		fmt.Fprintf(e.stdout, "log verify: INVALID: %d problems\n", bad)
+		return exitFail
+	}
+	fmt.Fprintf(e.stdout, "log verify: ok: %d checkpoints consistent, latest size %d of %d records, root %s\n", len(cps), prev.Size, size, prev.Root)
+	return exitOK
+}
