@@ -76,9 +76,12 @@ func (o *Options) fill() {
 
 // A Ledger is an open data directory.
 type Ledger struct {
-	dir    string
-	st     store.Store
-	blobs  interface{ Blobs; Close() error }
+	dir   string
+	st    store.Store
+	blobs interface {
+		Blobs
+		Close() error
+	}
 	signer *chain.Signer
 	id     store.Identity
 	opt    Options
