@@ -378,7 +378,7 @@ func readHashes(ctx context.Context, q querier, indexes []int64) ([]chain.Hash, 
 		}
 	}
 	if found != len(args) {
-		return nil, fmt.Errorf("sqlitestore: tree: %d of %d requested nodes are missing: %w", len(args)-found, len(args), store.ErrNotFound)
+		return nil, fmt.Errorf("sqlitestore: tree: %d of %d requested nodes: %w (%w)", len(args)-found, len(args), tlog.ErrMissingNode, store.ErrNotFound)
 	}
 	return out, nil
 }
