@@ -372,55 +372,91 @@ type AppendFunc func(st *chain.Statement) error
 // subjects and exhibit identity carry over from the chain's head, fill adds
 // the rest, and the record is signed and committed in one transaction.
 func (l *Ledger) Append(ctx context.Context, ref string, k chain.Kind, actor chain.Person, fill AppendFunc) (*chain.Record, error) {
-	if k.IsKey() || k == chain.KindReceived || k == chain.KindCaptured {
-		return nil, fmt.Errorf("append: %s records begin a chain or manage keys; they cannot be appended to %s", k, ref)
-	}
 	var rec *chain.Record
 	err := l.st.Update(ctx, func(tx store.Tx) error {
-		ex, err := tx.ExhibitByRef(ref)
-		if err != nil {
-			return fmt.Errorf("exhibit %s: %w", ref, err)
-		}
-		head, ok, err := tx.Head(ex.ID)
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return fmt.Errorf("exhibit %s has no records", ref)
-		}
-		first, err := l.st.Record(ctx, ex.FirstIndex)
-		if err != nil {
-			return err
-		}
-		fr, err := first.Decode()
-		if err != nil {
-			return err
-		}
-		st := &chain.Statement{
-			Subject:       fr.Statement.Subject,
-			PredicateType: k.PredicateType(),
-			Predicate: chain.Predicate{
-				Chain: ex.ID, Seq: head.Seq + 1, Prev: head.Hash, Time: l.Now(),
-				Actor:   &actor,
-				Exhibit: &ex.ExhibitInfo,
-			},
-		}
-		if actor.Name == "" {
-			st.Predicate.Actor = nil
-		}
-		if fill != nil {
-			if err := fill(st); err != nil {
-				return err
-			}
-		}
-		rec, err = l.sign(st)
-		if err != nil {
-			return err
-		}
-		_, err = tx.Append(rec)
+		var err error
+		rec, err = l.appendTx(ctx, tx, ref, k, actor, l.Now(), fill)
 		return err
 	})
 	return rec, err
+}
+
+// appendTx is Append inside a transaction.
+func (l *Ledger) appendTx(ctx context.Context, tx store.Tx, ref string, k chain.Kind, actor chain.Person, at time.Time, fill AppendFunc) (*chain.Record, error) {
+	if k.IsKey() || k == chain.KindReceived || k == chain.KindCaptured {
+		return nil, fmt.Errorf("append: %s records begin a chain or manage keys; they cannot be appended to %s", k, ref)
+	}
+	ex, err := tx.ExhibitByRef(ref)
+	if err != nil {
+		return nil, fmt.Errorf("exhibit %s: %w", ref, err)
+	}
+	head, ok, err := tx.Head(ex.ID)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("exhibit %s has no records", ref)
+	}
+	first, err := l.st.Record(ctx, ex.FirstIndex)
+	if err != nil {
+		return nil, err
+	}
+	fr, err := first.Decode()
+	if err != nil {
+		return nil, err
+	}
+	st := &chain.Statement{
+		Subject:       fr.Statement.Subject,
+		PredicateType: k.PredicateType(),
+		Predicate: chain.Predicate{
+			Chain: ex.ID, Seq: head.Seq + 1, Prev: head.Hash, Time: at.UTC(),
+			Exhibit: &ex.ExhibitInfo,
+		},
+	}
+	if actor.Name != "" {
+		st.Predicate.Actor = &actor
+	}
+	if fill != nil {
+		if err := fill(st); err != nil {
+			return nil, err
+		}
+	}
+	rec, err := l.sign(st)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Append(rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// Exported records, in one transaction, that the exhibits refs are being
+// exported in a bundle — one "exported" record on each exhibit's chain —
+// and signs a checkpoint covering them. The bundle is then written against
+// that checkpoint. The records carry the time at, which the bundle's own
+// files also give (take it from Now).
+func (l *Ledger) Exported(ctx context.Context, refs []string, actor chain.Person, at time.Time, ex chain.Export) ([]*chain.Record, store.Checkpoint, error) {
+	var recs []*chain.Record
+	var cp store.Checkpoint
+	err := l.st.Update(ctx, func(tx store.Tx) error {
+		recs = recs[:0]
+		for _, ref := range refs {
+			r, err := l.appendTx(ctx, tx, ref, chain.KindExported, actor, at, func(st *chain.Statement) error {
+				e := ex
+				st.Predicate.Export = &e
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			recs = append(recs, r)
+		}
+		var err error
+		cp, err = l.checkpointTx(tx)
+		return err
+	})
+	return recs, cp, err
 }
 
 // Authenticated is a person who has just proved who they are, and how.

@@ -1,9 +1,157 @@
 package cli
 
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/bundle"
+)
+
 func runExport(e *env, args []string) int {
-	return e.fail("export", errNotYet)
+	fs := newFlags(e, "export", "export --data DIR --case CASEREF --out FILE.zip")
+	data := fs.String("data", "", "data directory")
+	caseRef := fs.String("case", "", "case reference")
+	out := fs.String("out", "", "bundle file to write (a .zip); it must not exist")
+	actor := fs.String("actor", "", "who is exporting (default: the producer)")
+	if _, err := parse(fs, args); err != nil {
+		return exitUsage
+	}
+	if *data == "" || *caseRef == "" || *out == "" {
+		return e.usageErr(fs, "--data, --case and --out are required")
+	}
+	if _, err := os.Lstat(*out); err == nil {
+		return e.fail("export", fmt.Errorf("%s already exists: choose another name (a bundle is never overwritten)", *out))
+	}
+	l, code := openLedger(e, "export", *data)
+	if l == nil {
+		return code
+	}
+	defer l.Close()
+	// Write beside the destination, then rename: a partial bundle never
+	// appears under the requested name.
+	tmp, err := os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".*.partial")
+	if err != nil {
+		return e.fail("export", err)
+	}
+	defer os.Remove(tmp.Name())
+	res, err := bundle.Export(e.ctx, l, *caseRef, chain.Person{Name: *actor}, tmp)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(tmp.Name(), *out) // fails rather than overwrite
+	}
+	if err != nil {
+		return e.fail("export", err)
+	}
+	if d, err := os.Open(filepath.Dir(*out)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	fmt.Fprintf(e.stdout, "wrote %s: bundle %s, %d exhibits, %d records, %d bytes of originals, log size %d\n",
+		*out, res.Name, res.Exhibits, res.Records, res.Payload, res.Size)
+	return exitOK
+}
+
+// keyList is a repeatable --key flag.
+type keyList []ed25519.PublicKey
+
+func (k *keyList) String() string { return fmt.Sprint(len(*k), " keys") }
+func (k *keyList) Set(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	pub, err := bundle.ParsePublicKey(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	*k = append(*k, pub)
+	return nil
 }
 
 func runVerify(e *env, args []string) int {
-	return e.fail("verify", errNotYet)
+	fs := newFlags(e, "verify", "verify FILE.zip [--json] [--key TRUSTED.pem ...]")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	var keys keyList
+	fs.Var(&keys, "key", "a trusted device public key (PEM); repeatable")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) != 1 {
+		return e.usageErr(fs, "exactly one bundle file is required")
+	}
+	f, err := os.Open(pos[0])
+	if err != nil {
+		fmt.Fprintf(e.stderr, "exhibit verify: %v\n", err)
+		return exitUsage
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		fmt.Fprintf(e.stderr, "exhibit verify: %v\n", err)
+		return exitUsage
+	}
+	if !fi.Mode().IsRegular() {
+		fmt.Fprintf(e.stderr, "exhibit verify: %s is not a regular file\n", pos[0])
+		return exitUsage
+	}
+	res, err := bundle.Verify(e.ctx, f, fi.Size(), bundle.Options{Trusted: keys})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "exhibit verify: %s: %v\n", pos[0], err)
+		return exitUsage
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(res); err != nil {
+			return exitUsage
+		}
+	} else {
+		printVerify(e, pos[0], res)
+	}
+	if !res.Valid {
+		return exitInvalid
+	}
+	return exitOK
+}
+
+func printVerify(e *env, file string, r *bundle.Result) {
+	w := e.stdout
+	if !r.Valid {
+		fmt.Fprintf(w, "INVALID: %s — %d problems:\n", file, len(r.Problems))
+		for _, p := range r.Problems {
+			fmt.Fprintf(w, "  %s\n", p)
+		}
+		return
+	}
+	fmt.Fprintf(w, "VALID: %s\n", file)
+	fmt.Fprintf(w, "  bundle %s, case %s\n", r.Bundle, r.Case)
+	if r.Checkpoint != nil {
+		fmt.Fprintf(w, "  log %s at size %d, root %s\n", r.Origin, r.Checkpoint.Size, r.Checkpoint.Root)
+	}
+	fmt.Fprintf(w, "  %d records: every signature, custody link and inclusion proof checked\n", r.Records)
+	for _, ex := range r.Exhibits {
+		for _, f := range ex.Files {
+			fmt.Fprintf(w, "  %-8s %-9s %s %s (%d bytes, %d records)\n", ex.Ref, ex.Kind, f.SHA256, f.Name, f.Size, ex.Records)
+		}
+	}
+	for _, k := range r.Keys {
+		pin := "not pinned"
+		if k.Pinned {
+			pin = "trusted"
+		}
+		fmt.Fprintf(w, "  key ed25519 %s: signs from log index %d until %s (%s)\n", k.KeyID, k.From, k.Until, pin)
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintf(w, "  note: %s\n", warn)
+	}
 }

@@ -135,5 +135,3 @@ func (e *env) usageErr(fs *flag.FlagSet, format string, args ...any) int {
 	fs.Usage()
 	return exitUsage
 }
-
-var errNotYet = errors.New("not built yet")
