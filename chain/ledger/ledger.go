@@ -185,9 +185,9 @@ func Open(ctx context.Context, dir string, opt Options) (*Ledger, error) {
 	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: %w", dir, ErrNotInitialised)
 	}
-	priv, err := readKey(keyPath)
-	if err != nil {
-		return nil, err
+	priv, keyErr := readKey(keyPath)
+	if keyErr != nil && !errors.Is(keyErr, fs.ErrNotExist) {
+		return nil, keyErr
 	}
 	st, err := sqlitestore.Open(ctx, dbPath)
 	if err != nil {
@@ -206,19 +206,34 @@ func Open(ctx context.Context, dir string, opt Options) (*Ledger, error) {
 		st.Close()
 		return nil, err
 	}
-	l := &Ledger{dir: dir, st: st, blobs: bl, signer: chain.NewSigner(priv), id: id, opt: opt}
+	l := &Ledger{dir: dir, st: st, blobs: bl, id: id, opt: opt}
 	ring, err := l.Keyring(ctx)
 	if err != nil {
 		l.Close()
 		return nil, err
 	}
-	span, ok := ring.Span(l.signer.KeyID())
-	if !ok || !span.Active() {
+	active := false
+	for _, s := range ring.Spans() {
+		active = active || s.Active()
+	}
+	switch {
+	case keyErr == nil:
+		l.signer = chain.NewSigner(priv)
+		if span, ok := ring.Span(l.signer.KeyID()); !ok || !span.Active() {
+			l.Close()
+			return nil, fmt.Errorf("%s: the device key %s is not an active key of this log", dir, l.signer.KeyID()[:16])
+		}
+	case !active && errors.Is(keyErr, fs.ErrNotExist):
+		// Retired: open for reading; signing fails with ErrRetired.
+	default:
 		l.Close()
-		return nil, fmt.Errorf("%s: the device key %s is not an active key of this log", dir, l.signer.KeyID()[:16])
+		return nil, keyErr
 	}
 	return l, nil
 }
+
+// Retired reports whether the device key has been retired.
+func (l *Ledger) Retired() bool { return l.signer == nil }
 
 // Close closes the store and blob store.
 func (l *Ledger) Close() error { return errors.Join(l.st.Close(), l.blobs.Close()) }
@@ -242,6 +257,9 @@ func (l *Ledger) deviceChain() string { return "device:" + l.id.DeviceID }
 
 // sign fills in the device and signs.
 func (l *Ledger) sign(st *chain.Statement, extra ...*chain.Signer) (*chain.Record, error) {
+	if l.signer == nil {
+		return nil, ErrRetired
+	}
 	st.Predicate.Device = chain.DeviceRef{ID: l.id.DeviceID, KeyID: l.signer.KeyID()}
 	return chain.Sign(st, append([]*chain.Signer{l.signer}, extra...)...)
 }
@@ -544,6 +562,48 @@ func (l *Ledger) RotateKey(ctx context.Context, actor chain.Person, reason strin
 	return syncDir(filepath.Dir(keyPath))
 }
 
+// RetireKey retires the device key with no successor: after the
+// key-retired record (and a last checkpoint covering it), this data directory
+// can sign nothing more, and the key file is removed. Records signed before
+// keep verifying. Use it when a device is decommissioned.
+func (l *Ledger) RetireKey(ctx context.Context, actor chain.Person, reason string) error {
+	err := l.st.Update(ctx, func(tx store.Tx) error {
+		head, ok, err := tx.Head(l.deviceChain())
+		if err != nil || !ok {
+			return fmt.Errorf("device chain: %v", err)
+		}
+		ev := chain.KeyEventFor(l.signer.Public())
+		ev.Reason = reason
+		rec, err := l.sign(&chain.Statement{
+			PredicateType: chain.KindKeyRetired.PredicateType(),
+			Predicate: chain.Predicate{
+				Chain: l.deviceChain(), Seq: head.Seq + 1, Prev: head.Hash, Time: l.Now(),
+				Actor: &actor, Key: ev,
+			},
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Append(rec); err != nil {
+			return err
+		}
+		_, err = l.checkpointTx(tx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	l.signer = nil
+	_, _, keyPath := paths(l.dir)
+	if err := os.Remove(keyPath); err != nil {
+		return fmt.Errorf("key retired, but its file could not be removed: %w", err)
+	}
+	return syncDir(filepath.Dir(keyPath))
+}
+
+// ErrRetired reports an attempt to sign after the device key was retired.
+var ErrRetired = errors.New("the device key is retired: this data directory can no longer sign records")
+
 // Checkpoint signs a checkpoint of the log as it is now, unless the latest
 // one already covers it, and returns the latest.
 func (l *Ledger) Checkpoint(ctx context.Context) (store.Checkpoint, error) {
@@ -557,6 +617,9 @@ func (l *Ledger) Checkpoint(ctx context.Context) (store.Checkpoint, error) {
 }
 
 func (l *Ledger) checkpointTx(tx store.Tx) (store.Checkpoint, error) {
+	if l.signer == nil {
+		return store.Checkpoint{}, ErrRetired
+	}
 	signer, err := tlog.NewSigner(l.id.Origin, l.signer.PrivateKey())
 	if err != nil {
 		return store.Checkpoint{}, err

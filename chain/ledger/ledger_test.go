@@ -311,3 +311,40 @@ func TestFsckFindsTampering(t *testing.T) {
 		})
 	}
 }
+
+func TestRetireKey(t *testing.T) {
+	ctx := context.Background()
+	l, c := newLedger(t)
+	importBytes(t, l, "C", "a.txt", "a")
+	dir := l.Dir()
+	if err := l.RetireKey(ctx, chain.Person{Name: "Admin"}, "device decommissioned"); err != nil {
+		t.Fatal(err)
+	}
+	mustFsckOK(t, l)
+	ring, _ := l.Keyring(ctx)
+	if span := ring.Spans()[0]; span.Active() || span.EndedBy != chain.KindKeyRetired {
+		t.Fatalf("span after retirement %+v", span)
+	}
+	// Nothing more can be signed: the record would be refused by any
+	// verifier, and the key file is gone.
+	if _, _, err := l.Import(ctx, ImportRequest{Case: "C", Kind: "document", Body: strings.NewReader("late")}); !errors.Is(err, ErrRetired) {
+		t.Fatalf("import after retirement: %v", err)
+	}
+	if _, err := l.Checkpoint(ctx); !errors.Is(err, ErrRetired) {
+		t.Fatalf("checkpoint after retirement: %v", err)
+	}
+	l.Close()
+	// It still opens for reading and checking; it cannot sign.
+	l2, err := Open(ctx, dir, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	if !l2.Retired() {
+		t.Fatal("reopened directory does not know its key is retired")
+	}
+	mustFsckOK(t, l2)
+	if _, err := l2.Append(ctx, "JS/1", chain.KindSealed, chain.Person{}, nil); !errors.Is(err, ErrRetired) {
+		t.Fatalf("append after reopening retired: %v", err)
+	}
+}

@@ -48,7 +48,7 @@ func init() {
 		{"log", "log checkpoint | prove REF | verify | fsck", runLog},
 		{"show", "list a case's exhibits and their custody records", runShow},
 		{"transfer", "record a two-party custody handover", runTransfer},
-		{"key", "key rotate: replace the device key", runKey},
+		{"key", "key rotate|retire: replace or retire the device key", runKey},
 	}
 }
 

@@ -186,22 +186,31 @@ func runShow(e *env, args []string) int {
 }
 
 func runKey(e *env, args []string) int {
-	fs := newFlags(e, "key", "key rotate --data DIR [--reason TEXT]")
+	fs := newFlags(e, "key", "key rotate|retire --data DIR [--reason TEXT]")
 	data := fs.String("data", "", "data directory")
-	reason := fs.String("reason", "scheduled rotation", "why the key is replaced")
+	reason := fs.String("reason", "", "why the key is replaced or retired")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
 	}
-	if *data == "" || len(pos) != 1 || pos[0] != "rotate" {
-		return e.usageErr(fs, "the only key operation is `rotate`, with --data")
+	if *data == "" || len(pos) != 1 || (pos[0] != "rotate" && pos[0] != "retire") {
+		return e.usageErr(fs, "give `rotate` or `retire`, with --data")
 	}
 	l, code := openLedger(e, "key", *data)
 	if l == nil {
 		return code
 	}
 	defer l.Close()
-	if err := l.RotateKey(e.ctx, chain.Person{Name: l.Identity().Producer}, *reason); err != nil {
+	actor := chain.Person{Name: l.Identity().Producer}
+	if pos[0] == "rotate" {
+		err = l.RotateKey(e.ctx, actor, *reason)
+	} else {
+		err = l.RetireKey(e.ctx, actor, *reason)
+		if err == nil {
+			fmt.Fprintln(e.stdout, "the device key is retired: this data directory can still be shown and checked (log verify, log fsck), but it can sign nothing more — export its cases before retiring")
+		}
+	}
+	if err != nil {
 		return e.fail("key", err)
 	}
 	ring, err := l.Keyring(e.ctx)
