@@ -66,18 +66,30 @@ func TestHostileBundles(t *testing.T) {
 		zip  func() []byte
 		want string
 	}{
-		{"zip slip", func() []byte { return hostileZip(t, withEntries(t, entry{base + "../../etc/cron.d/evil", []byte("x")}), zip.Deflate, false) }, "../../etc/cron.d/evil"},
-		{"absolute path", func() []byte { return hostileZip(t, withEntries(t, entry{"/etc/passwd", []byte("x")}), zip.Deflate, false) }, "/etc/passwd"},
-		{"backslash path", func() []byte { return hostileZip(t, withEntries(t, entry{base + `data\..\..\evil`, []byte("x")}), zip.Deflate, false) }, `evil`},
+		{"zip slip", func() []byte {
+			return hostileZip(t, withEntries(t, entry{base + "../../etc/cron.d/evil", []byte("x")}), zip.Deflate, false)
+		}, "../../etc/cron.d/evil"},
+		{"absolute path", func() []byte {
+			return hostileZip(t, withEntries(t, entry{"/etc/passwd", []byte("x")}), zip.Deflate, false)
+		}, "/etc/passwd"},
+		{"backslash path", func() []byte {
+			return hostileZip(t, withEntries(t, entry{base + `data\..\..\evil`, []byte("x")}), zip.Deflate, false)
+		}, `evil`},
 		{"duplicate entry", func() []byte {
 			return hostileZip(t, withEntries(t, entry{f.entries[1].name, []byte("a second copy")}), zip.Deflate, false)
 		}, rel(f.entries[1].name)},
 		{"case-colliding entry", func() []byte {
 			return hostileZip(t, withEntries(t, entry{base + "data/exhibits/JS-1/STATEMENT.PDF", []byte("x")}), zip.Deflate, false)
 		}, "duplicate"},
-		{"compression bomb", func() []byte { return hostileZip(t, withEntries(t, entry{base + "data/bomb.bin", bomb}), zip.Deflate, false) }, "data/bomb.bin"},
-		{"name not UTF-8", func() []byte { return hostileZip(t, withEntries(t, entry{base + "data/\xff\xfe.txt", []byte("x")}), zip.Deflate, true) }, "UTF-8"},
-		{"two top-level directories", func() []byte { return hostileZip(t, withEntries(t, entry{"other-bag/bagit.txt", []byte("x")}), zip.Deflate, false) }, "other-bag"},
+		{"compression bomb", func() []byte {
+			return hostileZip(t, withEntries(t, entry{base + "data/bomb.bin", bomb}), zip.Deflate, false)
+		}, "data/bomb.bin"},
+		{"name not UTF-8", func() []byte {
+			return hostileZip(t, withEntries(t, entry{base + "data/\xff\xfe.txt", []byte("x")}), zip.Deflate, true)
+		}, "UTF-8"},
+		{"two top-level directories", func() []byte {
+			return hostileZip(t, withEntries(t, entry{"other-bag/bagit.txt", []byte("x")}), zip.Deflate, false)
+		}, "other-bag"},
 		{"not a zip", func() []byte { return []byte("%PDF-1.7 this is not a bundle") }, "zip"},
 		{"manifest lists a file twice", func() []byte {
 			es := append([]entry(nil), f.entries...)
