@@ -1,0 +1,68 @@
+package lightsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+)
+
+// PTYOptions control ServePTY.
+type PTYOptions struct {
+	// OnPlug is called with the /dev/pts path each time the link has been
+	// pointed at a fresh pseudo-terminal and the simulator is listening.
+	OnPlug func(ptsPath string)
+	// OnUnplug is called after a simulated unplug, once the link is gone
+	// and the pseudo-terminal closed.
+	OnUnplug func()
+	// Replug blocks until the adapter should be plugged in again (for the
+	// CLI: a delay; for tests: a channel). Nil plugs back in at once.
+	Replug func(ctx context.Context) error
+}
+
+// ServePTY serves the simulator on a pseudo-terminal reachable at link, a
+// stable symlink standing in for /dev/serial/by-id/…: the driver opens the
+// link. When the UnplugAfter fault fires, ServePTY removes the link, closes
+// the pseudo-terminal (the driver's open port fails), waits for Replug and
+// then plugs in a new pseudo-terminal — with a new /dev/pts number — behind
+// the same link. It returns when ctx is done (nil) or on a failure.
+func (s *Sim) ServePTY(ctx context.Context, link serialtest.Link, o PTYOptions) error {
+	for {
+		p, err := serialtest.OpenPTY()
+		if err != nil {
+			return err
+		}
+		if err := link.Point(p.Path()); err != nil {
+			p.Close()
+			return err
+		}
+		if o.OnPlug != nil {
+			o.OnPlug(p.Path())
+		}
+		serr := s.Serve(ctx, p)
+		// The link goes first, so nothing re-opens the old /dev/pts number
+		// (which the kernel may hand to another pseudo-terminal).
+		rerr := link.Remove()
+		p.Close()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case rerr != nil:
+			return rerr
+		case !errors.Is(serr, ErrUnplugged):
+			return fmt.Errorf("lightsim: serving %s: %w", p.Path(), serr)
+		}
+		if o.OnUnplug != nil {
+			o.OnUnplug()
+		}
+		if o.Replug != nil {
+			if err := o.Replug(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("lightsim: replug: %w", err)
+			}
+		}
+	}
+}

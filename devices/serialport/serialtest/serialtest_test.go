@@ -1,0 +1,248 @@
+package serialtest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exhibit-forensics/exhibit/devices/serialport"
+)
+
+// echoDevice answers every line read from p with "ok <line>" until p is closed.
+func echoDevice(p *PTY) {
+	buf := make([]byte, 256)
+	var line []byte
+	for {
+		n, err := p.Read(buf)
+		for _, c := range buf[:n] {
+			line = append(line, c)
+			if c == '\n' {
+				p.Write(append([]byte("ok "), line...))
+				line = line[:0]
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func readLine(t *testing.T, c serialport.Conn) string {
+	t.Helper()
+	var line []byte
+	b := make([]byte, 1)
+	for {
+		n, err := c.Read(b)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if n == 1 {
+			line = append(line, b[0])
+			if b[0] == '\n' {
+				return string(line)
+			}
+		}
+	}
+}
+
+// TestRecordThenPlayback records a session against a device behind a real
+// pseudo-terminal, then replays it: the replayed Conn must give the driver the
+// same bytes and must fail when the driver deviates or stops early.
+func TestRecordThenPlayback(t *testing.T) {
+	p, err := OpenPTY()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	go echoDevice(p)
+	c, err := serialport.Open(context.Background(), p.Path(), serialport.Mode{Baud: 115200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetReadTimeout(5 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rec := Record(c, map[string]string{"device": "echo", "baud": "115200"})
+	rec.SetHeader("firmware", "0.1")
+	rec.Note("recorded by TestRecordThenPlayback")
+	session := func(conn serialport.Conn) []string {
+		var got []string
+		for _, cmd := range []string{"a\n", "b", "c\n"} { // "b" and "c\n" form one line
+			if _, err := conn.Write([]byte(cmd)); err != nil {
+				t.Fatalf("write %q: %v", cmd, err)
+			}
+			if strings.HasSuffix(cmd, "\n") {
+				got = append(got, readLine(t, conn))
+			}
+		}
+		return got
+	}
+	live := session(rec)
+	if err := rec.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"ok a\n", "ok bc\n"}; strings.Join(live, "|") != strings.Join(want, "|") {
+		t.Fatalf("live session got %q, want %q", live, want)
+	}
+	tr := rec.Transcript()
+	out, err := tr.Format()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "# recorded by TestRecordThenPlayback\ndevice=echo\nfirmware=0.1\nbaud=115200\n-- -> --\na\n-- <- --\nok a\n-- -> --\nbc\n-- <- --\nok bc\n"
+	if string(out) != want {
+		t.Fatalf("transcript:\n%s\nwant:\n%s", out, want)
+	}
+
+	// Replay in full: same bytes, Close is clean.
+	tr, err = ParseTranscript(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb := NewPlayback(tr)
+	if replay := session(pb); strings.Join(replay, "|") != strings.Join(live, "|") {
+		t.Fatalf("playback got %q, want %q", replay, live)
+	}
+	if err := pb.Close(); err != nil {
+		t.Fatalf("Close after full replay: %v", err)
+	}
+
+	// Stop early: Close reports the unused exchanges.
+	pb = NewPlayback(tr)
+	pb.Write([]byte("a\n"))
+	if err := pb.Close(); !errors.Is(err, ErrUnused) || !strings.Contains(err.Error(), `3 of 4 exchanges left, next is <- "ok a\n"`) {
+		t.Fatalf("Close after partial replay: %v, want ErrUnused naming the next exchange", err)
+	}
+
+	// Deviate: the wrong write fails at once and again at Close.
+	pb = NewPlayback(tr)
+	if _, err := pb.Write([]byte("x\n")); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), `exchange 1: wrote "x\n", transcript has "a\n"`) {
+		t.Fatalf("mismatched write: %v", err)
+	}
+	if err := pb.Close(); !errors.Is(err, ErrMismatch) || !errors.Is(err, ErrUnused) {
+		t.Fatalf("Close after mismatch: %v, want ErrMismatch and ErrUnused", err)
+	}
+}
+
+func TestPlaybackOrdering(t *testing.T) {
+	tr := &Transcript{
+		Header: map[string]string{"device": "d", "firmware": "1", "baud": "9600"},
+		Exchanges: []Exchange{
+			{ToDevice, []byte("q\n")},
+			{FromDevice, []byte("r1\n")},
+			{ToDevice, []byte("q\n")},
+		},
+	}
+	pb := NewPlayback(tr)
+	buf := make([]byte, 8)
+	// Nothing to read before the command is written: the device is silent.
+	if n, err := pb.Read(buf); n != 0 || !errors.Is(err, serialport.ErrTimeout) {
+		t.Fatalf("Read before write = %d, %v; want 0, ErrTimeout", n, err)
+	}
+	// A command may be written in pieces.
+	for _, piece := range []string{"q", "\n"} {
+		if _, err := pb.Write([]byte(piece)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Writing again before reading the reply is a mismatch.
+	if _, err := pb.Write([]byte("q\n")); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "device still had") {
+		t.Fatalf("write over a pending reply: %v", err)
+	}
+	// The reply can be read in pieces.
+	got := make([]byte, 0, 3)
+	for len(got) < 3 {
+		n, err := pb.Read(buf[:2])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if string(got) != "r1\n" {
+		t.Fatalf("read %q", got)
+	}
+	if pb.Remaining() != 1 {
+		t.Fatalf("Remaining = %d, want 1", pb.Remaining())
+	}
+	if _, err := pb.Write([]byte("q\nextra")); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "after the end") {
+		t.Fatalf("write past the end: %v", err)
+	}
+	if n, err := pb.Read(buf); n != 0 || !errors.Is(err, serialport.ErrTimeout) {
+		t.Fatalf("Read at end = %d, %v; want 0, ErrTimeout", n, err)
+	}
+	if err := pb.Close(); !errors.Is(err, ErrMismatch) || errors.Is(err, ErrUnused) {
+		t.Fatalf("Close: %v, want only the earlier mismatches", err)
+	}
+	if _, err := pb.Read(buf); !errors.Is(err, serialport.ErrClosed) {
+		t.Fatalf("Read after Close: %v", err)
+	}
+}
+
+func TestLink(t *testing.T) {
+	dir := t.TempDir()
+	l := Link(filepath.Join(dir, "light"))
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, f := range []string{a, b} {
+		if err := os.WriteFile(f, []byte(filepath.Base(f)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, target := range []string{a, b} {
+		if err := l.Point(target); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(string(l))
+		if err != nil || string(got) != filepath.Base(target) {
+			t.Fatalf("after Point(%s) link reads %q, %v", target, got, err)
+		}
+		if tg, err := l.Target(); err != nil || tg != target {
+			t.Fatalf("Target = %q, %v; want %q", tg, err, target)
+		}
+	}
+	if err := l.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(string(l)); !os.IsNotExist(err) {
+		t.Fatalf("link still there after Remove: %v", err)
+	}
+	if err := l.Remove(); err != nil {
+		t.Fatalf("second Remove: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("temporary files left behind: %v", entries)
+	}
+}
+
+// TestPTYCloseUnblocksMasterRead guards the non-blocking master: a simulator
+// blocked in Read must return when the PTY is closed (the "unplug").
+func TestPTYCloseUnblocksMasterRead(t *testing.T) {
+	p, err := OpenPTY()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(p.Path(), "/dev/pts/") {
+		t.Fatalf("Path = %q", p.Path())
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Read(make([]byte, 8))
+		done <- err
+	}()
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrClosed) && !errors.Is(err, io.EOF) {
+			t.Fatalf("master Read returned %v, want os.ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not unblock the master Read")
+	}
+}
