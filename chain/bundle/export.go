@@ -72,12 +72,14 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 	idx := Index{Version: IndexVersion, Bundle: name, Case: caseRef, Exported: now, Exporter: exporter}
 	var custody []CustodyLine
 	decoded := map[chain.Hash]*chain.Record{}
+	indexOf := map[chain.Hash]uint64{}
 	for _, kr := range keyRecs {
 		r, err := kr.Decode()
 		if err != nil {
 			return nil, fmt.Errorf("record %d: %w", kr.Index, err)
 		}
 		decoded[kr.Hash] = r
+		indexOf[kr.Hash] = kr.Index
 		idx.KeyRecords = append(idx.KeyRecords, kr.Hash)
 		custody = append(custody, custodyLine(kr.Index, r))
 	}
@@ -105,6 +107,7 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 				return nil, fmt.Errorf("record %d: %w", sr.Index, err)
 			}
 			decoded[sr.Hash] = r
+			indexOf[sr.Hash] = sr.Index
 			ie.Records = append(ie.Records, sr.Hash)
 			custody = append(custody, custodyLine(sr.Index, r))
 		}
@@ -152,6 +155,7 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 	}
 	for i, r := range expRecs {
 		decoded[r.Hash] = r
+		indexOf[r.Hash] = size + uint64(i)
 		idx.Exhibits[i].Records = append(idx.Exhibits[i].Records, r.Hash)
 	}
 	indexBytes, err := json.MarshalIndent(idx, "", "  ")
@@ -178,14 +182,10 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 	}
 	for _, h := range proofsFor {
 		r := decoded[h]
-		sr, err := st.RecordByHash(ctx, h)
-		if err != nil {
-			return nil, err
-		}
 		if err := addBytes(ctx, w, RecordPath(h), r.Envelope, true); err != nil {
 			return nil, err
 		}
-		p, err := l.Prove(ctx, sr.Index, cp)
+		p, err := l.Prove(ctx, indexOf[h], cp)
 		if err != nil {
 			return nil, err
 		}

@@ -68,6 +68,7 @@ func (l *Ledger) Fsck(ctx context.Context) (*FsckReport, error) {
 	rep.Records = size
 	checker := chain.NewChecker()
 	blobs := map[chain.Hash]string{}
+	cases := map[string][]string{}
 	err = l.st.Records(ctx, 0, size, func(sr store.StoredRecord) error {
 		where := fmt.Sprintf("record %d (%s)", sr.Index, sr.Hash)
 		if chain.Sum(sr.Envelope) != sr.Hash {
@@ -90,18 +91,39 @@ func (l *Ledger) Fsck(ctx context.Context) (*FsckReport, error) {
 		p := r.Statement.Predicate
 		if p.Seq == 1 && p.Exhibit != nil {
 			rep.Exhibits++
-			ex, err := l.st.Exhibit(ctx, p.Exhibit.ID)
+			ex, err := l.st.ExhibitByRef(ctx, p.Exhibit.Ref)
 			switch {
 			case err != nil:
-				add(where, fmt.Errorf("exhibit %s is missing from the index: %w", p.Exhibit.Ref, err))
+				add(where, fmt.Errorf("exhibit %s is missing from the exhibit index: %w", p.Exhibit.Ref, err))
 			case ex.ExhibitInfo != *p.Exhibit || ex.FirstIndex != sr.Index:
-				add(where, fmt.Errorf("exhibit index entry for %s differs from its first record", p.Exhibit.Ref))
+				add(where, fmt.Errorf("the exhibit index finds another record under %s", p.Exhibit.Ref))
 			}
+			cases[p.Exhibit.Case] = append(cases[p.Exhibit.Case], p.Exhibit.ID)
 		}
 		return nil
 	})
 	if err != nil {
 		return rep, err
+	}
+	// Each case lists exactly the exhibits whose first records name it.
+	for c, ids := range cases {
+		exs, err := l.st.Exhibits(ctx, c)
+		if err != nil {
+			add("case "+c, fmt.Errorf("the exhibits cannot be listed: %w", err))
+			continue
+		}
+		listed := map[string]bool{}
+		for _, e := range exs {
+			listed[e.ID] = true
+		}
+		for _, id := range ids {
+			if !listed[id] {
+				add("case "+c, fmt.Errorf("the exhibit index does not list exhibit %s under this case", id))
+			}
+		}
+		if len(exs) != len(ids) {
+			add("case "+c, fmt.Errorf("the exhibit index lists %d exhibits, the records give %d", len(exs), len(ids)))
+		}
 	}
 
 	// The tree and the checkpoints.

@@ -7,6 +7,7 @@
 // A data directory holds:
 //
 //	DIR/exhibit.db      the SQLite store: records, log, checkpoints
+//	DIR/exhibit-hashes.db  its derived index of records by hash (rebuilt if lost)
 //	DIR/blobs/          content-addressed blobs (chain/blobstore/fsstore)
 //	DIR/keys/device.key the device's Ed25519 key, PKCS#8 PEM, mode 0600
 //

@@ -261,9 +261,11 @@ func TestFsckFindsTampering(t *testing.T) {
 	}{
 		{name: "record bytes", sql: `UPDATE records SET envelope = CAST(replace(CAST(envelope AS TEXT), '"payload":"eyJ', '"payload":"eyK') AS BLOB) WHERE idx = 1`, where: "record 1"},
 		{name: "record replaced", sql: `UPDATE records SET envelope = (SELECT envelope FROM records WHERE idx = 2) WHERE idx = 1`, where: "record 1"},
-		{name: "tree node", sql: `UPDATE tree SET hash = zeroblob(32) WHERE idx = 1`, where: "node 1"},
+		{name: "tree node", sql: `UPDATE tree SET hash = zeroblob(32) WHERE idx = 2`, where: "node 2"},
 		{name: "checkpoint", sql: `UPDATE checkpoints SET note = replace(note, 'exhibit', 'Exhibit') WHERE size = 3`, where: "checkpoint"},
-		{name: "exhibit index", sql: `UPDATE exhibits SET case_ref = 'OTHER', info = replace(info, 'CASE-1', 'OTHER') WHERE ref = 'JS/1'`, where: "record 1", want: "exhibit index"},
+		{name: "exhibit index case", sql: `UPDATE records SET ex_case = 'OTHER' WHERE ex_num = 1`, where: "case CASE-1", want: "exhibit index"},
+		{name: "exhibit index ref", sql: `UPDATE records SET ex_num = 7 WHERE ex_num = 1`, where: "record 1", want: "exhibit index"},
+		{name: "leaf derived from a changed hash", sql: `UPDATE records SET hash = zeroblob(32) WHERE idx = 2`, where: "record 2"},
 		{name: "record deleted", sql: `DELETE FROM records WHERE idx = 2`, where: "log"},
 		{name: "blob bytes", file: func(dir string, ex store.Exhibit) error {
 			p := filepath.Join(dir, "blobs", "sha256", ex.Blobs[0].Hash.Hex()[:2], ex.Blobs[0].Hash.Hex()[2:4], ex.Blobs[0].Hash.Hex())

@@ -2,36 +2,72 @@
 // (github.com/mattn/go-sqlite3) in WAL mode with synchronous=FULL, so a
 // committed transaction survives a crash or power cut.
 //
-// Tables (see schema below): records (the log: exact envelopes by log
-// index), exhibits (an index derived from first records), tree (Merkle nodes
-// by chain/tlog storage index), checkpoints, identity. Writes go through one
-// connection and a committer goroutine that runs concurrent Updates in a
-// single transaction, each inside its own SAVEPOINT (group commit: one fsync
-// for many updates, each succeeding or failing alone). Reads use a separate
-// pool of read-only connections.
+// The records table is the log: each record's exact envelope at its log
+// index. An exhibit is its chain's first record, so there is no exhibits
+// table: partial indexes on the first records' reference and case find
+// exhibits, and an exhibit's details are read from its first record. The
+// tree table holds the Merkle tree's interior nodes by chain/tlog storage
+// index; leaf nodes are not stored, since each is SHA-256(0x00 || record
+// hash) of a record in the log.
+//
+// Finding a record by its hash needs an index over random keys, which would
+// make every commit rewrite pages all over that index. So the hash index is
+// derived data kept in a second database (PATH-hashes.db), filled by a
+// background indexer in large batches off the commit path; a lookup checks
+// it and then scans the few records appended since the indexer last ran.
+// An exact duplicate is still refused at commit: it would be a second record
+// at the same (chain, seq).
+//
+// Writes go through one connection and a committer goroutine that runs
+// concurrent Updates in a single transaction, each inside its own SAVEPOINT
+// (group commit: one fsync for many updates, each succeeding or failing
+// alone). Statements are prepared once. WAL checkpoints run on their own
+// connection, off the commit path. Reads use a pool of read-only
+// connections.
 //
 // Several processes may open the same database: a write transaction starts
-// with BEGIN IMMEDIATE and reloads the in-memory tree frontier if another
-// process has appended since.
+// with BEGIN IMMEDIATE and, if another process has appended since, reloads
+// the in-memory tree frontier and forgets its cached chain heads.
 package sqlitestore
 
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/url"
+	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
+	xtlog "golang.org/x/mod/sumdb/tlog"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/chain/tlog"
 )
+
+// schemaVersion is stored in PRAGMA user_version.
+const schemaVersion = 1
+
+// hashSchema is the derived hash index: records by the first 8 bytes of
+// their hash, and how far into the log it reaches.
+const hashSchema = `
+CREATE TABLE IF NOT EXISTS hashes (
+	hkey INTEGER NOT NULL,
+	idx INTEGER NOT NULL,
+	PRIMARY KEY (hkey, idx)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS progress (
+	id INTEGER PRIMARY KEY CHECK (id = 1),
+	upto INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO progress (id, upto) VALUES (1, 0);
+`
 
 const schema = `
 CREATE TABLE IF NOT EXISTS identity (
@@ -44,25 +80,18 @@ CREATE TABLE IF NOT EXISTS identity (
 );
 CREATE TABLE IF NOT EXISTS records (
 	idx INTEGER PRIMARY KEY,
-	hash BLOB NOT NULL UNIQUE,
+	hash BLOB NOT NULL,
 	chain TEXT NOT NULL,
 	seq INTEGER NOT NULL,
-	envelope BLOB NOT NULL
+	envelope BLOB NOT NULL,
+	-- set on an exhibit's first record only:
+	ex_initials TEXT,
+	ex_num INTEGER,
+	ex_case TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS records_chain ON records (chain, seq);
-CREATE TABLE IF NOT EXISTS exhibits (
-	id TEXT PRIMARY KEY,
-	ref TEXT NOT NULL UNIQUE,
-	initials TEXT NOT NULL,
-	num INTEGER NOT NULL,
-	case_ref TEXT NOT NULL,
-	info TEXT NOT NULL,
-	blobs TEXT NOT NULL,
-	created TEXT NOT NULL,
-	first_idx INTEGER NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS exhibits_num ON exhibits (initials, num);
-CREATE INDEX IF NOT EXISTS exhibits_case ON exhibits (case_ref, initials, num);
+CREATE UNIQUE INDEX IF NOT EXISTS records_ref ON records (ex_initials, ex_num) WHERE ex_num IS NOT NULL;
+CREATE INDEX IF NOT EXISTS records_case ON records (ex_case, ex_initials, ex_num) WHERE ex_case IS NOT NULL;
 CREATE TABLE IF NOT EXISTS tree (
 	idx INTEGER PRIMARY KEY,
 	hash BLOB NOT NULL
@@ -76,20 +105,61 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 
 // Store is a SQLite storage engine.
 type Store struct {
-	w, r *sql.DB
-	reqs chan *request
-	quit chan struct{}
-	done chan struct{}
+	w, r, ckpt *sql.DB
+	hx         *sql.DB              // the derived hash index
+	stmts      map[string]*sql.Stmt // prepared on w
+	reqs       chan *request
+	quit       chan struct{}
+	done       chan struct{}
+	ckptReq    chan struct{}
+	ckptDone   chan struct{}
 
-	mu   sync.Mutex // guards tree and closed
-	tree *tlog.Tree // committed frontier; touched only by the committer
-	id   *store.Identity
+	// Touched only by the committer goroutine:
+	tree    *tlog.Tree                 // committed frontier
+	heads   map[string]store.ChainHead // cache of chain heads this process committed
+	pending int                        // records appended since the last WAL checkpoint
+
+	mu sync.Mutex // guards id
+	id *store.Identity
+
+	closed atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)
 
-// maxBatch bounds how many concurrent Updates share one transaction.
-const maxBatch = 256
+const (
+	maxBatch     = 256     // concurrent Updates sharing one transaction
+	maxHeads     = 1 << 16 // chain heads cached before the cache is dropped
+	ckptEvery    = 4096    // records between WAL checkpoints
+	driverNoCkpt = "sqlite3_exhibit_writer"
+)
+
+func init() {
+	// The writer's connections run their WAL checkpoints on a separate
+	// connection (see checkpointer), not inside COMMIT.
+	sql.Register(driverNoCkpt, &sqlite3.SQLiteDriver{ConnectHook: func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA wal_autocheckpoint = 0", nil)
+		return err
+	}})
+}
+
+// statements are prepared once on the writer connection.
+var statements = map[string]string{
+	"insertRecord":   `INSERT INTO records (idx, hash, chain, seq, envelope) VALUES (?, ?, ?, ?, ?)`,
+	"insertExhibit":  `INSERT INTO records (idx, hash, chain, seq, envelope, ex_initials, ex_num, ex_case) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	"insertNode":     `INSERT INTO tree (idx, hash) VALUES (?, ?)`,
+	"head":           `SELECT idx, hash, seq FROM records WHERE chain = ? ORDER BY seq DESC LIMIT 1`,
+	"size":           `SELECT COALESCE(MAX(idx) + 1, 0) FROM records`,
+	"savepoint":      `SAVEPOINT u`,
+	"release":        `RELEASE u`,
+	"rollbackTo":     `ROLLBACK TO u`,
+	"savepointA":     `SAVEPOINT a`,
+	"releaseA":       `RELEASE a`,
+	"rollbackToA":    `ROLLBACK TO a`,
+	"nextRef":        `SELECT COALESCE(MAX(ex_num), 0) + 1 FROM records WHERE ex_initials = ? AND ex_num IS NOT NULL`,
+	"checkpointSize": `SELECT note FROM checkpoints WHERE size = ?`,
+	"addCheckpoint":  `INSERT INTO checkpoints (size, note, issued) VALUES (?, ?, ?)`,
+}
 
 // Open opens or creates the database at path.
 func Open(ctx context.Context, path string) (*Store, error) {
@@ -99,39 +169,184 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Set("_busy_timeout", "30000")
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
-	w, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
+	w, err := sql.Open(driverNoCkpt, "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
 	}
 	w.SetMaxOpenConns(1)
-	if _, err := w.ExecContext(ctx, schema); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlitestore: open %s: schema: %w", path, err)
+	w.SetMaxIdleConns(1)
+	fail := func(err error, dbs ...*sql.DB) (*Store, error) {
+		for _, db := range dbs {
+			db.Close()
+		}
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+	}
+	var version int
+	if err := w.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&version); err != nil {
+		return fail(err, w)
+	}
+	switch version {
+	case 0:
+		if _, err := w.ExecContext(ctx, schema+fmt.Sprintf("PRAGMA user_version = %d;", schemaVersion)); err != nil {
+			return fail(fmt.Errorf("schema: %w", err), w)
+		}
+	case schemaVersion:
+	default:
+		return fail(fmt.Errorf("database schema version %d is not %d: made by another version of Exhibit", version, schemaVersion), w)
+	}
+	stmts := map[string]*sql.Stmt{}
+	for name, text := range statements {
+		st, err := w.PrepareContext(ctx, text)
+		if err != nil {
+			return fail(fmt.Errorf("prepare %s: %w", name, err), w)
+		}
+		stmts[name] = st
 	}
 	rq := url.Values{}
 	rq.Set("_busy_timeout", "30000")
 	rq.Set("_query_only", "1")
 	r, err := sql.Open("sqlite3", "file:"+path+"?"+rq.Encode())
 	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlitestore: open %s: %w", path, err)
+		return fail(err, w)
 	}
 	r.SetMaxOpenConns(4)
-	s := &Store{w: w, r: r, reqs: make(chan *request), quit: make(chan struct{}), done: make(chan struct{}), tree: tlog.New()}
+	cq := url.Values{}
+	cq.Set("_busy_timeout", "30000")
+	ck, err := sql.Open("sqlite3", "file:"+path+"?"+cq.Encode())
+	if err != nil {
+		return fail(err, w, r)
+	}
+	ck.SetMaxOpenConns(1)
+	hq := url.Values{}
+	hq.Set("_journal_mode", "WAL")
+	hq.Set("_synchronous", "NORMAL") // derived data: rebuilt from the log if lost
+	hq.Set("_busy_timeout", "30000")
+	hx, err := sql.Open("sqlite3", "file:"+strings.TrimSuffix(path, ".db")+"-hashes.db?"+hq.Encode())
+	if err != nil {
+		return fail(err, w, r, ck)
+	}
+	hx.SetMaxOpenConns(2)
+	if _, err := hx.ExecContext(ctx, hashSchema); err != nil {
+		return fail(fmt.Errorf("hash index: %w", err), w, r, ck, hx)
+	}
+	s := &Store{
+		w: w, r: r, ckpt: ck, hx: hx, stmts: stmts,
+		reqs: make(chan *request), quit: make(chan struct{}), done: make(chan struct{}),
+		ckptReq: make(chan struct{}, 1), ckptDone: make(chan struct{}),
+		tree: tlog.New(), heads: map[string]store.ChainHead{},
+	}
 	go s.committer()
+	go s.checkpointer()
 	return s, nil
 }
 
-// Close stops the committer and closes the database.
+// checkpointer copies the WAL into the database file on its own
+// connection when the committer asks, so COMMIT only appends to the WAL,
+// and brings the hash index up to date. Neither affects durability: the
+// WAL was fsynced at commit, and the hash index is derived.
+func (s *Store) checkpointer() {
+	defer close(s.ckptDone)
+	s.indexHashes(context.Background())
+	for {
+		select {
+		case <-s.ckptReq:
+			s.ckpt.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+			s.indexHashes(context.Background())
+		case <-s.quit:
+			return
+		}
+	}
+}
+
+// hkey is the hash index's key for h: its first 8 bytes.
+func hkey(h []byte) int64 { return int64(binary.BigEndian.Uint64(h[:8])) }
+
+// indexHashes adds the records appended since it last ran to the hash
+// index, in batches. Errors are left for the next run: lookups scan
+// whatever the index does not cover.
+func (s *Store) indexHashes(ctx context.Context) {
+	const batch = 16384
+	for {
+		var upto int64
+		if err := s.hx.QueryRowContext(ctx, `SELECT upto FROM progress WHERE id = 1`).Scan(&upto); err != nil {
+			return
+		}
+		size, err := treeSize(ctx, s.r)
+		if err != nil {
+			return
+		}
+		if upto > int64(size) {
+			// The log is not the one indexed (restored from a backup, say):
+			// start again.
+			if _, err := s.hx.ExecContext(ctx, `DELETE FROM hashes; UPDATE progress SET upto = 0`); err != nil {
+				return
+			}
+			continue
+		}
+		if upto == int64(size) {
+			return
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT idx, hash FROM records WHERE idx >= ? ORDER BY idx LIMIT ?`, upto, batch)
+		if err != nil {
+			return
+		}
+		type kv struct{ k, idx int64 }
+		var got []kv
+		next := upto
+		for rows.Next() {
+			var idx int64
+			var h []byte
+			if rows.Scan(&idx, &h) != nil || len(h) != chain.HashSize || idx != next {
+				break
+			}
+			got = append(got, kv{hkey(h), idx})
+			next++
+		}
+		rows.Close()
+		if len(got) == 0 {
+			return
+		}
+		sort.Slice(got, func(i, j int) bool { return got[i].k < got[j].k })
+		tx, err := s.hx.BeginTx(ctx, nil)
+		if err != nil {
+			return
+		}
+		st, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO hashes (hkey, idx) VALUES (?, ?)`)
+		if err != nil {
+			tx.Rollback()
+			return
+		}
+		for _, e := range got {
+			if _, err := st.ExecContext(ctx, e.k, e.idx); err != nil {
+				tx.Rollback()
+				return
+			}
+		}
+		st.Close()
+		if _, err := tx.ExecContext(ctx, `UPDATE progress SET upto = ? WHERE id = 1 AND upto = ?`, next, upto); err != nil {
+			tx.Rollback()
+			return
+		}
+		if tx.Commit() != nil {
+			return
+		}
+	}
+}
+
+// Close stops the committer and closes the database, leaving the WAL
+// checkpointed into the database file.
 func (s *Store) Close() error {
-	select {
-	case <-s.quit:
+	if s.closed.Swap(true) {
 		return nil
-	default:
 	}
 	close(s.quit)
 	<-s.done
-	return errors.Join(s.w.Close(), s.r.Close())
+	<-s.ckptDone
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.ckpt.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	return errors.Join(s.w.Close(), s.r.Close(), s.ckpt.Close(), s.hx.Close())
 }
 
 // querier is what both *sql.DB and *sql.Tx offer.
@@ -212,9 +427,34 @@ func (s *Store) Record(ctx context.Context, index uint64) (store.StoredRecord, e
 	return scanRecord(s.r.QueryRowContext(ctx, `SELECT idx, hash, envelope FROM records WHERE idx = ?`, int64(index)))
 }
 
-// RecordByHash returns the record with hash h.
+// RecordByHash returns the record with hash h: candidates from the hash
+// index, then a scan of the records it does not yet cover.
 func (s *Store) RecordByHash(ctx context.Context, h chain.Hash) (store.StoredRecord, error) {
-	return scanRecord(s.r.QueryRowContext(ctx, `SELECT idx, hash, envelope FROM records WHERE hash = ?`, h[:]))
+	var upto int64
+	if err := s.hx.QueryRowContext(ctx, `SELECT upto FROM progress WHERE id = 1`).Scan(&upto); err != nil {
+		return store.StoredRecord{}, fmt.Errorf("sqlitestore: hash index: %w", err)
+	}
+	rows, err := s.hx.QueryContext(ctx, `SELECT idx FROM hashes WHERE hkey = ?`, hkey(h[:]))
+	if err != nil {
+		return store.StoredRecord{}, fmt.Errorf("sqlitestore: hash index: %w", err)
+	}
+	var cands []int64
+	for rows.Next() {
+		var idx int64
+		if err := rows.Scan(&idx); err == nil {
+			cands = append(cands, idx)
+		}
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return store.StoredRecord{}, fmt.Errorf("sqlitestore: hash index: %w", err)
+	}
+	for _, idx := range cands {
+		r, err := s.Record(ctx, uint64(idx))
+		if err == nil && r.Hash == h {
+			return r, nil
+		}
+	}
+	return scanRecord(s.r.QueryRowContext(ctx, `SELECT idx, hash, envelope FROM records WHERE idx >= ? AND hash = ?`, upto, h[:]))
 }
 
 // Records calls fn for records with index in [from, to), in log order.
@@ -272,54 +512,77 @@ func (s *Store) ChainRecords(ctx context.Context, chainID string) ([]store.Store
 	return out, rows.Err()
 }
 
-const exhibitCols = `e.id, e.info, e.blobs, e.created, e.first_idx,
-	(SELECT r.idx FROM records r WHERE r.chain = e.id ORDER BY r.seq DESC LIMIT 1),
-	(SELECT r.hash FROM records r WHERE r.chain = e.id ORDER BY r.seq DESC LIMIT 1),
-	(SELECT r.seq FROM records r WHERE r.chain = e.id ORDER BY r.seq DESC LIMIT 1)`
-
-func scanExhibit(row interface{ Scan(...any) error }) (store.Exhibit, error) {
-	var e store.Exhibit
-	var id, info, blobs, created string
-	var first, head, seq int64
-	var hh []byte
-	if err := row.Scan(&id, &info, &blobs, &created, &first, &head, &hh, &seq); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return e, store.ErrNotFound
+// exhibitFrom builds an exhibit's index entry from its first record and
+// its chain's head.
+func exhibitFrom(first store.StoredRecord, head store.ChainHead) (store.Exhibit, error) {
+	r, err := first.Decode()
+	if err != nil {
+		return store.Exhibit{}, fmt.Errorf("sqlitestore: exhibit record %d: %w", first.Index, err)
+	}
+	p := r.Statement.Predicate
+	if p.Exhibit == nil {
+		return store.Exhibit{}, fmt.Errorf("sqlitestore: record %d is not an exhibit's first record", first.Index)
+	}
+	e := store.Exhibit{ExhibitInfo: *p.Exhibit, Created: p.Time, FirstIndex: first.Index,
+		HeadIndex: head.Index, Head: head.Hash, Seq: head.Seq}
+	for _, sub := range r.Statement.Subject {
+		h, err := sub.SHA256()
+		if err != nil {
+			return store.Exhibit{}, err
 		}
-		return e, fmt.Errorf("sqlitestore: exhibit: %w", err)
+		e.Blobs = append(e.Blobs, store.BlobRef{Name: sub.Name, Hash: h})
 	}
-	if err := json.Unmarshal([]byte(info), &e.ExhibitInfo); err != nil {
-		return e, fmt.Errorf("sqlitestore: exhibit %s: %w", id, err)
-	}
-	if err := json.Unmarshal([]byte(blobs), &e.Blobs); err != nil {
-		return e, fmt.Errorf("sqlitestore: exhibit %s: %w", id, err)
-	}
-	var err error
-	if e.Created, err = time.Parse(time.RFC3339Nano, created); err != nil {
-		return e, fmt.Errorf("sqlitestore: exhibit %s: %w", id, err)
-	}
-	e.FirstIndex, e.HeadIndex, e.Seq = uint64(first), uint64(head), uint64(seq)
-	copy(e.Head[:], hh)
 	return e, nil
 }
 
-func getExhibit(ctx context.Context, q querier, where string, arg any) (store.Exhibit, error) {
-	return scanExhibit(q.QueryRowContext(ctx, `SELECT `+exhibitCols+` FROM exhibits e WHERE `+where, arg))
+// exhibitQuery selects an exhibit's first record and its chain's head.
+const exhibitQuery = `SELECT f.idx, f.hash, f.envelope, h.idx, h.hash, h.seq
+	FROM records f JOIN records h ON h.chain = f.chain
+	  AND h.seq = (SELECT MAX(seq) FROM records m WHERE m.chain = f.chain)
+	WHERE f.ex_num IS NOT NULL AND `
+
+func scanExhibit(row interface{ Scan(...any) error }) (store.Exhibit, error) {
+	var first store.StoredRecord
+	var head store.ChainHead
+	var fi, hi, hs int64
+	var fh, hh []byte
+	if err := row.Scan(&fi, &fh, &first.Envelope, &hi, &hh, &hs); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.Exhibit{}, store.ErrNotFound
+		}
+		return store.Exhibit{}, fmt.Errorf("sqlitestore: exhibit: %w", err)
+	}
+	first.Index, head.Index, head.Seq = uint64(fi), uint64(hi), uint64(hs)
+	copy(first.Hash[:], fh)
+	copy(head.Hash[:], hh)
+	return exhibitFrom(first, head)
+}
+
+func getExhibit(ctx context.Context, q querier, where string, args ...any) (store.Exhibit, error) {
+	return scanExhibit(q.QueryRowContext(ctx, exhibitQuery+where, args...))
+}
+
+func exhibitByRef(ctx context.Context, q querier, ref string) (store.Exhibit, error) {
+	ini, num, err := chain.ParseRef(ref)
+	if err != nil {
+		return store.Exhibit{}, fmt.Errorf("%w: %v", store.ErrNotFound, err)
+	}
+	return getExhibit(ctx, q, `f.ex_initials = ? AND f.ex_num = ?`, ini, int64(num))
 }
 
 // Exhibit returns an exhibit by id.
 func (s *Store) Exhibit(ctx context.Context, id string) (store.Exhibit, error) {
-	return getExhibit(ctx, s.r, `e.id = ?`, id)
+	return getExhibit(ctx, s.r, `f.chain = ? AND f.seq = 1`, id)
 }
 
 // ExhibitByRef returns an exhibit by reference.
 func (s *Store) ExhibitByRef(ctx context.Context, ref string) (store.Exhibit, error) {
-	return getExhibit(ctx, s.r, `e.ref = ?`, ref)
+	return exhibitByRef(ctx, s.r, ref)
 }
 
 // Exhibits lists a case's exhibits in reference order.
 func (s *Store) Exhibits(ctx context.Context, caseRef string) ([]store.Exhibit, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+exhibitCols+` FROM exhibits e WHERE e.case_ref = ? ORDER BY e.initials, e.num`, caseRef)
+	rows, err := s.r.QueryContext(ctx, exhibitQuery+`f.ex_case = ? ORDER BY f.ex_initials, f.ex_num`, caseRef)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: exhibits: %w", err)
 	}
@@ -335,50 +598,78 @@ func (s *Store) Exhibits(ctx context.Context, caseRef string) ([]store.Exhibit, 
 	return out, rows.Err()
 }
 
+// readHashes reads tree nodes by storage index. Interior nodes come from
+// the tree table; a leaf (level 0) is computed from its record's hash.
 func readHashes(ctx context.Context, q querier, indexes []int64) ([]chain.Hash, error) {
 	out := make([]chain.Hash, len(indexes))
 	if len(indexes) == 0 {
 		return out, nil
 	}
-	want := make(map[int64][]int, len(indexes))
-	args := make([]any, 0, len(indexes))
-	for i, x := range indexes {
-		if _, dup := want[x]; !dup {
-			args = append(args, x)
-		}
-		want[x] = append(want[x], i)
+	type want struct {
+		table string
+		key   int64
 	}
-	const chunk = 500
-	found := 0
-	for lo := 0; lo < len(args); lo += chunk {
-		part := args[lo:min(len(args), lo+chunk)]
-		qs := `SELECT idx, hash FROM tree WHERE idx IN (?` + strings.Repeat(",?", len(part)-1) + `)`
-		rows, err := q.QueryContext(ctx, qs, part...)
-		if err != nil {
-			return nil, fmt.Errorf("sqlitestore: tree: %w", err)
+	wants := make(map[want][]int, len(indexes))
+	var nodeArgs, leafArgs []any
+	for i, x := range indexes {
+		if x < 0 {
+			return nil, fmt.Errorf("sqlitestore: tree: negative index %d: %w", x, tlog.ErrMissingNode)
 		}
-		for rows.Next() {
-			var idx int64
-			var h []byte
-			if err := rows.Scan(&idx, &h); err != nil {
-				rows.Close()
+		level, n := xtlog.SplitStoredHashIndex(x)
+		w := want{"tree", x}
+		if level == 0 {
+			w = want{"records", n}
+		}
+		if _, dup := wants[w]; !dup {
+			if level == 0 {
+				leafArgs = append(leafArgs, n)
+			} else {
+				nodeArgs = append(nodeArgs, x)
+			}
+		}
+		wants[w] = append(wants[w], i)
+	}
+	found := 0
+	for _, part := range []struct {
+		table, col string
+		args       []any
+	}{{"tree", "hash", nodeArgs}, {"records", "hash", leafArgs}} {
+		const chunk = 500
+		for lo := 0; lo < len(part.args); lo += chunk {
+			args := part.args[lo:min(len(part.args), lo+chunk)]
+			qs := `SELECT idx, hash FROM ` + part.table + ` WHERE idx IN (?` + strings.Repeat(",?", len(args)-1) + `)`
+			rows, err := q.QueryContext(ctx, qs, args...)
+			if err != nil {
 				return nil, fmt.Errorf("sqlitestore: tree: %w", err)
 			}
-			if len(h) != chain.HashSize {
-				rows.Close()
-				return nil, fmt.Errorf("sqlitestore: tree node %d has %d bytes", idx, len(h))
+			for rows.Next() {
+				var idx int64
+				var h []byte
+				if err := rows.Scan(&idx, &h); err != nil {
+					rows.Close()
+					return nil, fmt.Errorf("sqlitestore: tree: %w", err)
+				}
+				if len(h) != chain.HashSize {
+					rows.Close()
+					return nil, fmt.Errorf("sqlitestore: %s row %d holds a %d-byte hash", part.table, idx, len(h))
+				}
+				var v chain.Hash
+				copy(v[:], h)
+				if part.table == "records" {
+					v = tlog.LeafHash(v)
+				}
+				for _, i := range wants[want{part.table, idx}] {
+					out[i] = v
+				}
+				found++
 			}
-			for _, i := range want[idx] {
-				copy(out[i][:], h)
+			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+				return nil, fmt.Errorf("sqlitestore: tree: %w", err)
 			}
-			found++
-		}
-		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-			return nil, fmt.Errorf("sqlitestore: tree: %w", err)
 		}
 	}
-	if found != len(args) {
-		return nil, fmt.Errorf("sqlitestore: tree: %d of %d requested nodes: %w (%w)", len(args)-found, len(args), tlog.ErrMissingNode, store.ErrNotFound)
+	if total := len(nodeArgs) + len(leafArgs); found != total {
+		return nil, fmt.Errorf("sqlitestore: tree: %d of %d requested nodes: %w (%w)", total-found, total, tlog.ErrMissingNode, store.ErrNotFound)
 	}
 	return out, nil
 }
@@ -479,8 +770,20 @@ func (s *Store) committer() {
 	}
 }
 
+// exec runs a prepared statement in tx.
+func (t *txn) exec(name string, args ...any) (sql.Result, error) {
+	return t.tx.StmtContext(t.ctx, t.s.stmts[name]).ExecContext(t.ctx, args...)
+}
+
+func (t *txn) queryRow(name string, args ...any) *sql.Row {
+	return t.tx.StmtContext(t.ctx, t.s.stmts[name]).QueryRowContext(t.ctx, args...)
+}
+
 // commit runs a batch of requests in one transaction.
 func (s *Store) commit(batch []*request) {
+	// Statements run without cancellation: a request's context is checked
+	// before its function runs, and a watcher per statement would cost more
+	// than the statement.
 	ctx := context.Background()
 	results := make([]error, len(batch))
 	fail := func(err error) {
@@ -493,15 +796,19 @@ func (s *Store) commit(batch []*request) {
 		fail(fmt.Errorf("sqlitestore: begin: %w", err))
 		return
 	}
-	size, err := treeSize(ctx, tx)
-	if err == nil && size != s.tree.Size() {
-		// Another process appended since we last wrote: reload the frontier.
-		var t *tlog.Tree
-		t, err = tlog.Load(ctx, tlog.HashReaderFunc(func(ctx context.Context, idx []int64) ([]chain.Hash, error) {
+	t := &txn{s: s, ctx: ctx, tx: tx, heads: map[string]store.ChainHead{}}
+	var size int64
+	err = t.queryRow("size").Scan(&size)
+	if err == nil && uint64(size) != s.tree.Size() {
+		// Another process appended since we last wrote: reload the
+		// frontier and forget cached heads.
+		var tr *tlog.Tree
+		tr, err = tlog.Load(ctx, tlog.HashReaderFunc(func(ctx context.Context, idx []int64) ([]chain.Hash, error) {
 			return readHashes(ctx, tx, idx)
-		}), size)
+		}), uint64(size))
 		if err == nil {
-			s.tree = t
+			s.tree = tr
+			s.heads = map[string]store.ChainHead{}
 		}
 	}
 	if err != nil {
@@ -509,23 +816,27 @@ func (s *Store) commit(batch []*request) {
 		fail(fmt.Errorf("sqlitestore: begin: %w", err))
 		return
 	}
-	t := &txn{s: s, tx: tx, tree: s.tree.Clone()}
+	t.tree = s.tree.Clone()
 	ok := 0
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i] = err
 			continue
 		}
-		t.ctx = r.ctx
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT u`); err != nil {
+		if _, err := t.exec("savepoint"); err != nil {
 			results[i] = fmt.Errorf("sqlitestore: savepoint: %w", err)
 			continue
 		}
-		saved := t.tree.Clone()
+		savedTree := t.tree.Clone()
+		t.pending = map[string]store.ChainHead{}
 		err := r.fn(t)
 		if err != nil {
-			t.tree = saved
-			if _, rerr := tx.ExecContext(ctx, `ROLLBACK TO u; RELEASE u`); rerr != nil {
+			t.tree = savedTree
+			_, rerr := t.exec("rollbackTo")
+			if rerr == nil {
+				_, rerr = t.exec("release")
+			}
+			if rerr != nil {
 				// The transaction is in an unknown state: give it up.
 				tx.Rollback()
 				fail(fmt.Errorf("sqlitestore: rollback to savepoint: %w (after %v)", rerr, err))
@@ -534,13 +845,17 @@ func (s *Store) commit(batch []*request) {
 			results[i] = err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE u`); err != nil {
+		if _, err := t.exec("release"); err != nil {
 			tx.Rollback()
 			fail(fmt.Errorf("sqlitestore: release savepoint: %w", err))
 			return
 		}
+		for c, h := range t.pending {
+			t.heads[c] = h
+		}
 		ok++
 	}
+	t.pending = nil
 	if ok == 0 {
 		tx.Rollback()
 	} else if err := tx.Commit(); err != nil {
@@ -548,7 +863,22 @@ func (s *Store) commit(batch []*request) {
 		fail(fmt.Errorf("sqlitestore: commit: %w", err))
 		return
 	} else {
+		appended := int(t.tree.Size() - s.tree.Size())
 		s.tree = t.tree
+		if len(s.heads)+len(t.heads) > maxHeads {
+			s.heads = map[string]store.ChainHead{}
+		}
+		for c, h := range t.heads {
+			s.heads[c] = h
+		}
+		s.pending += appended
+		if s.pending >= ckptEvery {
+			s.pending = 0
+			select {
+			case s.ckptReq <- struct{}{}:
+			default: // one is already queued
+			}
+		}
 	}
 	for i, r := range batch {
 		r.done <- results[i]
@@ -557,10 +887,14 @@ func (s *Store) commit(batch []*request) {
 
 // txn implements store.Tx.
 type txn struct {
-	s    *Store
-	ctx  context.Context
-	tx   *sql.Tx
-	tree *tlog.Tree
+	s     *Store
+	ctx   context.Context
+	tx    *sql.Tx
+	tree  *tlog.Tree
+	heads map[string]store.ChainHead // heads written by released requests
+	// pending holds the heads written by the request running now; they
+	// join heads when its savepoint is released.
+	pending map[string]store.ChainHead
 }
 
 func (t *txn) Init(id store.Identity) error {
@@ -580,15 +914,19 @@ func (t *txn) Init(id store.Identity) error {
 }
 
 func (t *txn) Identity() (store.Identity, error) { return readIdentity(t.ctx, t.tx) }
-
-func (t *txn) TreeSize() uint64 { return t.tree.Size() }
-func (t *txn) Root() chain.Hash { return t.tree.Root() }
+func (t *txn) TreeSize() uint64                  { return t.tree.Size() }
+func (t *txn) Root() chain.Hash                  { return t.tree.Root() }
 
 func (t *txn) Head(chainID string) (store.ChainHead, bool, error) {
+	for _, m := range []map[string]store.ChainHead{t.pending, t.heads, t.s.heads} {
+		if h, ok := m[chainID]; ok {
+			return h, true, nil
+		}
+	}
 	var h store.ChainHead
 	var idx, seq int64
 	var hh []byte
-	err := t.tx.QueryRowContext(t.ctx, `SELECT idx, hash, seq FROM records WHERE chain = ? ORDER BY seq DESC LIMIT 1`, chainID).Scan(&idx, &hh, &seq)
+	err := t.queryRow("head", chainID).Scan(&idx, &hh, &seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return h, false, nil
 	}
@@ -601,16 +939,16 @@ func (t *txn) Head(chainID string) (store.ChainHead, bool, error) {
 }
 
 func (t *txn) Exhibit(id string) (store.Exhibit, error) {
-	return getExhibit(t.ctx, t.tx, `e.id = ?`, id)
+	return getExhibit(t.ctx, t.tx, `f.chain = ? AND f.seq = 1`, id)
 }
 
 func (t *txn) ExhibitByRef(ref string) (store.Exhibit, error) {
-	return getExhibit(t.ctx, t.tx, `e.ref = ?`, ref)
+	return exhibitByRef(t.ctx, t.tx, ref)
 }
 
 func (t *txn) NextRefNumber(initials string) (uint64, error) {
 	var n int64
-	if err := t.tx.QueryRowContext(t.ctx, `SELECT COALESCE(MAX(num), 0) + 1 FROM exhibits WHERE initials = ?`, initials).Scan(&n); err != nil {
+	if err := t.queryRow("nextRef", initials).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlitestore: next reference: %w", err)
 	}
 	return uint64(n), nil
@@ -621,93 +959,99 @@ func (t *txn) Append(recs ...*chain.Record) (uint64, error) {
 	if len(recs) == 0 {
 		return first, nil
 	}
-	// Chain heads as this batch extends them.
+	// Check the links. A chain's first record needs no lookup: the unique
+	// (chain, seq) index refuses a second one.
 	heads := map[string]store.ChainHead{}
 	hashes := make([]chain.Hash, len(recs))
 	for i, r := range recs {
 		p := &r.Statement.Predicate
 		h, ok := heads[p.Chain]
-		if !ok {
+		if !ok && p.Seq > 1 {
 			var err error
-			var found bool
-			h, found, err = t.Head(p.Chain)
-			if err != nil {
+			if h, _, err = t.Head(p.Chain); err != nil {
 				return 0, err
-			}
-			if !found {
-				h = store.ChainHead{}
 			}
 		}
 		if p.Seq != h.Seq+1 || p.Prev != h.Hash {
 			return 0, fmt.Errorf("%w: %s record %s is #%d of chain %s linking %s, but the chain's head is #%d %s",
 				store.ErrBrokenChain, r.Kind, r.Hash, p.Seq, p.Chain, p.Prev, h.Seq, h.Hash)
 		}
-		idx := first + uint64(i)
-		heads[p.Chain] = store.ChainHead{Seq: p.Seq, Hash: r.Hash, Index: idx}
+		heads[p.Chain] = store.ChainHead{Seq: p.Seq, Hash: r.Hash, Index: first + uint64(i)}
 		hashes[i] = r.Hash
 	}
-	nodes, err := t.tree.Append(hashes...)
+	next := t.tree.Clone()
+	nodes, err := next.Append(hashes...)
 	if err != nil {
 		return 0, fmt.Errorf("sqlitestore: append: %w", err)
 	}
-	for i, r := range recs {
-		p := &r.Statement.Predicate
-		idx := int64(first) + int64(i)
-		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO records (idx, hash, chain, seq, envelope) VALUES (?, ?, ?, ?, ?)`,
-			idx, r.Hash[:], p.Chain, int64(p.Seq), r.Envelope); err != nil {
-			var se sqlite3.Error
-			if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrConstraintUnique && strings.Contains(se.Error(), "records.hash") {
-				return 0, fmt.Errorf("%w: %s", store.ErrDuplicate, r.Hash)
-			}
-			return 0, fmt.Errorf("sqlitestore: append record %s: %w", r.Hash, err)
+	// Append is all or nothing even if the caller goes on after an error.
+	if _, err := t.exec("savepointA"); err != nil {
+		return 0, fmt.Errorf("sqlitestore: append: %w", err)
+	}
+	undo := func(err error) (uint64, error) {
+		if _, rerr := t.exec("rollbackToA"); rerr != nil {
+			return 0, errors.Join(err, rerr)
 		}
-		if p.Seq == 1 && p.Exhibit != nil {
-			if err := t.indexExhibit(r, uint64(idx)); err != nil {
-				return 0, err
-			}
+		t.exec("releaseA")
+		return 0, err
+	}
+	for i, r := range recs {
+		if err := t.insertRecord(int64(first)+int64(i), r); err != nil {
+			return undo(err)
 		}
 	}
 	for _, n := range nodes {
-		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO tree (idx, hash) VALUES (?, ?)`, n.Index, n.Hash[:]); err != nil {
-			return 0, fmt.Errorf("sqlitestore: append tree node %d: %w", n.Index, err)
+		if level, _ := xtlog.SplitStoredHashIndex(n.Index); level == 0 {
+			continue // leaves are derived from records.hash
 		}
+		if _, err := t.exec("insertNode", n.Index, n.Hash[:]); err != nil {
+			return undo(fmt.Errorf("sqlitestore: append tree node %d: %w", n.Index, err))
+		}
+	}
+	if _, err := t.exec("releaseA"); err != nil {
+		return undo(fmt.Errorf("sqlitestore: append: %w", err))
+	}
+	t.tree = next
+	for c, h := range heads {
+		t.pending[c] = h
 	}
 	return first, nil
 }
 
-// indexExhibit adds the exhibit a chain's first record describes.
-func (t *txn) indexExhibit(r *chain.Record, idx uint64) error {
+// insertRecord inserts one record, with its exhibit's index columns if it
+// is an exhibit's first record, and maps constraint failures to the
+// store's errors.
+func (t *txn) insertRecord(idx int64, r *chain.Record) error {
 	p := &r.Statement.Predicate
-	ini, num, err := chain.ParseRef(p.Exhibit.Ref)
-	if err != nil {
-		return fmt.Errorf("sqlitestore: record %s: %w", r.Hash, err)
-	}
-	info, err := json.Marshal(p.Exhibit)
-	if err != nil {
-		return err
-	}
-	blobs := make([]store.BlobRef, 0, len(r.Statement.Subject))
-	for _, sub := range r.Statement.Subject {
-		h, err := sub.SHA256()
-		if err != nil {
-			return fmt.Errorf("sqlitestore: record %s: %w", r.Hash, err)
+	var err error
+	if p.Seq == 1 && p.Exhibit != nil {
+		ini, num, perr := chain.ParseRef(p.Exhibit.Ref)
+		if perr != nil {
+			return fmt.Errorf("sqlitestore: record %s: %w", r.Hash, perr)
 		}
-		blobs = append(blobs, store.BlobRef{Name: sub.Name, Hash: h})
+		_, err = t.exec("insertExhibit", idx, r.Hash[:], p.Chain, int64(p.Seq), r.Envelope, ini, int64(num), p.Exhibit.Case)
+	} else {
+		_, err = t.exec("insertRecord", idx, r.Hash[:], p.Chain, int64(p.Seq), r.Envelope)
 	}
-	bj, err := json.Marshal(blobs)
-	if err != nil {
-		return err
+	if err == nil {
+		return nil
 	}
-	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO exhibits (id, ref, initials, num, case_ref, info, blobs, created, first_idx) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		p.Exhibit.ID, p.Exhibit.Ref, ini, int64(num), p.Exhibit.Case, string(info), string(bj), p.Time.UTC().Format(time.RFC3339Nano), int64(idx))
-	if err != nil {
-		var se sqlite3.Error
-		if errors.As(err, &se) && se.Code == sqlite3.ErrConstraint {
-			return fmt.Errorf("%w: exhibit %s (%s) already exists", store.ErrBrokenChain, p.Exhibit.ID, p.Exhibit.Ref)
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.Code == sqlite3.ErrConstraint {
+		msg := se.Error()
+		switch {
+		case strings.Contains(msg, "records.chain"):
+			var existing []byte
+			if t.tx.QueryRowContext(t.ctx, `SELECT hash FROM records WHERE chain = ? AND seq = ?`, p.Chain, int64(p.Seq)).Scan(&existing) == nil &&
+				string(existing) == string(r.Hash[:]) {
+				return fmt.Errorf("%w: %s", store.ErrDuplicate, r.Hash)
+			}
+			return fmt.Errorf("%w: chain %s already has a record #%d", store.ErrBrokenChain, p.Chain, p.Seq)
+		case strings.Contains(msg, "records.ex_initials"):
+			return fmt.Errorf("%w: exhibit reference %s is already in use", store.ErrBrokenChain, p.Exhibit.Ref)
 		}
-		return fmt.Errorf("sqlitestore: index exhibit %s: %w", p.Exhibit.Ref, err)
 	}
-	return nil
+	return fmt.Errorf("sqlitestore: append record %s: %w", r.Hash, err)
 }
 
 func (t *txn) AddCheckpoint(c store.Checkpoint) error {
@@ -715,7 +1059,7 @@ func (t *txn) AddCheckpoint(c store.Checkpoint) error {
 		return fmt.Errorf("sqlitestore: checkpoint of size %d is beyond the log's %d records", c.Size, t.tree.Size())
 	}
 	var old []byte
-	err := t.tx.QueryRowContext(t.ctx, `SELECT note FROM checkpoints WHERE size = ?`, int64(c.Size)).Scan(&old)
+	err := t.queryRow("checkpointSize", int64(c.Size)).Scan(&old)
 	switch {
 	case err == nil:
 		if string(old) == string(c.Note) {
@@ -725,9 +1069,7 @@ func (t *txn) AddCheckpoint(c store.Checkpoint) error {
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("sqlitestore: checkpoint: %w", err)
 	}
-	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO checkpoints (size, note, issued) VALUES (?, ?, ?)`,
-		int64(c.Size), c.Note, c.Issued.UTC().Format(time.RFC3339Nano))
-	if err != nil {
+	if _, err := t.exec("addCheckpoint", int64(c.Size), c.Note, c.Issued.UTC().Format(time.RFC3339Nano)); err != nil {
 		return fmt.Errorf("sqlitestore: checkpoint: %w", err)
 	}
 	return nil

@@ -2,9 +2,12 @@ package sqlitestore
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 
+	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/chain/store/storetest"
 )
@@ -14,4 +17,54 @@ func TestConformance(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "exhibit.db")
 		return func(ctx context.Context) (store.Store, error) { return Open(ctx, path) }
 	})
+}
+
+// TestRecordByHashIndexed looks records up through the derived hash index
+// and through the scan of the records it does not cover yet, and checks the
+// index is rebuilt when it claims more than the log holds.
+func TestRecordByHashIndexed(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "exhibit.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	f := storetest.NewFixture()
+	var recs []*chain.Record
+	for i := 0; i < 600; i++ {
+		recs = append(recs, f.Received(t, fmt.Sprintf("0190a0b0-0000-7000-8000-%012d", i), fmt.Sprintf("JS/%d", i+1), "C", []byte{byte(i), byte(i >> 8)}))
+	}
+	appendAll := func(rs []*chain.Record) {
+		if err := s.Update(ctx, func(tx store.Tx) error { _, err := tx.Append(rs...); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	appendAll(recs[:500])
+	s.indexHashes(ctx)
+	var upto int64
+	s.hx.QueryRow(`SELECT upto FROM progress`).Scan(&upto)
+	if upto != 500 {
+		t.Fatalf("indexed up to %d, want 500", upto)
+	}
+	appendAll(recs[500:]) // not indexed: found by the tail scan
+	for _, i := range []int{0, 17, 499, 500, 599} {
+		got, err := s.RecordByHash(ctx, recs[i].Hash)
+		if err != nil || got.Index != uint64(i) || got.Hash != recs[i].Hash {
+			t.Fatalf("RecordByHash(record %d) = %d %v", i, got.Index, err)
+		}
+	}
+	if _, err := s.RecordByHash(ctx, chain.Sum([]byte("absent"))); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("absent hash: %v", err)
+	}
+	// An index that claims more than the log holds is rebuilt.
+	s.hx.Exec(`UPDATE progress SET upto = 100000`)
+	s.indexHashes(ctx)
+	s.hx.QueryRow(`SELECT upto FROM progress`).Scan(&upto)
+	if upto != 600 {
+		t.Fatalf("rebuilt index reaches %d, want 600", upto)
+	}
+	if got, err := s.RecordByHash(ctx, recs[42].Hash); err != nil || got.Index != 42 {
+		t.Fatalf("after rebuild: %d %v", got.Index, err)
+	}
 }

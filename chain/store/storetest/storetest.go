@@ -365,6 +365,22 @@ func testFailedUpdate(t *testing.T, o Opener) {
 		t.Fatal(err)
 	}
 	checkLog(t, s, []*chain.Record{b1, a1})
+	// A caller that ignores a failed Append and commits anyway: the failed
+	// Append left nothing.
+	c2 := f.Received(t, exhibitID(4), "JS/4", "C", []byte("four"))
+	err = s.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Append(c2, a1); err == nil {
+			return errors.New("appending a duplicate succeeded")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLog(t, s, []*chain.Record{b1, a1})
+	if _, err := s.ExhibitByRef(ctx, "JS/4"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("exhibit of a failed Append visible: %v", err)
+	}
 	// A cancelled context: nothing happens.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
