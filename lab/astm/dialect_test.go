@@ -1,0 +1,161 @@
+package astm
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"strings"
+	"testing"
+
+	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
+	"github.com/exhibit-forensics/exhibit/lab/astm/internal/fuzzcorpus"
+	"github.com/exhibit-forensics/exhibit/lab/astm/record"
+	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+)
+
+var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz seed corpora from the test tables")
+
+func TestBuiltinDialects(t *testing.T) {
+	want := []string{"beckman-au", "cobas-c111", "genexpert", "lis2a2", "selectra", "yumizen"}
+	if got := Dialects(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("Dialects() = %v, want %v", got, want)
+	}
+	for _, n := range want {
+		d, err := LookupDialect(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseDialect(d.Format())
+		if err != nil {
+			t.Fatalf("%s: formatted dialect does not parse: %v", n, err)
+		}
+		if !bytes.Equal(again.Format(), d.Format()) {
+			t.Errorf("%s: format not stable", n)
+		}
+		if d.Description == "" || d.Source == "" {
+			t.Errorf("%s: no description or source", n)
+		}
+	}
+	std := Standard()
+	if std.Frame != (frame.Options{MaxText: 240}) || std.Packing != frame.RecordPerMessage ||
+		std.Record.Delimiters != record.Standard || std.Record.Charset != record.Latin1 ||
+		std.Record.DecimalMark != value.Point || std.TestCodeComponent != 4 || std.QuerySpecimenComponent != 2 {
+		t.Errorf("lis2a2 = %+v", std)
+	}
+	au, _ := LookupDialect("beckman-au")
+	if !au.Frame.NoFrameNumbers || !au.Frame.NoChecksum {
+		t.Errorf("beckman-au frame = %+v", au.Frame)
+	}
+	c111, _ := LookupDialect("cobas-c111")
+	if c111.Packing != frame.RecordPerFrame {
+		t.Errorf("cobas-c111 packing = %v", c111.Packing)
+	}
+	gx, _ := LookupDialect("genexpert")
+	if gx.Record.Delimiters != (record.Delimiters{Field: '|', Repeat: '@', Component: '^', Escape: '\\'}) {
+		t.Errorf("genexpert delimiters = %v", gx.Record.Delimiters)
+	}
+	yz, _ := LookupDialect("yumizen")
+	if yz.Record.Declaration != `\\^&` || yz.Record.Delimiters != record.Standard {
+		t.Errorf("yumizen = %q %v", yz.Record.Declaration, yz.Record.Delimiters)
+	}
+	sel, _ := LookupDialect("selectra")
+	if sel.Record.Delimiters != (record.Delimiters{Field: '|', Repeat: '\\', Component: '!', Escape: '~'}) {
+		t.Errorf("selectra delimiters = %v", sel.Record.Delimiters)
+	}
+	if _, err := LookupDialect("nope"); !errors.Is(err, ErrDialect) {
+		t.Errorf("unknown dialect: %v", err)
+	}
+	// LookupDialect returns copies.
+	a, _ := LookupDialect("lis2a2")
+	a.Name = "changed"
+	if Standard().Name != "lis2a2" {
+		t.Error("built-in dialect was modified through a lookup")
+	}
+}
+
+var dialectCases = []struct {
+	name string
+	in   string
+	ok   bool
+}{
+	{"minimal", "astm-dialect v1\nname x\n", true},
+	{"full", "astm-dialect v1\nname eu\ndescription d\nsource s\nframe-numbers no\nchecksum no\ntrailer no\nmax-text 63993\npacking whole-message\ndelimiters |\\^&\ndeclaration \\\\^&\ncharset windows-1252\ndecimal-mark ,\ntest-code-component 1\nquery-specimen-component 3\nreply-termination N\n", true},
+	{"comments", "astm-dialect v1\n# c\n\nname x # not a comment\n", false},
+	{"no-header", "name x\n", false},
+	{"v2", "astm-dialect v2\nname x\n", false},
+	{"no-name", "astm-dialect v1\nchecksum yes\n", false},
+	{"bad-name", "astm-dialect v1\nname X Y\n", false},
+	{"unknown-key", "astm-dialect v1\nname x\ncolour blue\n", false},
+	{"twice", "astm-dialect v1\nname x\nname y\n", false},
+	{"bad-bool", "astm-dialect v1\nname x\nchecksum maybe\n", false},
+	{"max-text-0", "astm-dialect v1\nname x\nmax-text 0\n", false},
+	{"max-text-big", "astm-dialect v1\nname x\nmax-text 64000\n", false},
+	{"bad-packing", "astm-dialect v1\nname x\npacking sideways\n", false},
+	{"bad-delimiters", "astm-dialect v1\nname x\ndelimiters ||^&\n", false},
+	{"bad-charset", "astm-dialect v1\nname x\ncharset ebcdic\n", false},
+	{"bad-mark", "astm-dialect v1\nname x\ndecimal-mark ;\n", false},
+	{"bad-component", "astm-dialect v1\nname x\ntest-code-component 0\n", false},
+	{"bad-termination", "astm-dialect v1\nname x\nreply-termination Z\n", false},
+	{"declaration-with-field-delimiter", "astm-dialect v1\nname x\ndeclaration \\|^&\n", false},
+	{"empty", "", false},
+}
+
+func TestParseDialect(t *testing.T) {
+	for _, tc := range dialectCases {
+		d, err := ParseDialect([]byte(tc.in))
+		if tc.ok != (err == nil) {
+			t.Errorf("%s: err = %v", tc.name, err)
+			continue
+		}
+		if err != nil {
+			if !errors.Is(err, ErrDialect) {
+				t.Errorf("%s: %v does not wrap ErrDialect", tc.name, err)
+			}
+			continue
+		}
+		if tc.name == "full" {
+			if !d.Frame.NoFrameNumbers || !d.Frame.NoChecksum || !d.Frame.NoTrailer || d.Frame.MaxText != 63993 ||
+				d.Packing != frame.WholeMessage || d.Record.Charset != record.Windows1252 || d.Record.DecimalMark != value.Comma ||
+				d.TestCodeComponent != 1 || d.QuerySpecimenComponent != 3 || d.ReplyTermination != "N" || d.Record.Declaration != `\\^&` {
+				t.Errorf("full = %+v", d)
+			}
+		}
+	}
+}
+
+func TestDialectFuzzCorpus(t *testing.T) {
+	var in [][]any
+	for _, tc := range dialectCases {
+		in = append(in, []any{[]byte(tc.in)})
+	}
+	if *updateCorpus {
+		if err := fuzzcorpus.Write(".", "FuzzParseDialect", in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := fuzzcorpus.Count(".", "FuzzParseDialect"); n < len(dialectCases) {
+		t.Errorf("testdata/fuzz/FuzzParseDialect holds %d seeds, want %d (run with -update-corpus)", n, len(dialectCases))
+	}
+}
+
+func FuzzParseDialect(f *testing.F) {
+	for _, tc := range dialectCases {
+		f.Add([]byte(tc.in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		d, err := ParseDialect(in)
+		if err != nil {
+			if !errors.Is(err, ErrDialect) {
+				t.Fatalf("error %v does not wrap ErrDialect", err)
+			}
+			return
+		}
+		again, err := ParseDialect(d.Format())
+		if err != nil {
+			t.Fatalf("formatted dialect does not parse: %v\n%s", err, d.Format())
+		}
+		if !bytes.Equal(again.Format(), d.Format()) {
+			t.Fatalf("format not stable:\n%s\n%s", d.Format(), again.Format())
+		}
+	})
+}

@@ -1,0 +1,266 @@
+package astm
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/lab/astm/link"
+	"github.com/exhibit-forensics/exhibit/lab/astm/record"
+	"github.com/exhibit-forensics/exhibit/lab/astm/testcode"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// ordersFile is a test OrderSource read from a transcript's "orders" file:
+// one order per line, "PATIENT SPECIMEN TYPE TEST...".
+type ordersFile []Order
+
+func (o ordersFile) Orders(ctx context.Context, specimens []string) ([]Order, error) {
+	var out []Order
+	for _, s := range specimens {
+		for _, x := range o {
+			if x.SpecimenID == s {
+				out = append(out, x)
+			}
+		}
+	}
+	return out, nil
+}
+
+func loadTranscript(t *testing.T, path string) (*astmtest.Transcript, *Dialect, Config) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := astmtest.ParseTranscript(filepath.Base(path), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d *Dialect
+	if df, ok := tr.Files["dialect"]; ok {
+		d, err = ParseDialect(df)
+	} else {
+		d, err = LookupDialect(tr.Headers["dialect"])
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Dialect: d, Logger: quiet}
+	if s := tr.Headers["sender"]; s != "" {
+		cfg.Sender = strings.Split(s, "^")
+	}
+	if c, ok := tr.Files["codes"]; ok {
+		m, err := testcode.Parse(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Codes = m
+	}
+	if o, ok := tr.Files["orders"]; ok {
+		var of ordersFile
+		for _, l := range strings.Split(strings.TrimSpace(string(o)), "\n") {
+			f := strings.Fields(l)
+			of = append(of, Order{PatientID: f[0], SpecimenID: f[1], SpecimenType: f[2], Tests: f[3:]})
+		}
+		cfg.Answer = OrdersAnswer(of)
+	}
+	return tr, d, cfg
+}
+
+func transcriptClock(tr *astmtest.Transcript) *astmtest.Clock {
+	start := time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)
+	if c := tr.Headers["clock"]; c != "" {
+		if t, err := time.Parse(time.RFC3339, c); err == nil {
+			start = t
+		}
+	}
+	return astmtest.NewClock(start)
+}
+
+// TestTranscripts plays every transcript twice. First the transcript plays
+// the instrument against our host, which must answer byte for byte as
+// recorded; what the host hands to its Handler is compared with the
+// transcript's golden file. Then (unless the transcript is host-only) it
+// plays the host against our instrument, which sends the same records and
+// must produce the instrument's bytes exactly: frame numbers, ETB/ETX
+// placement and checksums, computed independently by testdata/mktranscripts.py.
+func TestTranscripts(t *testing.T) {
+	paths, _ := filepath.Glob("testdata/transcripts/*.txtar")
+	if len(paths) < 9 {
+		t.Fatalf("only %d transcripts", len(paths))
+	}
+	covered := map[string]bool{}
+	for _, path := range paths {
+		name := strings.TrimSuffix(filepath.Base(path), ".txtar")
+		t.Run(name, func(t *testing.T) {
+			tr, d, cfg := loadTranscript(t, path)
+			covered[d.Name] = true
+			rec := newRecorder()
+			cfg.Role, cfg.Handler, cfg.Clock = link.Host, rec, transcriptClock(tr)
+			playAgainst(t, tr, cfg, 'I')
+			got := dump(rec.snapshot())
+			golden := strings.TrimSuffix(path, ".txtar") + ".golden"
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("%v (run with -update)", err)
+			}
+			if got != string(want) {
+				t.Errorf("handler saw:\n%s\nwant (%s):\n%s", got, golden, want)
+			}
+
+			if tr.Headers["replay"] == "host-only" {
+				return
+			}
+			accepted, _ := rec.snapshot()
+			icfg := cfg
+			icfg.Role, icfg.Handler, icfg.Clock, icfg.Answer = link.Instrument, newRecorder(), transcriptClock(tr), nil
+			replayInstrument(t, tr, icfg, accepted)
+		})
+	}
+	for _, n := range Dialects() {
+		if !covered[n] {
+			t.Errorf("no transcript for dialect %s", n)
+		}
+	}
+}
+
+// playAgainst runs a Conn with cfg on one end of a pipe and the transcript,
+// as side `as`, on the other, until the transcript ends.
+func playAgainst(t *testing.T, tr *astmtest.Transcript, cfg Config, as byte) *Conn {
+	t.Helper()
+	// The transcript's EOTs end transfers; wait for the Conn to have seen
+	// each before looking at what its handler got.
+	eots := 0
+	for _, l := range tr.Lines {
+		if l.From == as && string(l.Data) == "\x04" {
+			eots++
+		}
+	}
+	ended := make(chan struct{}, eots+1)
+	cfg.Trace = func(s link.Step) {
+		if s.From == link.Receiving && s.Event == link.EvEOT {
+			ended <- struct{}{}
+		}
+	}
+	a, b := net.Pipe()
+	c, err := NewConn(a, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		a.Close()
+		b.Close()
+		<-done
+	}()
+	if err := tr.Play(ctx, b, as, guard); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < eots; i++ {
+		select {
+		case <-ended:
+		case <-time.After(guard):
+			t.Fatalf("the Conn saw %d of %d EOTs", i, eots)
+		}
+	}
+	return c
+}
+
+func splitRaw(raw []byte) [][]byte {
+	return bytes.Split(bytes.TrimSuffix(raw, []byte("\r")), []byte("\r"))
+}
+
+// replayInstrument makes our instrument send what the host accepted and
+// checks its bytes against the transcript.
+func replayInstrument(t *testing.T, tr *astmtest.Transcript, cfg Config, accepted []*Message) {
+	t.Helper()
+	if len(accepted) == 0 {
+		t.Fatal("nothing to replay")
+	}
+	a, b := net.Pipe()
+	c, err := NewConn(a, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		a.Close()
+		b.Close()
+		<-done
+	}()
+	played := make(chan error, 1)
+	go func() { played <- tr.Play(ctx, b, 'H', guard) }()
+	first := accepted[0]
+	if len(first.Parsed.Queries) > 0 {
+		reply, err := c.QueryRecords(ctx, splitRaw(first.Raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if reply.ID.IsZero() || len(reply.Parsed.Patients) == 0 {
+			t.Fatalf("reply %+v", reply)
+		}
+	} else {
+		for _, m := range accepted {
+			if err := c.SendRecords(ctx, splitRaw(m.Raw)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := <-played; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTranscriptReplyIsWhatOrdersMessageBuilds checks the query transcript
+// against the builder directly: the reply in the transcript is the message
+// OrdersMessage builds, encoded.
+func TestTranscriptReplyIsWhatOrdersMessageBuilds(t *testing.T) {
+	tr, d, cfg := loadTranscript(t, "testdata/transcripts/lis2a2-query.txtar")
+	c, err := NewConn(nopStream{}, Config{Role: link.Host, Dialect: d, Handler: newRecorder(), Sender: cfg.Sender, Clock: transcriptClock(tr), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := OrdersMessage(d, []Order{{PatientID: "CASE-0001", SpecimenID: "S240612-0001", SpecimenType: "URINE", Tests: []string{"BENZ", "GHB"}}})
+	raws, msg, err := c.Encode(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := string(tr.Sent('H'))
+	for _, r := range raws {
+		if !strings.Contains(sent, string(r)+"\r") {
+			t.Errorf("record %q is not in the transcript's reply", r)
+		}
+	}
+	if msg.Parsed.Terminator.Code != "F" || msg.Parsed.Patients[0].Orders[0].ReportType != "Q" {
+		t.Errorf("reply %+v", msg.Parsed)
+	}
+	if got := OrdersMessage(d, nil); got.Terminator.Code != "I" || len(got.Patients) != 0 {
+		t.Errorf("no orders -> %+v", got)
+	}
+	_ = record.Standard
+}
+
+type nopStream struct{}
+
+func (nopStream) Read(p []byte) (int, error)  { select {} }
+func (nopStream) Write(p []byte) (int, error) { return len(p), nil }

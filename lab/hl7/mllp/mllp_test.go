@@ -1,0 +1,159 @@
+package mllp
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"testing/iotest"
+)
+
+var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz seed corpora from the test tables")
+
+type result struct {
+	msg string
+	err error
+}
+
+var cases = []struct {
+	name string
+	in   string
+	want []result
+}{
+	{"one", "\x0bMSH|^~\\&|A\r\x1c\r", []result{{"MSH|^~\\&|A\r", nil}}},
+	{"two-with-crlf-between", "\x0bA\x1c\r\r\n\x0bB\x1c\r", []result{{"A", nil}, {"B", nil}}},
+	{"junk-first", "GET / HTTP/1.0\r\n\x0bA\x1c\r", []result{{"", ErrJunk}, {"A", nil}}},
+	{"truncated-by-start", "\x0bA\x0bB\x1c\r", []result{{"", ErrTruncated}, {"B", nil}}},
+	{"truncated-by-eof", "\x0bAB", []result{{"", ErrTruncated}}},
+	{"bad-end", "\x0bA\x1cX\x0bB\x1c\r", []result{{"", ErrBadEnd}, {"", ErrJunk}, {"B", nil}}},
+	{"junk-at-end", "\x0bA\x1c\rxyz", []result{{"A", nil}, {"", ErrJunk}}},
+	{"empty-message", "\x0b\x1c\r", []result{{"", nil}}},
+	{"empty-stream", "", nil},
+}
+
+func readAll(r *Reader) []result {
+	var out []result
+	for {
+		m, err := r.ReadMessage()
+		if err == io.EOF {
+			return out
+		}
+		var fe *Error
+		if err != nil && !errors.As(err, &fe) {
+			return append(out, result{"", err})
+		}
+		if fe != nil {
+			out = append(out, result{"", fe.Err})
+			continue
+		}
+		out = append(out, result{string(m), nil})
+	}
+}
+
+func TestReader(t *testing.T) {
+	for _, tc := range cases {
+		for _, chunked := range []bool{false, true} {
+			var src io.Reader = bytes.NewReader([]byte(tc.in))
+			if chunked {
+				src = iotest.OneByteReader(src)
+			}
+			got := readAll(NewReader(src, Standard, 0))
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("%s (one byte at a time: %v): got %v, want %v", tc.name, chunked, got, tc.want)
+			}
+		}
+	}
+}
+
+func TestTooLarge(t *testing.T) {
+	r := NewReader(bytes.NewReader([]byte("\x0b0123456789\x1c\r\x0bok\x1c\r")), Standard, 5)
+	_, err := r.ReadMessage()
+	var fe *Error
+	if !errors.As(err, &fe) || fe.Err != ErrTooLarge || string(fe.Data) != "01234" {
+		t.Fatalf("err = %v", err)
+	}
+	m, err := r.ReadMessage()
+	if err != nil || string(m) != "ok" {
+		t.Fatalf("next = %q, %v", m, err)
+	}
+}
+
+func TestCustomFraming(t *testing.T) {
+	f := Framing{Start: 0x02, End: []byte{0x03}}
+	var b bytes.Buffer
+	if err := Write(&b, []byte("MSH|x"), f); err != nil {
+		t.Fatal(err)
+	}
+	if b.String() != "\x02MSH|x\x03" {
+		t.Fatalf("%q", b.String())
+	}
+	m, err := NewReader(&b, f, 0).ReadMessage()
+	if err != nil || string(m) != "MSH|x" {
+		t.Fatalf("%q %v", m, err)
+	}
+	for _, bad := range []Framing{{0x0B, nil}, {0x0B, []byte{0x0B}}, {'A', []byte{0x1C}}, {0x0B, []byte{1, 2, 3}}} {
+		if bad.Validate() == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if _, err := Append(nil, []byte("a\x1cb"), Standard); err == nil {
+		t.Error("end byte inside a message accepted")
+	}
+	if _, err := Append(nil, []byte("a\x0bb"), Standard); err == nil {
+		t.Error("start byte inside a message accepted")
+	}
+}
+
+func TestFuzzCorpus(t *testing.T) {
+	dir := filepath.Join("testdata", "fuzz", "FuzzReader")
+	if *updateCorpus {
+		os.MkdirAll(dir, 0o755) // regression inputs found by fuzzing stay
+		for i, tc := range cases {
+			data := "go test fuzz v1\n[]byte(" + strconv.Quote(tc.in) + ")\n"
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d-%s", i, tc.name)), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) < len(cases) {
+		t.Errorf("%s holds %d seeds, want %d (run with -update-corpus)", dir, len(ents), len(cases))
+	}
+}
+
+// FuzzReader checks the reader never panics, never returns a message holding
+// a framing byte, and gives the same results however the input is chunked;
+// and that every message it returns re-frames and reads back unchanged.
+func FuzzReader(f *testing.F) {
+	for _, tc := range cases {
+		f.Add([]byte(tc.in))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		whole := readAll(NewReader(bytes.NewReader(in), Standard, 64))
+		bytewise := readAll(NewReader(iotest.OneByteReader(bytes.NewReader(in)), Standard, 64))
+		if fmt.Sprint(whole) != fmt.Sprint(bytewise) {
+			t.Fatalf("chunking changes results: %v vs %v", whole, bytewise)
+		}
+		for _, r := range whole {
+			if r.err != nil {
+				continue
+			}
+			if bytes.ContainsAny([]byte(r.msg), "\x0b\x1c") {
+				t.Fatalf("message %q holds a framing byte", r.msg)
+			}
+			framed, err := Append(nil, []byte(r.msg), Standard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := NewReader(bytes.NewReader(framed), Standard, 64).ReadMessage()
+			if err != nil || string(again) != r.msg {
+				t.Fatalf("re-read %q: %q %v", r.msg, again, err)
+			}
+		}
+	})
+}
