@@ -140,7 +140,40 @@ type Predicate struct {
 	Handover *Handover `json:"handover,omitempty"` // transferred
 	Key      *KeyEvent `json:"key,omitempty"`      // key-*
 	Export   *Export   `json:"export,omitempty"`   // exported
+	Lab      *Lab      `json:"lab,omitempty"`      // captured from an analyser
 	Note     string    `json:"note,omitempty"`
+}
+
+// Lab describes a message captured from a laboratory analyser: the subject
+// is the raw message exactly as received; this section is what was read
+// from it. A message that could not be read is still captured, with
+// Quarantine saying why, and no results.
+type Lab struct {
+	Protocol  string `json:"protocol"` // "astm" or "hl7"
+	Dialect   string `json:"dialect"`
+	Analyser  string `json:"analyser"` // instrument identity as configured or as the message gives it
+	MessageID string `json:"messageId"`
+	// Results in message order.
+	Results    []LabResult `json:"results,omitempty"`
+	Quarantine string      `json:"quarantine,omitempty"`
+}
+
+// LabResult is one result as the analyser reported it. Value is the text
+// exactly as sent; a censored value ("<0.5", ">8") keeps its censoring in
+// Censor and is never given a number.
+type LabResult struct {
+	Specimen string `json:"specimen"`
+	Code     string `json:"code"`              // the instrument's test code
+	Analyte  string `json:"analyte,omitempty"` // panel analyte the code maps to; empty when unknown
+	Value    string `json:"value"`
+	Number   string `json:"number,omitempty"` // decimal with a '.' point, for numeric values only
+	Censor   string `json:"censor,omitempty"` // "<", ">", "<=" or ">=" for censored values
+	Units    string `json:"units,omitempty"`
+	Range    string `json:"range,omitempty"`
+	Flags    string `json:"flags,omitempty"`
+	Status   string `json:"status,omitempty"` // e.g. F final, P preliminary, C correction
+	Time     string `json:"time,omitempty"`   // as the instrument gave it
+	Unknown  bool   `json:"unknownCode,omitempty"`
 }
 
 // A DeviceRef names a device and the key it signed with.

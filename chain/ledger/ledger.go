@@ -375,6 +375,108 @@ func (l *Ledger) Import(ctx context.Context, req ImportRequest) (store.Exhibit, 
 	return ex, rec, err
 }
 
+// CaptureRequest describes bytes a device produced.
+type CaptureRequest struct {
+	Case     string
+	Kind     string // an exhibit kind, e.g. chain.ExhibitResult
+	FileName string
+	Body     io.Reader
+	Actor    chain.Person // who operated the device, if anyone
+	Device   string       // the producing device (analyser, camera)
+	Initials string       // exhibit reference initials; the producer's if empty
+	// Key, if set, makes the capture idempotent: a second capture with the
+	// same key stores nothing and returns the first one's exhibit.
+	Key string
+	// Fill adds kind-specific sections (Lab, …) to the record.
+	Fill func(p *chain.Predicate)
+}
+
+// Capture stores the bytes durably, then creates a new exhibit whose first
+// record ("captured") names them — unless req.Key was captured before, in
+// which case it returns that exhibit with fresh=false. When Capture returns
+// without error the capture is durable: only then may the device be told
+// it was received.
+func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhibit, rec *chain.Record, fresh bool, err error) {
+	if err := chain.ValidCaseRef(req.Case); err != nil {
+		return ex, nil, false, err
+	}
+	if !validKind(req.Kind) {
+		return ex, nil, false, fmt.Errorf("unknown exhibit kind %q", req.Kind)
+	}
+	if req.Initials == "" {
+		req.Initials = l.id.Initials
+	}
+	info, err := l.blobs.Ingest(ctx, req.Body)
+	if err != nil {
+		return ex, nil, false, fmt.Errorf("store %s: %w", req.FileName, err)
+	}
+	exID, err := uuid.NewV7FromReader(l.opt.Rand)
+	if err != nil {
+		return ex, nil, false, err
+	}
+	var held uint64
+	dup := false
+	err = l.st.Update(ctx, func(tx store.Tx) error {
+		dup = false
+		n, err := tx.NextRefNumber(req.Initials)
+		if err != nil {
+			return err
+		}
+		name := req.FileName
+		if name == "" {
+			name = info.Hash.Hex()
+		}
+		st := &chain.Statement{
+			Subject:       []chain.Subject{chain.SubjectFor(name, info.Hash)},
+			PredicateType: chain.KindCaptured.PredicateType(),
+			Predicate: chain.Predicate{
+				Chain: exID.String(), Seq: 1, Time: l.Now(),
+				Exhibit: &chain.ExhibitInfo{ID: exID.String(), Ref: chain.FormatRef(req.Initials, n), Case: req.Case, Kind: req.Kind},
+				Source:  &chain.Source{FileName: req.FileName, Size: info.Size, Device: req.Device},
+			},
+		}
+		if req.Actor.Name != "" {
+			st.Predicate.Actor = &req.Actor
+		}
+		if req.Fill != nil {
+			req.Fill(&st.Predicate)
+		}
+		if rec, err = l.sign(st); err != nil {
+			return err
+		}
+		i, err := tx.Append(rec)
+		if err != nil {
+			return err
+		}
+		if req.Key != "" {
+			if held, err = tx.Claim(req.Key, i); err != nil {
+				if errors.Is(err, store.ErrClaimed) {
+					dup = true
+				}
+				return err
+			}
+		}
+		return nil
+	})
+	if dup {
+		first, err := l.st.Record(ctx, held)
+		if err != nil {
+			return ex, nil, false, err
+		}
+		r, err := first.Decode()
+		if err != nil {
+			return ex, nil, false, err
+		}
+		ex, err = l.st.Exhibit(ctx, r.Statement.Predicate.Chain)
+		return ex, r, false, err
+	}
+	if err != nil {
+		return ex, nil, false, err
+	}
+	ex, err = l.st.Exhibit(ctx, exID.String())
+	return ex, rec, true, err
+}
+
 func validKind(k string) bool {
 	for _, v := range chain.ExhibitKinds {
 		if v == k {

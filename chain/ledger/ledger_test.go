@@ -350,3 +350,31 @@ func TestRetireKey(t *testing.T) {
 		t.Fatalf("append after reopening retired: %v", err)
 	}
 }
+
+func TestCaptureIsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	l, _ := newLedger(t)
+	req := func(body string) CaptureRequest {
+		return CaptureRequest{Case: "LAB-INBOX", Kind: chain.ExhibitResult, FileName: "msg.astm", Body: strings.NewReader(body),
+			Device: "cobas-c111 #1", Key: "astm:" + chain.Sum([]byte(body)).Hex(),
+			Fill: func(p *chain.Predicate) {
+				p.Lab = &chain.Lab{Protocol: "astm", Dialect: "lis2a2", Analyser: "cobas-c111 #1", MessageID: chain.Sum([]byte(body)).Hex(),
+					Results: []chain.LabResult{{Specimen: "S1", Code: "GHB", Value: "<0.5", Censor: "<", Units: "mg/L"}}}
+			}}
+	}
+	ex, rec, fresh, err := l.Capture(ctx, req("H|\\^&\rR|1|^^^GHB|<0.5|mg/L\rL|1|N\r"))
+	if err != nil || !fresh || ex.Ref != "JS/1" || rec.Kind != chain.KindCaptured || rec.Statement.Predicate.Lab.Results[0].Censor != "<" {
+		t.Fatalf("first capture: %+v %v %v", ex, fresh, err)
+	}
+	ex2, rec2, fresh2, err := l.Capture(ctx, req("H|\\^&\rR|1|^^^GHB|<0.5|mg/L\rL|1|N\r"))
+	if err != nil || fresh2 || ex2.ID != ex.ID || rec2.Hash != rec.Hash {
+		t.Fatalf("retransmitted capture: %+v %v %v", ex2, fresh2, err)
+	}
+	if _, _, fresh3, err := l.Capture(ctx, req("another message")); err != nil || !fresh3 {
+		t.Fatalf("another message: %v %v", fresh3, err)
+	}
+	if n, _ := l.Store().TreeSize(ctx); n != 3 {
+		t.Fatalf("log size %d, want 3 (genesis and two captures)", n)
+	}
+	mustFsckOK(t, l)
+}

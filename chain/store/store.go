@@ -36,6 +36,7 @@ var (
 	ErrDuplicate   = errors.New("record already in the log")
 	ErrExists      = errors.New("store already initialised")
 	ErrNotInit     = errors.New("store not initialised")
+	ErrClaimed     = errors.New("key already claimed")
 )
 
 // Identity is what `exhibit init` fixes for a data directory.
@@ -130,6 +131,11 @@ type Tx interface {
 	// of the first. Each must extend its chain (ErrBrokenChain) and must not
 	// already be in the log (ErrDuplicate).
 	Append(recs ...*chain.Record) (uint64, error)
+	// Claim records that key names the record at log index, in this
+	// transaction, so that an event delivered twice (an analyser
+	// retransmitting a message after a lost ACK) is stored once. If key is
+	// already claimed it returns ErrClaimed and the index that holds it.
+	Claim(key string, index uint64) (uint64, error)
 	// AddCheckpoint stores a signed checkpoint of size at most TreeSize.
 	AddCheckpoint(c Checkpoint) error
 	// Root returns the Merkle root of the log at TreeSize.

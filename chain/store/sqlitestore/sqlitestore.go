@@ -96,6 +96,10 @@ CREATE TABLE IF NOT EXISTS tree (
 	idx INTEGER PRIMARY KEY,
 	hash BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS claims (
+	key TEXT PRIMARY KEY,
+	idx INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS checkpoints (
 	size INTEGER PRIMARY KEY,
 	note BLOB NOT NULL,
@@ -158,6 +162,8 @@ var statements = map[string]string{
 	"rollbackToA":    `ROLLBACK TO a`,
 	"nextRef":        `SELECT COALESCE(MAX(ex_num), 0) + 1 FROM records WHERE ex_initials = ? AND ex_num IS NOT NULL`,
 	"checkpointSize": `SELECT note FROM checkpoints WHERE size = ?`,
+	"claimed":        `SELECT idx FROM claims WHERE key = ?`,
+	"claim":          `INSERT INTO claims (key, idx) VALUES (?, ?)`,
 	"addCheckpoint":  `INSERT INTO checkpoints (size, note, issued) VALUES (?, ?, ?)`,
 }
 
@@ -1052,6 +1058,26 @@ func (t *txn) insertRecord(idx int64, r *chain.Record) error {
 		}
 	}
 	return fmt.Errorf("sqlitestore: append record %s: %w", r.Hash, err)
+}
+
+func (t *txn) Claim(key string, index uint64) (uint64, error) {
+	if key == "" {
+		return 0, errors.New("sqlitestore: claim: empty key")
+	}
+	if index >= t.tree.Size() {
+		return 0, fmt.Errorf("sqlitestore: claim %q: log index %d is beyond the log's %d records", key, index, t.tree.Size())
+	}
+	var held int64
+	switch err := t.queryRow("claimed", key).Scan(&held); {
+	case err == nil:
+		return uint64(held), fmt.Errorf("%w: %q is held by the record at log index %d", store.ErrClaimed, key, held)
+	case !errors.Is(err, sql.ErrNoRows):
+		return 0, fmt.Errorf("sqlitestore: claim: %w", err)
+	}
+	if _, err := t.exec("claim", key, int64(index)); err != nil {
+		return 0, fmt.Errorf("sqlitestore: claim: %w", err)
+	}
+	return index, nil
 }
 
 func (t *txn) AddCheckpoint(c store.Checkpoint) error {

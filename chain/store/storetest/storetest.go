@@ -45,6 +45,7 @@ func Test(t *testing.T, newDB func(t *testing.T) Opener) {
 		{"Checkpoints", testCheckpoints},
 		{"Refs", testRefs},
 		{"MissingNodes", testMissing},
+		{"Claims", testClaims},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB(t)) })
@@ -593,5 +594,60 @@ func testMissing(t *testing.T, o Opener) {
 	}
 	if h, err := s.ReadHashes(ctx, nil); err != nil || len(h) != 0 {
 		t.Fatalf("ReadHashes(nil) = %v %v", h, err)
+	}
+}
+
+func testClaims(t *testing.T, o Opener) {
+	ctx := context.Background()
+	s := open(t, o)
+	f := NewFixture()
+	a1 := f.Received(t, exhibitID(1), "JS/1", "C", []byte("one"))
+	b1 := f.Received(t, exhibitID(2), "JS/2", "C", []byte("two"))
+	claim := func(key string, rec *chain.Record, fail bool) (uint64, error) {
+		var held uint64
+		var claimErr error
+		err := s.Update(ctx, func(tx store.Tx) error {
+			i, err := tx.Append(rec)
+			if err != nil {
+				return err
+			}
+			held, claimErr = tx.Claim(key, i)
+			if claimErr != nil {
+				return claimErr
+			}
+			if fail {
+				return errors.New("abandoned")
+			}
+			return nil
+		})
+		if claimErr != nil {
+			return held, claimErr
+		}
+		return held, err
+	}
+	// A claim abandoned with its update leaves the key free.
+	if _, err := claim("astm:msg-1", a1, true); err == nil {
+		t.Fatal("abandoned update succeeded")
+	}
+	if i, err := claim("astm:msg-1", a1, false); err != nil || i != 0 {
+		t.Fatalf("claim = %d %v", i, err)
+	}
+	// The same key again: refused with the holder's index, nothing appended.
+	held, err := claim("astm:msg-1", b1, false)
+	if !errors.Is(err, store.ErrClaimed) || held != 0 {
+		t.Fatalf("second claim = %d %v", held, err)
+	}
+	checkLog(t, s, []*chain.Record{a1})
+	err = s.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Claim("", 0); err == nil {
+			return errors.New("empty key accepted")
+		}
+		if _, err := tx.Claim("k", 5); err == nil {
+			return errors.New("claim beyond the log accepted")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
