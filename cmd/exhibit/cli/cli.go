@@ -47,7 +47,8 @@ func init() {
 		{"verify", "verify an evidence bundle offline", runVerify},
 		{"log", "log checkpoint | prove REF | verify | fsck", runLog},
 		{"show", "list a case's exhibits and their custody records", runShow},
-		{"transfer", "record a two-party custody handover", runTransfer},
+		{"transfer", "record a two-party custody handover (both authenticate)", runTransfer},
+		{"user", "user add: create a user account (argon2id password)", runUser},
 		{"key", "key rotate|retire: replace or retire the device key", runKey},
 	}
 }

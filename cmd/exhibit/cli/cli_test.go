@@ -220,3 +220,62 @@ func TestDiskFullDuringImport(t *testing.T) {
 	}
 	mustRun(t, "log", "fsck", "--data", data)
 }
+
+func TestUsersAndTransfer(t *testing.T) {
+	data := initData(t)
+	dir := t.TempDir()
+	doc := filepath.Join(dir, "doc.txt")
+	os.WriteFile(doc, []byte("document"), 0o644)
+	mustRun(t, "import", "--data", data, "--case", "C", "--kind", "document", doc)
+	add := func(id, name, role, pw string) (int, string) {
+		code, _, errs := run(t, pw+"\n"+pw+"\n", "user", "add", "--data", data, "--id", id, "--name", name, "--role", role)
+		return code, errs
+	}
+	if code, errs := add("jsmith", "Jo Smith", "photographer", "photographer-pass-1"); code != 0 {
+		t.Fatal(errs)
+	}
+	if code, errs := add("akhan", "Asha Khan", "case-officer", "case-officer-pass-2"); code != 0 {
+		t.Fatal(errs)
+	}
+	if code, errs := add("short", "Shorty", "auditor", "short"); code != 1 || !strings.Contains(errs, "too weak") {
+		t.Fatalf("weak password: %d %s", code, errs)
+	}
+	if code, _, errs := run(t, "one-password-here\nanother-password\n", "user", "add", "--data", data, "--id", "x1", "--name", "X", "--role", "admin"); code != 1 || !strings.Contains(errs, "differ") {
+		t.Fatalf("mismatched passwords: %d %s", code, errs)
+	}
+	size0, _ := state(t, data)
+	for _, tt := range []struct {
+		stdin string
+		from  string
+		msg   string
+	}{
+		{"wrong-password-xx\ncase-officer-pass-2\n", "jsmith", "wrong password"},
+		{"photographer-pass-1\nwrong-password-yy\n", "jsmith", "wrong password"},
+		{"photographer-pass-1\n", "jsmith", "no password"},
+		{"whatever-password\ncase-officer-pass-2\n", "nobody", "unknown user"},
+	} {
+		code, _, errs := run(t, tt.stdin, "transfer", "--data", data, "--ref", "JS/1", "--from", tt.from, "--to", "akhan")
+		if code != 1 || !strings.Contains(errs, tt.msg) {
+			t.Errorf("transfer from %s: exit %d, %s", tt.from, code, errs)
+		}
+	}
+	if size, _ := state(t, data); size != size0 {
+		t.Fatalf("failed transfers appended records: %d → %d", size0, size)
+	}
+	code, out, errs := run(t, "photographer-pass-1\ncase-officer-pass-2\n", "transfer", "--data", data, "--ref", "JS/1", "--from", "jsmith", "--to", "akhan", "--seal", "SEAL-9")
+	if code != 0 || !strings.Contains(out, "transferred from Jo Smith to Asha Khan") {
+		t.Fatalf("transfer: %d %s %s", code, out, errs)
+	}
+	l, err := ledger.Open(context.Background(), data, ledger.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ex, _ := l.Store().ExhibitByRef(context.Background(), "JS/1")
+	recs, _ := l.Store().ChainRecords(context.Background(), ex.ID)
+	r, _ := recs[len(recs)-1].Decode()
+	h := r.Statement.Predicate.Handover
+	if h == nil || h.From.ID != "jsmith" || h.To.ID != "akhan" || h.From.AuthMethod != "password" || h.To.Role != "case-officer" || h.Seal != "SEAL-9" || h.From.AuthAt.IsZero() {
+		t.Fatalf("handover record %+v", r.Statement.Predicate)
+	}
+}
