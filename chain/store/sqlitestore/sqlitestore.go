@@ -635,43 +635,53 @@ func readHashes(ctx context.Context, q querier, indexes []int64) ([]chain.Hash, 
 		}
 		wants[w] = append(wants[w], i)
 	}
+	// One statement for both kinds, in chunks: interior nodes from tree,
+	// leaves from records.
 	found := 0
-	for _, part := range []struct {
-		table, col string
-		args       []any
-	}{{"tree", "hash", nodeArgs}, {"records", "hash", leafArgs}} {
-		const chunk = 500
-		for lo := 0; lo < len(part.args); lo += chunk {
-			args := part.args[lo:min(len(part.args), lo+chunk)]
-			qs := `SELECT idx, hash FROM ` + part.table + ` WHERE idx IN (?` + strings.Repeat(",?", len(args)-1) + `)`
-			rows, err := q.QueryContext(ctx, qs, args...)
-			if err != nil {
+	const chunk = 400
+	for lo := 0; lo < max(len(nodeArgs), len(leafArgs)); lo += chunk {
+		nodes := nodeArgs[min(lo, len(nodeArgs)):min(len(nodeArgs), lo+chunk)]
+		leaves := leafArgs[min(lo, len(leafArgs)):min(len(leafArgs), lo+chunk)]
+		var parts []string
+		var args []any
+		if len(nodes) > 0 {
+			parts = append(parts, `SELECT 0, idx, hash FROM tree WHERE idx IN (?`+strings.Repeat(",?", len(nodes)-1)+`)`)
+			args = append(args, nodes...)
+		}
+		if len(leaves) > 0 {
+			parts = append(parts, `SELECT 1, idx, hash FROM records WHERE idx IN (?`+strings.Repeat(",?", len(leaves)-1)+`)`)
+			args = append(args, leaves...)
+		}
+		rows, err := q.QueryContext(ctx, strings.Join(parts, " UNION ALL "), args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlitestore: tree: %w", err)
+		}
+		for rows.Next() {
+			var leaf bool
+			var idx int64
+			var h []byte
+			if err := rows.Scan(&leaf, &idx, &h); err != nil {
+				rows.Close()
 				return nil, fmt.Errorf("sqlitestore: tree: %w", err)
 			}
-			for rows.Next() {
-				var idx int64
-				var h []byte
-				if err := rows.Scan(&idx, &h); err != nil {
-					rows.Close()
-					return nil, fmt.Errorf("sqlitestore: tree: %w", err)
-				}
-				if len(h) != chain.HashSize {
-					rows.Close()
-					return nil, fmt.Errorf("sqlitestore: %s row %d holds a %d-byte hash", part.table, idx, len(h))
-				}
-				var v chain.Hash
-				copy(v[:], h)
-				if part.table == "records" {
-					v = tlog.LeafHash(v)
-				}
-				for _, i := range wants[want{part.table, idx}] {
-					out[i] = v
-				}
-				found++
+			if len(h) != chain.HashSize {
+				rows.Close()
+				return nil, fmt.Errorf("sqlitestore: node %d holds a %d-byte hash", idx, len(h))
 			}
-			if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-				return nil, fmt.Errorf("sqlitestore: tree: %w", err)
+			var v chain.Hash
+			copy(v[:], h)
+			w := want{"tree", idx}
+			if leaf {
+				v = tlog.LeafHash(v)
+				w = want{"records", idx}
 			}
+			for _, i := range wants[w] {
+				out[i] = v
+			}
+			found++
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, fmt.Errorf("sqlitestore: tree: %w", err)
 		}
 	}
 	if total := len(nodeArgs) + len(leafArgs); found != total {
