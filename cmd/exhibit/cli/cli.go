@@ -50,6 +50,8 @@ func init() {
 		{"transfer", "record a two-party custody handover (both authenticate)", runTransfer},
 		{"user", "user add: create a user account (argon2id password)", runUser},
 		{"key", "key rotate|retire: replace or retire the device key", runKey},
+		{"sim", "sim rig: run the simulated light engine and camera", runSim},
+		{"devices", "devices check: identity, firmware and status of devices", runDevices},
 	}
 }
 

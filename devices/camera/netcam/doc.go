@@ -1,0 +1,22 @@
+// Package netcam drives network cameras that speak the snapshot protocol
+// of firmware-notes/netcam.md: GET /status for identity, ranges and
+// temperature; POST /capture with {"exposure_us", "gain"} for one frame,
+// returned as a 16-bit greyscale PNG whose metadata — the exposure and
+// gain actually applied, the sensor temperature, the frame counter, the
+// exposure start — travels in Netcam-* response headers and whose bytes
+// are covered by a Content-Digest (RFC 9530) that the driver checks before
+// anything else reads them.
+//
+// Dev implements camera.Camera, camera.Resource and camera.Describer. A
+// capture that times out (the camera hung, or the network lost the reply)
+// or finds the camera busy is retried up to Config.Attempts times; if
+// every attempt fails the error matches camera.ErrTimeout or
+// camera.ErrBusy. Refusals come back as *DeviceError. The camera triggers
+// an exposure per request and buffers nothing, so LightChanged has nothing
+// to discard; the capture code must still wait for the light to settle,
+// because a frame exposed during the settle time shows the transition.
+//
+// ParseStatus, ParseFrame and ParseError are the parsers of everything the
+// camera sends; they reject, with an error naming the field, anything the
+// protocol does not allow, and never panic (see the fuzz tests).
+package netcam
