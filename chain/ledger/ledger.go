@@ -618,6 +618,9 @@ func (l *Ledger) Transfer(ctx context.Context, ref string, from, to Authenticate
 // key and the new one is committed, then the new key file replaces the old.
 // Records signed by the old key keep verifying.
 func (l *Ledger) RotateKey(ctx context.Context, actor chain.Person, reason string) error {
+	if l.signer == nil {
+		return ErrRetired
+	}
 	_, priv, err := ed25519.GenerateKey(l.opt.Rand)
 	if err != nil {
 		return err
@@ -629,31 +632,10 @@ func (l *Ledger) RotateKey(ctx context.Context, actor chain.Person, reason strin
 	if err := writeKey(pending, priv); err != nil {
 		return err
 	}
-	err = l.st.Update(ctx, func(tx store.Tx) error {
-		head, ok, err := tx.Head(l.deviceChain())
-		if err != nil || !ok {
-			return fmt.Errorf("device chain: %v", err)
-		}
-		ev := chain.KeyEventFor(l.signer.Public())
-		ev.Successor = chain.KeyEventFor(next.Public())
-		ev.Reason = reason
-		rec, err := l.sign(&chain.Statement{
-			PredicateType: chain.KindKeyRotated.PredicateType(),
-			Predicate: chain.Predicate{
-				Chain: l.deviceChain(), Seq: head.Seq + 1, Prev: head.Hash, Time: l.Now(),
-				Actor: &actor, Key: ev,
-			},
-		}, next)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Append(rec); err != nil {
-			return err
-		}
-		// Sign a checkpoint with the old key, covering the rotation.
-		_, err = l.checkpointTx(tx)
-		return err
-	})
+	ev := chain.KeyEventFor(l.signer.Public())
+	ev.Successor = chain.KeyEventFor(next.Public())
+	ev.Reason = reason
+	err = l.keyRecord(ctx, chain.KindKeyRotated, actor, ev, next)
 	if err != nil {
 		os.Remove(pending)
 		return err
@@ -670,20 +652,41 @@ func (l *Ledger) RotateKey(ctx context.Context, actor chain.Person, reason strin
 // can sign nothing more, and the key file is removed. Records signed before
 // keep verifying. Use it when a device is decommissioned.
 func (l *Ledger) RetireKey(ctx context.Context, actor chain.Person, reason string) error {
-	err := l.st.Update(ctx, func(tx store.Tx) error {
+	if l.signer == nil {
+		return ErrRetired
+	}
+	ev := chain.KeyEventFor(l.signer.Public())
+	ev.Reason = reason
+	if err := l.keyRecord(ctx, chain.KindKeyRetired, actor, ev); err != nil {
+		return err
+	}
+	l.signer = nil
+	_, _, keyPath := paths(l.dir)
+	if err := os.Remove(keyPath); err != nil {
+		return fmt.Errorf("key retired, but its file could not be removed: %w", err)
+	}
+	return syncDir(filepath.Dir(keyPath))
+}
+
+// keyRecord appends a key record of kind k to the device chain, signed by
+// the current key (and extra, the successor of a rotation), with a
+// checkpoint signed by the current key covering it, in one transaction.
+func (l *Ledger) keyRecord(ctx context.Context, k chain.Kind, actor chain.Person, ev *chain.KeyEvent, extra ...*chain.Signer) error {
+	return l.st.Update(ctx, func(tx store.Tx) error {
 		head, ok, err := tx.Head(l.deviceChain())
-		if err != nil || !ok {
-			return fmt.Errorf("device chain: %v", err)
+		if err != nil {
+			return err
 		}
-		ev := chain.KeyEventFor(l.signer.Public())
-		ev.Reason = reason
+		if !ok {
+			return errors.New("the device chain has no records")
+		}
 		rec, err := l.sign(&chain.Statement{
-			PredicateType: chain.KindKeyRetired.PredicateType(),
+			PredicateType: k.PredicateType(),
 			Predicate: chain.Predicate{
 				Chain: l.deviceChain(), Seq: head.Seq + 1, Prev: head.Hash, Time: l.Now(),
 				Actor: &actor, Key: ev,
 			},
-		})
+		}, extra...)
 		if err != nil {
 			return err
 		}
@@ -693,15 +696,6 @@ func (l *Ledger) RetireKey(ctx context.Context, actor chain.Person, reason strin
 		_, err = l.checkpointTx(tx)
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	l.signer = nil
-	_, _, keyPath := paths(l.dir)
-	if err := os.Remove(keyPath); err != nil {
-		return fmt.Errorf("key retired, but its file could not be removed: %w", err)
-	}
-	return syncDir(filepath.Dir(keyPath))
 }
 
 // ErrRetired reports an attempt to sign after the device key was retired.

@@ -349,6 +349,12 @@ func TestRetireKey(t *testing.T) {
 	if _, err := l2.Append(ctx, "JS/1", chain.KindSealed, chain.Person{}, nil); !errors.Is(err, ErrRetired) {
 		t.Fatalf("append after reopening retired: %v", err)
 	}
+	if err := l2.RotateKey(ctx, chain.Person{Name: "Admin"}, ""); !errors.Is(err, ErrRetired) {
+		t.Fatalf("rotate after retirement: %v", err)
+	}
+	if err := l2.RetireKey(ctx, chain.Person{Name: "Admin"}, ""); !errors.Is(err, ErrRetired) {
+		t.Fatalf("retire after retirement: %v", err)
+	}
 }
 
 func TestCaptureIsIdempotent(t *testing.T) {
