@@ -149,7 +149,6 @@ func init() {
 
 // statements are prepared once on the writer connection.
 var statements = map[string]string{
-	"insertRecord":   `INSERT INTO records (idx, hash, chain, seq, envelope) VALUES (?, ?, ?, ?, ?)`,
 	"insertExhibit":  `INSERT INTO records (idx, hash, chain, seq, envelope, ex_initials, ex_num, ex_case) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 	"insertNode":     `INSERT INTO tree (idx, hash) VALUES (?, ?)`,
 	"head":           `SELECT idx, hash, seq FROM records WHERE chain = ? ORDER BY seq DESC LIMIT 1`,
@@ -165,6 +164,18 @@ var statements = map[string]string{
 	"claimed":        `SELECT idx FROM claims WHERE key = ?`,
 	"claim":          `INSERT INTO claims (key, idx) VALUES (?, ?)`,
 	"addCheckpoint":  `INSERT INTO checkpoints (size, note, issued) VALUES (?, ?, ?)`,
+}
+
+// rowsPerInsert is how many rows one multi-row INSERT carries.
+const rowsPerInsert = 32
+
+func init() {
+	values := func(n, cols int) string {
+		row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+		return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+	}
+	statements["insertRecords"] = `INSERT INTO records (idx, hash, chain, seq, envelope, ex_initials, ex_num, ex_case) VALUES ` + values(rowsPerInsert, 8)
+	statements["insertNodes"] = `INSERT INTO tree (idx, hash) VALUES ` + values(rowsPerInsert, 2)
 }
 
 // Open opens or creates the database at path.
@@ -1011,18 +1022,17 @@ func (t *txn) Append(recs ...*chain.Record) (uint64, error) {
 		t.exec("releaseA")
 		return 0, err
 	}
-	for i, r := range recs {
-		if err := t.insertRecord(int64(first)+int64(i), r); err != nil {
-			return undo(err)
+	if err := t.insertAll(int64(first), recs, nodes); err != nil {
+		// Find which row failed, and why, one row at a time.
+		if _, rerr := t.exec("rollbackToA"); rerr != nil {
+			return undo(errors.Join(err, rerr))
 		}
-	}
-	for _, n := range nodes {
-		if level, _ := xtlog.SplitStoredHashIndex(n.Index); level == 0 {
-			continue // leaves are derived from records.hash
+		for i, r := range recs {
+			if err := t.insertRecord(int64(first)+int64(i), r); err != nil {
+				return undo(err)
+			}
 		}
-		if _, err := t.exec("insertNode", n.Index, n.Hash[:]); err != nil {
-			return undo(fmt.Errorf("sqlitestore: append tree node %d: %w", n.Index, err))
-		}
+		return undo(fmt.Errorf("sqlitestore: append: %w", err))
 	}
 	if _, err := t.exec("releaseA"); err != nil {
 		return undo(fmt.Errorf("sqlitestore: append: %w", err))
@@ -1034,22 +1044,72 @@ func (t *txn) Append(recs ...*chain.Record) (uint64, error) {
 	return first, nil
 }
 
+// insertAll inserts records from log index first, and the tree's new
+// interior nodes, rowsPerInsert rows per statement where it can.
+func (t *txn) insertAll(first int64, recs []*chain.Record, nodes []tlog.StoredHash) error {
+	args := make([]any, 0, rowsPerInsert*8)
+	i := 0
+	for ; i+rowsPerInsert <= len(recs); i += rowsPerInsert {
+		args = args[:0]
+		for j, r := range recs[i : i+rowsPerInsert] {
+			args, _ = appendRecordArgs(args, first+int64(i+j), r)
+		}
+		if _, err := t.exec("insertRecords", args...); err != nil {
+			return err
+		}
+	}
+	for ; i < len(recs); i++ {
+		if err := t.insertRecord(first+int64(i), recs[i]); err != nil {
+			return err
+		}
+	}
+	var interior []tlog.StoredHash
+	for _, n := range nodes {
+		if level, _ := xtlog.SplitStoredHashIndex(n.Index); level > 0 {
+			interior = append(interior, n) // leaves are derived from records.hash
+		}
+	}
+	j := 0
+	for ; j+rowsPerInsert <= len(interior); j += rowsPerInsert {
+		args = args[:0]
+		for _, n := range interior[j : j+rowsPerInsert] {
+			args = append(args, n.Index, n.Hash[:])
+		}
+		if _, err := t.exec("insertNodes", args...); err != nil {
+			return err
+		}
+	}
+	for _, n := range interior[j:] {
+		if _, err := t.exec("insertNode", n.Index, n.Hash[:]); err != nil {
+			return fmt.Errorf("sqlitestore: append tree node %d: %w", n.Index, err)
+		}
+	}
+	return nil
+}
+
+// appendRecordArgs appends the eight column values of a record row.
+func appendRecordArgs(args []any, idx int64, r *chain.Record) ([]any, error) {
+	p := &r.Statement.Predicate
+	if p.Seq == 1 && p.Exhibit != nil {
+		ini, num, err := chain.ParseRef(p.Exhibit.Ref)
+		if err != nil {
+			return args, fmt.Errorf("sqlitestore: record %s: %w", r.Hash, err)
+		}
+		return append(args, idx, r.Hash[:], p.Chain, int64(p.Seq), r.Envelope, ini, int64(num), p.Exhibit.Case), nil
+	}
+	return append(args, idx, r.Hash[:], p.Chain, int64(p.Seq), r.Envelope, nil, nil, nil), nil
+}
+
 // insertRecord inserts one record, with its exhibit's index columns if it
 // is an exhibit's first record, and maps constraint failures to the
 // store's errors.
 func (t *txn) insertRecord(idx int64, r *chain.Record) error {
 	p := &r.Statement.Predicate
-	var err error
-	if p.Seq == 1 && p.Exhibit != nil {
-		ini, num, perr := chain.ParseRef(p.Exhibit.Ref)
-		if perr != nil {
-			return fmt.Errorf("sqlitestore: record %s: %w", r.Hash, perr)
-		}
-		_, err = t.exec("insertExhibit", idx, r.Hash[:], p.Chain, int64(p.Seq), r.Envelope, ini, int64(num), p.Exhibit.Case)
-	} else {
-		_, err = t.exec("insertRecord", idx, r.Hash[:], p.Chain, int64(p.Seq), r.Envelope)
+	args, err := appendRecordArgs(nil, idx, r)
+	if err != nil {
+		return err
 	}
-	if err == nil {
+	if _, err = t.exec("insertExhibit", args...); err == nil {
 		return nil
 	}
 	var se sqlite3.Error
