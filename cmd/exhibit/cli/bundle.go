@@ -127,7 +127,11 @@ func runVerify(e *env, args []string) int {
 func printVerify(e *env, file string, r *bundle.Result) {
 	w := e.stdout
 	if !r.Valid {
-		fmt.Fprintf(w, "INVALID: %s — %d problems:\n", file, len(r.Problems))
+		noun := "problems"
+		if len(r.Problems) == 1 {
+			noun = "problem"
+		}
+		fmt.Fprintf(w, "INVALID: %s — %d %s:\n", file, len(r.Problems), noun)
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "  %s\n", p)
 		}
