@@ -50,7 +50,8 @@ func init() {
 		{"transfer", "record a two-party custody handover (both authenticate)", runTransfer},
 		{"user", "user add: create a user account (argon2id password)", runUser},
 		{"key", "key rotate|retire: replace or retire the device key", runKey},
-		{"sim", "sim rig: run the simulated light engine and camera", runSim},
+		{"sim", "sim rig|analyser: run the simulated imaging rig or a lab analyser", runSim},
+		{"lab", "lab receive|results|quarantine: analyser results, stored before they are acknowledged", runLab},
 		{"devices", "devices check: identity, firmware and status of devices", runDevices},
 	}
 }

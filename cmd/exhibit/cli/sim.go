@@ -18,14 +18,19 @@ import (
 
 // runSim starts a simulator. Only the multispectral rig exists so far.
 func runSim(e *env, args []string) int {
-	if len(args) > 0 && args[0] == "rig" {
-		return simRig(e, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "rig":
+			return simRig(e, args[1:])
+		case "analyser":
+			return runSimAnalyser(e, args[1:])
+		}
 	}
-	fs := newFlags(e, "sim", "sim rig [flags]   (run `exhibit sim rig -h` for its flags)")
+	fs := newFlags(e, "sim", "sim rig|analyser [flags]   (run `exhibit sim rig -h` or `exhibit sim analyser -h` for their flags)")
 	if len(args) == 0 {
-		return e.usageErr(fs, "which simulator? (rig)")
+		return e.usageErr(fs, "which simulator? (rig, analyser)")
 	}
-	return e.usageErr(fs, "unknown simulator %q (rig)", args[0])
+	return e.usageErr(fs, "unknown simulator %q (rig, analyser)", args[0])
 }
 
 // simRig runs the light engine on a pseudo-terminal and the camera on

@@ -1,0 +1,368 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/devices/serialport"
+	"github.com/exhibit-forensics/exhibit/lab/astm/testcode"
+	"github.com/exhibit-forensics/exhibit/lab/protocol"
+	"github.com/exhibit-forensics/exhibit/lab/receive"
+	"github.com/exhibit-forensics/exhibit/lab/transport"
+)
+
+// runLab runs `exhibit lab receive|results|quarantine`.
+func runLab(e *env, args []string) int {
+	fs := newFlags(e, "lab", "lab receive|results|quarantine [flags]   (run `exhibit lab receive -h` for a subcommand's flags)")
+	if len(args) == 0 {
+		return e.usageErr(fs, "which lab command? (receive, results, quarantine)")
+	}
+	switch args[0] {
+	case "receive":
+		return labReceive(e, args[1:])
+	case "results":
+		return labList(e, args[1:], false)
+	case "quarantine":
+		return labList(e, args[1:], true)
+	}
+	return e.usageErr(fs, "unknown lab command %q (receive, results, quarantine)", args[0])
+}
+
+// labLogger logs to stderr at the given level.
+func labLogger(e *env, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+// labOut serialises lines written to stdout from connection goroutines.
+type labOut struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (o *labOut) printf(format string, args ...any) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	fmt.Fprintf(o.w, format, args...)
+}
+
+func labReceive(e *env, args []string) int {
+	fs := newFlags(e, "lab receive", "lab receive --data DIR --protocol astm|hl7 --transport serial|tcp [--link PATH | --listen ADDR | --connect ADDR] [--dialect NAME] [--case REF] [--analyser NAME] [--codes FILE]")
+	data := fs.String("data", "", "data directory (see `exhibit init`)")
+	proto := fs.String("protocol", "", "astm or hl7")
+	tr := fs.String("transport", "", "serial or tcp")
+	linkPath := fs.String("link", "", "serial: the line's stable path (/dev/serial/by-id/…, or the simulator's link)")
+	listen := fs.String("listen", "", "tcp: listen on ADDR for the instrument to connect (port 0: any free port)")
+	connect := fs.String("connect", "", "tcp: connect to an instrument listening on ADDR")
+	dialect := fs.String("dialect", "", "the instrument's dialect (astm: "+strings.Join(protocol.Names(protocol.ASTM), ", ")+"; hl7: "+strings.Join(protocol.Names(protocol.HL7), ", ")+"); default: the standard")
+	caseRef := fs.String("case", receive.DefaultCase, "case reference the results are captured under")
+	analyser := fs.String("analyser", "", "the instrument's name in records (default: as the messages give it)")
+	codes := fs.String("codes", "", "the analyser's test-code map (a \"testcode v1\" file); without it every code is flagged unknown")
+	baud := fs.Int("baud", 9600, "serial: baud rate (8N1)")
+	maxConns := fs.Int("max-conns", 16, "tcp --listen: connections served at once")
+	level := fs.String("log-level", "info", "stderr log level: debug, info, warn, error")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) > 0 {
+		return e.usageErr(fs, "unexpected arguments %q", pos)
+	}
+	if *data == "" || *proto == "" || *tr == "" {
+		return e.usageErr(fs, "--data, --protocol and --transport are required")
+	}
+	p, err := protocol.Parse(*proto)
+	if err != nil {
+		return e.usageErr(fs, "%v", err)
+	}
+	if *dialect == "" {
+		*dialect = protocol.Default(p)
+	}
+	d, err := protocol.Lookup(p, *dialect)
+	if err != nil {
+		return e.usageErr(fs, "%v", err)
+	}
+	switch *tr {
+	case "serial":
+		if *linkPath == "" || *listen != "" || *connect != "" {
+			return e.usageErr(fs, "--transport serial needs --link PATH (and no --listen or --connect)")
+		}
+		if *baud <= 0 {
+			return e.usageErr(fs, "--baud %d: want a positive rate", *baud)
+		}
+	case "tcp":
+		if (*listen == "") == (*connect == "") || *linkPath != "" {
+			return e.usageErr(fs, "--transport tcp needs exactly one of --listen ADDR and --connect ADDR")
+		}
+	default:
+		return e.usageErr(fs, "--transport %q: want serial or tcp", *tr)
+	}
+	if err := chain.ValidCaseRef(*caseRef); err != nil {
+		return e.usageErr(fs, "--case: %v", err)
+	}
+	log, err := labLogger(e, *level)
+	if err != nil {
+		return e.usageErr(fs, "%v", err)
+	}
+	var cm receive.CodeMap
+	if *codes != "" {
+		b, err := os.ReadFile(*codes)
+		if err != nil {
+			return e.fail("lab receive", err)
+		}
+		m, err := testcode.Parse(b)
+		if err != nil {
+			return e.fail("lab receive", fmt.Errorf("%s: %w", *codes, err))
+		}
+		cm = m
+	}
+	l, code := openLedger(e, "lab receive", *data)
+	if l == nil {
+		return code
+	}
+	defer l.Close()
+
+	out := &labOut{w: e.stdout}
+	var mu sync.Mutex
+	tally := map[receive.OutcomeKind]int{}
+	rcv, err := receive.New(receive.Config{Store: l, Dialect: d, Case: *caseRef, Analyser: *analyser, Codes: cm, Logger: log,
+		Observe: func(o receive.Outcome) {
+			mu.Lock()
+			tally[o.Kind]++
+			mu.Unlock()
+			switch o.Kind {
+			case receive.Stored:
+				out.printf("stored %s %s results=%d unknown=%d durable=%s\n", o.Ref, o.Key, o.Results, len(o.Unknown), o.Durable.Round(10*time.Microsecond))
+			case receive.Duplicate:
+				out.printf("duplicate %s %s\n", o.Ref, o.Key)
+			case receive.Quarantined:
+				out.printf("quarantined %s %s reason=%q\n", o.Ref, o.Key, o.Reason)
+			case receive.Failed:
+				out.printf("refused %s error=%q\n", o.Key, o.Err.Error())
+			}
+		}})
+	if err != nil {
+		return e.fail("lab receive", err)
+	}
+	var runner transport.Runner
+	where := ""
+	switch {
+	case *tr == "serial":
+		runner = &transport.Serial{Path: *linkPath, Mode: serialport.Mode{Baud: *baud}, Logger: log}
+		where = fmt.Sprintf("serial %s at %d baud", *linkPath, *baud)
+	case *listen != "":
+		runner = &transport.Server{Addr: *listen, MaxConns: *maxConns, Logger: log,
+			Ready: func(a net.Addr) { out.printf("listening on %s\n", a) }}
+		where = "tcp, listening"
+	default:
+		runner = &transport.Client{Addr: *connect, Logger: log}
+		where = "tcp, connecting to " + *connect
+	}
+	out.printf("receiving %s (%s) over %s into %s, case %s\n", p, d.Name, where, *data, *caseRef)
+	err = runner.Run(e.ctx, func(ctx context.Context, c transport.Conn) error { return rcv.Serve(ctx, c) })
+	mu.Lock()
+	out.printf("stopped: %d stored, %d duplicates, %d quarantined, %d refused\n",
+		tally[receive.Stored], tally[receive.Duplicate], tally[receive.Quarantined], tally[receive.Failed])
+	mu.Unlock()
+	if err != nil {
+		return e.fail("lab receive", err)
+	}
+	return exitOK
+}
+
+// labResult is one row of `exhibit lab results --json`.
+type labResult struct {
+	Ref        string    `json:"ref"`
+	Exhibit    string    `json:"exhibit"`
+	Case       string    `json:"case"`
+	Captured   time.Time `json:"captured"`
+	Protocol   string    `json:"protocol"`
+	Dialect    string    `json:"dialect"`
+	Analyser   string    `json:"analyser"`
+	MessageID  string    `json:"messageId"`
+	Raw        string    `json:"raw"` // digest of the raw message blob
+	Specimen   string    `json:"specimen"`
+	Code       string    `json:"code"`
+	Analyte    string    `json:"analyte,omitempty"`
+	Unknown    bool      `json:"unknownCode,omitempty"`
+	Value      string    `json:"value"`
+	Number     string    `json:"number,omitempty"`
+	Censor     string    `json:"censor,omitempty"`
+	Units      string    `json:"units,omitempty"`
+	Range      string    `json:"range,omitempty"`
+	Flags      string    `json:"flags,omitempty"`
+	Status     string    `json:"status,omitempty"`
+	ResultTime string    `json:"resultTime,omitempty"`
+}
+
+// labQuarantined is one row of `exhibit lab quarantine --json`.
+type labQuarantined struct {
+	Ref       string    `json:"ref"`
+	Exhibit   string    `json:"exhibit"`
+	Case      string    `json:"case"`
+	Captured  time.Time `json:"captured"`
+	Protocol  string    `json:"protocol"`
+	Dialect   string    `json:"dialect"`
+	Analyser  string    `json:"analyser,omitempty"`
+	MessageID string    `json:"messageId"`
+	Reason    string    `json:"reason"`
+	Raw       string    `json:"raw"`
+	Size      int64     `json:"size"`
+	// Preview is the start of the raw bytes, Go-quoted (control bytes
+	// escaped).
+	Preview string `json:"preview"`
+}
+
+const labPreviewBytes = 160
+
+func labList(e *env, args []string, quarantine bool) int {
+	name := "lab results"
+	synopsis := "lab results --data DIR [--case REF] [--json]"
+	if quarantine {
+		name, synopsis = "lab quarantine", "lab quarantine --data DIR [--case REF] [--json]"
+	}
+	fs := newFlags(e, name, synopsis)
+	data := fs.String("data", "", "data directory")
+	caseRef := fs.String("case", "", "only this case")
+	asJSON := fs.Bool("json", false, "print JSON (an array) instead of a table")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if *data == "" || len(pos) > 0 {
+		return e.usageErr(fs, "--data is required, and nothing else")
+	}
+	l, code := openLedger(e, name, *data)
+	if l == nil {
+		return code
+	}
+	defer l.Close()
+	var results []labResult
+	var quar []labQuarantined
+	err = receive.List(e.ctx, l.Store(), func(en receive.Entry) error {
+		if *caseRef != "" && en.Case != *caseRef || en.Quarantined() != quarantine {
+			return nil
+		}
+		if quarantine {
+			prev, err := labPreview(e.ctx, l, en.Blob)
+			if err != nil {
+				return fmt.Errorf("%s: raw message %s: %w", en.Ref, en.Blob, err)
+			}
+			quar = append(quar, labQuarantined{Ref: en.Ref, Exhibit: en.Exhibit, Case: en.Case, Captured: en.Time,
+				Protocol: en.Lab.Protocol, Dialect: en.Lab.Dialect, Analyser: en.Lab.Analyser, MessageID: en.Lab.MessageID,
+				Reason: en.Lab.Quarantine, Raw: en.Blob.String(), Size: en.Size, Preview: prev})
+			return nil
+		}
+		for _, r := range en.Lab.Results {
+			results = append(results, labResult{Ref: en.Ref, Exhibit: en.Exhibit, Case: en.Case, Captured: en.Time,
+				Protocol: en.Lab.Protocol, Dialect: en.Lab.Dialect, Analyser: en.Lab.Analyser, MessageID: en.Lab.MessageID,
+				Raw: en.Blob.String(), Specimen: r.Specimen, Code: r.Code, Analyte: r.Analyte, Unknown: r.Unknown,
+				Value: r.Value, Number: r.Number, Censor: r.Censor, Units: r.Units, Range: r.Range, Flags: r.Flags,
+				Status: r.Status, ResultTime: r.Time})
+		}
+		return nil
+	})
+	if err != nil {
+		return e.fail(name, err)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		var v any = results
+		if quarantine {
+			v = quar
+		}
+		if results == nil && !quarantine {
+			v = []labResult{}
+		}
+		if quar == nil && quarantine {
+			v = []labQuarantined{}
+		}
+		if err := enc.Encode(v); err != nil {
+			return e.fail(name, err)
+		}
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	if quarantine {
+		if len(quar) == 0 {
+			fmt.Fprintln(e.stdout, "nothing in quarantine")
+			return exitOK
+		}
+		for _, q := range quar {
+			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%d bytes\t%s\n", q.Ref, q.Captured.Format(time.RFC3339), q.Protocol, q.Dialect,
+				labOrDash(q.Analyser), q.Size, labShortDigest(q.Raw))
+			fmt.Fprintf(tw, "\treason: %s\n", q.Reason)
+			fmt.Fprintf(tw, "\traw: %s\n", q.Preview)
+		}
+		tw.Flush()
+		return exitOK
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(e.stdout, "no results")
+		return exitOK
+	}
+	fmt.Fprintln(tw, "REF\tSPECIMEN\tANALYTE\tVALUE\tUNITS\tFLAGS\tSTATUS\tANALYSER\tRAW")
+	for _, r := range results {
+		analyte := r.Analyte
+		if r.Unknown {
+			analyte = r.Code + " (unknown code)"
+		}
+		v := r.Value
+		if r.Censor != "" {
+			v += " (censored)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Ref, r.Specimen, analyte, v, labOrDash(r.Units), labOrDash(r.Flags),
+			labOrDash(r.Status), labOrDash(r.Analyser), labShortDigest(r.Raw))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func labOrDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func labShortDigest(s string) string {
+	if len(s) > len("sha256:")+12 {
+		return s[:len("sha256:")+12]
+	}
+	return s
+}
+
+// labPreview returns the first bytes of a blob, Go-quoted.
+func labPreview(ctx context.Context, l *ledger.Ledger, h chain.Hash) (string, error) {
+	rc, size, err := l.Blobs().Open(ctx, h)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	buf := make([]byte, labPreviewBytes)
+	n, err := io.ReadFull(rc, buf)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	s := fmt.Sprintf("%q", buf[:n])
+	if size > int64(n) {
+		s += "…"
+	}
+	return s, nil
+}

@@ -1,0 +1,72 @@
+package receive
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/store"
+)
+
+// A Reader reads the log; store.Store is one.
+type Reader interface {
+	TreeSize(ctx context.Context) (uint64, error)
+	Records(ctx context.Context, from, to uint64, fn func(store.StoredRecord) error) error
+}
+
+var _ Reader = store.Store(nil)
+
+// An Entry is one captured analyser message, read back from its record.
+type Entry struct {
+	Index    uint64     // log index of the captured record
+	Record   chain.Hash // the record's hash
+	Exhibit  string     // exhibit id
+	Ref      string     // exhibit reference, e.g. "LB/12"
+	Case     string
+	Time     time.Time // when it was captured
+	FileName string
+	Blob     chain.Hash // the raw message as received
+	Size     int64
+	Device   string
+	Lab      chain.Lab
+}
+
+// Quarantined reports whether the entry is quarantined input.
+func (e *Entry) Quarantined() bool { return e.Lab.Quarantine != "" }
+
+// List calls fn for every captured record with a Lab section, in log
+// order. A record that does not decode is an error: the log is the
+// evidence, and a listing that skipped what it could not read would hide
+// that.
+func List(ctx context.Context, r Reader, fn func(Entry) error) error {
+	n, err := r.TreeSize(ctx)
+	if err != nil {
+		return err
+	}
+	return r.Records(ctx, 0, n, func(sr store.StoredRecord) error {
+		rec, err := sr.Decode()
+		if err != nil {
+			return fmt.Errorf("log record %d: %w", sr.Index, err)
+		}
+		p := rec.Statement.Predicate
+		if rec.Kind != chain.KindCaptured || p.Lab == nil {
+			return nil
+		}
+		e := Entry{Index: sr.Index, Record: sr.Hash, Time: p.Time, Lab: *p.Lab}
+		if p.Exhibit != nil {
+			e.Exhibit, e.Ref, e.Case = p.Exhibit.ID, p.Exhibit.Ref, p.Exhibit.Case
+		}
+		if p.Source != nil {
+			e.FileName, e.Size, e.Device = p.Source.FileName, p.Source.Size, p.Source.Device
+		}
+		if len(rec.Statement.Subject) > 0 {
+			h, err := rec.Statement.Subject[0].SHA256()
+			if err != nil {
+				return fmt.Errorf("log record %d: subject: %w", sr.Index, err)
+			}
+			e.Blob = h
+		}
+		return fn(e)
+	})
+}

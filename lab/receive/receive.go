@@ -1,0 +1,358 @@
+// Package receive is the durable receiving side of analyser interfacing:
+// it turns every message an analyser sends into a captured evidence record
+// before the analyser is told the message arrived.
+//
+// A Receiver serves connections (lab/transport gives it serial lines and
+// TCP connections) with the host role of lab/astm or the server of lab/hl7.
+// Both protocols call it back before they acknowledge, and it keeps the
+// contract they state:
+//
+//   - A message that parses is captured (ledger.Capture) as a result
+//     exhibit whose blob is the raw message exactly as received and whose
+//     record carries a chain.Lab section: protocol, dialect, analyser,
+//     message id, and every result with its specimen, instrument code,
+//     panel analyte, value text, number or censoring, units, range, flags
+//     and status. Only when Capture has returned — the blob and the signed
+//     record are durable — does the protocol acknowledge (ASTM: the ACK of
+//     the last frame; HL7: AA). A store failure returns an error, so the
+//     frame is NAKed or the message answered AE, and the analyser sends it
+//     again.
+//   - The capture key is "<protocol>:<message id>" (the SHA-256 of the
+//     message as received), so a retransmission — after a lost ACK, a
+//     refused frame, a dropped connection or a crash of this process between
+//     commit and ACK — is recognised by the store and kept once.
+//   - Input that cannot be read (a malformed message, records outside a
+//     message, a transfer cut short, junk between HL7 frames) is captured
+//     the same way with chain.Lab.Quarantine giving the reason and no
+//     results, under the key "<protocol>:quarantine:<id>" (a separate key
+//     space, so that a message quarantined under one configuration can
+//     still be stored when it is sent again under a corrected one).
+//   - Result codes the analyser's code map does not know are kept with
+//     Unknown set, never guessed.
+//
+// List reads what was captured back from the log, for `exhibit lab results`
+// and `exhibit lab quarantine`; it reads the records themselves and keeps
+// no table of its own.
+package receive
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/chain/store"
+	"github.com/exhibit-forensics/exhibit/lab/astm"
+	"github.com/exhibit-forensics/exhibit/lab/astm/link"
+	"github.com/exhibit-forensics/exhibit/lab/astm/record"
+	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/hl7"
+	"github.com/exhibit-forensics/exhibit/lab/protocol"
+)
+
+// Store is what the receiver needs of the evidence store. *ledger.Ledger
+// is one; Capture's contract (durable on a nil error, idempotent by Key) is
+// what the acknowledgement guarantee rests on.
+type Store interface {
+	Capture(ctx context.Context, req ledger.CaptureRequest) (ex store.Exhibit, rec *chain.Record, fresh bool, err error)
+}
+
+var _ Store = (*ledger.Ledger)(nil)
+
+// A CodeMap turns instrument test codes into panel analytes
+// (lab/astm/testcode.Map is one).
+type CodeMap interface {
+	Analyte(code string) (analyte string, ok bool)
+}
+
+// DefaultCase is the case results are captured under when none is given:
+// an inbox from which technicians assign them.
+const DefaultCase = "LAB-INBOX"
+
+// Config configures a Receiver.
+type Config struct {
+	Store   Store             // required
+	Dialect *protocol.Dialect // required
+	// Case is the case reference results are captured under; DefaultCase
+	// if empty.
+	Case string
+	// Analyser names the instrument in records. If empty, the name the
+	// message gives (ASTM H-5, HL7 MSH-3) is used.
+	Analyser string
+	Codes    CodeMap // nil: every result code is flagged unknown
+	// Orders answers ASTM host queries; nil answers "no information".
+	Orders astm.OrderSource
+	// Timers are the ASTM link timers; zero fields take the E1381 values.
+	Timers link.Timers
+	// StoreTimeout bounds one capture. The capture runs on its own
+	// context so that a message being stored when the receiver is stopped
+	// is still stored (and, if the line is still up, acknowledged).
+	// Zero means 10 s.
+	StoreTimeout time.Duration
+	Logger       *slog.Logger     // nil: slog.Default()
+	Now          func() time.Time // nil: time.Now; used for Outcome.Durable
+	// Observe, if set, is told the outcome of every capture attempt. It is
+	// called from connection goroutines, possibly concurrently.
+	Observe func(Outcome)
+}
+
+// An OutcomeKind says what became of one message.
+type OutcomeKind uint8
+
+// Outcomes.
+const (
+	Stored      OutcomeKind = iota + 1 // captured now
+	Duplicate                          // captured before: a retransmission
+	Quarantined                        // captured with a quarantine reason
+	Failed                             // not captured: the message is refused and will be sent again
+)
+
+func (k OutcomeKind) String() string {
+	switch k {
+	case Stored:
+		return "stored"
+	case Duplicate:
+		return "duplicate"
+	case Quarantined:
+		return "quarantined"
+	case Failed:
+		return "failed"
+	}
+	return fmt.Sprintf("OutcomeKind(%d)", uint8(k))
+}
+
+// An Outcome is what happened to one message.
+type Outcome struct {
+	Kind      OutcomeKind
+	Protocol  protocol.Protocol
+	Key       string
+	MessageID chain.Hash
+	Ref       string // exhibit reference of the capture (the first one, for a duplicate)
+	Results   int
+	Unknown   []string // result codes the code map did not know
+	Reason    string   // why the input was quarantined
+	// Durable is the time from the protocol handing the complete message
+	// over to Capture returning.
+	Durable time.Duration
+	Err     error // Failed: why
+}
+
+// A Receiver captures what analysers send. It is safe for concurrent use
+// by several connections.
+type Receiver struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a Receiver.
+func New(cfg Config) (*Receiver, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("receive: Config needs a Store")
+	}
+	if cfg.Dialect == nil || (cfg.Dialect.ASTM == nil) == (cfg.Dialect.HL7 == nil) {
+		return nil, errors.New("receive: Config needs an ASTM or an HL7 dialect")
+	}
+	if cfg.Case == "" {
+		cfg.Case = DefaultCase
+	}
+	if err := chain.ValidCaseRef(cfg.Case); err != nil {
+		return nil, fmt.Errorf("receive: %w", err)
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 10 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	r := &Receiver{cfg: cfg, log: cfg.Logger}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	return r, nil
+}
+
+// Protocol returns the protocol the receiver speaks.
+func (r *Receiver) Protocol() protocol.Protocol { return r.cfg.Dialect.Protocol }
+
+// Serve serves one connection until it ends, fails, or ctx ends. The
+// caller closes rw afterwards (lab/transport does).
+func (r *Receiver) Serve(ctx context.Context, rw io.ReadWriter) error {
+	d := r.cfg.Dialect
+	if d.HL7 != nil {
+		s := &hl7.Server{Handler: hl7Handler{r}, Framing: d.HL7.Framing, Options: d.HL7.Options,
+			Codes: r.cfg.Codes, App: "EXHIBIT", OnFailure: hl7.SendAE, Logger: r.log}
+		return s.ServeConn(ctx, rw)
+	}
+	cfg := astm.Config{Role: link.Host, Dialect: d.ASTM, Handler: astmHandler{r}, Codes: r.cfg.Codes,
+		Sender: record.Repeat{"Exhibit"}, Timers: r.cfg.Timers, Logger: r.log}
+	if r.cfg.Orders != nil {
+		cfg.Answer = astm.OrdersAnswer(r.cfg.Orders)
+	}
+	c, err := astm.NewConn(rw, cfg)
+	if err != nil {
+		return err
+	}
+	return c.Run(ctx)
+}
+
+// ASTMHandler returns the receiver as an astm.Handler.
+func (r *Receiver) ASTMHandler() astm.Handler { return astmHandler{r} }
+
+// HL7Handler returns the receiver as an hl7.Handler.
+func (r *Receiver) HL7Handler() hl7.Handler { return hl7Handler{r} }
+
+type astmHandler struct{ r *Receiver }
+type hl7Handler struct{ r *Receiver }
+
+var (
+	_ astm.Handler = astmHandler{}
+	_ hl7.Handler  = hl7Handler{}
+)
+
+// capture is one message to keep.
+type capture struct {
+	proto    protocol.Protocol
+	id       chain.Hash
+	raw      []byte
+	analyser string
+	results  []chain.LabResult
+	unknown  []string
+	reason   string // quarantine reason; empty for a message that parsed
+}
+
+func (h astmHandler) Accept(ctx context.Context, m *astm.Message) error {
+	c := capture{proto: protocol.ASTM, id: m.ID, raw: m.Raw, analyser: senderName(m.Parsed.Header.Sender)}
+	for _, res := range m.Results {
+		x := res.Result
+		lr := chain.LabResult{Code: res.Code, Analyte: res.Analyte, Units: x.Units, Range: x.Range,
+			Flags: strings.Join(x.Flags, ","), Status: x.Status, Time: x.Completed, Unknown: !res.Known}
+		if res.Order != nil {
+			lr.Specimen = res.Order.SpecimenID
+		}
+		setValue(&lr, x.Value)
+		c.results = append(c.results, lr)
+	}
+	c.unknown = m.UnknownCodes()
+	return h.r.keep(ctx, c)
+}
+
+func (h astmHandler) Reject(ctx context.Context, rj *astm.Rejected) error {
+	c := capture{proto: protocol.ASTM, id: rj.ID, raw: rj.Raw, reason: rj.Reason.Error()}
+	return h.r.keep(ctx, c)
+}
+
+func (h hl7Handler) Accept(ctx context.Context, m *hl7.Received) error {
+	c := capture{proto: protocol.HL7, id: m.ID, raw: m.Raw, analyser: m.MSH().Text(3), unknown: m.Unknown}
+	if m.Results != nil {
+		flagged := map[string]bool{}
+		for _, u := range m.Unknown {
+			flagged[u] = true
+		}
+		for _, p := range m.Results.Patients {
+			for _, g := range p.Orders {
+				for _, ob := range g.Observations {
+					unknown := flagged[ob.ID.Code]
+					lr := chain.LabResult{Specimen: g.SpecimenID, Code: ob.ID.Code, Units: ob.Units, Range: ob.Range,
+						Flags: strings.Join(ob.Flags, ","), Status: ob.Status, Time: ob.ObservedAt, Unknown: unknown}
+					if !unknown && h.r.cfg.Codes != nil {
+						lr.Analyte, _ = h.r.cfg.Codes.Analyte(ob.ID.Code)
+					}
+					setValue(&lr, ob.Value)
+					c.results = append(c.results, lr)
+				}
+			}
+		}
+	}
+	return h.r.keep(ctx, c)
+}
+
+func (h hl7Handler) Reject(ctx context.Context, rj *hl7.Rejected) error {
+	c := capture{proto: protocol.HL7, id: rj.ID, raw: rj.Raw, reason: rj.Reason.Error()}
+	return h.r.keep(ctx, c)
+}
+
+// setValue copies a classified value: the text always, the number only for
+// a plain number, the comparator for a censored one (whose limit stays in
+// the text and never becomes a number).
+func setValue(lr *chain.LabResult, v value.Value) {
+	lr.Value = v.Raw
+	switch v.Kind {
+	case value.Number:
+		lr.Number = v.Decimal
+	case value.Censored:
+		lr.Censor = v.Comparator
+	}
+}
+
+func senderName(s record.Repeat) string {
+	return strings.TrimRight(strings.Join(s, "^"), "^")
+}
+
+// Key returns the capture key of a message: "<protocol>:<id>", or
+// "<protocol>:quarantine:<id>" for quarantined input.
+func Key(p protocol.Protocol, id chain.Hash, quarantined bool) string {
+	if quarantined {
+		return string(p) + ":quarantine:" + id.String()
+	}
+	return string(p) + ":" + id.String()
+}
+
+// keep captures c and reports the outcome. A nil return promises c is
+// durably stored.
+func (r *Receiver) keep(ctx context.Context, c capture) error {
+	start := r.cfg.Now()
+	q := c.reason != ""
+	out := Outcome{Protocol: c.proto, Key: Key(c.proto, c.id, q), MessageID: c.id, Results: len(c.results),
+		Unknown: c.unknown, Reason: c.reason}
+	analyser := r.cfg.Analyser
+	if analyser == "" {
+		analyser = c.analyser
+	}
+	lab := &chain.Lab{Protocol: string(c.proto), Dialect: r.cfg.Dialect.Name, Analyser: analyser,
+		MessageID: c.id.String(), Results: c.results, Quarantine: c.reason}
+	name := fmt.Sprintf("%s-%s.%s", c.proto, c.id.Hex()[:16], c.proto)
+	if q {
+		name = "quarantine-" + name
+	}
+	// The capture runs to completion even if ctx ends meanwhile: a message
+	// half-way into the store is finished rather than abandoned, and the
+	// acknowledgement still depends only on its result.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StoreTimeout)
+	defer cancel()
+	ex, _, fresh, err := r.cfg.Store.Capture(sctx, ledger.CaptureRequest{
+		Case: r.cfg.Case, Kind: chain.ExhibitResult, FileName: name, Body: bytes.NewReader(c.raw),
+		Device: analyser, Key: out.Key,
+		Fill: func(p *chain.Predicate) { p.Lab = lab },
+	})
+	out.Durable = r.cfg.Now().Sub(start)
+	switch {
+	case err != nil:
+		out.Kind, out.Err = Failed, err
+		r.log.Error("receive: message not stored; refusing it so the analyser sends it again",
+			"protocol", c.proto, "id", c.id.String(), "error", err)
+	case !fresh:
+		out.Kind, out.Ref = Duplicate, ex.Ref
+		r.log.Info("receive: retransmission of a stored message", "protocol", c.proto, "id", c.id.String(), "ref", ex.Ref)
+	case q:
+		out.Kind, out.Ref = Quarantined, ex.Ref
+		r.log.Warn("receive: input quarantined", "protocol", c.proto, "id", c.id.String(), "ref", ex.Ref, "reason", c.reason)
+	default:
+		out.Kind, out.Ref = Stored, ex.Ref
+		if len(c.unknown) > 0 {
+			r.log.Warn("receive: unknown test codes flagged for review", "ref", ex.Ref, "codes", c.unknown)
+		}
+	}
+	if r.cfg.Observe != nil {
+		r.cfg.Observe(out)
+	}
+	if err != nil {
+		return fmt.Errorf("receive: store %s: %w", c.id, err)
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+// Package transport carries analyser protocols over the links instruments
+// use: serial lines (through devices/serialport, the one place that opens
+// serial ports) and TCP, with this side as the server (instruments that
+// connect to the laboratory system) or as the client (instruments that
+// listen).
+//
+// Each transport is a Runner: Run obtains connections one after another
+// (or, for a server, side by side) and hands each to a Session — for
+// example lab/receive's Receiver.Serve — until the context ends. What
+// analyser links need from it:
+//
+//   - Connections are held open for as long as the instrument keeps them,
+//     which is days: there are no idle deadlines. A TCP peer that vanished
+//     without closing (power cut, cable pulled) is found by TCP keep-alive
+//     probes (by default after 60 s idle, every 15 s, 4 probes), and the
+//     connection is then closed.
+//   - A serial adapter that goes away (serialport.ErrDisconnected) is
+//     reopened by path — use a stable path such as /dev/serial/by-id/… —
+//     and a TCP client redials, both with exponential backoff (Backoff)
+//     that resets once a connection has lasted Backoff.Stable.
+//   - A server tolerates port scanners and health checks that connect and
+//     drop: such a connection is logged at debug level and costs nothing
+//     else. MaxConns bounds how many connections are served at once; a
+//     connection beyond it is closed at once, with a warning.
+//
+// Waiting is injected (Wait), and so are the ways of opening serial ports
+// and dialling (Open, Dial, Listen), so that tests drive reconnection
+// without sleeping.
+package transport
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// A Conn is one connection to an instrument.
+type Conn interface {
+	io.ReadWriteCloser
+	// String describes the connection for logs: a serial path or
+	// "tcp 10.0.0.5:4001".
+	String() string
+}
+
+// A Session serves one connection until it ends or ctx ends. The transport
+// closes the connection when the session returns, and also when ctx ends,
+// which unblocks the session's reads.
+type Session func(ctx context.Context, c Conn) error
+
+// A Runner runs sessions over one transport until ctx ends. It returns nil
+// when ctx ends, and an error only when it cannot work at all (for
+// example, a server whose address cannot be bound).
+type Runner interface {
+	Run(ctx context.Context, s Session) error
+}
+
+// A WaitFunc waits d or until ctx ends, returning ctx.Err() in that case.
+type WaitFunc func(ctx context.Context, d time.Duration) error
+
+// Sleep is the real WaitFunc.
+func Sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Backoff is how long to wait between attempts: Min after the first
+// failure, doubling up to Max. A connection that lasted at least Stable
+// counts as a success and resets the wait to Min.
+type Backoff struct {
+	Min, Max time.Duration // zero: 250 ms and 30 s
+	Stable   time.Duration // zero: 10 s
+}
+
+func (b Backoff) withDefaults() Backoff {
+	if b.Min <= 0 {
+		b.Min = 250 * time.Millisecond
+	}
+	if b.Max < b.Min {
+		b.Max = 30 * time.Second
+		if b.Max < b.Min {
+			b.Max = b.Min
+		}
+	}
+	if b.Stable <= 0 {
+		b.Stable = 10 * time.Second
+	}
+	return b
+}
+
+// Next returns the wait after cur (0 before any failure).
+func (b Backoff) Next(cur time.Duration) time.Duration {
+	b = b.withDefaults()
+	if cur < b.Min {
+		return b.Min
+	}
+	if cur >= b.Max/2 {
+		return b.Max
+	}
+	return cur * 2
+}
+
+// common holds what every transport is given.
+type common struct {
+	log  *slog.Logger
+	wait WaitFunc
+	now  func() time.Time
+}
+
+func newCommon(l *slog.Logger, w WaitFunc, now func() time.Time) common {
+	if l == nil {
+		l = slog.Default()
+	}
+	if w == nil {
+		w = Sleep
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return common{l, w, now}
+}
+
+// closeOnDone closes c when ctx ends and returns a function that stops
+// watching.
+func closeOnDone(ctx context.Context, c io.Closer) func() bool {
+	return context.AfterFunc(ctx, func() { c.Close() })
+}
