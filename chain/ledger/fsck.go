@@ -164,11 +164,20 @@ func (l *Ledger) Fsck(ctx context.Context) (*FsckReport, error) {
 	// The blobs.
 	rep.Blobs = len(blobs)
 	for h, where := range blobs {
-		if err := blobstore.Check(ctx, l.blobs, h); err != nil {
+		if err := blobstore.Check(ctx, l.Blobs(), h); err != nil {
 			add("blob "+h.String(), fmt.Errorf("named by %s: %w", where, err))
 		}
 	}
-	if en, ok := l.blobs.(blobstore.Enumerator); ok {
+	err = l.st.InlineBlobs(ctx, func(h chain.Hash, size int64) error {
+		if _, ok := blobs[h]; !ok {
+			add("inline blob "+h.String(), fmt.Errorf("%d bytes not named by any record (it was committed with a record that is gone)", size))
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	if en, ok := l.files.(blobstore.Enumerator); ok {
 		err := en.Enumerate(ctx, chain.Hash{}, func(info blobstore.Info) error {
 			if _, ok := blobs[info.Hash]; !ok {
 				rep.Problems = append(rep.Problems, Problem{Where: "blob " + info.Hash.String(), Note: true,

@@ -79,7 +79,7 @@ func (o *Options) fill() {
 type Ledger struct {
 	dir   string
 	st    store.Store
-	blobs interface {
+	files interface {
 		Blobs
 		Close() error
 	}
@@ -141,7 +141,7 @@ func Init(ctx context.Context, dir, producer, initials string, opt Options) (*Le
 		st.Close()
 		return nil, fmt.Errorf("init: %w", err)
 	}
-	l := &Ledger{dir: dir, st: st, blobs: bl, signer: chain.NewSigner(priv), opt: opt}
+	l := &Ledger{dir: dir, st: st, files: bl, signer: chain.NewSigner(priv), opt: opt}
 	now := opt.Now().UTC()
 	l.id = store.Identity{
 		DeviceID: devID.String(),
@@ -207,7 +207,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Ledger, error) {
 		st.Close()
 		return nil, err
 	}
-	l := &Ledger{dir: dir, st: st, blobs: bl, id: id, opt: opt}
+	l := &Ledger{dir: dir, st: st, files: bl, id: id, opt: opt}
 	ring, err := l.Keyring(ctx)
 	if err != nil {
 		l.Close()
@@ -237,7 +237,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Ledger, error) {
 func (l *Ledger) Retired() bool { return l.signer == nil }
 
 // Close closes the store and blob store.
-func (l *Ledger) Close() error { return errors.Join(l.st.Close(), l.blobs.Close()) }
+func (l *Ledger) Close() error { return errors.Join(l.st.Close(), l.files.Close()) }
 
 // Dir returns the data directory.
 func (l *Ledger) Dir() string { return l.dir }
@@ -248,8 +248,9 @@ func (l *Ledger) Identity() store.Identity { return l.id }
 // Store returns the record store.
 func (l *Ledger) Store() store.Store { return l.st }
 
-// Blobs returns the blob store.
-func (l *Ledger) Blobs() Blobs { return l.blobs }
+// Blobs returns the ledger's blobs, wherever each is kept (inline in the
+// record store or in the file blob store).
+func (l *Ledger) Blobs() Blobs { return blobView{st: l.st, files: l.files} }
 
 // Now returns the ledger clock's time, in UTC.
 func (l *Ledger) Now() time.Time { return l.opt.Now().UTC() }
@@ -331,15 +332,17 @@ func (l *Ledger) Import(ctx context.Context, req ImportRequest) (store.Exhibit, 
 	if req.Actor.Name == "" {
 		req.Actor = chain.Person{Name: l.id.Producer}
 	}
-	info, err := l.blobs.Ingest(ctx, req.Body)
+	tk, err := l.take(ctx, req.Body)
 	if err != nil {
 		return store.Exhibit{}, nil, fmt.Errorf("store %s: %w", req.FileName, err)
 	}
+	info := tk.info
 	exID, err := uuid.NewV7FromReader(l.opt.Rand)
 	if err != nil {
 		return store.Exhibit{}, nil, err
 	}
 	var rec *chain.Record
+	var ex store.Exhibit
 	err = l.st.Update(ctx, func(tx store.Tx) error {
 		n, err := tx.NextRefNumber(req.Initials)
 		if err != nil {
@@ -365,14 +368,29 @@ func (l *Ledger) Import(ctx context.Context, req ImportRequest) (store.Exhibit, 
 		if err != nil {
 			return err
 		}
-		_, err = tx.Append(rec)
+		if err := tk.put(tx); err != nil {
+			return err
+		}
+		first, err := tx.Append(rec)
+		ex = firstExhibit(rec, first)
 		return err
 	})
 	if err != nil {
 		return store.Exhibit{}, nil, err
 	}
-	ex, err := l.st.Exhibit(ctx, exID.String())
-	return ex, rec, err
+	return ex, rec, nil
+}
+
+// firstExhibit is the index entry of the exhibit rec, at log index i, has
+// just created.
+func firstExhibit(rec *chain.Record, i uint64) store.Exhibit {
+	p := rec.Statement.Predicate
+	ex := store.Exhibit{ExhibitInfo: *p.Exhibit, Created: p.Time, FirstIndex: i, HeadIndex: i, Head: rec.Hash, Seq: 1}
+	for _, s := range rec.Statement.Subject {
+		h, _ := s.SHA256() // checked when the record was decoded
+		ex.Blobs = append(ex.Blobs, store.BlobRef{Name: s.Name, Hash: h})
+	}
+	return ex
 }
 
 // CaptureRequest describes bytes a device produced.
@@ -406,10 +424,11 @@ func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhi
 	if req.Initials == "" {
 		req.Initials = l.id.Initials
 	}
-	info, err := l.blobs.Ingest(ctx, req.Body)
+	tk, err := l.take(ctx, req.Body)
 	if err != nil {
 		return ex, nil, false, fmt.Errorf("store %s: %w", req.FileName, err)
 	}
+	info := tk.info
 	exID, err := uuid.NewV7FromReader(l.opt.Rand)
 	if err != nil {
 		return ex, nil, false, err
@@ -444,10 +463,14 @@ func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhi
 		if rec, err = l.sign(st); err != nil {
 			return err
 		}
+		if err := tk.put(tx); err != nil {
+			return err
+		}
 		i, err := tx.Append(rec)
 		if err != nil {
 			return err
 		}
+		ex = firstExhibit(rec, i)
 		if req.Key != "" {
 			if held, err = tx.Claim(req.Key, i); err != nil {
 				if errors.Is(err, store.ErrClaimed) {
@@ -471,10 +494,9 @@ func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhi
 		return ex, r, false, err
 	}
 	if err != nil {
-		return ex, nil, false, err
+		return store.Exhibit{}, nil, false, err
 	}
-	ex, err = l.st.Exhibit(ctx, exID.String())
-	return ex, rec, true, err
+	return ex, rec, true, nil
 }
 
 func validKind(k string) bool {

@@ -255,7 +255,7 @@ func TestFsckFindsTampering(t *testing.T) {
 	cases := []struct {
 		name  string
 		sql   string
-		file  func(dir string, ex store.Exhibit) error
+		file  func(dir string, photo store.Exhibit) error
 		where string
 		want  string
 	}{
@@ -267,18 +267,24 @@ func TestFsckFindsTampering(t *testing.T) {
 		{name: "exhibit index ref", sql: `UPDATE records SET ex_num = 7 WHERE ex_num = 1`, where: "record 1", want: "exhibit index"},
 		{name: "leaf derived from a changed hash", sql: `UPDATE records SET hash = zeroblob(32) WHERE idx = 2`, where: "record 2"},
 		{name: "record deleted", sql: `DELETE FROM records WHERE idx = 2`, where: "log"},
-		{name: "blob bytes", file: func(dir string, ex store.Exhibit) error {
-			p := filepath.Join(dir, "blobs", "sha256", ex.Blobs[0].Hash.Hex()[:2], ex.Blobs[0].Hash.Hex()[2:4], ex.Blobs[0].Hash.Hex())
+		{name: "file blob bytes", file: func(dir string, photo store.Exhibit) error {
+			h := photo.Blobs[0].Hash.Hex()
+			p := filepath.Join(dir, "blobs", "sha256", h[:2], h[2:4], h)
 			os.Chmod(p, 0o644)
 			return os.WriteFile(p, []byte("forged"), 0o444)
 		}, where: "blob "},
+		{name: "inline blob bytes", sql: `UPDATE blobs SET data = CAST('forged statement' AS BLOB)`, where: "blob ", want: "sha256"},
+		{name: "inline blob removed", sql: `DELETE FROM blobs`, where: "blob ", want: "not found"},
 	}
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
 			l, _ := newLedger(t)
-			ex := importBytes(t, l, "CASE-1", "statement.pdf", "the statement")
-			importBytes(t, l, "CASE-1", "photo.png", "a photo")
+			importBytes(t, l, "CASE-1", "statement.pdf", "the statement")                        // inline
+			photo := importBytes(t, l, "CASE-1", "photo.png", strings.Repeat("a photo ", 20000)) // a file
+			if _, err := l.Store().InlineBlob(ctx, photo.Blobs[0].Hash); err == nil {
+				t.Fatal("a 160 KB blob was kept inline")
+			}
 			if _, err := l.Checkpoint(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -287,7 +293,7 @@ func TestFsckFindsTampering(t *testing.T) {
 				sqlite(t, l.Dir(), tt.sql)
 			}
 			if tt.file != nil {
-				if err := tt.file(l.Dir(), ex); err != nil {
+				if err := tt.file(l.Dir(), photo); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -37,7 +37,13 @@ var (
 	ErrExists      = errors.New("store already initialised")
 	ErrNotInit     = errors.New("store not initialised")
 	ErrClaimed     = errors.New("key already claimed")
+	ErrTooLarge    = errors.New("blob too large to keep inline")
 )
+
+// MaxInlineBlob is the largest blob a store keeps inline, in the same
+// transaction as the record that names it. Larger blobs (images, reports)
+// go to a blob store (chain/blobstore).
+const MaxInlineBlob = 64 << 10
 
 // Identity is what `exhibit init` fixes for a data directory.
 type Identity struct {
@@ -108,6 +114,12 @@ type Reader interface {
 	ReadHashes(ctx context.Context, indexes []int64) ([]chain.Hash, error)
 	Checkpoints(ctx context.Context) ([]Checkpoint, error)
 	LatestCheckpoint(ctx context.Context) (Checkpoint, error)
+	// InlineBlob returns a blob kept inline, or ErrNotFound. The bytes are
+	// returned as stored: callers check them against h (chain/blobstore.Check
+	// does, through the ledger's blob view).
+	InlineBlob(ctx context.Context, h chain.Hash) ([]byte, error)
+	// InlineBlobs calls fn for every inline blob's hash and size.
+	InlineBlobs(ctx context.Context, fn func(h chain.Hash, size int64) error) error
 }
 
 // Tx is a write transaction.
@@ -136,6 +148,9 @@ type Tx interface {
 	// retransmitting a message after a lost ACK) is stored once. If key is
 	// already claimed it returns ErrClaimed and the index that holds it.
 	Claim(key string, index uint64) (uint64, error)
+	// PutInlineBlob keeps b, whose SHA-256 must be h, inline. Putting a blob
+	// already there is not an error. At most MaxInlineBlob bytes.
+	PutInlineBlob(h chain.Hash, b []byte) error
 	// AddCheckpoint stores a signed checkpoint of size at most TreeSize.
 	AddCheckpoint(c Checkpoint) error
 	// Root returns the Merkle root of the log at TreeSize.

@@ -96,6 +96,10 @@ CREATE TABLE IF NOT EXISTS tree (
 	idx INTEGER PRIMARY KEY,
 	hash BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS blobs (
+	hash BLOB PRIMARY KEY,
+	data BLOB NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS claims (
 	key TEXT PRIMARY KEY,
 	idx INTEGER NOT NULL
@@ -162,6 +166,7 @@ var statements = map[string]string{
 	"nextRef":        `SELECT COALESCE(MAX(ex_num), 0) + 1 FROM records WHERE ex_initials = ? AND ex_num IS NOT NULL`,
 	"checkpointSize": `SELECT note FROM checkpoints WHERE size = ?`,
 	"claimed":        `SELECT idx FROM claims WHERE key = ?`,
+	"putBlob":        `INSERT OR IGNORE INTO blobs (hash, data) VALUES (?, COALESCE(?, x''))`,
 	"claim":          `INSERT INTO claims (key, idx) VALUES (?, ?)`,
 	"addCheckpoint":  `INSERT INTO checkpoints (size, note, issued) VALUES (?, ?, ?)`,
 }
@@ -442,6 +447,41 @@ func scanRecord(row interface{ Scan(...any) error }) (store.StoredRecord, error)
 // Record returns the record at a log index.
 func (s *Store) Record(ctx context.Context, index uint64) (store.StoredRecord, error) {
 	return scanRecord(s.r.QueryRowContext(ctx, `SELECT idx, hash, envelope FROM records WHERE idx = ?`, int64(index)))
+}
+
+// InlineBlob returns a blob kept inline.
+func (s *Store) InlineBlob(ctx context.Context, h chain.Hash) ([]byte, error) {
+	var b []byte
+	err := s.r.QueryRowContext(ctx, `SELECT data FROM blobs WHERE hash = ?`, h[:]).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("inline blob %s: %w", h, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: inline blob %s: %w", h, err)
+	}
+	return b, nil
+}
+
+// InlineBlobs lists the inline blobs in hash order.
+func (s *Store) InlineBlobs(ctx context.Context, fn func(chain.Hash, int64) error) error {
+	rows, err := s.r.QueryContext(ctx, `SELECT hash, length(data) FROM blobs ORDER BY hash`)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: inline blobs: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var hb []byte
+		var n int64
+		if err := rows.Scan(&hb, &n); err != nil {
+			return fmt.Errorf("sqlitestore: inline blobs: %w", err)
+		}
+		var h chain.Hash
+		copy(h[:], hb)
+		if err := fn(h, n); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // RecordByHash returns the record with hash h: candidates from the hash
@@ -1128,6 +1168,19 @@ func (t *txn) insertRecord(idx int64, r *chain.Record) error {
 		}
 	}
 	return fmt.Errorf("sqlitestore: append record %s: %w", r.Hash, err)
+}
+
+func (t *txn) PutInlineBlob(h chain.Hash, b []byte) error {
+	if len(b) > store.MaxInlineBlob {
+		return fmt.Errorf("%w: %d bytes", store.ErrTooLarge, len(b))
+	}
+	if chain.Sum(b) != h {
+		return fmt.Errorf("sqlitestore: inline blob: bytes hash to %s, not %s", chain.Sum(b), h)
+	}
+	if _, err := t.exec("putBlob", h[:], b); err != nil {
+		return fmt.Errorf("sqlitestore: inline blob %s: %w", h, err)
+	}
+	return nil
 }
 
 func (t *txn) Claim(key string, index uint64) (uint64, error) {

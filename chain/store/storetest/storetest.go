@@ -46,6 +46,7 @@ func Test(t *testing.T, newDB func(t *testing.T) Opener) {
 		{"Refs", testRefs},
 		{"MissingNodes", testMissing},
 		{"Claims", testClaims},
+		{"InlineBlobs", testInlineBlobs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB(t)) })
@@ -649,5 +650,57 @@ func testClaims(t *testing.T, o Opener) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func testInlineBlobs(t *testing.T, o Opener) {
+	ctx := context.Background()
+	s := open(t, o)
+	small := []byte("H|\\^&\rR|1|^^^GHB|<0.5|mg/L\rL|1|N\r")
+	h := chain.Sum(small)
+	put := func(h chain.Hash, b []byte, fail bool) error {
+		return s.Update(ctx, func(tx store.Tx) error {
+			if err := tx.PutInlineBlob(h, b); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("abandoned")
+			}
+			return nil
+		})
+	}
+	if err := put(h, small, true); err == nil {
+		t.Fatal("abandoned update succeeded")
+	}
+	if _, err := s.InlineBlob(ctx, h); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("blob of an abandoned update: %v", err)
+	}
+	if err := put(h, small, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := put(h, small, false); err != nil {
+		t.Fatalf("putting it again: %v", err)
+	}
+	got, err := s.InlineBlob(ctx, h)
+	if err != nil || !bytes.Equal(got, small) {
+		t.Fatalf("InlineBlob = %q, %v", got, err)
+	}
+	if err := put(h, []byte("other bytes"), false); err == nil {
+		t.Fatal("bytes that do not match their hash accepted")
+	}
+	big := make([]byte, store.MaxInlineBlob+1)
+	if err := put(chain.Sum(big), big, false); !errors.Is(err, store.ErrTooLarge) {
+		t.Fatalf("oversized inline blob: %v", err)
+	}
+	empty := chain.Sum(nil)
+	if err := put(empty, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	var listed []chain.Hash
+	if err := s.InlineBlobs(ctx, func(h chain.Hash, n int64) error { listed = append(listed, h); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(listed) != 2 {
+		t.Fatalf("InlineBlobs listed %d, want 2", len(listed))
 	}
 }

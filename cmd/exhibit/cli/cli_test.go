@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 )
 
@@ -47,11 +48,14 @@ func state(t *testing.T, data string) (uint64, int) {
 	}
 	blobs := 0
 	filepath.WalkDir(filepath.Join(data, "blobs"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
+		if err == nil && !d.IsDir() && d.Name() != "lock" {
 			blobs++
 		}
 		return nil
 	})
+	if err := l.Store().InlineBlobs(context.Background(), func(chain.Hash, int64) error { blobs++; return nil }); err != nil {
+		t.Fatal(err)
+	}
 	return n, blobs
 }
 
