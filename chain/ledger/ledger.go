@@ -8,14 +8,16 @@
 //
 //	DIR/exhibit.db      the SQLite store: records, log, checkpoints
 //	DIR/exhibit-hashes.db  its derived index of records by hash (rebuilt if lost)
-//	DIR/blobs/          content-addressed blobs (chain/blobstore/fsstore)
+//	DIR/blobs/          content-addressed blobs over 64 KiB (chain/blobstore/fsstore)
 //	DIR/keys/device.key the device's Ed25519 key, PKCS#8 PEM, mode 0600
 //
 // Every record is signed, appended to its chain and to the log in one store
-// transaction. Bytes enter the blob store (durably) before the record that
-// names them is committed, so a committed record never names a missing
-// blob; a crash between the two leaves at most an unreferenced blob, which
-// fsck reports and which is harmless.
+// transaction. Blobs of at most 64 KiB (store.MaxInlineBlob: an analyser
+// message, a short document) are kept inline in exhibit.db, in that same
+// transaction. Larger ones enter the file blob store (durably) before the
+// record that names them is committed, so a committed record never names a
+// missing blob; a crash between the two leaves at most an unreferenced
+// blob file, which fsck reports and which is harmless.
 package ledger
 
 import (
