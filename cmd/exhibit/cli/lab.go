@@ -76,6 +76,7 @@ func labReceive(e *env, args []string) int {
 	baud := fs.Int("baud", 9600, "serial: baud rate (8N1)")
 	maxConns := fs.Int("max-conns", 16, "tcp --listen: connections served at once")
 	level := fs.String("log-level", "info", "stderr log level: debug, info, warn, error")
+	every := fs.Duration("checkpoint-every", time.Minute, "sign a checkpoint of the log this often while receiving (and always on stop)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -86,14 +87,7 @@ func labReceive(e *env, args []string) int {
 	if *data == "" || *proto == "" || *tr == "" {
 		return e.usageErr(fs, "--data, --protocol and --transport are required")
 	}
-	p, err := protocol.Parse(*proto)
-	if err != nil {
-		return e.usageErr(fs, "%v", err)
-	}
-	if *dialect == "" {
-		*dialect = protocol.Default(p)
-	}
-	d, err := protocol.Lookup(p, *dialect)
+	d, err := lookupDialect(*proto, *dialect)
 	if err != nil {
 		return e.usageErr(fs, "%v", err)
 	}
@@ -173,8 +167,31 @@ func labReceive(e *env, args []string) int {
 		runner = &transport.Client{Addr: *connect, Logger: log}
 		where = "tcp, connecting to " + *connect
 	}
-	out.printf("receiving %s (%s) over %s into %s, case %s\n", p, d.Name, where, *data, *caseRef)
+	out.printf("receiving %s (%s) over %s into %s, case %s\n", d.Protocol, d.Name, where, *data, *caseRef)
+	// The log's signed head follows what was received: a checkpoint every
+	// --checkpoint-every while running, and one on stop.
+	if *every > 0 {
+		tick := time.NewTicker(*every)
+		defer tick.Stop()
+		go func() {
+			for {
+				select {
+				case <-tick.C:
+					if _, err := l.Checkpoint(e.ctx); err != nil && e.ctx.Err() == nil {
+						log.Error("lab receive: checkpoint failed", "error", err)
+					}
+				case <-e.ctx.Done():
+					return
+				}
+			}
+		}()
+	}
 	err = runner.Run(e.ctx, func(ctx context.Context, c transport.Conn) error { return rcv.Serve(ctx, c) })
+	if cp, cerr := l.Checkpoint(context.WithoutCancel(e.ctx)); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("checkpoint on stop: %w", cerr))
+	} else {
+		out.printf("checkpoint: log size %d\n", cp.Size)
+	}
 	mu.Lock()
 	out.printf("stopped: %d stored, %d duplicates, %d quarantined, %d refused\n",
 		tally[receive.Stored], tally[receive.Duplicate], tally[receive.Quarantined], tally[receive.Failed])
@@ -365,4 +382,17 @@ func labPreview(ctx context.Context, l *ledger.Ledger, h chain.Hash) (string, er
 		s += "…"
 	}
 	return s, nil
+}
+
+// lookupDialect resolves --protocol and --dialect (the protocol's standard
+// dialect when --dialect is empty).
+func lookupDialect(proto, dialect string) (*protocol.Dialect, error) {
+	p, err := protocol.Parse(proto)
+	if err != nil {
+		return nil, err
+	}
+	if dialect == "" {
+		dialect = protocol.Default(p)
+	}
+	return protocol.Lookup(p, dialect)
 }

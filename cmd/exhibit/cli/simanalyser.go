@@ -50,14 +50,7 @@ func runSimAnalyser(e *env, args []string) int {
 	if *proto == "" || *tr == "" || *scenario == "" {
 		return e.usageErr(fs, "--protocol, --transport and --scenario are required")
 	}
-	p, err := protocol.Parse(*proto)
-	if err != nil {
-		return e.usageErr(fs, "%v", err)
-	}
-	if *dialect == "" {
-		*dialect = protocol.Default(p)
-	}
-	d, err := protocol.Lookup(p, *dialect)
+	d, err := lookupDialect(*proto, *dialect)
 	if err != nil {
 		return e.usageErr(fs, "%v", err)
 	}
@@ -129,7 +122,7 @@ func runSimAnalyser(e *env, args []string) int {
 		runner = &transport.Client{Addr: *connect, Logger: log}
 	}
 	tubes, results := sc.Counts()
-	out.printf("analyser %s (%s): %d tubes, %d results; faults: %s\n", p, d.Name, tubes, results, faults)
+	out.printf("analyser %s (%s): %d tubes, %d results; faults: %s\n", d.Protocol, d.Name, tubes, results, faults)
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	done := make(chan error, 1)
