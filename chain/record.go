@@ -324,7 +324,21 @@ func Sign(st *Statement, signers ...*Signer) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chain: sign: %w", err)
 	}
-	return DecodeRecord(b)
+	// The record is built from what was just encoded rather than decoded
+	// again; the same checks as DecodeRecord's run on it (a test compares
+	// the two).
+	r := &Record{Envelope: b, Hash: Sum(b), Payload: payload, Statement: *st}
+	for _, sg := range env.Signatures {
+		sig, err := base64.StdEncoding.DecodeString(sg.Sig)
+		if err != nil {
+			return nil, fmt.Errorf("chain: sign: %w", err)
+		}
+		r.Signatures = append(r.Signatures, Signature{KeyID: sg.KeyID, Sig: sig})
+	}
+	if err := r.check(); err != nil {
+		return nil, fmt.Errorf("chain: sign: %w", err)
+	}
+	return r, nil
 }
 
 // envelope is the strict decoding target for a DSSE envelope.
@@ -373,51 +387,64 @@ func DecodeRecord(b []byte) (*Record, error) {
 	if err := strictJSON(payload, &r.Statement); err != nil {
 		return nil, fmt.Errorf("%w: statement: %v", ErrMalformedRecord, err)
 	}
+	if err := r.check(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// check checks a record's statement and signatures' shape: statement type,
+// a known predicate type (setting Kind), well-formed subjects, and the
+// predicate's chain, seq, prev, time, device and kind sections.
+func (r *Record) check() error {
 	st := &r.Statement
+	if len(r.Signatures) == 0 {
+		return fmt.Errorf("%w: no signatures", ErrMalformedRecord)
+	}
 	if st.Type != StatementType {
-		return nil, fmt.Errorf("%w: statement _type %q, want %q", ErrMalformedRecord, clip(st.Type), StatementType)
+		return fmt.Errorf("%w: statement _type %q, want %q", ErrMalformedRecord, clip(st.Type), StatementType)
 	}
 	k, ok := kindOf(st.PredicateType)
 	if !ok {
-		return nil, fmt.Errorf("%w: unknown predicateType %q", ErrMalformedRecord, clip(st.PredicateType))
+		return fmt.Errorf("%w: unknown predicateType %q", ErrMalformedRecord, clip(st.PredicateType))
 	}
 	r.Kind = k
 	for i, s := range st.Subject {
 		if s.Name == "" {
-			return nil, fmt.Errorf("%w: subject %d has no name", ErrMalformedRecord, i+1)
+			return fmt.Errorf("%w: subject %d has no name", ErrMalformedRecord, i+1)
 		}
 		if _, err := s.SHA256(); err != nil {
-			return nil, fmt.Errorf("%w: subject %d (%q): %v", ErrMalformedRecord, i+1, clip(s.Name), err)
+			return fmt.Errorf("%w: subject %d (%q): %v", ErrMalformedRecord, i+1, clip(s.Name), err)
 		}
 	}
 	p := &st.Predicate
 	switch {
 	case p.Chain == "":
-		return nil, fmt.Errorf("%w: predicate has no chain", ErrMalformedRecord)
+		return fmt.Errorf("%w: predicate has no chain", ErrMalformedRecord)
 	case p.Seq == 0:
-		return nil, fmt.Errorf("%w: predicate seq must start at 1", ErrMalformedRecord)
+		return fmt.Errorf("%w: predicate seq must start at 1", ErrMalformedRecord)
 	case p.Seq == 1 && !p.Prev.IsZero():
-		return nil, fmt.Errorf("%w: first record of a chain has a prev link", ErrMalformedRecord)
+		return fmt.Errorf("%w: first record of a chain has a prev link", ErrMalformedRecord)
 	case p.Seq > 1 && p.Prev.IsZero():
-		return nil, fmt.Errorf("%w: record %d of chain %s has no prev link", ErrMalformedRecord, p.Seq, clip(p.Chain))
+		return fmt.Errorf("%w: record %d of chain %s has no prev link", ErrMalformedRecord, p.Seq, clip(p.Chain))
 	case p.Time.IsZero():
-		return nil, fmt.Errorf("%w: predicate has no time", ErrMalformedRecord)
+		return fmt.Errorf("%w: predicate has no time", ErrMalformedRecord)
 	case p.Device.ID == "" || p.Device.KeyID == "":
-		return nil, fmt.Errorf("%w: predicate does not name the signing device and key", ErrMalformedRecord)
+		return fmt.Errorf("%w: predicate does not name the signing device and key", ErrMalformedRecord)
 	case k.IsKey() && p.Key == nil:
-		return nil, fmt.Errorf("%w: %s record has no key section", ErrMalformedRecord, k)
+		return fmt.Errorf("%w: %s record has no key section", ErrMalformedRecord, k)
 	case !k.IsKey() && p.Exhibit == nil:
-		return nil, fmt.Errorf("%w: %s record names no exhibit", ErrMalformedRecord, k)
+		return fmt.Errorf("%w: %s record names no exhibit", ErrMalformedRecord, k)
 	case k == KindTransferred && p.Handover == nil:
-		return nil, fmt.Errorf("%w: transferred record has no handover section", ErrMalformedRecord)
+		return fmt.Errorf("%w: transferred record has no handover section", ErrMalformedRecord)
 	}
 	if r.Signatures[0].KeyID != p.Device.KeyID {
-		return nil, fmt.Errorf("%w: first signature is by key %s but the predicate names key %s", ErrMalformedRecord, short(r.Signatures[0].KeyID), short(p.Device.KeyID))
+		return fmt.Errorf("%w: first signature is by key %s but the predicate names key %s", ErrMalformedRecord, short(r.Signatures[0].KeyID), short(p.Device.KeyID))
 	}
 	if p.Exhibit != nil && p.Exhibit.ID != p.Chain {
-		return nil, fmt.Errorf("%w: exhibit %s is not the record's chain %s", ErrMalformedRecord, clip(p.Exhibit.ID), clip(p.Chain))
+		return fmt.Errorf("%w: exhibit %s is not the record's chain %s", ErrMalformedRecord, clip(p.Exhibit.ID), clip(p.Chain))
 	}
-	return r, nil
+	return nil
 }
 
 // strictJSON decodes exactly one JSON value with no unknown fields.

@@ -251,3 +251,38 @@ func TestWriteCorpus(t *testing.T) {
 	}
 	fuzzseed.Write(t, "FuzzParseHash", hashes)
 }
+
+// TestSignMatchesDecode: Sign builds its Record from what it encoded rather
+// than decoding it again; that must equal a decode of the envelope.
+func TestSignMatchesDecode(t *testing.T) {
+	s := testKey(1)
+	sts := []*Statement{receivedStatement(s)}
+	h := receivedStatement(s)
+	h.PredicateType = KindTransferred.PredicateType()
+	h.Predicate.Seq, h.Predicate.Prev = 2, Sum([]byte("prev"))
+	h.Predicate.Handover = &Handover{From: Party{Person: Person{ID: "a", Name: "A"}, AuthMethod: "password", AuthAt: t0},
+		To: Party{Person: Person{ID: "b", Name: "B"}, AuthMethod: "password", AuthAt: t0}}
+	sts = append(sts, h)
+	for _, st := range sts {
+		r, err := Sign(st, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := DecodeRecord(r.Envelope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := json.Marshal(r.Statement)
+		b, _ := json.Marshal(d.Statement)
+		if !bytes.Equal(a, b) || !bytes.Equal(a, r.Payload) || r.Kind != d.Kind || r.Hash != d.Hash ||
+			len(r.Signatures) != len(d.Signatures) || !bytes.Equal(r.Signatures[0].Sig, d.Signatures[0].Sig) || r.Signatures[0].KeyID != d.Signatures[0].KeyID {
+			t.Fatalf("Sign and DecodeRecord disagree:\n%s\n%s", a, b)
+		}
+	}
+	// Sign refuses what DecodeRecord would refuse.
+	bad := receivedStatement(s)
+	bad.Predicate.Exhibit = nil
+	if _, err := Sign(bad, s); !errors.Is(err, ErrMalformedRecord) {
+		t.Fatalf("Sign of a record without an exhibit: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package serialport
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -14,6 +15,8 @@ import (
 // never reach the library.
 func TestOpenWrapsLibraryErrors(t *testing.T) {
 	defer func(orig func(string, *serial.Mode) (serial.Port, error)) { openPort = orig }(openPort)
+	defer func(orig func(string) (*os.File, error)) { openIO = orig }(openIO)
+	openIO = func(string) (*os.File, error) { return os.OpenFile(os.DevNull, os.O_RDWR, 0) }
 	libErr := &serial.PortError{}
 	var calls []string
 	openPort = func(path string, m *serial.Mode) (serial.Port, error) {

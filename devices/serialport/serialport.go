@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync/atomic"
 	"time"
 
 	"go.bug.st/serial"
+	"golang.org/x/sys/unix"
 )
 
 // Conn is an open serial line. Implementations: the go.bug.st/serial port
@@ -143,6 +145,16 @@ var openPort = func(path string, m *serial.Mode) (serial.Port, error) { return s
 // Open opens the serial device at path (a /dev node or a symlink to one) in
 // raw mode with the given line settings. The returned Conn starts with a read
 // timeout of one second.
+//
+// go.bug.st/serial opens and configures the line (raw mode, speed, framing,
+// exclusive access) and serves the control operations. Reads and writes go
+// through a second, non-blocking descriptor of the same device, opened just
+// before (exclusive access refuses later opens), on Go's network poller:
+// the library's Read makes a blocking select(2) and read(2) per call, and a
+// blocking system call makes the Go runtime hand its processor to another
+// thread, which for an instrument that sends a frame and waits for an ACK
+// costs more CPU than everything else the receiver does. Line settings
+// belong to the device, so both descriptors see the same configuration.
 func Open(ctx context.Context, path string, m Mode) (Conn, error) {
 	sm, err := m.toSerial()
 	if err != nil {
@@ -151,13 +163,18 @@ func Open(ctx context.Context, path string, m Mode) (Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("serialport: open %s: %w", path, err)
 	}
-	p, err := openPort(path, sm)
+	f, err := openIO(path)
 	if err != nil {
 		return nil, fmt.Errorf("serialport: open %s: %w", path, err)
 	}
-	c := &port{p: p, path: path}
+	p, err := openPort(path, sm)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("serialport: open %s: %w", path, err)
+	}
+	c := &port{p: p, f: f, path: path}
 	if err := c.SetReadTimeout(time.Second); err != nil {
-		p.Close()
+		c.Close()
 		return nil, err
 	}
 	return c, nil
@@ -165,9 +182,11 @@ func Open(ctx context.Context, path string, m Mode) (Conn, error) {
 
 // port adapts a go.bug.st/serial Port to Conn.
 type port struct {
-	p      serial.Port
-	path   string
-	closed atomic.Bool
+	p       serial.Port
+	f       *os.File // the same device, non-blocking, for reads and writes
+	path    string
+	timeout atomic.Int64 // read timeout in nanoseconds; <= 0: return at once
+	closed  atomic.Bool
 }
 
 var _ Conn = (*port)(nil)
@@ -181,13 +200,50 @@ func (c *port) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	n, err := c.p.Read(b)
-	if err != nil {
-		return n, c.wrap("read", err)
+	var n int
+	var err error
+	if d := time.Duration(c.timeout.Load()); d > 0 {
+		if err := c.f.SetReadDeadline(time.Now().Add(d)); err != nil {
+			return 0, c.wrap("read", err)
+		}
+		n, err = c.f.Read(b)
+	} else {
+		n, err = c.readNow(b)
 	}
-	if n == 0 {
-		// go.bug.st/serial reports an expired timeout as (0, nil).
+	switch {
+	case n > 0:
+		return n, nil
+	case errors.Is(err, os.ErrDeadlineExceeded), err == nil:
 		return 0, ErrTimeout
+	case errors.Is(err, io.EOF):
+		// A hang-up: the far end (USB adapter, pseudo-terminal master)
+		// went away.
+		return 0, c.wrap("read", err)
+	}
+	return 0, c.wrap("read", err)
+}
+
+// readNow reads what is buffered without waiting (a deadline already
+// passed would stop the poller before it tried).
+func (c *port) readNow(b []byte) (n int, err error) {
+	rc, err := c.f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, rerr = unix.Read(int(fd), b)
+		return true
+	}); err != nil {
+		return 0, err
+	}
+	switch {
+	case errors.Is(rerr, unix.EAGAIN):
+		return 0, nil
+	case rerr != nil:
+		return 0, rerr
+	case n == 0:
+		return 0, io.EOF
 	}
 	return n, nil
 }
@@ -196,7 +252,7 @@ func (c *port) Write(b []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, ErrClosed
 	}
-	n, err := c.p.Write(b)
+	n, err := c.f.Write(b)
 	if err != nil {
 		return n, c.wrap("write", err)
 	}
@@ -221,9 +277,7 @@ func (c *port) SetReadTimeout(d time.Duration) error {
 	if d < 0 {
 		d = 0
 	}
-	if err := c.p.SetReadTimeout(d); err != nil {
-		return fmt.Errorf("serialport: set read timeout on %s: %w", c.path, err)
-	}
+	c.timeout.Store(int64(d))
 	return nil
 }
 
@@ -251,8 +305,20 @@ func (c *port) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
-	if err := c.p.Close(); err != nil {
+	// Closing the poller's descriptor wakes a blocked Read.
+	err := errors.Join(c.f.Close(), c.p.Close())
+	if err != nil {
 		return fmt.Errorf("serialport: close %s: %w", c.path, err)
 	}
 	return nil
+}
+
+// openIO opens the device again for I/O, non-blocking so that os.File puts
+// it on the poller. It is a seam, like openPort.
+var openIO = func(path string) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
 }

@@ -163,7 +163,7 @@ var statements = map[string]string{
 	"savepointA":     `SAVEPOINT a`,
 	"releaseA":       `RELEASE a`,
 	"rollbackToA":    `ROLLBACK TO a`,
-	"nextRef":        `SELECT COALESCE(MAX(ex_num), 0) + 1 FROM records WHERE ex_initials = ? AND ex_num IS NOT NULL`,
+	"nextRef":        `SELECT COALESCE((SELECT ex_num FROM records WHERE ex_initials = ? AND ex_num IS NOT NULL ORDER BY ex_num DESC LIMIT 1), 0) + 1`,
 	"checkpointSize": `SELECT note FROM checkpoints WHERE size = ?`,
 	"claimed":        `SELECT idx FROM claims WHERE key = ?`,
 	"putBlob":        `INSERT OR IGNORE INTO blobs (hash, data) VALUES (?, COALESCE(?, x''))`,

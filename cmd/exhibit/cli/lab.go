@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -77,6 +78,7 @@ func labReceive(e *env, args []string) int {
 	maxConns := fs.Int("max-conns", 16, "tcp --listen: connections served at once")
 	level := fs.String("log-level", "info", "stderr log level: debug, info, warn, error")
 	every := fs.Duration("checkpoint-every", time.Minute, "sign a checkpoint of the log this often while receiving (and always on stop)")
+	procs := fs.Int("procs", 1, "processors the receiver may use at once (GOMAXPROCS)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -124,6 +126,14 @@ func labReceive(e *env, args []string) int {
 			return e.fail("lab receive", fmt.Errorf("%s: %w", *codes, err))
 		}
 		cm = m
+	}
+	// A receiver's work is a chain of short hand-offs (a frame arrives, is
+	// checked, is acknowledged; a message is stored, then acknowledged). With
+	// more than one processor the Go runtime wakes an idle thread for each
+	// hand-off, which at 115200 baud cost more CPU than the work itself
+	// (docs/BENCHMARKS.md); one processor serves many lines at serial speeds.
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
 	}
 	l, code := openLedger(e, "lab receive", *data)
 	if l == nil {
