@@ -1,6 +1,7 @@
 package labsim_test
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -65,6 +66,11 @@ func (a allOrders) Orders(ctx context.Context, specimens []string) ([]astm.Order
 	return out, nil
 }
 
+// simReply is the reply timer of both sides in fault runs, shortened from
+// E1381's 15 s because a frame whose STX was corrupted gets no answer at
+// all, and the run would otherwise wait 15 s for each.
+const simReply = 300 * time.Millisecond
+
 func (fr faultRun) run(t *testing.T) {
 	d, err := protocol.Lookup(fr.proto, fr.dialect)
 	if err != nil {
@@ -87,8 +93,10 @@ func (fr faultRun) run(t *testing.T) {
 	outcomes := map[receive.OutcomeKind]int{}
 	rcv, err := receive.New(receive.Config{Store: l, Dialect: d, Logger: simLog(), Orders: orders,
 		// Host timers shortened so that a test does not wait out E1381's
-		// 30 s receive timer; nothing else changes.
-		Timers: link.Timers{Receive: 2 * time.Second, Reply: 2 * time.Second, Busy: 100 * time.Millisecond, HostContention: time.Second},
+		// 30 s receive timer. The reply timer is the simulator's: both
+		// sides must agree on it, since a receiver withholds an answer
+		// later than the sender's reply timer (lab/astm/link).
+		Timers: link.Timers{Receive: 2 * time.Second, Reply: simReply, Busy: 100 * time.Millisecond, HostContention: time.Second},
 		Observe: func(o receive.Outcome) {
 			mu.Lock()
 			outcomes[o.Kind]++
@@ -98,9 +106,7 @@ func (fr faultRun) run(t *testing.T) {
 		t.Fatal(err)
 	}
 	sim, err := labsim.New(labsim.Config{Scenario: sc, Dialect: d, Faults: fr.faults, Logger: simLog(),
-		// The instrument's reply timer is shortened for the same reason:
-		// a frame whose STX was corrupted gets no answer at all.
-		Timers: link.Timers{Reply: 300 * time.Millisecond, Receive: time.Second, InterruptHold: 50 * time.Millisecond, Busy: 50 * time.Millisecond,
+		Timers: link.Timers{Reply: simReply, Receive: time.Second, InterruptHold: 50 * time.Millisecond, Busy: 50 * time.Millisecond,
 			InstrumentContention: 20 * time.Millisecond},
 		ReplyTimeout: 400 * time.Millisecond, RetryWait: 10 * time.Millisecond})
 	if err != nil {
@@ -203,6 +209,7 @@ func check(t *testing.T, l *ledger.Ledger, sc *labsim.Scenario, sim *labsim.Sim,
 	}
 	got := map[key]int{}
 	byMessage := map[string]int{}
+	var quarantine []receive.Entry
 	quarantined, problems := 0, 0
 	report := func(format string, args ...any) {
 		problems++
@@ -213,6 +220,7 @@ func check(t *testing.T, l *ledger.Ledger, sc *labsim.Scenario, sim *labsim.Sim,
 	err := receive.List(context.Background(), l.Store(), func(e receive.Entry) error {
 		if e.Quarantined() {
 			quarantined++
+			quarantine = append(quarantine, e)
 			if len(e.Lab.Results) != 0 {
 				t.Errorf("quarantined entry %s has results", e.Ref)
 			}
@@ -262,6 +270,9 @@ func check(t *testing.T, l *ledger.Ledger, sc *labsim.Scenario, sim *labsim.Sim,
 	for _, d := range sim.Acked() {
 		if n := byMessage[d.MessageID.String()]; n != 1 {
 			t.Errorf("acknowledged message %s (tube %s) stored %d times", d.MessageID, d.Tube.ID, n)
+			if n == 0 {
+				explainLost(t, l, quarantine, d)
+			}
 		}
 	}
 	tubes, _ := sc.Counts()
@@ -331,4 +342,32 @@ func TestFaultRunASTMEveryFault(t *testing.T) {
 	faultRun{proto: protocol.ASTM, dialect: "lis2a2", transport: "tcp-sim-client", results: 400, query: true,
 		faults: labsim.Faults{Corrupt: 0.01, NAKStorm: 0.06, Busy: 0.1, Contention: 0.3, Timeout: 0.06, Disconnect: 0.06,
 			Garbage: 0.06, Stall: 200 * time.Millisecond, Seed: 5}}.run(t)
+}
+
+// explainLost logs what the receiver quarantined that mentions the tube of
+// an acknowledged message it did not store, so that a failure says whether
+// the message arrived altered, arrived in pieces, or never arrived.
+func explainLost(t *testing.T, l *ledger.Ledger, quarantine []receive.Entry, d labsim.Delivery) {
+	t.Helper()
+	found := false
+	for _, e := range quarantine {
+		rc, _, err := l.Blobs().Open(context.Background(), e.Blob)
+		if err != nil {
+			t.Errorf("quarantine %s: %v", e.Ref, err)
+			continue
+		}
+		raw, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Errorf("quarantine %s: %v", e.Ref, err)
+			continue
+		}
+		if bytes.Contains(raw, []byte(d.Tube.ID)) {
+			found = true
+			t.Logf("quarantined %s (%s): %s\n%q", e.Ref, e.Time.Format(time.RFC3339Nano), e.Lab.Quarantine, raw)
+		}
+	}
+	if !found {
+		t.Logf("nothing quarantined mentions tube %s", d.Tube.ID)
+	}
 }

@@ -100,6 +100,7 @@ var (
 	ErrRestricted  = errors.New("restricted character in text")
 	ErrTrailer     = errors.New("bad frame trailer")
 	ErrIncomplete  = errors.New("incomplete frame")
+	ErrInterrupted = errors.New("control character inside a frame")
 	ErrSyntax      = errors.New("not a frame")
 )
 
@@ -200,6 +201,6 @@ func Parse(b []byte, o Options) (Frame, error) {
 		}
 		return t.Frame, nil
 	}
-	// The frame was abandoned part-way (a control character inside it).
+	// The frame was abandoned part-way (an STX inside it).
 	return Frame{}, &Error{Offset: len(t.Raw), Err: ErrIncomplete, Detail: fmt.Sprintf("interrupted by 0x%02X", b[min(t.Size, len(b)-1)])}
 }

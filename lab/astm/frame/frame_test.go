@@ -78,7 +78,10 @@ var frameCases = []struct {
 	{"no-trailer", "<STX>5L|1|N<CR><ETX>08X", Options{}, nil, ErrTrailer},
 	{"cr-without-lf", "<STX>5L|1|N<CR><ETX>08<CR>", Options{}, nil, ErrIncomplete},
 	{"truncated", "<STX>5L|1|N", Options{}, nil, ErrIncomplete},
-	{"interrupted-by-eot", "<STX>5L|1|N<EOT>", Options{}, nil, ErrIncomplete},
+	{"interrupted-by-eot", "<STX>5L|1|N<EOT>", Options{}, nil, ErrInterrupted},
+	{"enq-in-checksum", "<STX>5L|1|N<CR><ETX>0<ENQ>", Options{}, nil, ErrInterrupted},
+	{"enq-for-lf", "<STX>5L|1|N<CR><ETX>08<CR><ENQ>", Options{}, nil, ErrTrailer},
+	{"interrupted-by-stx", "<STX>5L|1|N<STX>", Options{}, nil, ErrIncomplete},
 	{"trailing-bytes", "<STX>5L|1|N<CR><ETX>08<CR><LF>X", Options{}, nil, ErrSyntax},
 	{"not-a-frame", "L|1|N<CR>", Options{}, nil, ErrSyntax},
 	{"empty", "", Options{}, nil, ErrSyntax},
@@ -152,9 +155,9 @@ func TestAppendRefuses(t *testing.T) {
 // position into two and byte by byte, and expects the same tokens each time.
 func TestScannerChunking(t *testing.T) {
 	stream := wire("x<ENQ><STX>1H|\\^&<CR><ETB>F9<CR><LF><ACK><STX>2P|1<CR><ETX>3F<CR><LF><NAK>" +
-		"<STX>3bad<ETX>00<CR><LF><STX>4half<EOT><STX>5L|1|N<CR><ETX>08<CR><LF><EOT>")
+		"<STX>3bad<ETX>00<CR><LF><STX>4half<EOT><STX>6cut<STX>5L|1|N<CR><ETX>08<CR><LF><EOT>")
 	want := []Kind{KindNoise, KindENQ, KindFrame, KindACK, KindFrame, KindNAK, KindBadFrame,
-		KindNoise, KindEOT, KindFrame, KindEOT}
+		KindBadFrame, KindNoise, KindFrame, KindEOT}
 	kinds := func(toks []Token) []Kind {
 		var k []Kind
 		for _, t := range toks {
@@ -187,6 +190,10 @@ func TestScannerChunking(t *testing.T) {
 	}
 	if !errors.Is(whole[6].Err, ErrChecksum) {
 		t.Fatalf("bad frame error = %v", whole[6].Err)
+	}
+	// EOT inside a frame is noise in that frame: one bad frame, no EOT.
+	if !errors.Is(whole[7].Err, ErrInterrupted) || string(whole[7].Raw) != "\x024half\x04" {
+		t.Fatalf("interrupted frame = %v %q", whole[7].Err, whole[7].Raw)
 	}
 }
 

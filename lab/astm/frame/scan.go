@@ -8,8 +8,8 @@ type Kind uint8
 // Token kinds.
 const (
 	// KindNoise is a byte outside any frame that is not a control
-	// character, or a frame abandoned part-way because STX, ENQ, ACK, NAK
-	// or EOT arrived inside it. Raw holds the bytes.
+	// character, or a frame abandoned part-way because STX arrived inside
+	// it (the STX starts the next frame). Raw holds the bytes.
 	KindNoise Kind = iota
 	KindENQ
 	KindACK
@@ -18,8 +18,13 @@ const (
 	// KindFrame is a complete frame whose checksum, frame number position,
 	// text and trailer are valid. Frame holds it.
 	KindFrame
-	// KindBadFrame is a complete frame (it reached its trailer) that does
-	// not decode; Err says why. A receiver answers it NAK.
+	// KindBadFrame is a frame that does not decode; Err says why. A
+	// receiver answers it NAK. It is a complete frame (it reached its
+	// trailer), or a frame cut short by ENQ, ACK, NAK or EOT (ErrInterrupted),
+	// which a sender never sends inside a frame: the character is taken to be
+	// line noise in the frame, and is part of the token, so that the frame
+	// gets the one answer its sender waits for (a NAK) and the character is
+	// not answered as well — a second answer would put the sender out of step.
 	KindBadFrame
 )
 
@@ -156,8 +161,8 @@ func (s *Scanner) emit(toks []Token) []Token {
 }
 
 // interrupted handles a byte that cannot appear inside a frame: STX starts a
-// new frame and the control characters end the partial one. It reports
-// whether c was consumed.
+// new frame, and a control character ends the partial one as a bad frame
+// that includes it. It reports whether c was consumed.
 func (s *Scanner) interrupted(c byte, toks []Token) ([]Token, bool) {
 	if c == STX {
 		toks = s.abandon(toks)
@@ -165,8 +170,10 @@ func (s *Scanner) interrupted(c byte, toks []Token) ([]Token, bool) {
 		return toks, true
 	}
 	if k, ok := control(c); ok {
-		toks = s.abandon(toks)
-		return append(toks, Token{Kind: k, Raw: []byte{c}, Size: 1}), true
+		s.keep(c)
+		s.fail(ErrInterrupted, fmt.Sprintf("%v inside the frame", k))
+		s.bad.Offset = s.size - 1
+		return s.emit(toks), true
 	}
 	return toks, false
 }
@@ -268,6 +275,13 @@ func (s *Scanner) byte(c byte, toks []Token) []Token {
 		if c != want {
 			s.fail(ErrTrailer, fmt.Sprintf("0x%02X where %s belongs", c, map[byte]string{CR: "CR", LF: "LF"}[want]))
 			s.bad.Offset = s.size
+			if _, ok := control(c); ok {
+				// A sender waits for the answer to a frame before it sends
+				// anything else: a control character here is the trailer,
+				// damaged, not a request of its own.
+				s.keep(c)
+				return s.emit(toks)
+			}
 			toks = s.emit(toks)
 			return s.byte(c, toks) // the byte belongs to what follows
 		}

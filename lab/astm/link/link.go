@@ -23,6 +23,12 @@
 // message with EOT. A receiver may answer a frame with EOT instead of ACK to
 // ask the sender to stop (receiver interrupt); the frame counts as accepted.
 //
+// ACK and NAK carry no number, so the link keeps to one answer per request
+// on both sides: a reply read before our ENQ or frame went out is stale and
+// ignored, the sender holds the line after a timeout, the receiver withholds
+// an answer later than the sender's reply timer and does not answer an ENQ
+// repeated before frame 1 (firmware-notes/astm-lis2a2.md says why).
+//
 // The durability guarantee rests on one rule: the Receiver sees each new
 // frame before it is acknowledged, and if Receiver.Frame returns an error
 // the frame is answered NAK, so the sender sends it again. The layer above
@@ -36,6 +42,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -183,6 +190,9 @@ type Link struct {
 	haveLast bool
 	intr     bool // interrupt requested in this transfer
 	detail   string
+	arrived  time.Time // when the token being handled was read
+	sentAt   time.Time // when our last ENQ or frame began to go out
+	enqAt    time.Time // when the ENQ we last answered ACK was read
 	werr     error
 	wbuf     []byte
 }
@@ -266,7 +276,7 @@ func (l *Link) Run(ctx context.Context) error {
 	default:
 	}
 	l.ctx = ctx
-	toks := make(chan frame.Token, 64)
+	toks := make(chan token, 64)
 	rerr := make(chan error, 1)
 	done := make(chan struct{})
 	defer close(done)
@@ -278,7 +288,8 @@ func (l *Link) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			err = ctx.Err()
 		case t := <-toks:
-			l.onToken(t)
+			l.arrived = t.at
+			l.onToken(t.Token)
 		case <-l.timerC:
 			l.timerC = nil
 			l.fire(EvTimeout)
@@ -293,7 +304,8 @@ func (l *Link) Run(ctx context.Context) error {
 			for drained := false; !drained; {
 				select {
 				case t := <-toks:
-					l.onToken(t)
+					l.arrived = t.at
+					l.onToken(t.Token)
 				default:
 					drained = true
 				}
@@ -310,17 +322,24 @@ func (l *Link) Run(ctx context.Context) error {
 	}
 }
 
-func (l *Link) read(toks chan<- frame.Token, rerr chan<- error, done <-chan struct{}) {
+// A token is what the reader found, with the time it was read.
+type token struct {
+	frame.Token
+	at time.Time
+}
+
+func (l *Link) read(toks chan<- token, rerr chan<- error, done <-chan struct{}) {
 	sc := frame.NewScanner(l.cfg.Frame)
 	buf := make([]byte, 4096)
 	var ts []frame.Token
 	for {
 		n, err := l.rw.Read(buf)
 		if n > 0 {
+			at := l.clk.Now()
 			ts = sc.Feed(buf[:n], ts[:0])
 			for _, t := range ts {
 				select {
-				case toks <- t:
+				case toks <- token{t, at}:
 				case <-done:
 					return
 				}
@@ -399,6 +418,10 @@ func (l *Link) fire(e Event) {
 	from := l.state
 	l.state = t.To
 	t.do(l)
+	if l.detail != "" { // the action had something to add
+		detail = strings.TrimPrefix(detail+"; "+l.detail, "; ")
+		l.detail = ""
+	}
 	if l.cfg.Trace != nil {
 		l.cfg.Trace(Step{Time: l.clk.Now(), From: from, Event: e, To: t.To, Action: t.Action, Detail: detail})
 	}
@@ -411,10 +434,20 @@ func (l *Link) fire(e Event) {
 // onToken classifies a token in the current state and fires the event.
 func (l *Link) onToken(t frame.Token) {
 	sending := l.state == Sending
+	if (sending || l.state == Establishing && t.Kind != frame.KindENQ) && l.arrived.Before(l.sentAt) {
+		l.detail = fmt.Sprintf("%v read %v before our last send", t.Kind, l.sentAt.Sub(l.arrived))
+		l.fire(EvStale)
+		return
+	}
 	switch t.Kind {
 	case frame.KindENQ:
 		if sending {
 			l.fire(l.nakEvent("ENQ in reply"))
+			return
+		}
+		if l.state == Receiving && !l.haveLast && l.arrived.Sub(l.enqAt) < l.tm.Busy {
+			l.detail = fmt.Sprintf("%v after our ACK", l.arrived.Sub(l.enqAt))
+			l.fire(EvENQNoise)
 			return
 		}
 		if l.cfg.Busy != nil && l.cfg.Busy() {
@@ -540,15 +573,20 @@ func (l *Link) stopTimer() {
 
 func (l *Link) noop() { l.stopTimer() }
 
+// ignore does nothing: the state and its timer stay as they are.
+func (l *Link) ignore() {}
+
 func (l *Link) sendENQ() {
 	if l.cur == nil {
 		l.cur, l.queue = l.queue[0], l.queue[1:]
 	}
+	l.sentAt = l.clk.Now()
 	l.write(frame.ENQ)
 	l.startTimer(l.tm.Reply)
 }
 
 func (l *Link) acceptENQ() {
+	l.enqAt = l.arrived
 	l.write(frame.ACK)
 	l.expect, l.haveLast, l.intr = 1, false, false
 	l.startTimer(l.tm.Receive)
@@ -565,6 +603,7 @@ func (l *Link) sendFrame() {
 		l.werr = err
 		return
 	}
+	l.sentAt = l.clk.Now()
 	l.write(l.wbuf...)
 	l.startTimer(l.tm.Reply)
 }
@@ -612,6 +651,7 @@ func (l *Link) finish() {
 func (l *Link) abortNoReply() {
 	l.write(frame.EOT)
 	l.done(ErrNoReply)
+	l.startTimer(l.tm.Reply)
 }
 
 func (l *Link) abortCancelled() {
@@ -636,19 +676,34 @@ func (l *Link) honourInterrupt() {
 	l.startTimer(l.tm.InterruptHold)
 }
 
+// reply answers the frame being handled, unless the answer would be later
+// than the sender's reply timer (the same 15 s on both sides): by then the
+// sender has given up and sent EOT, and a late ACK or NAK would be read as
+// the answer to its next ENQ or frame, putting the two sides out of step —
+// the sender could then take its last frame for acknowledged when it was
+// not. Withholding is safe: the sender sends the message again, and a
+// message kept before is recognised by its id.
+func (l *Link) reply(b byte) {
+	if late := l.clk.Now().Sub(l.arrived); !l.arrived.IsZero() && late >= l.tm.Reply {
+		l.detail = fmt.Sprintf("reply withheld: the frame was handled %v after it arrived, past the sender's reply timer", late)
+		return
+	}
+	l.write(b)
+}
+
 func (l *Link) ackFrame() {
-	l.write(frame.ACK)
+	l.reply(frame.ACK)
 	l.startTimer(l.tm.Receive)
 }
 
 func (l *Link) interruptFrame() {
 	l.intr = true
-	l.write(frame.EOT)
+	l.reply(frame.EOT)
 	l.startTimer(l.tm.Receive)
 }
 
 func (l *Link) nakFrame() {
-	l.write(frame.NAK)
+	l.reply(frame.NAK)
 	l.startTimer(l.tm.Receive)
 }
 

@@ -960,3 +960,202 @@ func TestENQDuringReceiveWhenBusy(t *testing.T) {
 	h.step(link.Receiving, link.EvENQBusy)
 	h.pending()
 }
+
+// After a reply timeout the sender holds the line for the reply timer
+// before its next ENQ, so that a reply the receiver sends late — to the
+// frame the sender gave up on — arrives while nothing is waiting for one,
+// and is ignored. Without the hold the late ACK would be read as the answer
+// to the next ENQ, and every later reply would answer the frame before the
+// one it seems to: the sender could take its last frame for acknowledged
+// when the receiver had refused it.
+func TestNoReplyHoldsTheLineSoALateReplyIsNotMisread(t *testing.T) {
+	h := start(t, link.Instrument, nil)
+	frames := frame.Split(domainRecords, frame.RecordPerMessage, 0)
+	done := h.send(context.Background(), frames)
+	h.expect("<ENQ>")
+	h.write("<ACK>")
+	for i := 0; i < 4; i++ {
+		h.expect(domainFrames[i])
+		h.write("<ACK>")
+	}
+	h.expect(domainFrames[4])
+	for i := 0; i < 4; i++ {
+		h.step(link.Sending, link.EvACK) // the last one armed the reply timer for frame 5
+	}
+	h.fireAt(15 * time.Second) // the receiver is slow to answer the last frame
+	h.expect("<EOT>")
+	if err := h.result(done); !errors.Is(err, link.ErrNoReply) {
+		t.Fatalf("Send = %v, want ErrNoReply", err)
+	}
+	h.step(link.Sending, link.EvTimeout)
+	h.pending(15 * time.Second)
+
+	again := h.send(context.Background(), frames) // the sender tries again at once
+	h.write("<ACK>")                              // the receiver's late answer to frame 5
+	h.step(link.Hold, link.EvACK)                 // ignored: no ENQ has gone out
+	h.fireAt(15 * time.Second)
+	h.expect("<ENQ>")
+	h.write("<ACK>")
+	for i := 0; i < 5; i++ {
+		h.expect(domainFrames[i])
+		h.write("<ACK>")
+	}
+	h.expect("<EOT>")
+	if err := h.result(again); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A receiver whose upper layer took longer than the sender's reply timer
+// to take a frame (a disk that stalled while storing the message) does not
+// answer it: the sender has given up by then, and a late answer could be
+// misread by a sender that does not hold the line as the previous test's
+// does. Withholding is safe — the sender sends the message again — while a
+// slow answer within the timer is sent.
+func TestLateReplyWithheld(t *testing.T) {
+	for _, tc := range []struct {
+		took     time.Duration
+		withheld bool
+	}{
+		{14 * time.Second, false},
+		{15 * time.Second, true},
+		{time.Minute, true},
+	} {
+		t.Run(tc.took.String(), func(t *testing.T) {
+			h := start(t, link.Host, nil)
+			in, release := make(chan struct{}, 1), make(chan struct{})
+			h.sink.refuse = func(f frame.Frame) error {
+				if f.Number == 5 {
+					in <- struct{}{}
+					<-release
+				}
+				return nil
+			}
+			h.write("<ENQ>")
+			h.expect("<ACK>")
+			for i := 0; i < 4; i++ {
+				h.write(domainFrames[i])
+				h.expect("<ACK>")
+			}
+			h.write(domainFrames[4])
+			<-in
+			// The timer that matters is the sender's; the receiver's own
+			// 30 s receive timer must not fire while the handler runs.
+			if n := h.clk.Advance(tc.took); n != 0 && tc.took < 30*time.Second {
+				t.Fatalf("%d timers fired", n)
+			}
+			close(release)
+			if !tc.withheld {
+				h.expect("<ACK>")
+			}
+			var s link.Step
+			for i := 0; i < 5; i++ {
+				s = h.step(link.Receiving, link.EvFrame)
+			}
+			if got := strings.Contains(s.Detail, "reply withheld"); got != tc.withheld {
+				t.Fatalf("step %v: withheld %v, want %v", s, got, tc.withheld)
+			}
+			h.write("<EOT>")
+			if err := h.end(); err != nil {
+				t.Fatal(err)
+			}
+			// The sender tries again; the first byte it reads is the answer
+			// to its ENQ.
+			h.write("<ENQ>")
+			h.expect("<ACK>")
+		})
+	}
+}
+
+// tickClock is a fake clock whose reading moves on a nanosecond at every
+// Now, so that a token read before a send is stamped earlier than the send,
+// as on a real clock.
+type tickClock struct{ *astmtest.Clock }
+
+func (c tickClock) Now() time.Time {
+	c.Advance(time.Nanosecond)
+	return c.Clock.Now()
+}
+
+// Two answers in one read, the second an extra one (line noise that looked
+// like ACK, or the answer to an ENQ of noise): the first answers frame 1;
+// the second was read before frame 2 went out, so it cannot answer frame 2
+// and is ignored — frame 2 waits for its own answer, here a NAK. A link
+// that took it would send frame 3 while the receiver was still on frame 2,
+// and from then on take each answer for the frame after the one it
+// answers: a last frame the receiver refused would count as delivered.
+// The same holds at the next ENQ, after the last frame's answer came twice.
+func TestStaleReplyIgnored(t *testing.T) {
+	var clk tickClock
+	h := start(t, link.Instrument, func(c *link.Config) {
+		clk = tickClock{astmtest.NewClock(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC))}
+		c.Clock = clk
+	})
+	frames := frame.Split(domainRecords, frame.RecordPerMessage, 0)
+	done := h.send(context.Background(), frames)
+	h.expect("<ENQ>")
+	h.write("<ACK>")
+	h.expect(domainFrames[0])
+	h.write("<ACK><ACK>")
+	h.expect(domainFrames[1])
+	if s := h.step(link.Sending, link.EvStale); !strings.Contains(s.Detail, "before our last send") {
+		t.Fatalf("step %v", s)
+	}
+	h.write("<NAK>")
+	h.expect(domainFrames[1]) // sent again: the stale ACK did not count
+	for i := 2; i < 5; i++ {
+		h.write("<ACK>")
+		h.expect(domainFrames[i])
+	}
+	next := h.send(context.Background(), frames) // waits behind the first
+	h.step(link.Sending, link.EvSend)
+	h.write("<ACK><ACK>") // the last frame's answer, twice
+	h.expect("<EOT>")
+	if err := h.result(done); err != nil {
+		t.Fatal(err)
+	}
+	h.expect("<ENQ>")
+	h.step(link.Establishing, link.EvStale)
+	h.write("<ACK>")
+	for i := 0; i < 5; i++ {
+		h.expect(domainFrames[i])
+		h.write("<ACK>")
+	}
+	h.expect("<EOT>")
+	if err := h.result(next); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// An ENQ while receiving, before frame 1 and soon after the ACK to the
+// last one, is not a restart: the sender has our ACK already (the first ENQ
+// was line noise just before its own, or the same ENQ twice), and a second
+// ACK would be taken as the answer to frame 1. It gets no answer, and frame
+// 1 is received as usual. One sent after a NAK's busy wait is a restart.
+func TestENQBeforeFirstFrameIsNoise(t *testing.T) {
+	h := start(t, link.Host, nil)
+	h.write("<ENQ>")
+	h.expect("<ACK>")
+	h.write("<ENQ>")
+	h.step(link.Receiving, link.EvENQNoise)
+	h.pending(30 * time.Second)
+	h.write(domainFrames[0])
+	h.expect("<ACK>") // the answer to frame 1, not to the ENQ
+	if f := h.frame(); f.Number != 1 {
+		t.Fatalf("frame %+v", f)
+	}
+	h.write("<EOT>")
+	h.end()
+
+	// A sender that read our ACK as something else waits the busy timer
+	// and asks again: that is answered.
+	h.write("<ENQ>")
+	h.expect("<ACK>")
+	h.step(link.Idle, link.EvENQ)
+	if n := h.clk.Advance(10 * time.Second); n != 0 {
+		t.Fatalf("%d timers fired", n)
+	}
+	h.write("<ENQ>")
+	h.expect("<ACK>")
+	h.step(link.Receiving, link.EvENQ)
+}

@@ -27,8 +27,8 @@ const (
 	Contention
 	// Receiving: we accepted an ENQ and wait for a frame or EOT (30 s).
 	Receiving
-	// Hold: we honoured a receiver interrupt and leave the line to the
-	// other side for 15 s.
+	// Hold: we honoured a receiver interrupt, or gave up on a reply, and
+	// leave the line to the other side for 15 s.
 	Hold
 )
 
@@ -62,11 +62,13 @@ const (
 	EvFrameBad                    // a frame with a bad checksum, number or shape
 	EvTimeout                     // the state's timer ran out
 	EvCancel                      // the message being sent was cancelled by its caller
+	EvStale                       // a reply read before our ENQ or frame went out
+	EvENQNoise                    // ENQ again before frame 1, sooner than a sender retries
 	EvOther                       // anything else
 )
 
 var eventNames = [...]string{"send", "enq", "enq-busy", "ack", "ack-last", "nak", "nak-limit", "eot",
-	"interrupt", "frame", "frame-interrupt", "frame-refused", "frame-repeat", "frame-bad", "timeout", "cancel", "other"}
+	"interrupt", "frame", "frame-interrupt", "frame-refused", "frame-repeat", "frame-bad", "timeout", "cancel", "stale", "enq-noise", "other"}
 
 func (e Event) String() string {
 	if int(e) < len(eventNames) {
@@ -118,7 +120,8 @@ var table = []Transition{
 	{Establishing, EvENQBusy, Instrument, Contention, "contention, instrument wins: start contention timer (1 s)", (*Link).contend},
 	{Establishing, EvENQ, Host, Contention, "contention, host gives way: start contention timer (20 s)", (*Link).contend},
 	{Establishing, EvENQBusy, Host, Contention, "contention, host gives way: start contention timer (20 s)", (*Link).contend},
-	{Establishing, EvTimeout, 0, Idle, "send EOT; the send fails (no reply)", (*Link).abortNoReply},
+	{Establishing, EvStale, 0, Establishing, "ignore it; the reply timer runs on", (*Link).ignore},
+	{Establishing, EvTimeout, 0, Hold, "send EOT; the send fails (no reply); hold the line for the reply timer (15 s), so that a late reply is not taken for the next one", (*Link).abortNoReply},
 	{Establishing, EvCancel, 0, Idle, "send EOT; the send fails (cancelled)", (*Link).abortCancelled},
 
 	{Sending, EvACK, 0, Sending, "send next frame (number +1, 7 wraps to 0); start reply timer (15 s)", (*Link).sendNext},
@@ -126,7 +129,8 @@ var table = []Transition{
 	{Sending, EvNAK, 0, Sending, "send the same frame again; start reply timer (15 s)", (*Link).resend},
 	{Sending, EvNAKLimit, 0, Idle, "send EOT; the send fails (6 attempts refused)", (*Link).abortNAKs},
 	{Sending, EvInterrupt, 0, Hold, "frame accepted; send EOT; start hold timer (15 s); the send succeeds if that was the last frame, else fails (interrupted)", (*Link).honourInterrupt},
-	{Sending, EvTimeout, 0, Idle, "send EOT; the send fails (no reply)", (*Link).abortNoReply},
+	{Sending, EvStale, 0, Sending, "ignore it; the reply timer runs on", (*Link).ignore},
+	{Sending, EvTimeout, 0, Hold, "send EOT; the send fails (no reply); hold the line for the reply timer (15 s), so that a late reply is not taken for the next one", (*Link).abortNoReply},
 	{Sending, EvCancel, 0, Idle, "send EOT; the send fails (cancelled)", (*Link).abortCancelled},
 
 	{BusyWait, EvTimeout, 0, Establishing, "send ENQ; start reply timer (15 s)", (*Link).sendENQ},
@@ -147,6 +151,7 @@ var table = []Transition{
 	{Receiving, EvFrameBad, 0, Receiving, "send NAK; restart receive timer (30 s)", (*Link).nakFrame},
 	{Receiving, EvEOT, 0, Idle, "transfer complete: tell the upper layer", (*Link).endTransfer},
 	{Receiving, EvENQ, 0, Receiving, "sender restarted: discard the partial transfer; send ACK; expect frame 1; restart receive timer (30 s)", (*Link).restartTransfer},
+	{Receiving, EvENQNoise, 0, Receiving, "no answer; expect frame 1; the receive timer runs on", (*Link).ignore},
 	{Receiving, EvENQBusy, 0, Idle, "sender restarted: discard the partial transfer; send NAK (busy)", (*Link).restartBusy},
 	{Receiving, EvTimeout, 0, Idle, "discard the partial message: tell the upper layer (timeout)", (*Link).receiveTimeout},
 
@@ -199,6 +204,8 @@ func FormatEvents() string {
 		EvFrameBad:       "a frame with a bad checksum, a frame number out of sequence, a restricted character, too long text or a broken trailer",
 		EvTimeout:        "the state's timer ran out",
 		EvCancel:         "the caller of Send gave up (its context ended)",
+		EvStale:          "ACK, NAK, EOT or anything but ENQ that was read before our ENQ or frame began to go out: it cannot answer it, and taking it for the answer would put every later reply one step behind",
+		EvENQNoise:       "ENQ while receiving, before any frame was accepted and sooner after our ACK than a sender retries after a NAK (the busy timer, 10 s): line noise or a repeated ENQ, not a restart — the sender already has our ACK, and a second one would answer its first frame",
 		EvOther:          "anything else (ignored in every state)",
 	}
 	var b strings.Builder
