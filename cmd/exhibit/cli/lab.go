@@ -18,6 +18,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
+	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/testcode"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
 	"github.com/exhibit-forensics/exhibit/lab/receive"
@@ -79,6 +80,7 @@ func labReceive(e *env, args []string) int {
 	level := fs.String("log-level", "info", "stderr log level: debug, info, warn, error")
 	every := fs.Duration("checkpoint-every", time.Minute, "sign a checkpoint of the log this often while receiving (and always on stop)")
 	procs := fs.Int("procs", 1, "processors the receiver may use at once (GOMAXPROCS)")
+	reply := fs.Duration("reply-timer", 15*time.Second, "astm: the reply timer both sides keep (E1381: 15 s); set it to the instrument's if that differs, since an answer later than it is withheld")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -110,6 +112,9 @@ func labReceive(e *env, args []string) int {
 	}
 	if err := chain.ValidCaseRef(*caseRef); err != nil {
 		return e.usageErr(fs, "--case: %v", err)
+	}
+	if *reply <= 0 {
+		return e.usageErr(fs, "--reply-timer %v: want a positive duration", *reply)
 	}
 	log, err := labLogger(e, *level)
 	if err != nil {
@@ -145,6 +150,7 @@ func labReceive(e *env, args []string) int {
 	var mu sync.Mutex
 	tally := map[receive.OutcomeKind]int{}
 	rcv, err := receive.New(receive.Config{Store: l, Dialect: d, Case: *caseRef, Analyser: *analyser, Codes: cm, Logger: log,
+		Timers: link.Timers{Reply: *reply},
 		Observe: func(o receive.Outcome) {
 			mu.Lock()
 			tally[o.Kind]++
