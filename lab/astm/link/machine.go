@@ -201,7 +201,7 @@ func FormatEvents() string {
 		EvFrameInterrupt: "the same while a send of ours waits and Config.Interrupt is set (once per transfer)",
 		EvFrameRefused:   "a valid new frame the upper layer refused (e.g. it could not store the message)",
 		EvFrameRepeat:    "a valid frame identical to the last accepted one, same number: a retransmission",
-		EvFrameBad:       "a frame with a bad checksum, a frame number out of sequence, a restricted character, too long text or a broken trailer",
+		EvFrameBad:       "a frame with a bad checksum, a frame number out of sequence, a restricted character, too long text or a broken trailer, or cut short by ENQ, ACK, NAK or EOT",
 		EvTimeout:        "the state's timer ran out",
 		EvCancel:         "the caller of Send gave up (its context ended)",
 		EvStale:          "ACK, NAK, EOT or anything but ENQ that was read before our ENQ or frame began to go out: it cannot answer it, and taking it for the answer would put every later reply one step behind",
