@@ -283,7 +283,9 @@ func check(t *testing.T, l *ledger.Ledger, sc *labsim.Scenario, sim *labsim.Sim,
 	if err != nil || !rep.OK() {
 		t.Errorf("fsck: %v %+v", err, rep)
 	}
-	t.Logf("checked %d results: none missing, none twice, values unaltered; %d quarantine entries (partial transfers, line junk)", len(want), quarantined)
+	if !t.Failed() {
+		t.Logf("checked %d results: none missing, none twice, values unaltered; %d quarantine entries (partial transfers, line junk)", len(want), quarantined)
+	}
 }
 
 func size(t *testing.T) int {
@@ -291,6 +293,20 @@ func size(t *testing.T) int {
 		return 1000
 	}
 	return 10000
+}
+
+// TestFaultRunASTMNoisyLine: a much noisier line than the other runs — 5 %
+// of writes corrupted and random garbage before 30 % of messages, so that
+// bytes the host reads as ENQ, and control characters inside frames, come
+// often. Each used to give the analyser one answer too many, after which it
+// took every answer for the frame after the one it answered and could count
+// a refused last frame as delivered: this run lost two acknowledged
+// messages of 600 in every trial before the link's stay-in-step rules
+// (firmware-notes/astm-lis2a2.md, "One answer per request").
+func TestFaultRunASTMNoisyLine(t *testing.T) {
+	t.Parallel()
+	faultRun{proto: protocol.ASTM, dialect: "lis2a2", transport: "pty", results: size(t) / 5,
+		faults: labsim.Faults{Corrupt: 0.05, Garbage: 0.3, Disconnect: 0.01, Seed: 21}}.run(t)
 }
 
 // TestFaultRunASTMOverPTY: 10,000 results over a real pseudo-terminal,
