@@ -197,6 +197,27 @@ func TestScannerChunking(t *testing.T) {
 	}
 }
 
+// The first error in a frame is the one reported, at its own offset.
+func TestScannerReportsFirstError(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		err    error
+		offset int
+	}{
+		{"<STX>5L|1|N<CR><ETX>09<CR>X", ErrChecksum, 10},
+		{"<STX>5L|1|N<CR><ETX>08<CR>X", ErrTrailer, 12},
+		{"<STX>5L|1|N<CR><ETX>09<ENQ>", ErrChecksum, 10},
+		{"<STX>5L<LF>|1<EOT>", ErrRestricted, 3},
+		{"<STX>5L|1<EOT>", ErrInterrupted, 5},
+	} {
+		toks := NewScanner(Options{}).Feed(wire(tc.in), nil)
+		var e *Error
+		if len(toks) == 0 || toks[0].Kind != KindBadFrame || !errors.As(toks[0].Err, &e) || !errors.Is(e, tc.err) || e.Offset != tc.offset {
+			t.Errorf("%s: tokens %+v, want %v at byte %d", tc.in, toks, tc.err, tc.offset)
+		}
+	}
+}
+
 func TestScannerTrailerResync(t *testing.T) {
 	// A frame missing its LF is bad, and the STX that follows starts the next frame.
 	toks := NewScanner(Options{}).Feed(wire("<STX>5L|1|N<CR><ETX>08<CR><STX>5L|1|N<CR><ETX>08<CR><LF>"), nil)

@@ -172,7 +172,6 @@ func (s *Scanner) interrupted(c byte, toks []Token) ([]Token, bool) {
 	if k, ok := control(c); ok {
 		s.keep(c)
 		s.fail(ErrInterrupted, fmt.Sprintf("%v inside the frame", k))
-		s.bad.Offset = s.size - 1
 		return s.emit(toks), true
 	}
 	return toks, false
@@ -273,8 +272,10 @@ func (s *Scanner) byte(c byte, toks []Token) []Token {
 			want = LF
 		}
 		if c != want {
-			s.fail(ErrTrailer, fmt.Sprintf("0x%02X where %s belongs", c, map[byte]string{CR: "CR", LF: "LF"}[want]))
-			s.bad.Offset = s.size
+			if s.bad == nil { // an earlier error in the frame stays the one reported
+				s.bad = &Error{Offset: s.size, Err: ErrTrailer,
+					Detail: fmt.Sprintf("0x%02X where %s belongs", c, map[byte]string{CR: "CR", LF: "LF"}[want])}
+			}
 			if _, ok := control(c); ok {
 				// A sender waits for the answer to a frame before it sends
 				// anything else: a control character here is the trailer,
