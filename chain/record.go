@@ -24,16 +24,21 @@ const (
 	// PredicatePrefix starts every predicate type; the record kind and
 	// "/v1" follow it.
 	PredicatePrefix = "https://exhibit-forensics.github.io/exhibit/record/"
-	// MaxRecordSize bounds an envelope's size. Records carry metadata, never
-	// evidence bytes, so anything larger is refused before parsing.
+	// MaxRecordSize bounds an envelope's size: Sign refuses to make a larger
+	// record and DecodeRecord refuses to read one, so that nothing is signed
+	// that a reader cannot read back. Records carry metadata, never evidence
+	// bytes: long values go into blobs the record names by digest.
 	MaxRecordSize = 1 << 20
 )
 
 // Errors returned when decoding or checking records.
 var (
 	ErrMalformedRecord = errors.New("malformed record")
-	ErrBadSignature    = errors.New("bad signature")
-	ErrUnknownKey      = errors.New("unknown signing key")
+	// ErrRecordTooLarge is wrapped by Sign and DecodeRecord for an envelope
+	// over MaxRecordSize (by DecodeRecord together with ErrMalformedRecord).
+	ErrRecordTooLarge = errors.New("record too large")
+	ErrBadSignature   = errors.New("bad signature")
+	ErrUnknownKey     = errors.New("unknown signing key")
 )
 
 // A Kind names what a record says happened. Each kind has its own predicate
@@ -141,7 +146,12 @@ type Predicate struct {
 	Key      *KeyEvent `json:"key,omitempty"`      // key-*
 	Export   *Export   `json:"export,omitempty"`   // exported
 	Lab      *Lab      `json:"lab,omitempty"`      // captured from an analyser
-	Note     string    `json:"note,omitempty"`
+	// Supersedes is set on the first record of an exhibit that re-records
+	// another exhibit's first record, which exceeds MaxRecordSize (written
+	// before the limit was enforced at signing): the record hash of the
+	// record it replaces. See docs/records.md, "Records over the limit".
+	Supersedes Hash   `json:"supersedes,omitzero"`
+	Note       string `json:"note,omitempty"`
 }
 
 // Lab describes a message captured from a laboratory analyser: the subject
@@ -174,7 +184,17 @@ type LabResult struct {
 	Status   string `json:"status,omitempty"` // e.g. F final, P preliminary, C correction
 	Time     string `json:"time,omitempty"`   // as the instrument gave it
 	Unknown  bool   `json:"unknownCode,omitempty"`
+	// ValueSHA256 and ValueSize are set, and Value is empty, for a value
+	// longer than MaxLabValue bytes: the value's bytes are a blob the record
+	// names as a subject, by this digest.
+	ValueSHA256 string `json:"valueSha256,omitempty"`
+	ValueSize   int64  `json:"valueSize,omitempty"`
 }
+
+// MaxLabValue is the longest result value (in bytes) a record holds
+// inline; a longer one (an encapsulated PDF, a chromatogram) is kept as a
+// blob that the record names by digest.
+const MaxLabValue = 1024
 
 // A DeviceRef names a device and the key it signed with.
 type DeviceRef struct {
@@ -324,6 +344,9 @@ func Sign(st *Statement, signers ...*Signer) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chain: sign: %w", err)
 	}
+	if len(b) > MaxRecordSize {
+		return nil, fmt.Errorf("chain: sign: %w: the envelope would be %d bytes, over the %d-byte limit", ErrRecordTooLarge, len(b), MaxRecordSize)
+	}
 	// The record is built from what was just encoded rather than decoded
 	// again; the same checks as DecodeRecord's run on it (a test compares
 	// the two).
@@ -357,8 +380,19 @@ type envelope struct {
 // signatures (see VerifySignatures) or chain links.
 func DecodeRecord(b []byte) (*Record, error) {
 	if len(b) > MaxRecordSize {
-		return nil, fmt.Errorf("%w: %d bytes exceeds the %d-byte limit", ErrMalformedRecord, len(b), MaxRecordSize)
+		return nil, fmt.Errorf("%w: %w: %d bytes exceeds the %d-byte limit", ErrMalformedRecord, ErrRecordTooLarge, len(b), MaxRecordSize)
 	}
+	return decodeRecord(b)
+}
+
+// DecodeOversizedRecord decodes a record as DecodeRecord does, strictly,
+// but without the size limit. It exists for one purpose: reading, checking
+// and repairing records that a device's own store already holds and that
+// were signed, before the limit was enforced at signing, over
+// MaxRecordSize. Input from anywhere else goes through DecodeRecord.
+func DecodeOversizedRecord(b []byte) (*Record, error) { return decodeRecord(b) }
+
+func decodeRecord(b []byte) (*Record, error) {
 	var env envelope
 	if err := strictJSON(b, &env); err != nil {
 		return nil, fmt.Errorf("%w: envelope: %v", ErrMalformedRecord, err)
@@ -443,6 +477,45 @@ func (r *Record) check() error {
 	}
 	if p.Exhibit != nil && p.Exhibit.ID != p.Chain {
 		return fmt.Errorf("%w: exhibit %s is not the record's chain %s", ErrMalformedRecord, clip(p.Exhibit.ID), clip(p.Chain))
+	}
+	if !p.Supersedes.IsZero() && (p.Seq != 1 || (k != KindCaptured && k != KindReceived)) {
+		return fmt.Errorf("%w: only an exhibit's first record may supersede another record", ErrMalformedRecord)
+	}
+	if p.Lab != nil {
+		if err := checkLabValues(p.Lab, st.Subject); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkLabValues checks that every result value kept out of the record is
+// named by a subject, and that no value kept in it is over MaxLabValue.
+func checkLabValues(lab *Lab, subjects []Subject) error {
+	for i, res := range lab.Results {
+		if res.ValueSHA256 == "" {
+			if res.ValueSize != 0 {
+				return fmt.Errorf("%w: lab result %d has a valueSize but no valueSha256", ErrMalformedRecord, i+1)
+			}
+			continue
+		}
+		h, err := ParseHex(res.ValueSHA256)
+		if err != nil {
+			return fmt.Errorf("%w: lab result %d: valueSha256: %v", ErrMalformedRecord, i+1, err)
+		}
+		if res.Value != "" || res.Number != "" || res.Censor != "" || res.ValueSize <= MaxLabValue {
+			return fmt.Errorf("%w: lab result %d is kept as a blob but also has a value, or is short enough to be kept inline", ErrMalformedRecord, i+1)
+		}
+		named := false
+		for _, s := range subjects {
+			if d, err := s.SHA256(); err == nil && d == h {
+				named = true
+				break
+			}
+		}
+		if !named {
+			return fmt.Errorf("%w: lab result %d's value %s is not a subject of the record", ErrMalformedRecord, i+1, h)
+		}
 	}
 	return nil
 }

@@ -22,6 +22,10 @@ type ExportResult struct {
 	Records  int
 	Payload  int64 // bytes of originals
 	Size     uint64
+	// Superseded lists the case's exhibits left out because a repair
+	// superseded their over-limit first records (the exhibits that
+	// supersede them are in the bundle).
+	Superseded []ledger.Superseding
 }
 
 // Export writes the bundle of caseRef to out. It first records, on each
@@ -35,7 +39,8 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 		return nil, err
 	}
 	st := l.Store()
-	exs, err := st.Exhibits(ctx, caseRef)
+	// Which exhibits: from the signed records, after the store's checks.
+	exs, skipped, err := l.ExportSet(ctx, caseRef)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +171,7 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 
 	// Write the bag.
 	w := bagit.NewZipWriter(out, name, bagit.Options{Time: now})
-	res := &ExportResult{Name: name, Exhibits: len(all)}
+	res := &ExportResult{Name: name, Exhibits: len(all), Superseded: skipped}
 	for _, pf := range payload {
 		if err := addBlob(ctx, w, l.Blobs(), pf); err != nil {
 			return nil, err

@@ -21,6 +21,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -88,6 +89,9 @@ type Ledger struct {
 	signer *chain.Signer
 	id     store.Identity
 	opt    Options
+	// broken is set (wrapping ErrInconsistent) when the log failed the
+	// check Open runs; the ledger then reads but never signs.
+	broken error
 }
 
 func paths(dir string) (db, blobs, key string) {
@@ -232,8 +236,20 @@ func Open(ctx context.Context, dir string, opt Options) (*Ledger, error) {
 		l.Close()
 		return nil, keyErr
 	}
+	if err := l.checkLog(ctx); err != nil {
+		if !errors.Is(err, ErrInconsistent) {
+			l.Close()
+			return nil, err
+		}
+		l.broken = err
+	}
 	return l, nil
 }
+
+// Consistent returns nil if the log passed the check Open runs, and
+// otherwise why the ledger will not sign (an error wrapping
+// ErrInconsistent).
+func (l *Ledger) Consistent() error { return l.broken }
 
 // Retired reports whether the device key has been retired.
 func (l *Ledger) Retired() bool { return l.signer == nil }
@@ -246,6 +262,14 @@ func (l *Ledger) Dir() string { return l.dir }
 
 // Identity returns the data directory's identity.
 func (l *Ledger) Identity() store.Identity { return l.id }
+
+// TreeSize returns the number of records in the log.
+func (l *Ledger) TreeSize(ctx context.Context) (uint64, error) { return l.st.TreeSize(ctx) }
+
+// Records calls fn for each record with log index in [from, to), in order.
+func (l *Ledger) Records(ctx context.Context, from, to uint64, fn func(store.StoredRecord) error) error {
+	return l.st.Records(ctx, from, to, fn)
+}
 
 // Store returns the record store.
 func (l *Ledger) Store() store.Store { return l.st }
@@ -263,6 +287,9 @@ func (l *Ledger) deviceChain() string { return "device:" + l.id.DeviceID }
 func (l *Ledger) sign(st *chain.Statement, extra ...*chain.Signer) (*chain.Record, error) {
 	if l.signer == nil {
 		return nil, ErrRetired
+	}
+	if l.broken != nil {
+		return nil, l.broken
 	}
 	st.Predicate.Device = chain.DeviceRef{ID: l.id.DeviceID, KeyID: l.signer.KeyID()}
 	return chain.Sign(st, append([]*chain.Signer{l.signer}, extra...)...)
@@ -407,8 +434,15 @@ type CaptureRequest struct {
 	// Key, if set, makes the capture idempotent: a second capture with the
 	// same key stores nothing and returns the first one's exhibit.
 	Key string
-	// Fill adds kind-specific sections (Lab, …) to the record.
-	Fill func(p *chain.Predicate)
+	// Lab, if set, is the record's lab section (an analyser message). A
+	// result value longer than chain.MaxLabValue bytes is not put in the
+	// record: it becomes a blob the record names as a subject (after the
+	// captured bytes) and the result carries its digest and size.
+	Lab *chain.Lab
+	// Note is free text for the record.
+	Note string
+
+	supersedes chain.Hash // set by Repair
 }
 
 // Capture stores the bytes durably, then creates a new exhibit whose first
@@ -416,6 +450,11 @@ type CaptureRequest struct {
 // which case it returns that exhibit with fresh=false. When Capture returns
 // without error the capture is durable: only then may the device be told
 // it was received.
+//
+// A record that would be over chain.MaxRecordSize (a message with very
+// many results) is refused with an error wrapping chain.ErrRecordTooLarge,
+// before anything but the captured bytes is stored; the caller keeps the
+// bytes another way (lab/receive quarantines them, with no results).
 func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhibit, rec *chain.Record, fresh bool, err error) {
 	if err := chain.ValidCaseRef(req.Case); err != nil {
 		return ex, nil, false, err
@@ -426,6 +465,9 @@ func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhi
 	if req.Initials == "" {
 		req.Initials = l.id.Initials
 	}
+	if err := l.writable(); err != nil {
+		return ex, nil, false, err
+	}
 	tk, err := l.take(ctx, req.Body)
 	if err != nil {
 		return ex, nil, false, fmt.Errorf("store %s: %w", req.FileName, err)
@@ -435,6 +477,54 @@ func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhi
 	if err != nil {
 		return ex, nil, false, err
 	}
+	name := req.FileName
+	if name == "" {
+		name = info.Hash.Hex()
+	}
+	lab, values := splitLabValues(req.Lab)
+	subjects := []chain.Subject{chain.SubjectFor(name, info.Hash)}
+	for _, v := range values {
+		subjects = append(subjects, chain.SubjectFor(v.name, v.hash))
+	}
+	statement := func(refNum uint64, at time.Time) *chain.Statement {
+		st := &chain.Statement{
+			Subject:       subjects,
+			PredicateType: chain.KindCaptured.PredicateType(),
+			Predicate: chain.Predicate{
+				Chain: exID.String(), Seq: 1, Time: at,
+				Exhibit:    &chain.ExhibitInfo{ID: exID.String(), Ref: chain.FormatRef(req.Initials, refNum), Case: req.Case, Kind: req.Kind},
+				Source:     &chain.Source{FileName: req.FileName, Size: info.Size, Device: req.Device},
+				Lab:        lab,
+				Supersedes: req.supersedes,
+				Note:       req.Note,
+			},
+		}
+		if req.Actor.Name != "" {
+			st.Predicate.Actor = &req.Actor
+		}
+		return st
+	}
+	// Values too large to keep inline go to the file blob store before
+	// the transaction; first make sure the record that names them can be
+	// signed at all (the largest reference number a log can reach and a
+	// time of maximal length make this draft at least as long as the
+	// record), so that a refused record leaves no stray value blobs.
+	var valueTaken []taken
+	for _, v := range values {
+		if len(v.data) > store.MaxInlineBlob {
+			if _, err := l.sign(statement(1<<62, time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC))); err != nil {
+				return ex, nil, false, err
+			}
+			break
+		}
+	}
+	for _, v := range values {
+		t, err := l.take(ctx, bytes.NewReader(v.data))
+		if err != nil {
+			return ex, nil, false, fmt.Errorf("store %s of %s: %w", v.name, req.FileName, err)
+		}
+		valueTaken = append(valueTaken, t)
+	}
 	var held uint64
 	dup := false
 	err = l.st.Update(ctx, func(tx store.Tx) error {
@@ -443,38 +533,27 @@ func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhi
 		if err != nil {
 			return err
 		}
-		name := req.FileName
-		if name == "" {
-			name = info.Hash.Hex()
-		}
-		st := &chain.Statement{
-			Subject:       []chain.Subject{chain.SubjectFor(name, info.Hash)},
-			PredicateType: chain.KindCaptured.PredicateType(),
-			Predicate: chain.Predicate{
-				Chain: exID.String(), Seq: 1, Time: l.Now(),
-				Exhibit: &chain.ExhibitInfo{ID: exID.String(), Ref: chain.FormatRef(req.Initials, n), Case: req.Case, Kind: req.Kind},
-				Source:  &chain.Source{FileName: req.FileName, Size: info.Size, Device: req.Device},
-			},
-		}
-		if req.Actor.Name != "" {
-			st.Predicate.Actor = &req.Actor
-		}
-		if req.Fill != nil {
-			req.Fill(&st.Predicate)
-		}
-		if rec, err = l.sign(st); err != nil {
+		if rec, err = l.sign(statement(n, l.Now())); err != nil {
 			return err
 		}
 		if err := tk.put(tx); err != nil {
 			return err
+		}
+		for _, t := range valueTaken {
+			if err := t.put(tx); err != nil {
+				return err
+			}
 		}
 		i, err := tx.Append(rec)
 		if err != nil {
 			return err
 		}
 		ex = firstExhibit(rec, i)
-		if req.Key != "" {
-			if held, err = tx.Claim(req.Key, i); err != nil {
+		for _, key := range []string{req.Key, supersedeKey(req.supersedes)} {
+			if key == "" {
+				continue
+			}
+			if held, err = tx.Claim(key, i); err != nil {
 				if errors.Is(err, store.ErrClaimed) {
 					dup = true
 				}
@@ -484,21 +563,71 @@ func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhi
 		return nil
 	})
 	if dup {
-		first, err := l.st.Record(ctx, held)
-		if err != nil {
-			return ex, nil, false, err
-		}
-		r, err := first.Decode()
-		if err != nil {
-			return ex, nil, false, err
-		}
-		ex, err = l.st.Exhibit(ctx, r.Statement.Predicate.Chain)
+		ex, r, err := l.claimant(ctx, held)
 		return ex, r, false, err
 	}
 	if err != nil {
 		return store.Exhibit{}, nil, false, err
 	}
 	return ex, rec, true, nil
+}
+
+// supersedeKey is the claim a repair record makes on the record it
+// supersedes, so that each is superseded once; "" for the zero hash.
+func supersedeKey(h chain.Hash) string {
+	if h.IsZero() {
+		return ""
+	}
+	return "supersede:" + h.String()
+}
+
+// claimant returns the exhibit whose first record, at log index i, holds a
+// claim — or, if that record was superseded by a repair, the exhibit that
+// supersedes it.
+func (l *Ledger) claimant(ctx context.Context, i uint64) (store.Exhibit, *chain.Record, error) {
+	sr, err := l.st.Record(ctx, i)
+	if err != nil {
+		return store.Exhibit{}, nil, err
+	}
+	if sr.Oversized() {
+		if j, err := l.st.Claimed(ctx, supersedeKey(sr.Hash)); err == nil {
+			if sr, err = l.st.Record(ctx, j); err != nil {
+				return store.Exhibit{}, nil, err
+			}
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return store.Exhibit{}, nil, err
+		}
+	}
+	r, err := chain.DecodeOversizedRecord(sr.Envelope) // this store's own record
+	if err != nil {
+		return store.Exhibit{}, nil, fmt.Errorf("record %d: %w", sr.Index, err)
+	}
+	ex, err := l.st.Exhibit(ctx, r.Statement.Predicate.Chain)
+	return ex, r, err
+}
+
+// ErrOversized is wrapped by errors about a record over
+// chain.MaxRecordSize (signed before the limit was enforced at signing).
+var ErrOversized = errors.New("oversized record")
+
+// oversizedErr says what to do about the oversized record sr: append to
+// the exhibit that supersedes it, or repair the log.
+func (l *Ledger) oversizedErr(ctx context.Context, sr store.StoredRecord) error {
+	if j, err := l.st.Claimed(ctx, supersedeKey(sr.Hash)); err == nil {
+		if ex, _, err := l.claimant(ctx, j); err == nil {
+			return fmt.Errorf("%w: its first record (log index %d, %d bytes) is superseded by %s", ErrOversized, sr.Index, len(sr.Envelope), ex.Ref)
+		}
+	}
+	return fmt.Errorf("%w: its first record (log index %d) is %d bytes, over the %d-byte limit (run `exhibit log repair`)",
+		ErrOversized, sr.Index, len(sr.Envelope), chain.MaxRecordSize)
+}
+
+// writable reports why the ledger cannot sign, if it cannot.
+func (l *Ledger) writable() error {
+	if l.signer == nil {
+		return ErrRetired
+	}
+	return l.broken
 }
 
 func validKind(k string) bool {
@@ -546,16 +675,25 @@ func (l *Ledger) appendTx(ctx context.Context, tx store.Tx, ref string, k chain.
 	if err != nil {
 		return nil, err
 	}
+	if first.Oversized() {
+		return nil, fmt.Errorf("exhibit %s: %w", ref, l.oversizedErr(ctx, first))
+	}
 	fr, err := first.Decode()
 	if err != nil {
 		return nil, err
+	}
+	// What the new record repeats comes from the signed first record, never
+	// from the store's index columns; the index only found it.
+	fx := fr.Statement.Predicate.Exhibit
+	if fr.Hash != first.Hash || fx == nil || fx.Ref != ref || fx.ID != ex.ID {
+		return nil, fmt.Errorf("%w: the exhibit index finds record %d under %s, which is not that exhibit's first record", ErrInconsistent, first.Index, ref)
 	}
 	st := &chain.Statement{
 		Subject:       fr.Statement.Subject,
 		PredicateType: k.PredicateType(),
 		Predicate: chain.Predicate{
 			Chain: ex.ID, Seq: head.Seq + 1, Prev: head.Hash, Time: at.UTC(),
-			Exhibit: &ex.ExhibitInfo,
+			Exhibit: fx,
 		},
 	}
 	if actor.Name != "" {
@@ -740,6 +878,9 @@ func (l *Ledger) Checkpoint(ctx context.Context) (store.Checkpoint, error) {
 func (l *Ledger) checkpointTx(tx store.Tx) (store.Checkpoint, error) {
 	if l.signer == nil {
 		return store.Checkpoint{}, ErrRetired
+	}
+	if l.broken != nil {
+		return store.Checkpoint{}, l.broken
 	}
 	signer, err := tlog.NewSigner(l.id.Origin, l.signer.PrivateKey())
 	if err != nil {

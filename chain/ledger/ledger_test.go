@@ -369,10 +369,8 @@ func TestCaptureIsIdempotent(t *testing.T) {
 	req := func(body string) CaptureRequest {
 		return CaptureRequest{Case: "LAB-INBOX", Kind: chain.ExhibitResult, FileName: "msg.astm", Body: strings.NewReader(body),
 			Device: "cobas-c111 #1", Key: "astm:" + chain.Sum([]byte(body)).Hex(),
-			Fill: func(p *chain.Predicate) {
-				p.Lab = &chain.Lab{Protocol: "astm", Dialect: "lis2a2", Analyser: "cobas-c111 #1", MessageID: chain.Sum([]byte(body)).Hex(),
-					Results: []chain.LabResult{{Specimen: "S1", Code: "GHB", Value: "<0.5", Censor: "<", Units: "mg/L"}}}
-			}}
+			Lab: &chain.Lab{Protocol: "astm", Dialect: "lis2a2", Analyser: "cobas-c111 #1", MessageID: chain.Sum([]byte(body)).Hex(),
+				Results: []chain.LabResult{{Specimen: "S1", Code: "GHB", Value: "<0.5", Censor: "<", Units: "mg/L"}}}}
 	}
 	ex, rec, fresh, err := l.Capture(ctx, req("H|\\^&\rR|1|^^^GHB|<0.5|mg/L\rL|1|N\r"))
 	if err != nil || !fresh || ex.Ref != "JS/1" || rec.Kind != chain.KindCaptured || rec.Statement.Predicate.Lab.Results[0].Censor != "<" {

@@ -61,8 +61,15 @@ type StoredRecord struct {
 	Envelope []byte
 }
 
-// Decode decodes the stored envelope.
+// Decode decodes the stored envelope (chain.DecodeRecord: at most
+// chain.MaxRecordSize bytes).
 func (r StoredRecord) Decode() (*chain.Record, error) { return chain.DecodeRecord(r.Envelope) }
+
+// Oversized reports whether the record is over chain.MaxRecordSize: signed
+// before the limit was enforced at signing, it can be read only by this
+// store's own tools (chain.DecodeOversizedRecord) and must be superseded
+// (ledger.Repair) before its exhibit can be exported.
+func (r StoredRecord) Oversized() bool { return len(r.Envelope) > chain.MaxRecordSize }
 
 // BlobRef is a blob an exhibit holds, as named by its first record.
 type BlobRef struct {
@@ -79,6 +86,9 @@ type Exhibit struct {
 	Head       chain.Hash // hash of its latest record
 	Seq        uint64     // number of records in its chain
 	Blobs      []BlobRef
+	// Oversized is set when the first record is over chain.MaxRecordSize
+	// (see StoredRecord.Oversized); the entry was still read from it.
+	Oversized bool
 }
 
 // ChainHead is the latest record of a chain.
@@ -103,6 +113,9 @@ type Reader interface {
 	RecordByHash(ctx context.Context, h chain.Hash) (StoredRecord, error)
 	// Records calls fn for each record with index in [from, to) in log order.
 	Records(ctx context.Context, from, to uint64, fn func(StoredRecord) error) error
+	// RecordHashes calls fn with the index and hash of each record with
+	// index in [from, to), in log order, without reading the envelopes.
+	RecordHashes(ctx context.Context, from, to uint64, fn func(index uint64, h chain.Hash) error) error
 	// ChainRecords returns a chain's records in chain order.
 	ChainRecords(ctx context.Context, chainID string) ([]StoredRecord, error)
 	Exhibit(ctx context.Context, id string) (Exhibit, error)
@@ -120,6 +133,9 @@ type Reader interface {
 	InlineBlob(ctx context.Context, h chain.Hash) ([]byte, error)
 	// InlineBlobs calls fn for every inline blob's hash and size.
 	InlineBlobs(ctx context.Context, fn func(h chain.Hash, size int64) error) error
+	// Claimed returns the log index of the record that claimed key (see
+	// Tx.Claim), or ErrNotFound.
+	Claimed(ctx context.Context, key string) (uint64, error)
 }
 
 // Tx is a write transaction.

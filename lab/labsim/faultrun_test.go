@@ -217,7 +217,7 @@ func check(t *testing.T, l *ledger.Ledger, sc *labsim.Scenario, sim *labsim.Sim,
 			t.Errorf(format, args...)
 		}
 	}
-	err := receive.List(context.Background(), l.Store(), func(e receive.Entry) error {
+	err := receive.List(context.Background(), l, func(e receive.Entry) error {
 		if e.Quarantined() {
 			quarantined++
 			quarantine = append(quarantine, e)

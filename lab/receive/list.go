@@ -2,20 +2,25 @@ package receive
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 )
 
-// A Reader reads the log; store.Store is one.
+// A Reader reads the log; *ledger.Ledger is one.
 type Reader interface {
 	TreeSize(ctx context.Context) (uint64, error)
 	Records(ctx context.Context, from, to uint64, fn func(store.StoredRecord) error) error
+	// Superseded returns the exhibit that supersedes a record over the
+	// size limit, if a repair made one.
+	Superseded(ctx context.Context, h chain.Hash) (ex store.Exhibit, ok bool, err error)
 }
 
-var _ Reader = store.Store(nil)
+var _ Reader = (*ledger.Ledger)(nil)
 
 // An Entry is one captured analyser message, read back from its record.
 type Entry struct {
@@ -38,13 +43,24 @@ func (e *Entry) Quarantined() bool { return e.Lab.Quarantine != "" }
 // List calls fn for every captured record with a Lab section, in log
 // order. A record that does not decode is an error: the log is the
 // evidence, and a listing that skipped what it could not read would hide
-// that.
+// that. A record over the size limit (signed before the limit was
+// enforced) is left out: silently if a repair superseded it (the record
+// that supersedes it is listed), and otherwise the listing goes on and
+// List returns an error, wrapping ledger.ErrOversized, that names it.
 func List(ctx context.Context, r Reader, fn func(Entry) error) error {
 	n, err := r.TreeSize(ctx)
 	if err != nil {
 		return err
 	}
-	return r.Records(ctx, 0, n, func(sr store.StoredRecord) error {
+	var over []error
+	err = r.Records(ctx, 0, n, func(sr store.StoredRecord) error {
+		if sr.Oversized() {
+			if _, ok, err := r.Superseded(ctx, sr.Hash); err != nil || !ok {
+				over = append(over, fmt.Errorf("log record %d (%s) was not listed: %w of %d bytes, over the %d-byte limit (run `exhibit log repair`)",
+					sr.Index, sr.Hash, ledger.ErrOversized, len(sr.Envelope), chain.MaxRecordSize))
+			}
+			return nil
+		}
 		rec, err := sr.Decode()
 		if err != nil {
 			return fmt.Errorf("log record %d: %w", sr.Index, err)
@@ -69,4 +85,5 @@ func List(ctx context.Context, r Reader, fn func(Entry) error) error {
 		}
 		return fn(e)
 	})
+	return errors.Join(append([]error{err}, over...)...)
 }

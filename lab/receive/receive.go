@@ -44,6 +44,7 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
@@ -141,6 +142,9 @@ type Outcome struct {
 	// over to Capture returning.
 	Durable time.Duration
 	Err     error // Failed: why
+	// Refused is set when the message was kept in quarantine because its
+	// results do not fit in one record, and refused (ErrRefused).
+	Refused bool
 }
 
 // A Receiver captures what analysers send. It is safe for concurrent use
@@ -303,34 +307,57 @@ func Key(p protocol.Protocol, id chain.Hash, quarantined bool) string {
 	return string(p) + ":" + id.String()
 }
 
+// ErrRefused is wrapped by the error the receiver returns for input it has
+// kept, in quarantine, but refuses for good: a message whose results do not
+// fit in one record (chain.MaxRecordSize). The protocol answers it as a
+// refusal (HL7 AR, ASTM NAK), not as a storage failure to be retried.
+var ErrRefused = errors.New("receive: message refused")
+
+// maxReason bounds a quarantine reason kept in a record, in bytes.
+const maxReason = 1024
+
+// clipReason shortens a reason to maxReason bytes at a rune boundary.
+func clipReason(s string) string {
+	if len(s) <= maxReason {
+		return s
+	}
+	cut := maxReason - len(" [...]")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + " [...]"
+}
+
 // keep captures c and reports the outcome. A nil return promises c is
-// durably stored.
+// durably stored; an error wrapping ErrRefused promises it is durably
+// stored in quarantine and must be refused.
 func (r *Receiver) keep(ctx context.Context, c capture) error {
 	start := r.cfg.Now()
-	q := c.reason != ""
-	out := Outcome{Protocol: c.proto, Key: Key(c.proto, c.id, q), MessageID: c.id, Results: len(c.results),
-		Unknown: c.unknown, Reason: c.reason}
+	c.reason = clipReason(c.reason)
 	analyser := r.cfg.Analyser
 	if analyser == "" {
 		analyser = c.analyser
-	}
-	lab := &chain.Lab{Protocol: string(c.proto), Dialect: r.cfg.Dialect.Name, Analyser: analyser,
-		MessageID: c.id.String(), Results: c.results, Quarantine: c.reason}
-	name := fmt.Sprintf("%s-%s.%s", c.proto, c.id.Hex()[:16], c.proto)
-	if q {
-		name = "quarantine-" + name
 	}
 	// The capture runs to completion even if ctx ends meanwhile: a message
 	// half-way into the store is finished rather than abandoned, and the
 	// acknowledgement still depends only on its result.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StoreTimeout)
 	defer cancel()
-	ex, _, fresh, err := r.cfg.Store.Capture(sctx, ledger.CaptureRequest{
-		Case: r.cfg.Case, Kind: chain.ExhibitResult, FileName: name, Body: bytes.NewReader(c.raw),
-		Device: analyser, Key: out.Key,
-		Fill: func(p *chain.Predicate) { p.Lab = lab },
-	})
+	out, ex, fresh, err := r.capture(sctx, c, analyser)
+	refused := false
+	if errors.Is(err, chain.ErrRecordTooLarge) && c.reason == "" {
+		// The results do not fit in one record: keep the message as
+		// received, in quarantine with no results, and refuse it.
+		r.log.Warn("receive: the message's results do not fit in one record; quarantining it and refusing it",
+			"protocol", c.proto, "id", c.id.String(), "results", len(c.results), "error", err)
+		c.reason = fmt.Sprintf("the message's %d results do not fit in one record (at most %d bytes): kept as received, results not read",
+			len(c.results), chain.MaxRecordSize)
+		c.results, c.unknown = nil, nil
+		refused = true
+		out, ex, fresh, err = r.capture(sctx, c, analyser)
+	}
 	out.Durable = r.cfg.Now().Sub(start)
+	out.Refused = refused && err == nil
 	switch {
 	case err != nil:
 		out.Kind, out.Err = Failed, err
@@ -339,7 +366,7 @@ func (r *Receiver) keep(ctx context.Context, c capture) error {
 	case !fresh:
 		out.Kind, out.Ref = Duplicate, ex.Ref
 		r.log.Info("receive: retransmission of a stored message", "protocol", c.proto, "id", c.id.String(), "ref", ex.Ref)
-	case q:
+	case c.reason != "":
 		out.Kind, out.Ref = Quarantined, ex.Ref
 		r.log.Warn("receive: input quarantined", "protocol", c.proto, "id", c.id.String(), "ref", ex.Ref, "reason", c.reason)
 	default:
@@ -351,8 +378,29 @@ func (r *Receiver) keep(ctx context.Context, c capture) error {
 	if r.cfg.Observe != nil {
 		r.cfg.Observe(out)
 	}
-	if err != nil {
+	switch {
+	case err != nil:
 		return fmt.Errorf("receive: store %s: %w", c.id, err)
+	case out.Refused:
+		return fmt.Errorf("%w: %s (kept in quarantine as %s)", ErrRefused, c.reason, ex.Ref)
 	}
 	return nil
+}
+
+// capture makes one capture attempt of c.
+func (r *Receiver) capture(ctx context.Context, c capture, analyser string) (Outcome, store.Exhibit, bool, error) {
+	q := c.reason != ""
+	out := Outcome{Protocol: c.proto, Key: Key(c.proto, c.id, q), MessageID: c.id, Results: len(c.results),
+		Unknown: c.unknown, Reason: c.reason}
+	lab := &chain.Lab{Protocol: string(c.proto), Dialect: r.cfg.Dialect.Name, Analyser: analyser,
+		MessageID: c.id.String(), Results: c.results, Quarantine: c.reason}
+	name := fmt.Sprintf("%s-%s.%s", c.proto, c.id.Hex()[:16], c.proto)
+	if q {
+		name = "quarantine-" + name
+	}
+	ex, _, fresh, err := r.cfg.Store.Capture(ctx, ledger.CaptureRequest{
+		Case: r.cfg.Case, Kind: chain.ExhibitResult, FileName: name, Body: bytes.NewReader(c.raw),
+		Device: analyser, Key: out.Key, Lab: lab,
+	})
+	return out, ex, fresh, err
 }

@@ -133,7 +133,7 @@ func serve(t *testing.T, r *Receiver) net.Conn {
 func entries(t *testing.T, l *ledger.Ledger) []Entry {
 	t.Helper()
 	var out []Entry
-	if err := List(context.Background(), l.Store(), func(e Entry) error { out = append(out, e); return nil }); err != nil {
+	if err := List(context.Background(), l, func(e Entry) error { out = append(out, e); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return out

@@ -484,6 +484,19 @@ func (s *Store) InlineBlobs(ctx context.Context, fn func(chain.Hash, int64) erro
 	return rows.Err()
 }
 
+// Claimed returns the log index of the record that claimed key.
+func (s *Store) Claimed(ctx context.Context, key string) (uint64, error) {
+	var idx int64
+	err := s.r.QueryRowContext(ctx, `SELECT idx FROM claims WHERE key = ?`, key).Scan(&idx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("claim %q: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("sqlitestore: claim %q: %w", key, err)
+	}
+	return uint64(idx), nil
+}
+
 // RecordByHash returns the record with hash h: candidates from the hash
 // index, then a scan of the records it does not yet cover.
 func (s *Store) RecordByHash(ctx context.Context, h chain.Hash) (store.StoredRecord, error) {
@@ -551,6 +564,55 @@ func (s *Store) Records(ctx context.Context, from, to uint64, fn func(store.Stor
 	return nil
 }
 
+// RecordHashes calls fn with the hashes of records with index in [from,
+// to), in log order.
+func (s *Store) RecordHashes(ctx context.Context, from, to uint64, fn func(uint64, chain.Hash) error) error {
+	const page = 16384
+	for from < to {
+		end := min(to, from+page)
+		rows, err := s.r.QueryContext(ctx, `SELECT idx, hash FROM records WHERE idx >= ? AND idx < ? ORDER BY idx`, int64(from), int64(end))
+		if err != nil {
+			return fmt.Errorf("sqlitestore: record hashes: %w", err)
+		}
+		type ih struct {
+			idx uint64
+			h   chain.Hash
+		}
+		got := make([]ih, 0, end-from)
+		for rows.Next() {
+			var idx int64
+			var h []byte
+			if err := rows.Scan(&idx, &h); err != nil {
+				rows.Close()
+				return fmt.Errorf("sqlitestore: record hashes: %w", err)
+			}
+			if len(h) != chain.HashSize {
+				rows.Close()
+				return fmt.Errorf("sqlitestore: record %d: stored hash has %d bytes", idx, len(h))
+			}
+			var v chain.Hash
+			copy(v[:], h)
+			got = append(got, ih{uint64(idx), v})
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return fmt.Errorf("sqlitestore: record hashes: %w", err)
+		}
+		if len(got) == 0 {
+			return fmt.Errorf("sqlitestore: record hashes: log index %d is missing", from)
+		}
+		for _, g := range got {
+			if g.idx != from {
+				return fmt.Errorf("sqlitestore: record hashes: log index %d is missing", from)
+			}
+			if err := fn(g.idx, g.h); err != nil {
+				return err
+			}
+			from++
+		}
+	}
+	return nil
+}
+
 // ChainRecords returns a chain's records in order.
 func (s *Store) ChainRecords(ctx context.Context, chainID string) ([]store.StoredRecord, error) {
 	rows, err := s.r.QueryContext(ctx, `SELECT idx, hash, envelope FROM records WHERE chain = ? ORDER BY seq`, chainID)
@@ -572,7 +634,10 @@ func (s *Store) ChainRecords(ctx context.Context, chainID string) ([]store.Store
 // exhibitFrom builds an exhibit's index entry from its first record and
 // its chain's head.
 func exhibitFrom(first store.StoredRecord, head store.ChainHead) (store.Exhibit, error) {
-	r, err := first.Decode()
+	// The index covers every exhibit the log holds, including one whose
+	// first record was signed over the size limit before the limit was
+	// enforced: those bytes are this store's own, checked at append.
+	r, err := chain.DecodeOversizedRecord(first.Envelope)
 	if err != nil {
 		return store.Exhibit{}, fmt.Errorf("sqlitestore: exhibit record %d: %w", first.Index, err)
 	}
@@ -581,7 +646,7 @@ func exhibitFrom(first store.StoredRecord, head store.ChainHead) (store.Exhibit,
 		return store.Exhibit{}, fmt.Errorf("sqlitestore: record %d is not an exhibit's first record", first.Index)
 	}
 	e := store.Exhibit{ExhibitInfo: *p.Exhibit, Created: p.Time, FirstIndex: first.Index,
-		HeadIndex: head.Index, Head: head.Hash, Seq: head.Seq}
+		HeadIndex: head.Index, Head: head.Hash, Seq: head.Seq, Oversized: first.Oversized()}
 	for _, sub := range r.Statement.Subject {
 		h, err := sub.SHA256()
 		if err != nil {

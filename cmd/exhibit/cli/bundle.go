@@ -57,6 +57,9 @@ func runExport(e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: bundle %s, %d exhibits, %d records, %d bytes of originals, log size %d\n",
 		*out, res.Name, res.Exhibits, res.Records, res.Payload, res.Size)
+	for _, s := range res.Superseded {
+		fmt.Fprintf(e.stdout, "left out %s: its first record is over the record size limit and is superseded by %s, which is in the bundle\n", s.Ref, s.New.Ref)
+	}
 	return exitOK
 }
 

@@ -167,6 +167,10 @@ func runShow(e *env, args []string) int {
 			return e.fail("show", err)
 		}
 		for _, sr := range recs {
+			if sr.Oversized() {
+				fmt.Fprintf(e.stdout, "    record at log %d: %s\n", sr.Index, l.DescribeOversized(e.ctx, sr))
+				continue
+			}
 			r, err := sr.Decode()
 			if err != nil {
 				return e.fail("show", err)

@@ -220,27 +220,31 @@ func labReceive(e *env, args []string) int {
 
 // labResult is one row of `exhibit lab results --json`.
 type labResult struct {
-	Ref        string    `json:"ref"`
-	Exhibit    string    `json:"exhibit"`
-	Case       string    `json:"case"`
-	Captured   time.Time `json:"captured"`
-	Protocol   string    `json:"protocol"`
-	Dialect    string    `json:"dialect"`
-	Analyser   string    `json:"analyser"`
-	MessageID  string    `json:"messageId"`
-	Raw        string    `json:"raw"` // digest of the raw message blob
-	Specimen   string    `json:"specimen"`
-	Code       string    `json:"code"`
-	Analyte    string    `json:"analyte,omitempty"`
-	Unknown    bool      `json:"unknownCode,omitempty"`
-	Value      string    `json:"value"`
-	Number     string    `json:"number,omitempty"`
-	Censor     string    `json:"censor,omitempty"`
-	Units      string    `json:"units,omitempty"`
-	Range      string    `json:"range,omitempty"`
-	Flags      string    `json:"flags,omitempty"`
-	Status     string    `json:"status,omitempty"`
-	ResultTime string    `json:"resultTime,omitempty"`
+	Ref       string    `json:"ref"`
+	Exhibit   string    `json:"exhibit"`
+	Case      string    `json:"case"`
+	Captured  time.Time `json:"captured"`
+	Protocol  string    `json:"protocol"`
+	Dialect   string    `json:"dialect"`
+	Analyser  string    `json:"analyser"`
+	MessageID string    `json:"messageId"`
+	Raw       string    `json:"raw"` // digest of the raw message blob
+	Specimen  string    `json:"specimen"`
+	Code      string    `json:"code"`
+	Analyte   string    `json:"analyte,omitempty"`
+	Unknown   bool      `json:"unknownCode,omitempty"`
+	Value     string    `json:"value"`
+	// ValueSHA256 and ValueSize name a value too long to keep in the
+	// record (Value is then empty): a blob of the exhibit.
+	ValueSHA256 string `json:"valueSha256,omitempty"`
+	ValueSize   int64  `json:"valueSize,omitempty"`
+	Number      string `json:"number,omitempty"`
+	Censor      string `json:"censor,omitempty"`
+	Units       string `json:"units,omitempty"`
+	Range       string `json:"range,omitempty"`
+	Flags       string `json:"flags,omitempty"`
+	Status      string `json:"status,omitempty"`
+	ResultTime  string `json:"resultTime,omitempty"`
 }
 
 // labQuarantined is one row of `exhibit lab quarantine --json`.
@@ -287,7 +291,7 @@ func labList(e *env, args []string, quarantine bool) int {
 	defer l.Close()
 	var results []labResult
 	var quar []labQuarantined
-	err = receive.List(e.ctx, l.Store(), func(en receive.Entry) error {
+	err = receive.List(e.ctx, l, func(en receive.Entry) error {
 		if *caseRef != "" && en.Case != *caseRef || en.Quarantined() != quarantine {
 			return nil
 		}
@@ -305,13 +309,22 @@ func labList(e *env, args []string, quarantine bool) int {
 			results = append(results, labResult{Ref: en.Ref, Exhibit: en.Exhibit, Case: en.Case, Captured: en.Time,
 				Protocol: en.Lab.Protocol, Dialect: en.Lab.Dialect, Analyser: en.Lab.Analyser, MessageID: en.Lab.MessageID,
 				Raw: en.Blob.String(), Specimen: r.Specimen, Code: r.Code, Analyte: r.Analyte, Unknown: r.Unknown,
-				Value: r.Value, Number: r.Number, Censor: r.Censor, Units: r.Units, Range: r.Range, Flags: r.Flags,
+				Value: r.Value, ValueSHA256: r.ValueSHA256, ValueSize: r.ValueSize,
+				Number: r.Number, Censor: r.Censor, Units: r.Units, Range: r.Range, Flags: r.Flags,
 				Status: r.Status, ResultTime: r.Time})
 		}
 		return nil
 	})
-	if err != nil {
-		return e.fail(name, err)
+	// Records over the size limit are named in err, after the listing of
+	// everything else: one unreadable record hides nothing else.
+	listErr := err
+	if listErr != nil && !errors.Is(listErr, ledger.ErrOversized) {
+		return e.fail(name, listErr)
+	}
+	code = exitOK
+	if listErr != nil {
+		defer func() { e.fail(name, listErr) }()
+		code = exitFail
 	}
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
@@ -329,13 +342,13 @@ func labList(e *env, args []string, quarantine bool) int {
 		if err := enc.Encode(v); err != nil {
 			return e.fail(name, err)
 		}
-		return exitOK
+		return code
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	if quarantine {
 		if len(quar) == 0 {
 			fmt.Fprintln(e.stdout, "nothing in quarantine")
-			return exitOK
+			return code
 		}
 		for _, q := range quar {
 			fmt.Fprintf(tw, "%s\t%s\t%s %s\t%s\t%d bytes\t%s\n", q.Ref, q.Captured.Format(time.RFC3339), q.Protocol, q.Dialect,
@@ -344,11 +357,11 @@ func labList(e *env, args []string, quarantine bool) int {
 			fmt.Fprintf(tw, "\traw: %s\n", q.Preview)
 		}
 		tw.Flush()
-		return exitOK
+		return code
 	}
 	if len(results) == 0 {
 		fmt.Fprintln(e.stdout, "no results")
-		return exitOK
+		return code
 	}
 	fmt.Fprintln(tw, "REF\tSPECIMEN\tANALYTE\tVALUE\tUNITS\tFLAGS\tSTATUS\tANALYSER\tRAW")
 	for _, r := range results {
@@ -360,11 +373,14 @@ func labList(e *env, args []string, quarantine bool) int {
 		if r.Censor != "" {
 			v += " (censored)"
 		}
+		if r.ValueSHA256 != "" {
+			v = fmt.Sprintf("[%d-byte value: sha256:%s…]", r.ValueSize, r.ValueSHA256[:12])
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Ref, r.Specimen, analyte, v, labOrDash(r.Units), labOrDash(r.Flags),
 			labOrDash(r.Status), labOrDash(r.Analyser), labShortDigest(r.Raw))
 	}
 	tw.Flush()
-	return exitOK
+	return code
 }
 
 func labOrDash(s string) string {

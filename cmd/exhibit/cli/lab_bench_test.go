@@ -228,7 +228,7 @@ func labBenchReceive(b *testing.B, store bool) {
 		}
 		defer l.Close()
 		ids := map[string]int{}
-		if err := receive.List(context.Background(), l.Store(), func(e receive.Entry) error {
+		if err := receive.List(context.Background(), l, func(e receive.Entry) error {
 			if !e.Quarantined() {
 				ids[e.Lab.MessageID]++
 			}

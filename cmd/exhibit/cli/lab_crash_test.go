@@ -212,7 +212,7 @@ func labCrash(t *testing.T, tr string) {
 	}
 	stored := map[string]int{}
 	results := map[string]int{}
-	if err := receive.List(context.Background(), l.Store(), func(e receive.Entry) error {
+	if err := receive.List(context.Background(), l, func(e receive.Entry) error {
 		if e.Quarantined() {
 			return nil
 		}

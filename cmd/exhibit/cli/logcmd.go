@@ -10,8 +10,10 @@ import (
 )
 
 func runLog(e *env, args []string) int {
-	fs := newFlags(e, "log", "log checkpoint|prove REF|verify|fsck --data DIR")
+	fs := newFlags(e, "log", "log checkpoint|prove REF|verify|fsck|repair --data DIR [--dry-run] [--by NAME]")
 	data := fs.String("data", "", "data directory")
+	dryRun := fs.Bool("dry-run", false, "repair: say what would be done, do nothing")
+	by := fs.String("by", "", "repair: who is repairing (default: the producer)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -36,6 +38,8 @@ func runLog(e *env, args []string) int {
 		return logProve(e, l, pos[1])
 	case pos[0] == "verify" && len(pos) == 1:
 		return logVerify(e, l)
+	case pos[0] == "repair" && len(pos) == 1:
+		return logRepair(e, l, *by, *dryRun)
 	case pos[0] == "fsck" && len(pos) == 1:
 		rep, err := l.Fsck(e.ctx)
 		if rep != nil {
@@ -153,5 +157,56 @@ func logVerify(e *env, l *ledger.Ledger) int {
 		return exitFail
 	}
 	fmt.Fprintf(e.stdout, "log verify: ok: %d checkpoints consistent, latest size %d of %d records, root %s\n", len(cps), prev.Size, size, prev.Root)
+	return exitOK
+}
+
+// logRepair supersedes the log's records that are over the record size
+// limit (ledger.Repair) and says what it did.
+func logRepair(e *env, l *ledger.Ledger, by string, dryRun bool) int {
+	if by == "" {
+		by = l.Identity().Producer
+	}
+	rep, err := l.Repair(e.ctx, chain.Person{Name: by}, dryRun)
+	if rep != nil {
+		verb := "superseded by"
+		if dryRun {
+			verb = "would be superseded by a new exhibit"
+		}
+		for _, s := range rep.Repaired {
+			what := ""
+			if s.Quarantined {
+				what = " (its results do not fit in one record: the message is kept as received, in quarantine)"
+			}
+			if dryRun {
+				fmt.Fprintf(e.stdout, "%s: record %d (%s, %d bytes) %s%s\n", s.Ref, s.Index, s.Hash, s.Size, verb, what)
+			} else {
+				fmt.Fprintf(e.stdout, "%s: record %d (%s, %d bytes) %s %s%s\n", s.Ref, s.Index, s.Hash, s.Size, verb, s.New.Ref, what)
+			}
+		}
+		for _, s := range rep.Earlier {
+			fmt.Fprintf(e.stdout, "%s: record %d (%d bytes) was superseded earlier by %s\n", s.Ref, s.Index, s.Size, s.New.Ref)
+		}
+		for _, p := range rep.Problems {
+			fmt.Fprintln(e.stdout, p)
+		}
+	}
+	if err != nil {
+		return e.fail("log repair", err)
+	}
+	if len(rep.Problems) > 0 {
+		fmt.Fprintf(e.stdout, "log repair: %d records over the size limit could not be superseded\n", len(rep.Problems))
+		return exitFail
+	}
+	switch {
+	case len(rep.Repaired) == 0:
+		fmt.Fprintf(e.stdout, "log repair: nothing to do: no record is over the %d-byte limit without an exhibit that supersedes it\n", chain.MaxRecordSize)
+	case dryRun:
+		fmt.Fprintf(e.stdout, "log repair: %d records would be superseded (dry run: nothing was changed)\n", len(rep.Repaired))
+	default:
+		if _, err := l.Checkpoint(e.ctx); err != nil {
+			return e.fail("log repair", fmt.Errorf("records committed, but the checkpoint failed: %w", err))
+		}
+		fmt.Fprintf(e.stdout, "log repair: %d records superseded; the log and the checkpoint cover the new records\n", len(rep.Repaired))
+	}
 	return exitOK
 }

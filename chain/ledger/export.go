@@ -1,0 +1,82 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/store"
+)
+
+// ErrFailedChecks is wrapped by ExportSet's error for a store whose
+// consistency checks fail.
+var ErrFailedChecks = errors.New("the data directory fails its consistency checks")
+
+// ExportSet returns the exhibits a bundle of caseRef holds: those whose
+// signed first records name the case, in reference order — never what the
+// store's index columns say — leaving out exhibits superseded by a repair
+// (returned in skipped). It first checks the log as Fsck does, except that
+// it reads no blob's bytes (the export reads and hashes the case's own),
+// and refuses, with an error wrapping ErrFailedChecks, a store that fails
+// those checks; and it refuses a case holding a record over the size
+// limit that has not been superseded (run Repair).
+func (l *Ledger) ExportSet(ctx context.Context, caseRef string) (exs []store.Exhibit, skipped []Superseding, err error) {
+	if err := l.writable(); err != nil {
+		return nil, nil, err
+	}
+	rep, err := l.fsck(ctx, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	var bad []string
+	for _, p := range rep.Problems {
+		if !p.Note && !errors.Is(p.Err, ErrOversized) {
+			bad = append(bad, p.String())
+		}
+	}
+	if len(bad) > 0 {
+		more := ""
+		if len(bad) > 3 {
+			more = fmt.Sprintf("; and %d more", len(bad)-3)
+			bad = bad[:3]
+		}
+		return nil, nil, fmt.Errorf("%w (run `exhibit log fsck`): %s%s", ErrFailedChecks, strings.Join(bad, "; "), more)
+	}
+	for _, id := range rep.cases[caseRef] {
+		ex, err := l.st.Exhibit(ctx, id)
+		if err != nil {
+			return nil, nil, fmt.Errorf("exhibit %s: %w", id, err)
+		}
+		if !ex.Oversized {
+			exs = append(exs, ex)
+			continue
+		}
+		first, err := l.st.Record(ctx, ex.FirstIndex)
+		if err != nil {
+			return nil, nil, err
+		}
+		by, ok, err := l.Superseded(ctx, first.Hash)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !ok {
+			return nil, nil, fmt.Errorf("exhibit %s: %w", ex.Ref, l.oversizedErr(ctx, first))
+		}
+		skipped = append(skipped, Superseding{Index: first.Index, Hash: first.Hash, Size: len(first.Envelope), Ref: ex.Ref, New: by})
+	}
+	sort.Slice(exs, func(i, j int) bool { return refLess(exs[i].Ref, exs[j].Ref) })
+	return exs, skipped, nil
+}
+
+// refLess orders exhibit references by initials, then number.
+func refLess(a, b string) bool {
+	ai, an, aerr := chain.ParseRef(a)
+	bi, bn, berr := chain.ParseRef(b)
+	if aerr != nil || berr != nil || ai != bi {
+		return a < b
+	}
+	return an < bn
+}
