@@ -36,7 +36,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -239,17 +241,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return fail(err, w, r)
 	}
 	ck.SetMaxOpenConns(1)
-	hq := url.Values{}
-	hq.Set("_journal_mode", "WAL")
-	hq.Set("_synchronous", "NORMAL") // derived data: rebuilt from the log if lost
-	hq.Set("_busy_timeout", "30000")
-	hx, err := sql.Open("sqlite3", "file:"+strings.TrimSuffix(path, ".db")+"-hashes.db?"+hq.Encode())
+	hx, err := openHashIndex(ctx, strings.TrimSuffix(path, ".db")+"-hashes.db")
 	if err != nil {
 		return fail(err, w, r, ck)
-	}
-	hx.SetMaxOpenConns(2)
-	if _, err := hx.ExecContext(ctx, hashSchema); err != nil {
-		return fail(fmt.Errorf("hash index: %w", err), w, r, ck, hx)
 	}
 	s := &Store{
 		w: w, r: r, ckpt: ck, hx: hx, stmts: stmts,
@@ -260,6 +254,54 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	go s.committer()
 	go s.checkpointer()
 	return s, nil
+}
+
+// openHashIndex opens the derived hash index at path. The index holds
+// nothing that is not in the log, so one that cannot be opened, fails
+// SQLite's quick check or lacks its tables is deleted and started again
+// (the checkpointer refills it), exactly as when it is missing.
+func openHashIndex(ctx context.Context, path string) (*sql.DB, error) {
+	hq := url.Values{}
+	hq.Set("_journal_mode", "WAL")
+	hq.Set("_synchronous", "NORMAL") // derived data: rebuilt from the log if lost
+	hq.Set("_busy_timeout", "30000")
+	open := func() (*sql.DB, error) {
+		hx, err := sql.Open("sqlite3", "file:"+path+"?"+hq.Encode())
+		if err != nil {
+			return nil, err
+		}
+		hx.SetMaxOpenConns(2)
+		var check string
+		err = hx.QueryRowContext(ctx, `PRAGMA quick_check`).Scan(&check)
+		if err == nil && check != "ok" {
+			err = fmt.Errorf("quick check: %s", check)
+		}
+		if err == nil {
+			_, err = hx.ExecContext(ctx, hashSchema)
+		}
+		if err == nil {
+			var upto int64
+			err = hx.QueryRowContext(ctx, `SELECT upto FROM progress WHERE id = 1`).Scan(&upto)
+		}
+		if err != nil {
+			hx.Close()
+			return nil, err
+		}
+		return hx, nil
+	}
+	hx, err := open()
+	if err == nil {
+		return hx, nil
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if rerr := os.Remove(p); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("hash index %s is unreadable (%v) and cannot be removed: %w", path, err, rerr)
+		}
+	}
+	if hx, err = open(); err != nil {
+		return nil, fmt.Errorf("hash index %s: %w", path, err)
+	}
+	return hx, nil
 }
 
 // checkpointer copies the WAL into the database file on its own
@@ -500,15 +542,35 @@ func (s *Store) Claimed(ctx context.Context, key string) (uint64, error) {
 // RecordByHash returns the record with hash h: candidates from the hash
 // index, then a scan of the records it does not yet cover.
 func (s *Store) RecordByHash(ctx context.Context, h chain.Hash) (store.StoredRecord, error) {
-	var upto int64
+	upto, cands, err := s.hashCandidates(ctx, h)
+	if err == nil {
+		for _, idx := range cands {
+			r, err := s.Record(ctx, uint64(idx))
+			if err == nil && r.Hash == h {
+				return r, nil
+			}
+		}
+		r, err := scanRecord(s.r.QueryRowContext(ctx, `SELECT idx, hash, envelope FROM records WHERE idx >= ? AND hash = ?`, upto, h[:]))
+		if !errors.Is(err, store.ErrNotFound) {
+			return r, err
+		}
+	}
+	// The index is derived data: one that went bad, or that misses a
+	// record it claims to cover, never makes a record unfindable. The
+	// log answers by a scan (paid only by lookups that find nothing).
+	return scanRecord(s.r.QueryRowContext(ctx, `SELECT idx, hash, envelope FROM records WHERE hash = ?`, h[:]))
+}
+
+// hashCandidates returns the log indexes the hash index gives for h, and
+// how far into the log the index reaches.
+func (s *Store) hashCandidates(ctx context.Context, h chain.Hash) (upto int64, cands []int64, err error) {
 	if err := s.hx.QueryRowContext(ctx, `SELECT upto FROM progress WHERE id = 1`).Scan(&upto); err != nil {
-		return store.StoredRecord{}, fmt.Errorf("sqlitestore: hash index: %w", err)
+		return 0, nil, fmt.Errorf("sqlitestore: hash index: %w", err)
 	}
 	rows, err := s.hx.QueryContext(ctx, `SELECT idx FROM hashes WHERE hkey = ?`, hkey(h[:]))
 	if err != nil {
-		return store.StoredRecord{}, fmt.Errorf("sqlitestore: hash index: %w", err)
+		return 0, nil, fmt.Errorf("sqlitestore: hash index: %w", err)
 	}
-	var cands []int64
 	for rows.Next() {
 		var idx int64
 		if err := rows.Scan(&idx); err == nil {
@@ -516,15 +578,9 @@ func (s *Store) RecordByHash(ctx context.Context, h chain.Hash) (store.StoredRec
 		}
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return store.StoredRecord{}, fmt.Errorf("sqlitestore: hash index: %w", err)
+		return 0, nil, fmt.Errorf("sqlitestore: hash index: %w", err)
 	}
-	for _, idx := range cands {
-		r, err := s.Record(ctx, uint64(idx))
-		if err == nil && r.Hash == h {
-			return r, nil
-		}
-	}
-	return scanRecord(s.r.QueryRowContext(ctx, `SELECT idx, hash, envelope FROM records WHERE idx >= ? AND hash = ?`, upto, h[:]))
+	return upto, cands, nil
 }
 
 // Records calls fn for records with index in [from, to), in log order.

@@ -1,9 +1,12 @@
 package sqlitestore
 
 import (
+	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -66,5 +69,105 @@ func TestRecordByHashIndexed(t *testing.T) {
 	}
 	if got, err := s.RecordByHash(ctx, recs[42].Hash); err != nil || got.Index != 42 {
 		t.Fatalf("after rebuild: %d %v", got.Index, err)
+	}
+}
+
+// A damaged hash index (derived data) is rebuilt at Open as when it is
+// missing, and a lookup it cannot answer falls back to the log: it never
+// stops the store from opening or a record from being found.
+func TestDamagedHashIndex(t *testing.T) {
+	ctx := context.Background()
+	damage := map[string]func(t *testing.T, path string){
+		"garbage": func(t *testing.T, path string) {
+			writeFile(t, path, bytes.Repeat([]byte("not a database "), 1000))
+		},
+		"truncated": func(t *testing.T, path string) {
+			b := readFile(t, path)
+			writeFile(t, path, b[:len(b)/3])
+		},
+		"zeroed pages": func(t *testing.T, path string) {
+			b := readFile(t, path)
+			for i := 4096; i < len(b); i++ {
+				b[i] = 0
+			}
+			writeFile(t, path, b)
+		},
+		"empty": func(t *testing.T, path string) { writeFile(t, path, nil) },
+		"tables dropped": func(t *testing.T, path string) {
+			db, err := sql.Open("sqlite3", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Exec(`DROP TABLE hashes; DROP TABLE progress`); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"wrong entries": func(t *testing.T, path string) {
+			// A well-formed index whose entries point at the wrong records.
+			db, err := sql.Open("sqlite3", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			if _, err := db.Exec(`UPDATE hashes SET idx = (idx + 7) % 40`); err != nil {
+				t.Fatal(err)
+			}
+		},
+	}
+	for name, fn := range damage {
+		t.Run(name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "exhibit.db")
+			s, err := Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := storetest.NewFixture()
+			var recs []*chain.Record
+			for i := 0; i < 40; i++ {
+				recs = append(recs, f.Received(t, fmt.Sprintf("0190a0b0-0000-7000-8000-%012d", i), fmt.Sprintf("JS/%d", i+1), "C", []byte{byte(i)}))
+			}
+			if err := s.Update(ctx, func(tx store.Tx) error { _, err := tx.Append(recs...); return err }); err != nil {
+				t.Fatal(err)
+			}
+			s.indexHashes(ctx)
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			fn(t, filepath.Join(filepath.Dir(path), "exhibit-hashes.db"))
+			s, err = Open(ctx, path)
+			if err != nil {
+				t.Fatalf("open with a damaged hash index: %v", err)
+			}
+			defer s.Close()
+			for _, i := range []int{0, 9, 39} {
+				got, err := s.RecordByHash(ctx, recs[i].Hash)
+				if err != nil || got.Index != uint64(i) {
+					t.Fatalf("RecordByHash(record %d) = %d %v", i, got.Index, err)
+				}
+			}
+			if _, err := s.RecordByHash(ctx, chain.Sum([]byte("absent"))); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("absent hash: %v", err)
+			}
+		})
+	}
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	for _, p := range []string{path + "-wal", path + "-shm"} {
+		os.Remove(p)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -185,6 +185,28 @@ func checkLog(t *testing.T, s store.Store, want []*chain.Record) {
 	if i != len(want) {
 		t.Fatalf("Records visited %d, want %d", i, len(want))
 	}
+	// RecordHashes gives the same hashes in the same order, from any start.
+	for _, from := range []uint64{0, size / 2} {
+		j := from
+		err = s.RecordHashes(ctx, from, size, func(idx uint64, h chain.Hash) error {
+			if idx != j || h != want[j].Hash {
+				return fmt.Errorf("RecordHashes from %d: index %d hash %s, want index %d hash %s", from, idx, h, j, want[j].Hash)
+			}
+			j++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j != size {
+			t.Fatalf("RecordHashes from %d visited up to %d, want %d", from, j, size)
+		}
+	}
+	if size > 0 {
+		if err := s.RecordHashes(ctx, 0, size+1, func(uint64, chain.Hash) error { return nil }); err == nil {
+			t.Fatalf("RecordHashes beyond the log (%d of %d) succeeded", size+1, size)
+		}
+	}
 }
 
 // ---- tests ----
@@ -639,6 +661,14 @@ func testClaims(t *testing.T, o Opener) {
 		t.Fatalf("second claim = %d %v", held, err)
 	}
 	checkLog(t, s, []*chain.Record{a1})
+	// Claimed reads a committed claim back; an abandoned or unknown key is
+	// not found.
+	if i, err := s.Claimed(ctx, "astm:msg-1"); err != nil || i != 0 {
+		t.Fatalf("Claimed(astm:msg-1) = %d %v", i, err)
+	}
+	if _, err := s.Claimed(ctx, "astm:msg-2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Claimed(unknown) = %v, want ErrNotFound", err)
+	}
 	err = s.Update(ctx, func(tx store.Tx) error {
 		if _, err := tx.Claim("", 0); err == nil {
 			return errors.New("empty key accepted")

@@ -2,7 +2,8 @@
 # make.sh — regenerate oversized.tar.gz: a data directory written by the
 # Exhibit of commit 7115bd0, before records were limited at signing, that
 # holds records over the 1 MiB record limit. It is the fixture of
-# TestRepairLegacyOversized (cmd/exhibit/cli/repair_test.go).
+# TestRepairLegacyOversized (cmd/exhibit/cli/safety_test.go) and of
+# chain/ledger TestRepairSupersedes.
 #
 # The old binary receives three HL7 ORU^R01 messages over MLLP on loopback:
 #   1. an ordinary result (GHB 42 mg/L);
