@@ -316,12 +316,19 @@ var ErrRefused = errors.New("receive: message refused")
 // maxReason bounds a quarantine reason kept in a record, in bytes.
 const maxReason = 1024
 
+// maxAnalyser bounds the analyser name kept in a quarantine record.
+const maxAnalyser = 256
+
 // clipReason shortens a reason to maxReason bytes at a rune boundary.
-func clipReason(s string) string {
-	if len(s) <= maxReason {
+func clipReason(s string) string { return clipText(s, maxReason) }
+
+// clipText shortens s to at most n bytes at a rune boundary, marking the
+// cut.
+func clipText(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := maxReason - len(" [...]")
+	cut := n - len(" [...]")
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
@@ -390,6 +397,11 @@ func (r *Receiver) keep(ctx context.Context, c capture) error {
 // capture makes one capture attempt of c.
 func (r *Receiver) capture(ctx context.Context, c capture, analyser string) (Outcome, store.Exhibit, bool, error) {
 	q := c.reason != ""
+	if q {
+		// Quarantine must always fit in a record, whatever the input
+		// claimed to be its sender.
+		analyser = clipText(analyser, maxAnalyser)
+	}
 	out := Outcome{Protocol: c.proto, Key: Key(c.proto, c.id, q), MessageID: c.id, Results: len(c.results),
 		Unknown: c.unknown, Reason: c.reason}
 	lab := &chain.Lab{Protocol: string(c.proto), Dialect: r.cfg.Dialect.Name, Analyser: analyser,
