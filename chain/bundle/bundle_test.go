@@ -353,3 +353,27 @@ func TestInteropCoreutils(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacyBundle: a bundle written by an earlier version of Exhibit
+// (testdata/README.md) still verifies, pinned to its device's first key.
+func TestLegacyBundle(t *testing.T) {
+	b, err := os.ReadFile("testdata/legacy-v1.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, err := os.ReadFile("testdata/legacy-v1.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ParsePublicKey(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := verifyBytes(t, b, Options{Trusted: []ed25519.PublicKey{pub}})
+	if !res.Valid {
+		t.Fatalf("legacy bundle invalid:\n%s", names(res))
+	}
+	if res.Case != "Op Lester & <Co> 26" || len(res.Exhibits) != 2 || len(res.Keys) != 2 || !res.Keys[0].Pinned {
+		t.Fatalf("legacy bundle read as %+v", res)
+	}
+}
