@@ -377,3 +377,63 @@ func TestLegacyBundle(t *testing.T) {
 		t.Fatalf("legacy bundle read as %+v", res)
 	}
 }
+
+// replaceIn returns the fixture's entries with one textual replacement in
+// the file at path (relative to the base directory), manifests rewritten.
+func replaceIn(t *testing.T, path, old, new string) []byte {
+	t.Helper()
+	f := newFixture(t)
+	mut := append([]entry(nil), f.entries...)
+	for i, e := range mut {
+		if rel(e.name) == path {
+			if !bytes.Contains(e.data, []byte(old)) {
+				t.Fatalf("%s has no %q", path, old)
+			}
+			mut[i].data = bytes.Replace(e.data, []byte(old), []byte(new), 1)
+			return rezip(t, remanifest(fixOxum(mut)))
+		}
+	}
+	t.Fatalf("no %s in the fixture", path)
+	return nil
+}
+
+// TestIndexDecodedStrictly: exhibits.json is decoded as records are
+// (docs/records.md §1): a repeated or case-variant member would make other
+// readers see another index than the one verified.
+func TestIndexDecodedStrictly(t *testing.T) {
+	for _, tt := range []struct{ name, old, new, want string }{
+		{"duplicate member", `"case": "CASE-7",`, `"case": "OTHER-CASE", "case": "CASE-7",`, "duplicate"},
+		{"case-variant member", `"case": "CASE-7",`, `"Case": "CASE-7",`, "unknown"},
+		{"case-variant nested member", `"origin":`, `"Origin":`, "unknown"},
+	} {
+		res := verifyBytes(t, replaceIn(t, FileIndex, tt.old, tt.new), Options{})
+		if res.Valid || !strings.Contains(names(res), FileIndex) || !strings.Contains(names(res), tt.want) {
+			t.Errorf("%s: not refused with %q:\n%s", tt.name, tt.want, names(res))
+		}
+	}
+}
+
+// fixOxum rewrites bag-info.txt's Payload-Oxum to match the payload, as an
+// attacker who changed a file's size would.
+func fixOxum(entries []entry) []entry {
+	out := append([]entry(nil), entries...)
+	var octets, files int
+	for _, e := range out {
+		if strings.HasPrefix(rel(e.name), "data/") {
+			octets += len(e.data)
+			files++
+		}
+	}
+	for i, e := range out {
+		if rel(e.name) == "bag-info.txt" {
+			lines := strings.SplitAfter(string(e.data), "\n")
+			for j, l := range lines {
+				if strings.HasPrefix(l, "Payload-Oxum: ") {
+					lines[j] = fmt.Sprintf("Payload-Oxum: %d.%d\n", octets, files)
+				}
+			}
+			out[i].data = []byte(strings.Join(lines, ""))
+		}
+	}
+	return out
+}

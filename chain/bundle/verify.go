@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -195,9 +194,7 @@ func (v *verifier) evidence() error {
 	// The index.
 	var idx Index
 	if b, ok := v.read(FileIndex, maxIndexSize); ok {
-		d := json.NewDecoder(bytes.NewReader(b))
-		d.DisallowUnknownFields()
-		if err := d.Decode(&idx); err != nil {
+		if err := chain.UnmarshalStrict(b, &idx); err != nil {
 			v.add(FileIndex, "", "not a valid index: %v", err)
 		} else if idx.Version != IndexVersion {
 			v.add(FileIndex, "", "version %q, want %q", idx.Version, IndexVersion)
