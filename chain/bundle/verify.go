@@ -198,6 +198,8 @@ func (v *verifier) evidence() error {
 			v.add(FileIndex, "", "not a valid index: %v", err)
 		} else if idx.Version != IndexVersion {
 			v.add(FileIndex, "", "version %q, want %q", idx.Version, IndexVersion)
+		} else if err := checkBundleName(v.base, &idx); err != nil {
+			v.add(FileIndex, "", "%v", err)
 		}
 	}
 	v.res.Case, v.res.Origin = idx.Case, idx.Log.Origin
@@ -436,7 +438,16 @@ func (v *verifier) index(idx *Index, files map[string]bool, byHash map[chain.Has
 	}
 	payloadListed := map[string]bool{}
 	exportRecs := map[chain.Hash]bool{}
+	refs := map[string]bool{}
 	for _, ie := range idx.Exhibits {
+		// The reference names the exhibit's folder (refDir), which is
+		// reversible only for valid references.
+		if _, _, err := chain.ParseRef(ie.Ref); err != nil {
+			v.add(FileIndex, "", "exhibit %q: %v", ie.Ref, err)
+		} else if refs[ie.Ref] {
+			v.add(FileIndex, "", "exhibit %s is listed twice", ie.Ref)
+		}
+		refs[ie.Ref] = true
 		er := ExhibitResult{Ref: ie.Ref, Kind: ie.Kind, Files: ie.Files, Records: len(ie.Records)}
 		v.res.Exhibits = append(v.res.Exhibits, er)
 		if len(ie.Records) == 0 {
