@@ -19,6 +19,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/exhibit-forensics/exhibit/chain"
@@ -131,18 +133,37 @@ func custodyLine(index uint64, r *chain.Record) CustodyLine {
 	return c
 }
 
-// custodyJSONL renders custody lines, one JSON object per line.
+// custodyJSONL renders custody lines, one compact JSON object per line, as
+// docs/bundle.md specifies byte for byte: members in CustodyLine's order,
+// empty optional members left out, strings escaped only where JSON requires
+// it ('"', '\\' and U+0000–U+001F) — what an ordinary JSON writer produces,
+// so that a second implementation can re-derive the file. Records are
+// decoded strictly, so every string is valid UTF-8 (anything else is an
+// error here, not a silent replacement).
 func custodyJSONL(lines []CustodyLine) ([]byte, error) {
-	var b strings.Builder
+	return custodyLines(lines, func(l CustodyLine) ([]byte, error) {
+		return jsonv2.Marshal(l, jsontext.EscapeForHTML(false), jsontext.EscapeForJS(false))
+	})
+}
+
+// custodyJSONLLegacy renders custody lines as versions before custodyJSONL
+// did, with encoding/json, which also escapes '<', '>', '&', U+2028 and
+// U+2029 (as \u003c, \u003e, \u0026, \u2028, \u2029). Verify accepts a
+// timeline in either form, so that bundles written then still verify.
+func custodyJSONLLegacy(lines []CustodyLine) ([]byte, error) {
+	return custodyLines(lines, func(l CustodyLine) ([]byte, error) { return json.Marshal(l) })
+}
+
+func custodyLines(lines []CustodyLine, marshal func(CustodyLine) ([]byte, error)) ([]byte, error) {
+	var b []byte
 	for _, l := range lines {
-		j, err := json.Marshal(l)
+		j, err := marshal(l)
 		if err != nil {
 			return nil, err
 		}
-		b.Write(j)
-		b.WriteByte('\n')
+		b = append(append(b, j...), '\n')
 	}
-	return []byte(b.String()), nil
+	return b, nil
 }
 
 // nameTime is the layout of the export time in a bundle name.

@@ -613,33 +613,37 @@ func (v *verifier) custody(byHash map[chain.Hash]*loaded, exportRecs map[chain.H
 		}
 	}
 	sort.Slice(lines, func(i, j int) bool { return lines[i].Index < lines[j].Index })
-	want, err := custodyJSONL(lines)
-	if err != nil {
-		v.add(FileCustody, "", "%v", err)
-		return
-	}
-	if bytes.Equal(got, want) {
-		return
-	}
-	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := 0; i < len(gl) || i < len(wl); i++ {
-		var g, w string
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if g != w {
-			rec := ""
-			if i < len(lines) {
-				rec = lines[i].Record.String()
-			}
-			v.res.Problems = append(v.res.Problems, Problem{File: FileCustody, Line: i + 1, Record: rec,
-				What: "does not match the signed records (the timeline must be re-derivable from them)"})
+	// The current form, or the form of earlier versions, whole.
+	bad := -1
+	for _, derive := range []func([]CustodyLine) ([]byte, error){custodyJSONL, custodyJSONLLegacy} {
+		want, err := derive(lines)
+		if err != nil {
+			v.add(FileCustody, "", "%v", err)
 			return
 		}
+		if bytes.Equal(got, want) {
+			return
+		}
+		bad = max(bad, firstDifferentLine(got, want))
 	}
+	rec := ""
+	if bad < len(lines) {
+		rec = lines[bad].Record.String()
+	}
+	v.res.Problems = append(v.res.Problems, Problem{File: FileCustody, Line: bad + 1, Record: rec,
+		What: "does not match the signed records (the timeline must be re-derivable from them)"})
+}
+
+// firstDifferentLine returns the 0-based index of the first line at which
+// a and b differ (they are known to differ).
+func firstDifferentLine(a, b []byte) int {
+	al, bl := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
+	for i := range max(len(al), len(bl)) {
+		if i >= len(al) || i >= len(bl) || al[i] != bl[i] {
+			return i
+		}
+	}
+	return max(len(al), len(bl))
 }
 
 // parsePublicKey reads a PKIX PEM Ed25519 public key.
