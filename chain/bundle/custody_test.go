@@ -155,3 +155,22 @@ func TestCheckpointKeyIsFromTheRecords(t *testing.T) {
 		t.Fatalf("checkpoint signed by a key no record enrols:\n%s", names(res))
 	}
 }
+
+// TestProofExtraLineRefused: a tlog-proof may carry an "extra" line in
+// C2SP, but Exhibit never writes one and its data is not authenticated; a
+// bundle whose proof gained one (manifests rewritten) has been changed, and
+// the verifier must say so (log.md §4).
+func TestProofExtraLineRefused(t *testing.T) {
+	f := newFixture(t)
+	var proof string
+	for _, e := range f.entries {
+		if strings.HasPrefix(rel(e.name), DirProofs) {
+			proof = rel(e.name)
+			break
+		}
+	}
+	b := replaceIn(t, proof, tlog.ProofHeader+"\n", tlog.ProofHeader+"\nextra ZXhoaWJpdA==\n")
+	if res := verifyBytes(t, b, Options{}); res.Valid || !strings.Contains(names(res), proof) {
+		t.Fatalf("proof with an extra line accepted or not located:\n%s", names(res))
+	}
+}
