@@ -17,7 +17,7 @@ import (
 )
 
 // testLedger returns a fresh ledger whose clock is now().
-func testLedger(t *testing.T, now func() time.Time) *ledger.Ledger {
+func testLedger(t testing.TB, now func() time.Time) *ledger.Ledger {
 	t.Helper()
 	l, err := ledger.Init(context.Background(), t.TempDir(), "Jo Smith", "JS", ledger.Options{Now: now, Rand: rand.NewChaCha8([32]byte{3})})
 	if err != nil {
@@ -27,14 +27,14 @@ func testLedger(t *testing.T, now func() time.Time) *ledger.Ledger {
 	return l
 }
 
-func importFile(t *testing.T, l *ledger.Ledger, caseRef, name, body string) {
+func importFile(t testing.TB, l *ledger.Ledger, caseRef, name, body string) {
 	t.Helper()
 	if _, _, err := l.Import(context.Background(), ledger.ImportRequest{Case: caseRef, Kind: chain.ExhibitDocument, FileName: name, Body: strings.NewReader(body)}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func export(t *testing.T, l *ledger.Ledger, caseRef string) (*ExportResult, []byte) {
+func export(t testing.TB, l *ledger.Ledger, caseRef string) (*ExportResult, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	res, err := Export(context.Background(), l, caseRef, chain.Person{Name: "DC Ann Lee", ID: "alee"}, &buf)

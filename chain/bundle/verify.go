@@ -118,10 +118,20 @@ func (v *verifier) add(file, record string, format string, args ...any) {
 	v.res.Problems = append(v.res.Problems, Problem{File: file, Record: record, What: fmt.Sprintf(format, args...)})
 }
 
-// Verify checks a zipped bundle of the given size. The returned error is
-// only for failures that stop verification from running (a cancelled
-// context, a read error); every defect of the bundle itself is a Problem in
-// a Result whose Valid is false.
+// ErrUnreadable reports input that cannot be read as a zip archive at all,
+// so that nothing about it can be verified: it has no zip end record at its
+// end (empty, not a zip, truncated, data appended; bagit.ErrNotZip), or the
+// end record's central directory cannot be located or walked
+// (bagit.ErrCentralDirectory). Verify wraps the bagit error too. exhibit
+// verify exits 2 for it, as for a file it cannot open, and 1 for a bundle
+// it could read but found invalid (docs/bundle.md, "Exit status").
+var ErrUnreadable = errors.New("not readable as a zip archive")
+
+// Verify checks a zipped bundle of the given size. It returns an error only
+// when verification cannot run: the input cannot be read as a zip archive
+// at all (ErrUnreadable), a read fails, or ctx ends. Every defect of an
+// archive that could be read — hostile structure or names, not a bag, not
+// a valid bundle — is a Problem in a Result whose Valid is false.
 func Verify(ctx context.Context, r io.ReaderAt, size int64, opt Options) (*Result, error) {
 	res := &Result{Exhibits: []ExhibitResult{}, Keys: []KeyResult{}, Problems: []Problem{}, Warnings: []string{}}
 	lim := opt.Limits
@@ -132,6 +142,9 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opt Options) (*Resul
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if errors.Is(err, bagit.ErrNotZip) || errors.Is(err, bagit.ErrCentralDirectory) {
+			return nil, fmt.Errorf("bundle: %w: %w", ErrUnreadable, err)
 		}
 		p := Problem{What: err.Error()}
 		var ee *bagit.EntryError
