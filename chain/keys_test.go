@@ -99,3 +99,55 @@ func TestKeyringRejects(t *testing.T) {
 		t.Fatal("second self-enrolment accepted")
 	}
 }
+
+// TestLaterEnrolment pins the rule docs/records.md §5 gives for a key
+// enrolled while another is known: signed by the new key and by a key valid
+// at that index, in either order, each key once.
+func TestLaterEnrolment(t *testing.T) {
+	k1, k2, k3 := testKey(1), testKey(2), testKey(3)
+	for _, tt := range []struct {
+		name    string
+		signers []*Signer
+		retire  bool // retire k1 first (at index 5)
+		ok      bool
+	}{
+		{"active key then new key", []*Signer{k1, k2}, false, true},
+		{"new key then active key", []*Signer{k2, k1}, false, true},
+		{"new key alone", []*Signer{k2}, false, false},
+		{"active key alone", []*Signer{k1}, false, false},
+		{"new key and an unknown key", []*Signer{k2, k3}, false, false},
+		{"new key and a retired key", []*Signer{k1, k2}, true, false},
+	} {
+		ring := NewKeyring()
+		first := keyRecord(t, KindKeyEnrolled, 1, Hash{}, KeyEventFor(k1.Public()), k1)
+		if err := ring.Apply(0, first); err != nil {
+			t.Fatal(err)
+		}
+		prev := first.Hash
+		if tt.retire {
+			ret := keyRecord(t, KindKeyRetired, 2, prev, KeyEventFor(k1.Public()), k1)
+			if err := ring.Apply(5, ret); err != nil {
+				t.Fatal(err)
+			}
+			prev = ret.Hash
+		}
+		err := ring.Apply(10, keyRecord(t, KindKeyEnrolled, 3, prev, KeyEventFor(k2.Public()), tt.signers...))
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: %v, want ok=%v", tt.name, err, tt.ok)
+		}
+		if tt.ok {
+			if ring.ValidAt(k1.KeyID(), 11) != nil || ring.ValidAt(k2.KeyID(), 11) != nil || ring.ValidAt(k2.KeyID(), 9) == nil {
+				t.Errorf("%s: spans %+v", tt.name, ring.Spans())
+			}
+			// A known key cannot be enrolled again.
+			if err := ring.Apply(12, keyRecord(t, KindKeyEnrolled, 4, prev, KeyEventFor(k2.Public()), k2, k1)); err == nil {
+				t.Errorf("%s: key enrolled twice", tt.name)
+			}
+		}
+	}
+	// The first enrolment is signed by the key it enrols alone.
+	ring := NewKeyring()
+	if err := ring.Apply(0, keyRecord(t, KindKeyEnrolled, 1, Hash{}, KeyEventFor(k1.Public()), k1, k2)); err == nil {
+		t.Error("first enrolment co-signed by an unknown key accepted")
+	}
+}

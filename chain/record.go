@@ -1,17 +1,17 @@
 package chain
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 )
 
@@ -330,6 +330,12 @@ func sign(st *Statement, limit int, signers ...*Signer) (*Record, error) {
 		return nil, errors.New("chain: sign: no signers")
 	}
 	st.Type = StatementType
+	if st.Subject == nil {
+		// in-toto Statement v1 requires an array; key records have no
+		// subject. (Versions before this one wrote null here; DecodeRecord
+		// accepts that on key records.)
+		st.Subject = []Subject{}
+	}
 	payload, err := json.Marshal(st)
 	if err != nil {
 		return nil, fmt.Errorf("chain: sign: %w", err)
@@ -400,7 +406,7 @@ func DecodeOversizedRecord(b []byte) (*Record, error) { return decodeRecord(b) }
 
 func decodeRecord(b []byte) (*Record, error) {
 	var env envelope
-	if err := strictJSON(b, &env); err != nil {
+	if err := UnmarshalStrict(b, &env); err != nil {
 		return nil, fmt.Errorf("%w: envelope: %v", ErrMalformedRecord, err)
 	}
 	if env.PayloadType != PayloadType {
@@ -424,13 +430,39 @@ func decodeRecord(b []byte) (*Record, error) {
 		}
 		r.Signatures = append(r.Signatures, Signature{KeyID: s.KeyID, Sig: sig})
 	}
-	if err := strictJSON(payload, &r.Statement); err != nil {
+	var st statementWire
+	if err := UnmarshalStrict(payload, &st); err != nil {
 		return nil, fmt.Errorf("%w: statement: %v", ErrMalformedRecord, err)
+	}
+	r.Statement = Statement{Type: st.Type, PredicateType: st.PredicateType, Predicate: st.Predicate}
+	nullSubject := false
+	switch string(st.Subject) {
+	case "":
+		return nil, fmt.Errorf("%w: statement has no subject", ErrMalformedRecord)
+	case "null":
+		nullSubject = true
+	default:
+		if err := UnmarshalStrict(st.Subject, &r.Statement.Subject); err != nil {
+			return nil, fmt.Errorf("%w: statement subject: %v", ErrMalformedRecord, err)
+		}
 	}
 	if err := r.check(); err != nil {
 		return nil, err
 	}
+	if nullSubject && !r.Kind.IsKey() {
+		return nil, fmt.Errorf("%w: statement subject is null (only key records written by earlier versions may have a null subject)", ErrMalformedRecord)
+	}
 	return r, nil
+}
+
+// statementWire is the decoding target of a statement: as Statement, but
+// with the subject kept raw so that an absent subject, null (written on key
+// records by earlier versions) and an array can be told apart.
+type statementWire struct {
+	Type          string         `json:"_type"`
+	Subject       jsontext.Value `json:"subject"`
+	PredicateType string         `json:"predicateType"`
+	Predicate     Predicate      `json:"predicate"`
 }
 
 // check checks a record's statement and signatures' shape: statement type,
@@ -449,6 +481,9 @@ func (r *Record) check() error {
 		return fmt.Errorf("%w: unknown predicateType %q", ErrMalformedRecord, clip(st.PredicateType))
 	}
 	r.Kind = k
+	if k.IsKey() && len(st.Subject) > 0 {
+		return fmt.Errorf("%w: %s key record has %d subjects; key records have none", ErrMalformedRecord, k, len(st.Subject))
+	}
 	for i, s := range st.Subject {
 		if s.Name == "" {
 			return fmt.Errorf("%w: subject %d has no name", ErrMalformedRecord, i+1)
@@ -526,17 +561,26 @@ func checkLabValues(lab *Lab, subjects []Subject) error {
 	return nil
 }
 
-// strictJSON decodes exactly one JSON value with no unknown fields.
-func strictJSON(b []byte, v any) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.DisallowUnknownFields()
-	if err := d.Decode(v); err != nil {
-		return err
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return errors.New("trailing data after JSON value")
-	}
-	return nil
+// strictOptions are the JSON decoding rules of docs/records.md §1, spelled
+// out although most are the library's defaults, since the strictness is the
+// point: object member names match field names exactly (no case folding),
+// no member is unknown, none appears twice, and every string is valid UTF-8.
+var strictOptions = jsonv2.JoinOptions(
+	jsonv2.RejectUnknownMembers(true),
+	jsonv2.MatchCaseInsensitiveNames(false),
+	jsontext.AllowDuplicateNames(false),
+	jsontext.AllowInvalidUTF8(false),
+)
+
+// UnmarshalStrict decodes b, exactly one JSON value with nothing but white
+// space after it, into v, as records are decoded (docs/records.md §1):
+// member names must match v's field names exactly — a member that differs
+// only in case is unknown — no member may be unknown or repeated in an
+// object, and strings must be valid UTF-8. encoding/json accepts all of
+// these, letting the last of two duplicate members win, which other JSON
+// readers do not; a document two tools read differently cannot be evidence.
+func UnmarshalStrict(b []byte, v any) error {
+	return jsonv2.Unmarshal(b, v, strictOptions)
 }
 
 // PAE returns the bytes each signature covers (DSSE pre-authentication

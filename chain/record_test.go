@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +147,20 @@ func decodeTests(t testing.TB) []struct {
 		return b
 	}
 	pred := func(m map[string]any) map[string]any { return m["predicate"].(map[string]any) }
+	// withRawPayload replaces the payload with a textual edit of it: JSON
+	// that a map cannot hold (duplicate or case-variant keys, bad UTF-8).
+	withRawPayload := func(old, new string) []byte {
+		if !bytes.Contains(good.Payload, []byte(old)) {
+			t.Fatalf("payload has no %q", old)
+		}
+		p := bytes.Replace(good.Payload, []byte(old), []byte(new), 1)
+		e := env
+		e.Payload = base64.StdEncoding.EncodeToString(p)
+		b, _ := json.Marshal(e)
+		return b
+	}
+	subjectJSON := `"subject":[{"name":"photo.png","digest":{"sha256":"` + Sum([]byte("photo bytes")).Hex() + `"}}]`
+	keyEnv := keyRecordEnvelope(t, s)
 	return []struct {
 		name string
 		env  []byte
@@ -154,8 +169,8 @@ func decodeTests(t testing.TB) []struct {
 		{"good", good.Envelope, ""},
 		{"empty", nil, "envelope"},
 		{"not json", []byte("hello"), "envelope"},
-		{"trailing", append(bytes.Clone(good.Envelope), []byte(" {}")...), "trailing"},
-		{"unknown field", bytes.Replace(good.Envelope, []byte(`{"payloadType"`), []byte(`{"x":1,"payloadType"`), 1), "unknown field"},
+		{"trailing", append(bytes.Clone(good.Envelope), []byte(" {}")...), "after top-level value"},
+		{"unknown field", bytes.Replace(good.Envelope, []byte(`{"payloadType"`), []byte(`{"x":1,"payloadType"`), 1), "unknown object member"},
 		{"payload type", bytes.Replace(good.Envelope, []byte(PayloadType), []byte("text/plain"), 1), "payloadType"},
 		{"url base64", []byte(`{"payloadType":"` + PayloadType + `","payload":"-_-_","signatures":[]}`), "base64"},
 		{"no signatures", []byte(`{"payloadType":"` + PayloadType + `","payload":"e30=","signatures":[]}`), "no signatures"},
@@ -176,7 +191,62 @@ func decodeTests(t testing.TB) []struct {
 		{"exhibit not chain", withPayload(func(m map[string]any) {
 			pred(m)["exhibit"].(map[string]any)["id"] = "other"
 		}), "not the record's chain"},
+
+		// Duplicate keys: encoding/json lets the last one win, other
+		// readers the first, so a record with two subjects would read
+		// differently to other tools (docs/records.md §1).
+		{"duplicate envelope key", bytes.Replace(good.Envelope, []byte(`{"payloadType":"`+PayloadType+`",`),
+			[]byte(`{"payloadType":"text/plain","payloadType":"`+PayloadType+`",`), 1), "duplicate"},
+		{"duplicate signature key", bytes.Replace(good.Envelope, []byte(`"keyid":"`), []byte(`"keyid":"`+strings.Repeat("0", 64)+`","keyid":"`), 1), "duplicate"},
+		{"duplicate subject", withRawPayload(subjectJSON, `"subject":[],`+subjectJSON), "duplicate"},
+		{"duplicate predicate key", withRawPayload(`"seq":1,`, `"seq":7,"seq":1,`), "duplicate"},
+		{"duplicate digest key", withRawPayload(`{"sha256":"`, `{"sha256":"`+strings.Repeat("0", 64)+`","sha256":"`), "duplicate"},
+		// Keys differing only in case: encoding/json matches them to the
+		// field anyway.
+		{"case-variant envelope key", bytes.Replace(good.Envelope, []byte(`"payloadType"`), []byte(`"PayloadType"`), 1), "unknown"},
+		{"case-variant signature key", bytes.Replace(good.Envelope, []byte(`"keyid"`), []byte(`"keyID"`), 1), "unknown"},
+		{"case-variant subject", withRawPayload(`"subject":`, `"Subject":`), "unknown"},
+		{"case-variant statement key", withRawPayload(`"predicateType":`, `"PredicateType":`), "unknown"},
+		{"case-variant predicate key", withRawPayload(`"device":`, `"Device":`), "unknown"},
+		{"case-variant and exact subject", withRawPayload(subjectJSON, `"Subject":[],`+subjectJSON), "unknown"},
+		// Other readings that differ between tools.
+		{"invalid UTF-8 in a string", withRawPayload(`"Jo Smith"`, "\"Jo \xffSmith\""), "UTF-8"},
+		{"subject missing", withRawPayload(subjectJSON+",", ""), "no subject"},
+		{"subject null on an exhibit record", withRawPayload(subjectJSON, `"subject":null`), "subject"},
+		{"subject not an array", withRawPayload(subjectJSON, `"subject":{}`), "subject"},
+		{"key record", keyEnv.env, ""},
+		{"key record with legacy null subject", keyEnv.legacyNull, ""},
+		{"key record with subjects", keyEnv.withSubject, "key record"},
 	}
+}
+
+// keyEnvelopes are a key-enrolled record as Sign writes it and, with the
+// same signature (decoding does not check it), variants of its subject.
+type keyEnvelopes struct{ env, legacyNull, withSubject []byte }
+
+func keyRecordEnvelope(t testing.TB, s *Signer) keyEnvelopes {
+	st := &Statement{
+		PredicateType: KindKeyEnrolled.PredicateType(),
+		Predicate: Predicate{Chain: "device:dev-1", Seq: 1, Time: t0,
+			Device: DeviceRef{ID: "dev-1", KeyID: s.KeyID()}, Key: KeyEventFor(s.Public())},
+	}
+	r, err := Sign(st, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env envelope
+	if err := json.Unmarshal(r.Envelope, &env); err != nil {
+		t.Fatal(err)
+	}
+	with := func(subject string) []byte {
+		p := regexp.MustCompile(`"subject":(null|\[\])`).ReplaceAll(r.Payload, []byte(`"subject":`+subject))
+		e := env
+		e.Payload = base64.StdEncoding.EncodeToString(p)
+		b, _ := json.Marshal(e)
+		return b
+	}
+	return keyEnvelopes{r.Envelope, with("null"),
+		with(`[{"name":"x","digest":{"sha256":"` + Sum([]byte("x")).Hex() + `"}}]`)}
 }
 
 func TestDecodeRecordRejects(t *testing.T) {
@@ -215,6 +285,18 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		if r.Hash != Sum(b) || !bytes.Equal(r.Envelope, b) {
 			t.Fatal("record identity is not its exact bytes")
+		}
+		// What is accepted reads the same to a lenient reader
+		// (encoding/json: case-insensitive, last duplicate wins): a
+		// record may not mean one thing here and another elsewhere.
+		var loose Statement
+		if err := json.Unmarshal(r.Payload, &loose); err != nil {
+			t.Fatalf("accepted a statement encoding/json cannot read: %v", err)
+		}
+		a, _ := json.Marshal(r.Statement)
+		c, _ := json.Marshal(loose)
+		if !bytes.Equal(a, c) {
+			t.Fatalf("accepted statement reads differently to encoding/json:\n%s\n%s", a, c)
 		}
 		// Verification never panics on decoded input.
 		r.VerifySignatures(func(string) (ed25519.PublicKey, bool) { return s.Public(), true })
@@ -284,5 +366,24 @@ func TestSignMatchesDecode(t *testing.T) {
 	bad.Predicate.Exhibit = nil
 	if _, err := Sign(bad, s); !errors.Is(err, ErrMalformedRecord) {
 		t.Fatalf("Sign of a record without an exhibit: %v", err)
+	}
+}
+
+// TestKeyRecordSubjectIsArray: in-toto Statement v1 requires subject to be
+// an array; key records have none, so Sign writes [] (earlier versions wrote
+// null, which DecodeRecord still accepts on key records only).
+func TestKeyRecordSubjectIsArray(t *testing.T) {
+	s := testKey(1)
+	k := keyRecordEnvelope(t, s)
+	r, err := DecodeRecord(k.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(r.Payload, []byte(`"subject":[],`)) {
+		t.Fatalf("key record payload: %s", r.Payload)
+	}
+	legacy, err := DecodeRecord(k.legacyNull)
+	if err != nil || len(legacy.Statement.Subject) != 0 || legacy.Kind != KindKeyEnrolled {
+		t.Fatalf("legacy key record with subject null: %v", err)
 	}
 }

@@ -8,8 +8,12 @@ import (
 // Errors returned by OpenZip (wrapped in an *EntryError when they concern
 // one entry). Each names a class of hostile or broken archive.
 var (
-	ErrNotZip            = errors.New("not a zip archive (or truncated)")
-	ErrMalformedZip      = errors.New("malformed zip structure")
+	ErrNotZip       = errors.New("not a zip archive (or truncated)")
+	ErrMalformedZip = errors.New("malformed zip structure")
+	// ErrCentralDirectory is wrapped, with ErrMalformedZip, when the end
+	// record is found but the central directory it describes cannot be
+	// located or walked, so the archive's entries cannot be listed.
+	ErrCentralDirectory  = errors.New("central directory cannot be read")
 	ErrUnsafePath        = errors.New("unsafe path")
 	ErrBadName           = errors.New("bad file name")
 	ErrDuplicate         = errors.New("duplicate or colliding name")

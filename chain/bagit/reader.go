@@ -37,8 +37,12 @@ type File struct {
 // OpenZip checks the structure of a zipped bag of size bytes read from r.
 // It rejects, with an error wrapping a sentinel (an *EntryError naming the
 // entry when one is at fault): input that is not a zip or is truncated
-// (ErrNotZip); archive structure that hides, prepends, appends or overlaps
-// data, or whose local and central headers disagree (ErrMalformedZip);
+// (ErrNotZip); an end record whose central directory cannot be located or
+// walked — not where the end record says, records missing or overrunning,
+// split or inconsistent zip64 archives (ErrMalformedZip and
+// ErrCentralDirectory); archive structure that hides, prepends, appends or
+// overlaps data, or whose local and central headers disagree
+// (ErrMalformedZip);
 // absolute or escaping paths, backslashes, drive letters, colons, ".", ".."
 // and empty segments (ErrUnsafePath); names that are not UTF-8, that are
 // non-ASCII without the zip UTF-8 flag, too long, or contain control or
@@ -69,10 +73,10 @@ func OpenZip(r io.ReaderAt, size int64, limits Limits) (*Bag, error) {
 		return nil, fmt.Errorf("bagit: %w: %v", ErrNotZip, err)
 	}
 	if zr.Comment != z.comment {
-		return nil, fmt.Errorf("bagit: %w: archive/zip read a different end record", ErrMalformedZip)
+		return nil, fmt.Errorf("bagit: %w", dirErr("archive/zip read a different end record"))
 	}
 	if uint64(len(zr.File)) != z.entries {
-		return nil, fmt.Errorf("bagit: %w: end record declares %d entries, central directory holds %d", ErrMalformedZip, z.entries, len(zr.File))
+		return nil, fmt.Errorf("bagit: %w", dirErr("end record declares %d entries, central directory holds %d", z.entries, len(zr.File)))
 	}
 	if len(zr.File) == 0 {
 		return nil, fmt.Errorf("bagit: %w: empty archive", ErrLayout)

@@ -401,3 +401,20 @@ func hasProblem(rep *Report, path, manifest string, want error) bool {
 	}
 	return false
 }
+
+// TestCentralDirectoryUnreadable: an end record whose central directory
+// cannot be located or walked is ErrCentralDirectory (as well as
+// ErrMalformedZip), so that callers can tell "the entries cannot even be
+// listed" (exhibit verify's exit status 2) from a hostile but readable
+// archive; no other hostile case is.
+func TestCentralDirectoryUnreadable(t *testing.T) {
+	want := map[string]bool{"prepended data": true, "multi-disk": true, "end record count too small": true,
+		"zip64 record disagrees": true, "end signature in comment": true}
+	for _, h := range hostileCases(t) {
+		_, err := OpenZip(bytes.NewReader(h.zip), int64(len(h.zip)), Limits{})
+		got := errors.Is(err, ErrCentralDirectory)
+		if got != want[h.name] || (got && !errors.Is(err, ErrMalformedZip)) {
+			t.Errorf("%s: %v: ErrCentralDirectory = %v, want %v", h.name, err, got, want[h.name])
+		}
+	}
+}

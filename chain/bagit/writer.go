@@ -59,7 +59,8 @@ type pathDigests struct {
 }
 
 // NewZipWriter returns a writer of a bag whose base directory (the zip's
-// single top-level directory) is baseDir, a single portable path segment.
+// single top-level directory) is baseDir, a single portable path segment
+// that may also contain '%' (it appears in no manifest).
 // Problems with baseDir or opts are reported by the first method called.
 func NewZipWriter(out io.Writer, baseDir string, opts Options) *ZipWriter {
 	w := &ZipWriter{zw: zip.NewWriter(out), base: baseDir, names: newNameSet()}
@@ -69,7 +70,10 @@ func NewZipWriter(out io.Writer, baseDir string, opts Options) *ZipWriter {
 	case strings.Contains(baseDir, "/"):
 		w.err = fmt.Errorf("bagit: base directory %s: %w: must be one path segment", quote(baseDir), ErrUnsafePath)
 	default:
-		if err := checkPortable(baseDir); err != nil {
+		// '%' is refused in paths because a manifest would have to
+		// percent-encode it; the base directory is in no manifest, and
+		// bundles name it with escaped case references (docs/bundle.md).
+		if err := checkPortable(strings.ReplaceAll(baseDir, "%", "_")); err != nil {
 			w.err = fmt.Errorf("bagit: base directory %s: %w", quote(baseDir), err)
 		}
 	}

@@ -275,11 +275,43 @@ func TestWriterOptions(t *testing.T) {
 		{"..", Options{Time: testTime}},
 		{"", Options{Time: testTime}},
 		{"con", Options{Time: testTime}},
+		{"a?b", Options{Time: testTime}},
+		{"a*b", Options{Time: testTime}},
+		{"a<b", Options{Time: testTime}},
+		{"ends.", Options{Time: testTime}},
+		{strings.Repeat("n", 256), Options{Time: testTime}},
 	} {
 		w := NewZipWriter(io.Discard, tt.base, tt.opts)
 		if err := w.Close(); err == nil {
 			t.Errorf("NewZipWriter(%q, %+v).Close() succeeded", tt.base, tt.opts)
 		}
+	}
+}
+
+// TestWriterBaseDirPercent: the base directory may contain '%' (escaped
+// case references, docs/bundle.md): it never appears in a manifest, which
+// is why '%' is refused in paths. Payload paths still refuse it.
+func TestWriterBaseDirPercent(t *testing.T) {
+	ctx := context.Background()
+	var buf bytes.Buffer
+	base := "exhibit-01%2F123456%2F26-20261127T090012Z-12"
+	w := NewZipWriter(&buf, base, Options{Time: testTime})
+	if _, err := w.AddPayload(ctx, "data/a%b", strings.NewReader("x"), false); !errors.Is(err, ErrBadName) {
+		t.Fatalf("payload path with '%%': %v", err)
+	}
+	if _, err := w.AddPayload(ctx, "data/a", strings.NewReader("x"), false); err != nil {
+		t.Fatal(err)
+	}
+	must(t, w.Close())
+	bag, err := OpenZip(bytes.NewReader(buf.Bytes()), int64(buf.Len()), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bag.BaseDir() != base {
+		t.Fatalf("BaseDir = %q", bag.BaseDir())
+	}
+	if rep, err := bag.Validate(ctx); err != nil || !rep.Valid() {
+		t.Fatalf("bag with '%%' in its base directory: %v %v", err, rep.Err())
 	}
 }
 

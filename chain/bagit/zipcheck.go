@@ -93,7 +93,7 @@ func readEnd(r io.ReaderAt, size int64, l Limits) (zipEnd, error) {
 	if bytes.Contains(buf[at+1:], []byte{'P', 'K', 5, 6}) {
 		// Another end-record signature after the one we use: a reader that
 		// scans differently could pick it and see another archive.
-		return z, fmt.Errorf("%w: second end-of-central-directory signature after the end record (ambiguous archive)", ErrMalformedZip)
+		return z, dirErr("second end-of-central-directory signature after the end record (ambiguous archive)")
 	}
 	e := buf[at:]
 	z.comment = string(e[endLen:])
@@ -105,7 +105,7 @@ func readEnd(r io.ReaderAt, size int64, l Limits) (zipEnd, error) {
 		cdSize == 0xffffffff || cdOffset == 0xffffffff
 	if !saturated {
 		if disk != 0 || cdDisk != 0 || diskEntries != entries {
-			return z, fmt.Errorf("%w: multi-disk (split) archive", ErrMalformedZip)
+			return z, dirErr("multi-disk (split) archive")
 		}
 		z = zipEnd{comment: z.comment, entries: uint64(entries), cdOffset: int64(cdOffset), cdSize: int64(cdSize)}
 		if z.cdOffset+z.cdSize == endOff {
@@ -117,38 +117,38 @@ func readEnd(r io.ReaderAt, size int64, l Limits) (zipEnd, error) {
 	// that.
 	locOff := endOff - loc64Len
 	if locOff < 0 {
-		return z, fmt.Errorf("%w: central directory does not end where the end record starts", ErrMalformedZip)
+		return z, dirErr("central directory does not end where the end record starts")
 	}
 	loc, err := readAt(r, locOff, loc64Len)
 	if err != nil || le32(loc) != sigLoc64 {
-		return z, fmt.Errorf("%w: central directory does not end where the end record starts (data prepended or inserted), and there is no zip64 locator", ErrMalformedZip)
+		return z, dirErr("central directory does not end where the end record starts (data prepended or inserted), and there is no zip64 locator")
 	}
 	if le32(loc[4:]) != 0 || le32(loc[16:]) != 1 {
-		return z, fmt.Errorf("%w: multi-disk (split) zip64 archive", ErrMalformedZip)
+		return z, dirErr("multi-disk (split) zip64 archive")
 	}
 	recOff64 := le64(loc[8:])
 	if recOff64 > uint64(locOff) || uint64(locOff)-recOff64 < end64Len {
-		return z, fmt.Errorf("%w: zip64 end record offset %d out of range", ErrMalformedZip, recOff64)
+		return z, dirErr("zip64 end record offset %d out of range", recOff64)
 	}
 	recOff := int64(recOff64)
 	rec, err := readAt(r, recOff, end64Len)
 	if err != nil || le32(rec) != sigEnd64 {
-		return z, fmt.Errorf("%w: no zip64 end record at offset %d", ErrMalformedZip, recOff)
+		return z, dirErr("no zip64 end record at offset %d", recOff)
 	}
 	if recSize := le64(rec[4:]); recSize != uint64(locOff-recOff-12) {
-		return z, fmt.Errorf("%w: zip64 end record does not end where the locator starts", ErrMalformedZip)
+		return z, dirErr("zip64 end record does not end where the locator starts")
 	}
 	if le32(rec[16:]) != 0 || le32(rec[20:]) != 0 || le64(rec[24:]) != le64(rec[32:]) {
-		return z, fmt.Errorf("%w: multi-disk (split) zip64 archive", ErrMalformedZip)
+		return z, dirErr("multi-disk (split) zip64 archive")
 	}
 	n64, size64, off64 := le64(rec[32:]), le64(rec[40:]), le64(rec[48:])
 	if (entries != 0xffff && uint64(entries) != n64) ||
 		(cdSize != 0xffffffff && uint64(cdSize) != size64) ||
 		(cdOffset != 0xffffffff && uint64(cdOffset) != off64) {
-		return z, fmt.Errorf("%w: zip64 end record disagrees with the end record", ErrMalformedZip)
+		return z, dirErr("zip64 end record disagrees with the end record")
 	}
 	if off64 > uint64(recOff) || size64 != uint64(recOff)-off64 {
-		return z, fmt.Errorf("%w: central directory does not end where the zip64 end record starts", ErrMalformedZip)
+		return z, dirErr("central directory does not end where the zip64 end record starts")
 	}
 	z = zipEnd{comment: z.comment, entries: n64, cdOffset: int64(off64), cdSize: int64(size64)}
 	return z, checkEnd(z, l)
@@ -163,18 +163,24 @@ func checkCentral(r io.ReaderAt, z zipEnd) error {
 	used := int64(0)
 	for i := uint64(0); i < z.entries; i++ {
 		if _, err := io.ReadFull(br, hdr[:]); err != nil || le32(hdr[:]) != sigCentral {
-			return fmt.Errorf("%w: central directory record %d of %d missing (at byte %d of the directory)", ErrMalformedZip, i+1, z.entries, used)
+			return dirErr("central directory record %d of %d missing (at byte %d of the directory)", i+1, z.entries, used)
 		}
 		n := int64(le16(hdr[28:])) + int64(le16(hdr[30:])) + int64(le16(hdr[32:]))
 		if m, err := br.Discard(int(n)); err != nil || int64(m) != n {
-			return fmt.Errorf("%w: central directory record %d overruns the directory", ErrMalformedZip, i+1)
+			return dirErr("central directory record %d overruns the directory", i+1)
 		}
 		used += 46 + n
 	}
 	if used != z.cdSize {
-		return fmt.Errorf("%w: central directory has %d bytes after its %d declared records", ErrMalformedZip, z.cdSize-used, z.entries)
+		return dirErr("central directory has %d bytes after its %d declared records", z.cdSize-used, z.entries)
 	}
 	return nil
+}
+
+// dirErr reports an end record that points to a central directory that
+// cannot be located or walked: ErrMalformedZip and ErrCentralDirectory.
+func dirErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %w: "+format, append([]any{ErrMalformedZip, ErrCentralDirectory}, args...)...)
 }
 
 func checkEnd(z zipEnd, l Limits) error {
@@ -186,7 +192,7 @@ func checkEnd(z zipEnd, l Limits) error {
 	}
 	// The smallest central directory header is 46 bytes.
 	if z.entries > uint64(z.cdSize)/46 {
-		return fmt.Errorf("%w: %d entries cannot fit in a %d-byte central directory", ErrMalformedZip, z.entries, z.cdSize)
+		return dirErr("%d entries cannot fit in a %d-byte central directory", z.entries, z.cdSize)
 	}
 	return nil
 }

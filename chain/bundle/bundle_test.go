@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -316,13 +317,19 @@ func TestRemovedOrAddedFiles(t *testing.T) {
 
 func TestTruncatedAndGarbage(t *testing.T) {
 	f := newFixture(t)
+	refused := func(b []byte) bool {
+		res, err := Verify(context.Background(), bytes.NewReader(b), int64(len(b)), Options{})
+		if err != nil {
+			return errors.Is(err, ErrUnreadable)
+		}
+		return !res.Valid && len(res.Problems) > 0
+	}
 	for _, n := range []int{0, 1, 22, len(f.zip) / 3, len(f.zip) - 23, len(f.zip) - 1} {
-		res := verifyBytes(t, f.zip[:n], Options{})
-		if res.Valid || len(res.Problems) == 0 {
+		if !refused(f.zip[:n]) {
 			t.Errorf("zip truncated to %d bytes accepted", n)
 		}
 	}
-	if res := verifyBytes(t, append([]byte("garbage"), f.zip...), Options{}); res.Valid {
+	if !refused(append([]byte("garbage"), f.zip...)) {
 		t.Error("zip with a garbage prefix accepted")
 	}
 }
@@ -352,4 +359,88 @@ func TestInteropCoreutils(t *testing.T) {
 			t.Fatalf("%v: %v\n%s", c, err, out)
 		}
 	}
+}
+
+// TestLegacyBundle: a bundle written by an earlier version of Exhibit
+// (testdata/README.md) still verifies, pinned to its device's first key.
+func TestLegacyBundle(t *testing.T) {
+	b, err := os.ReadFile("testdata/legacy-v1.zip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemBytes, err := os.ReadFile("testdata/legacy-v1.pem")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := ParsePublicKey(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := verifyBytes(t, b, Options{Trusted: []ed25519.PublicKey{pub}})
+	if !res.Valid {
+		t.Fatalf("legacy bundle invalid:\n%s", names(res))
+	}
+	if res.Case != "Op Lester & <Co> 26" || len(res.Exhibits) != 2 || len(res.Keys) != 2 || !res.Keys[0].Pinned {
+		t.Fatalf("legacy bundle read as %+v", res)
+	}
+}
+
+// replaceIn returns the fixture's entries with one textual replacement in
+// the file at path (relative to the base directory), manifests rewritten.
+func replaceIn(t testing.TB, path, old, new string) []byte {
+	t.Helper()
+	f := newFixture(t)
+	mut := append([]entry(nil), f.entries...)
+	for i, e := range mut {
+		if rel(e.name) == path {
+			if !bytes.Contains(e.data, []byte(old)) {
+				t.Fatalf("%s has no %q", path, old)
+			}
+			mut[i].data = bytes.Replace(e.data, []byte(old), []byte(new), 1)
+			return rezip(t, remanifest(fixOxum(mut)))
+		}
+	}
+	t.Fatalf("no %s in the fixture", path)
+	return nil
+}
+
+// TestIndexDecodedStrictly: exhibits.json is decoded as records are
+// (docs/records.md §1): a repeated or case-variant member would make other
+// readers see another index than the one verified.
+func TestIndexDecodedStrictly(t *testing.T) {
+	for _, tt := range []struct{ name, old, new, want string }{
+		{"duplicate member", `"case": "CASE-7",`, `"case": "OTHER-CASE", "case": "CASE-7",`, "duplicate"},
+		{"case-variant member", `"case": "CASE-7",`, `"Case": "CASE-7",`, "unknown"},
+		{"case-variant nested member", `"origin":`, `"Origin":`, "unknown"},
+	} {
+		res := verifyBytes(t, replaceIn(t, FileIndex, tt.old, tt.new), Options{})
+		if res.Valid || !strings.Contains(names(res), FileIndex) || !strings.Contains(names(res), tt.want) {
+			t.Errorf("%s: not refused with %q:\n%s", tt.name, tt.want, names(res))
+		}
+	}
+}
+
+// fixOxum rewrites bag-info.txt's Payload-Oxum to match the payload, as an
+// attacker who changed a file's size would.
+func fixOxum(entries []entry) []entry {
+	out := append([]entry(nil), entries...)
+	var octets, files int
+	for _, e := range out {
+		if strings.HasPrefix(rel(e.name), "data/") {
+			octets += len(e.data)
+			files++
+		}
+	}
+	for i, e := range out {
+		if rel(e.name) == "bag-info.txt" {
+			lines := strings.SplitAfter(string(e.data), "\n")
+			for j, l := range lines {
+				if strings.HasPrefix(l, "Payload-Oxum: ") {
+					lines[j] = fmt.Sprintf("Payload-Oxum: %d.%d\n", octets, files)
+				}
+			}
+			out[i].data = []byte(strings.Join(lines, ""))
+		}
+	}
+	return out
 }

@@ -51,7 +51,6 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 		exporter.Name = l.Identity().Producer
 	}
 	now := l.Now()
-	name := BundleName(caseRef, now)
 	id := l.Identity()
 
 	// Gather every record of every exhibit, and the device chain.
@@ -74,7 +73,7 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 
 	// The index, custody timeline and report describe the records as they
 	// stand before this export.
-	idx := Index{Version: IndexVersion, Bundle: name, Case: caseRef, Exported: now, Exporter: exporter}
+	idx := Index{Version: IndexVersion, Case: caseRef, Exported: now, Exporter: exporter} // Bundle: below
 	var custody []CustodyLine
 	decoded := map[chain.Hash]*chain.Record{}
 	indexOf := map[chain.Hash]uint64{}
@@ -132,6 +131,9 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 		return nil, err
 	}
 	idx.Log = IndexLog{Origin: id.Origin, Size: size + uint64(len(all))}
+	// That size also makes the bundle's name unique (BundleName).
+	name := BundleName(caseRef, now, idx.Log.Size)
+	idx.Bundle = name
 	report, err := renderReport(reportData{Index: &idx, Custody: custody, Records: decoded, KeyRecords: keyRecs, Exhibits: exs})
 	if err != nil {
 		return nil, err

@@ -12,11 +12,15 @@ package bundle
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/exhibit-forensics/exhibit/chain"
@@ -129,23 +133,126 @@ func custodyLine(index uint64, r *chain.Record) CustodyLine {
 	return c
 }
 
-// custodyJSONL renders custody lines, one JSON object per line.
+// custodyJSONL renders custody lines, one compact JSON object per line, as
+// docs/bundle.md specifies byte for byte: members in CustodyLine's order,
+// empty optional members left out, strings escaped only where JSON requires
+// it ('"', '\\' and U+0000–U+001F) — what an ordinary JSON writer produces,
+// so that a second implementation can re-derive the file. Records are
+// decoded strictly, so every string is valid UTF-8 (anything else is an
+// error here, not a silent replacement).
 func custodyJSONL(lines []CustodyLine) ([]byte, error) {
-	var b strings.Builder
+	return custodyLines(lines, func(l CustodyLine) ([]byte, error) {
+		return jsonv2.Marshal(l, jsontext.EscapeForHTML(false), jsontext.EscapeForJS(false))
+	})
+}
+
+// custodyJSONLLegacy renders custody lines as versions before custodyJSONL
+// did, with encoding/json, which also escapes '<', '>', '&', U+2028 and
+// U+2029 (as \u003c, \u003e, \u0026, \u2028, \u2029). Verify accepts a
+// timeline in either form, so that bundles written then still verify.
+func custodyJSONLLegacy(lines []CustodyLine) ([]byte, error) {
+	return custodyLines(lines, func(l CustodyLine) ([]byte, error) { return json.Marshal(l) })
+}
+
+func custodyLines(lines []CustodyLine, marshal func(CustodyLine) ([]byte, error)) ([]byte, error) {
+	var b []byte
 	for _, l := range lines {
-		j, err := json.Marshal(l)
+		j, err := marshal(l)
 		if err != nil {
 			return nil, err
 		}
-		b.Write(j)
-		b.WriteByte('\n')
+		b = append(append(b, j...), '\n')
 	}
-	return []byte(b.String()), nil
+	return b, nil
 }
 
-// BundleName returns the bag's base directory name for a case exported at t.
-func BundleName(caseRef string, t time.Time) string {
-	return "exhibit-" + safeName(caseRef, 64) + "-" + t.UTC().Format("20060102T150405Z")
+// nameTime is the layout of the export time in a bundle name.
+const nameTime = "20060102T150405Z"
+
+// ErrBundleName reports a bag base directory name that is not a bundle
+// name (docs/bundle.md, "Names").
+var ErrBundleName = errors.New("not a bundle name")
+
+// BundleName returns the bag's base directory name for an export of caseRef
+// at t whose checkpoint is of size logSize (docs/bundle.md, "Names"):
+//
+//	exhibit-<chain.EscapeCaseRef(caseRef)>-<t in UTC, YYYYMMDDTHHMMSSZ>-<logSize>
+//
+// The log size makes names unique on a device: every export appends its
+// exported records to the log, so no two exports from one log have the same
+// checkpoint size, even within one second. The case reference is escaped
+// reversibly (ParseBundleName gives it back).
+func BundleName(caseRef string, t time.Time, logSize uint64) string {
+	return "exhibit-" + chain.EscapeCaseRef(caseRef) + "-" + t.UTC().Format(nameTime) + "-" + strconv.FormatUint(logSize, 10)
+}
+
+// legacyBundleName is the name versions before BundleName's log size and
+// escaping gave a bundle: the case with every character outside
+// [A-Za-z0-9._-] replaced by '_', leading dots removed ("file" if nothing is
+// left), and the time. Such names are not unique and not reversible; Verify
+// accepts them on bundles written by those versions.
+func legacyBundleName(caseRef string, t time.Time) string {
+	return "exhibit-" + safeName(caseRef, 64) + "-" + t.UTC().Format(nameTime)
+}
+
+// ParseBundleName splits a name made by BundleName into the case reference,
+// the export time (to the second) and the log size. It accepts only
+// BundleName's own output for a valid case reference.
+func ParseBundleName(name string) (caseRef string, t time.Time, logSize uint64, err error) {
+	bad := func(why string) error { return fmt.Errorf("%w: %q: %s", ErrBundleName, clipName(name), why) }
+	rest, ok := strings.CutPrefix(name, "exhibit-")
+	if !ok {
+		return "", time.Time{}, 0, bad(`does not start with "exhibit-"`)
+	}
+	i := strings.LastIndexByte(rest, '-')
+	if i < 0 {
+		return "", time.Time{}, 0, bad("no log size")
+	}
+	num := rest[i+1:]
+	logSize, perr := strconv.ParseUint(num, 10, 64)
+	if perr != nil || strconv.FormatUint(logSize, 10) != num {
+		return "", time.Time{}, 0, bad("the log size is not a decimal without leading zeros")
+	}
+	rest = rest[:i]
+	if len(rest) < len(nameTime)+2 || rest[len(rest)-len(nameTime)-1] != '-' {
+		return "", time.Time{}, 0, bad("no export time")
+	}
+	t, perr = time.Parse(nameTime, rest[len(rest)-len(nameTime):])
+	if perr != nil {
+		return "", time.Time{}, 0, bad("the export time is not YYYYMMDDTHHMMSSZ")
+	}
+	caseRef, perr = chain.UnescapeCaseRef(rest[:len(rest)-len(nameTime)-1])
+	if perr != nil {
+		return "", time.Time{}, 0, fmt.Errorf("%w: %w", ErrBundleName, perr)
+	}
+	if perr := chain.ValidCaseRef(caseRef); perr != nil {
+		return "", time.Time{}, 0, fmt.Errorf("%w: %w", ErrBundleName, perr)
+	}
+	if BundleName(caseRef, t, logSize) != name {
+		return "", time.Time{}, 0, bad("not in canonical form")
+	}
+	return caseRef, t, logSize, nil
+}
+
+// checkBundleName reports an error unless base, a bag's base directory, is
+// the name the index gives: BundleName of its case, export time and log
+// size, or, for bundles written by earlier versions, legacyBundleName.
+func checkBundleName(base string, idx *Index) error {
+	want := BundleName(idx.Case, idx.Exported, idx.Log.Size)
+	if base == want || base == legacyBundleName(idx.Case, idx.Exported) {
+		return nil
+	}
+	if _, _, _, err := ParseBundleName(base); err != nil {
+		return fmt.Errorf("the bag's base directory is not a bundle name (want %q): %w", want, err)
+	}
+	return fmt.Errorf("the bag's base directory %q is not the name of this index's case, export time and log size, %q", base, want)
+}
+
+func clipName(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "…"
+	}
+	return s
 }
 
 // safeName keeps letters, digits, '.', '_' and '-' of s (other characters
@@ -173,7 +280,11 @@ func safeName(s string, max int) string {
 	return out
 }
 
-// refDir returns the payload directory of an exhibit reference.
+// refDir returns the payload directory of an exhibit reference: the
+// reference with its one '/' replaced by '-' ("JS/1" → "data/exhibits/JS-1/").
+// For a valid exhibit reference (chain.ParseRef: capital initials, '/', a
+// number) this is reversible and collision-free, since neither part can
+// contain '-'; Verify checks that every reference in the index is valid.
 func refDir(ref string) string { return DirExhibits + strings.ReplaceAll(ref, "/", "-") + "/" }
 
 // short abbreviates a hash or key id for messages.

@@ -161,10 +161,15 @@ By hand, from the bag's base directory:
 5. Log: data/proofs/<record sha256>.tlog-proof is a C2SP tlog-proof of the
    record's inclusion in the device's RFC 6962 Merkle log; the leaf is the 32-byte
    record hash. The proof ends with the signed checkpoint (C2SP tlog-checkpoint),
-   also in data/log/checkpoint; its signature verifies with the keys in
-   data/log/vkeys.txt (signed-note verifier keys).
-6. Keys: the device chain's records (key-enrolled, key-rotated, key-retired) say
-   from which log index each key may sign and until when.
+   also in data/log/checkpoint.
+6. Keys: the device chain's records (key-enrolled, key-rotated, key-retired),
+   checked in log order, say from which log index each key may sign and until
+   when. Every record's signatures, and the checkpoint's (for a checkpoint of
+   size N: by a key valid at log index N-1), must verify with a key those
+   records make valid there. Trust only the signed key records for this:
+   data/keys/*.pem and data/log/vkeys.txt are copies of the keys they enrol, for
+   convenience, and could have been edited. Compare the first key's fingerprint
+   with the one the force publishes for the device.
 The formats are specified in the Exhibit source tree: docs/records.md,
 docs/log.md, docs/bundle.md.
 `

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -119,10 +118,20 @@ func (v *verifier) add(file, record string, format string, args ...any) {
 	v.res.Problems = append(v.res.Problems, Problem{File: file, Record: record, What: fmt.Sprintf(format, args...)})
 }
 
-// Verify checks a zipped bundle of the given size. The returned error is
-// only for failures that stop verification from running (a cancelled
-// context, a read error); every defect of the bundle itself is a Problem in
-// a Result whose Valid is false.
+// ErrUnreadable reports input that cannot be read as a zip archive at all,
+// so that nothing about it can be verified: it has no zip end record at its
+// end (empty, not a zip, truncated, data appended; bagit.ErrNotZip), or the
+// end record's central directory cannot be located or walked
+// (bagit.ErrCentralDirectory). Verify wraps the bagit error too. exhibit
+// verify exits 2 for it, as for a file it cannot open, and 1 for a bundle
+// it could read but found invalid (docs/bundle.md, "Exit status").
+var ErrUnreadable = errors.New("not readable as a zip archive")
+
+// Verify checks a zipped bundle of the given size. It returns an error only
+// when verification cannot run: the input cannot be read as a zip archive
+// at all (ErrUnreadable), a read fails, or ctx ends. Every defect of an
+// archive that could be read — hostile structure or names, not a bag, not
+// a valid bundle — is a Problem in a Result whose Valid is false.
 func Verify(ctx context.Context, r io.ReaderAt, size int64, opt Options) (*Result, error) {
 	res := &Result{Exhibits: []ExhibitResult{}, Keys: []KeyResult{}, Problems: []Problem{}, Warnings: []string{}}
 	lim := opt.Limits
@@ -133,6 +142,9 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opt Options) (*Resul
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if errors.Is(err, bagit.ErrNotZip) || errors.Is(err, bagit.ErrCentralDirectory) {
+			return nil, fmt.Errorf("bundle: %w: %w", ErrUnreadable, err)
 		}
 		p := Problem{What: err.Error()}
 		var ee *bagit.EntryError
@@ -195,12 +207,12 @@ func (v *verifier) evidence() error {
 	// The index.
 	var idx Index
 	if b, ok := v.read(FileIndex, maxIndexSize); ok {
-		d := json.NewDecoder(bytes.NewReader(b))
-		d.DisallowUnknownFields()
-		if err := d.Decode(&idx); err != nil {
+		if err := chain.UnmarshalStrict(b, &idx); err != nil {
 			v.add(FileIndex, "", "not a valid index: %v", err)
 		} else if idx.Version != IndexVersion {
 			v.add(FileIndex, "", "version %q, want %q", idx.Version, IndexVersion)
+		} else if err := checkBundleName(v.base, &idx); err != nil {
+			v.add(FileIndex, "", "%v", err)
 		}
 	}
 	v.res.Case, v.res.Origin = idx.Case, idx.Log.Origin
@@ -439,7 +451,16 @@ func (v *verifier) index(idx *Index, files map[string]bool, byHash map[chain.Has
 	}
 	payloadListed := map[string]bool{}
 	exportRecs := map[chain.Hash]bool{}
+	refs := map[string]bool{}
 	for _, ie := range idx.Exhibits {
+		// The reference names the exhibit's folder (refDir), which is
+		// reversible only for valid references.
+		if _, _, err := chain.ParseRef(ie.Ref); err != nil {
+			v.add(FileIndex, "", "exhibit %q: %v", ie.Ref, err)
+		} else if refs[ie.Ref] {
+			v.add(FileIndex, "", "exhibit %s is listed twice", ie.Ref)
+		}
+		refs[ie.Ref] = true
 		er := ExhibitResult{Ref: ie.Ref, Kind: ie.Kind, Files: ie.Files, Records: len(ie.Records)}
 		v.res.Exhibits = append(v.res.Exhibits, er)
 		if len(ie.Records) == 0 {
@@ -605,33 +626,37 @@ func (v *verifier) custody(byHash map[chain.Hash]*loaded, exportRecs map[chain.H
 		}
 	}
 	sort.Slice(lines, func(i, j int) bool { return lines[i].Index < lines[j].Index })
-	want, err := custodyJSONL(lines)
-	if err != nil {
-		v.add(FileCustody, "", "%v", err)
-		return
-	}
-	if bytes.Equal(got, want) {
-		return
-	}
-	gl, wl := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
-	for i := 0; i < len(gl) || i < len(wl); i++ {
-		var g, w string
-		if i < len(gl) {
-			g = gl[i]
-		}
-		if i < len(wl) {
-			w = wl[i]
-		}
-		if g != w {
-			rec := ""
-			if i < len(lines) {
-				rec = lines[i].Record.String()
-			}
-			v.res.Problems = append(v.res.Problems, Problem{File: FileCustody, Line: i + 1, Record: rec,
-				What: "does not match the signed records (the timeline must be re-derivable from them)"})
+	// The current form, or the form of earlier versions, whole.
+	bad := -1
+	for _, derive := range []func([]CustodyLine) ([]byte, error){custodyJSONL, custodyJSONLLegacy} {
+		want, err := derive(lines)
+		if err != nil {
+			v.add(FileCustody, "", "%v", err)
 			return
 		}
+		if bytes.Equal(got, want) {
+			return
+		}
+		bad = max(bad, firstDifferentLine(got, want))
 	}
+	rec := ""
+	if bad < len(lines) {
+		rec = lines[bad].Record.String()
+	}
+	v.res.Problems = append(v.res.Problems, Problem{File: FileCustody, Line: bad + 1, Record: rec,
+		What: "does not match the signed records (the timeline must be re-derivable from them)"})
+}
+
+// firstDifferentLine returns the 0-based index of the first line at which
+// a and b differ (they are known to differ).
+func firstDifferentLine(a, b []byte) int {
+	al, bl := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
+	for i := range max(len(al), len(bl)) {
+		if i >= len(al) || i >= len(bl) || al[i] != bl[i] {
+			return i
+		}
+	}
+	return max(len(al), len(bl))
 }
 
 // parsePublicKey reads a PKIX PEM Ed25519 public key.

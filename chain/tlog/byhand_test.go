@@ -44,7 +44,7 @@ func TestVerifyByHand(t *testing.T) {
 	// one failure of each check the script makes.
 	mustPass := map[string]bool{"index-5": true, "index-12": true}
 	mustFail := map[string]bool{
-		"bitflip-hash": true, "index-beyond-size": true, "missing-hash": true, "extra-hash": true,
+		"bitflip-hash": true, "index-beyond-size": true, "missing-hash": true, "extra-hash": true, "extra-line": true,
 		"other-key": true, "other-origin": true, "tampered-checkpoint": true, "garbage-prefix": true,
 	}
 	dir := t.TempDir()

@@ -23,8 +23,11 @@ const maxProofHashes = 64
 // a record is leaf Index of the tree described by a signed checkpoint,
 // self-contained for offline verification. Files holding one should be
 // named *.tlog-proof.
+//
+// C2SP allows an "extra" line of opaque data after the header. Exhibit
+// writes none and ParseProof refuses one: the data would be bytes that no
+// signature covers in a file kept as evidence (log.md §4).
 type Proof struct {
-	Extra      []byte       // opaque, unauthenticated extra data; nil or empty for none
 	Index      uint64       // zero-based leaf index of the record
 	Hashes     []chain.Hash // RFC 6962 audit path, from the leaf's sibling up
 	Checkpoint []byte       // the signed checkpoint note, verbatim
@@ -33,19 +36,13 @@ type Proof struct {
 // Marshal returns the tlog-proof text:
 //
 //	c2sp.org/tlog-proof@v1
-//	extra <base64>          (only when Extra is not empty)
 //	index <decimal>
 //	<base64 hash>           (one line per element of Hashes)
 //	                        (an empty line)
 //	<signed checkpoint, verbatim>
 func (p Proof) Marshal() []byte {
-	b := make([]byte, 0, 64+len(p.Extra)*4/3+len(p.Hashes)*45+len(p.Checkpoint))
+	b := make([]byte, 0, 64+len(p.Hashes)*45+len(p.Checkpoint))
 	b = append(b, ProofHeader+"\n"...)
-	if len(p.Extra) > 0 {
-		b = append(b, "extra "...)
-		b = base64.StdEncoding.AppendEncode(b, p.Extra)
-		b = append(b, '\n')
-	}
 	b = append(b, "index "...)
 	b = strconv.AppendUint(b, p.Index, 10)
 	b = append(b, '\n')
@@ -57,9 +54,9 @@ func (p Proof) Marshal() []byte {
 	return append(b, p.Checkpoint...)
 }
 
-// ParseProof parses a tlog-proof strictly: the header line; an optional
-// "extra " line with non-empty canonical base64; "index " and a decimal
-// without leading zeros; at most 64 lines of canonical base64 of 32 bytes;
+// ParseProof parses a tlog-proof strictly: the header line; "index " and a
+// decimal without leading zeros (an "extra " line, which C2SP allows before
+// it, is refused: see Proof); at most 64 lines of canonical base64 of 32 bytes;
 // an empty line; then the checkpoint, which must be non-empty and end in a
 // newline (Open checks it further). Any input it accepts, Marshal reproduces
 // byte for byte. Errors match ErrMalformedProof and name the line.
@@ -93,15 +90,8 @@ func ParseProof(b []byte) (*Proof, error) {
 	if line, ok = next(); !ok {
 		return nil, fmt.Errorf("%w: truncated after line %d", ErrMalformedProof, lineNo)
 	}
-	if s, found := strings.CutPrefix(line, "extra "); found {
-		extra, err := base64.StdEncoding.Strict().DecodeString(s)
-		if err != nil || len(extra) == 0 || base64.StdEncoding.EncodeToString(extra) != s {
-			return nil, bad("extra data %q is not non-empty canonical base64", clip(s))
-		}
-		p.Extra = extra
-		if line, ok = next(); !ok {
-			return nil, fmt.Errorf("%w: truncated after line %d", ErrMalformedProof, lineNo)
-		}
+	if strings.HasPrefix(line, "extra ") {
+		return nil, bad("an \"extra\" line: Exhibit's proofs carry no extra data, which no signature would cover")
 	}
 	s, found := strings.CutPrefix(line, "index ")
 	if !found {
@@ -137,8 +127,7 @@ func ParseProof(b []byte) (*Proof, error) {
 
 // VerifyProof opens p's checkpoint as Open does (signature by the key named
 // origin, origin line equal to origin) and checks that p.Hashes prove the
-// record to be leaf p.Index of that tree. It returns the checkpoint. The
-// Extra data is not authenticated and not looked at.
+// record to be leaf p.Index of that tree. It returns the checkpoint.
 func VerifyProof(p *Proof, recordHash chain.Hash, origin string, verifiers note.Verifiers) (*Checkpoint, error) {
 	c, _, err := Open(p.Checkpoint, origin, verifiers)
 	if err != nil {

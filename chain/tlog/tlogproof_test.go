@@ -27,7 +27,6 @@ var proofTexts = []struct {
 }{
 	{"no hashes", "c2sp.org/tlog-proof@v1\nindex 0\n\n" + fixedCheckpoint, ""},
 	{"two hashes", "c2sp.org/tlog-proof@v1\nindex 73894\n" + h1 + "\n" + h2 + "\n\n" + fixedCheckpoint, ""},
-	{"extra", "c2sp.org/tlog-proof@v1\nextra ZXhoaWJpdA==\nindex 1\n" + h1 + "\n\n" + fixedCheckpoint, ""},
 	{"max index", "c2sp.org/tlog-proof@v1\nindex 18446744073709551615\n\n" + fixedCheckpoint, ""},
 
 	{"empty", "", "line 1"},
@@ -44,9 +43,11 @@ var proofTexts = []struct {
 	{"index overflow", "c2sp.org/tlog-proof@v1\nindex 18446744073709551616\n\n" + fixedCheckpoint, "64 bits"},
 	{"index uppercase", "c2sp.org/tlog-proof@v1\nINDEX 5\n\n" + fixedCheckpoint, "want \"index N\""},
 	{"extra after index", "c2sp.org/tlog-proof@v1\nindex 1\nextra ZXhoaWJpdA==\n\n" + fixedCheckpoint, "line 3: proof hash 1"},
-	{"extra empty", "c2sp.org/tlog-proof@v1\nextra \nindex 1\n\n" + fixedCheckpoint, "extra data"},
-	{"extra unpadded", "c2sp.org/tlog-proof@v1\nextra ZXhoaWJpdA\nindex 1\n\n" + fixedCheckpoint, "extra data"},
-	{"two extras", "c2sp.org/tlog-proof@v1\nextra ZXhoaWJpdA==\nextra ZXhoaWJpdA==\nindex 1\n\n" + fixedCheckpoint, "line 3: want \"index N\""},
+	// C2SP allows an extra line; Exhibit refuses it (log.md §4).
+	{"extra", "c2sp.org/tlog-proof@v1\nextra ZXhoaWJpdA==\nindex 1\n" + h1 + "\n\n" + fixedCheckpoint, "line 2: an \"extra\" line"},
+	{"extra empty", "c2sp.org/tlog-proof@v1\nextra \nindex 1\n\n" + fixedCheckpoint, "line 2: an \"extra\" line"},
+	{"extra unpadded", "c2sp.org/tlog-proof@v1\nextra ZXhoaWJpdA\nindex 1\n\n" + fixedCheckpoint, "line 2: an \"extra\" line"},
+	{"two extras", "c2sp.org/tlog-proof@v1\nextra ZXhoaWJpdA==\nextra ZXhoaWJpdA==\nindex 1\n\n" + fixedCheckpoint, "line 2: an \"extra\" line"},
 	{"hash unpadded", "c2sp.org/tlog-proof@v1\nindex 1\n" + strings.TrimSuffix(h1, "=") + "\n\n" + fixedCheckpoint, "line 3: proof hash 1"},
 	{"hash trailing space", "c2sp.org/tlog-proof@v1\nindex 1\n" + h1 + " \n\n" + fixedCheckpoint, "line 3: proof hash 1"},
 	{"hash too short", "c2sp.org/tlog-proof@v1\nindex 1\nAAAA\n\n" + fixedCheckpoint, "line 3: proof hash 1"},
@@ -85,11 +86,11 @@ func TestParseProof(t *testing.T) {
 }
 
 func TestParseProofFields(t *testing.T) {
-	p, err := tlog.ParseProof([]byte(proofTexts[2].text))
+	p, err := tlog.ParseProof([]byte("c2sp.org/tlog-proof@v1\nindex 1\n" + h1 + "\n\n" + fixedCheckpoint))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(p.Extra) != "exhibit" || p.Index != 1 || len(p.Hashes) != 1 || p.Hashes[0] != mustB64Hash(t, h1) {
+	if p.Index != 1 || len(p.Hashes) != 1 || p.Hashes[0] != mustB64Hash(t, h1) {
 		t.Errorf("got %+v", p)
 	}
 }
@@ -115,7 +116,6 @@ func TestProofRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.Extra = []byte{byte(i)}
 		q, err := tlog.ParseProof(p.Marshal())
 		if err != nil {
 			t.Fatalf("index %d: %v\n%s", i, err, p.Marshal())

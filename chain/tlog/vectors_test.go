@@ -62,6 +62,10 @@ var badProofs = []struct {
 		q.Hashes = append(q.Hashes, chain.Sum([]byte("extra")))
 		return q.Marshal()
 	}},
+	{"extra-line", tlog.ErrMalformedProof, func(t testing.TB, p *tlog.Proof, _ vectorEnv) []byte {
+		// C2SP allows it; Exhibit refuses unauthenticated bytes (log.md §4).
+		return bytes.Replace(p.Marshal(), []byte(tlog.ProofHeader+"\n"), []byte(tlog.ProofHeader+"\nextra ZXhoaWJpdA==\n"), 1)
+	}},
 	{"garbage-prefix", tlog.ErrMalformedProof, func(t testing.TB, p *tlog.Proof, _ vectorEnv) []byte {
 		return append([]byte("garbage\n"), p.Marshal()...)
 	}},
@@ -112,7 +116,7 @@ type vectorEnv struct {
 }
 
 func cloneProof(p *tlog.Proof) *tlog.Proof {
-	return &tlog.Proof{Extra: bytes.Clone(p.Extra), Index: p.Index, Hashes: slices.Clone(p.Hashes), Checkpoint: bytes.Clone(p.Checkpoint)}
+	return &tlog.Proof{Index: p.Index, Hashes: slices.Clone(p.Hashes), Checkpoint: bytes.Clone(p.Checkpoint)}
 }
 
 // mustSign signs c with note.Sign directly, so that a checkpoint whose

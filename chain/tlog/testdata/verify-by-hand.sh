@@ -11,8 +11,9 @@ b64hex() { base64 -d | xxd -p -c 256; }       # base64 to hex
 
 # 1. Split the proof: index, audit path, then the checkpoint after the blank line.
 [ "$(head -1 "$proof")" = "c2sp.org/tlog-proof@v1" ] || { echo "not a tlog-proof"; exit 1; }
-index=$(sed -n 's/^index //p' "$proof")
-hashes=$(awk 'NR > 1 && /^$/ {exit} NR > 1 && !/^(index|extra) / {print}' "$proof")
+[ "$(sed -n 2p "$proof" | cut -c1-6)" = "index " ] || { echo "line 2 is not \"index N\" (an extra line is refused)"; exit 1; }
+index=$(sed -n '2s/^index //p' "$proof")
+hashes=$(awk 'NR > 2 && /^$/ {exit} NR > 2 {print}' "$proof")
 awk 'f; /^$/ && !f {f = 1}' "$proof" > "$tmp/note"
 awk '/^$/ {exit} {print}' "$tmp/note" > "$tmp/body"    # origin, size, root
 origin=$(sed -n 1p "$tmp/body") size=$(sed -n 2p "$tmp/body")

@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -107,7 +108,14 @@ func runVerify(e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "exhibit verify: %s is not a regular file\n", pos[0])
 		return exitUsage
 	}
+	// Exit status (docs/bundle.md): 0 valid; 1 read and found invalid; 2
+	// usage, or the file could not be opened or read as a zip archive at
+	// all (bundle.ErrUnreadable), or reading failed.
 	res, err := bundle.Verify(e.ctx, f, fi.Size(), bundle.Options{Trusted: keys})
+	if errors.Is(err, bundle.ErrUnreadable) {
+		fmt.Fprintf(e.stderr, "exhibit verify: %s could not be read as a bundle: %v\n", pos[0], err)
+		return exitUsage
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "exhibit verify: %s: %v\n", pos[0], err)
 		return exitUsage
