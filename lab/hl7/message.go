@@ -165,10 +165,18 @@ type Message struct {
 	Segments   []Segment
 	Delimiters Delimiters
 	Charset    Charset
-	// Raw is the message as received with segment terminators normalised
-	// to CR (one after every segment), bytes otherwise unchanged.
+	// Raw is the message exactly as received: the bytes inside the frame
+	// (for a message in a batch, its bytes as they appear in the batch),
+	// terminators and all. Parse keeps the slice it is given.
 	Raw []byte
-	ID  chain.Hash // SHA-256 of Raw
+	ID  chain.Hash // SHA-256 of Raw: the digest of the stored original
+	// Identity recognises a retransmission: the SHA-256 of the message's
+	// canonical form, which leaves out MSH-7 and the choice of segment
+	// terminator but keeps everything else (see Identity).
+	Identity chain.Hash
+	// declared reports whether MSH-18 named the charset (otherwise it is
+	// Options.DefaultCharset, which an acknowledgement does not repeat).
+	declared bool
 }
 
 // MSH returns the header segment.
@@ -329,8 +337,9 @@ func Parse(raw []byte, opt Options) (*Message, error) {
 		}
 		m.Segments = append(m.Segments, seg)
 	}
-	m.Raw = Canonical(raw)
-	m.ID = chain.Sum(m.Raw)
+	m.Raw = raw
+	m.ID = chain.Sum(raw)
+	m.Identity = identity(raw, d.Field)
 	return m, nil
 }
 

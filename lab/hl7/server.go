@@ -172,8 +172,7 @@ func (s *Server) handle(ctx context.Context, raw []byte, at time.Time, log *slog
 		oru, err = ParseORU(m)
 	}
 	if err != nil {
-		canon := Canonical(raw)
-		rj := &Rejected{ID: chain.Sum(canon), Raw: raw, Received: at, Reason: err}
+		rj := &Rejected{ID: chain.Sum(raw), Raw: raw, Received: at, Reason: err}
 		log.Warn("hl7: rejected message", "id", rj.ID.String(), "reason", err.Error())
 		if rerr := s.Handler.Reject(ctx, rj); rerr != nil {
 			log.Error("hl7: could not quarantine; not acknowledging", "error", rerr)
@@ -235,7 +234,7 @@ func headerOnly(raw []byte, opt Options) *Message {
 	if err != nil {
 		return nil
 	}
-	m.ID = chain.Sum(Canonical(raw))
+	m.Raw, m.ID = raw, chain.Sum(raw)
 	return m
 }
 

@@ -248,7 +248,9 @@ func (h astmHandler) Reject(ctx context.Context, rj *astm.Rejected) error {
 }
 
 func (h hl7Handler) Accept(ctx context.Context, m *hl7.Received) error {
-	c := capture{proto: protocol.HL7, id: m.ID, raw: m.Raw, analyser: m.MSH().Text(3), unknown: m.Unknown}
+	// The key and messageId are the message's identity, which a
+	// retransmission with a new MSH-7 shares; the blob is the bytes received.
+	c := capture{proto: protocol.HL7, id: m.Identity, raw: m.Raw, analyser: m.MSH().Text(3), unknown: m.Unknown}
 	if m.Results != nil {
 		flagged := map[string]bool{}
 		for _, u := range m.Unknown {
