@@ -101,7 +101,14 @@ func FuzzIdentity(f *testing.F) {
 			for end < len(segs[0]) && segs[0][end] != fs {
 				end++
 			}
-			msh := string(segs[0][:at]) + "19990101" + string(segs[0][end:])
+			stamp := "19990101"
+			if strings.IndexByte(stamp, fs) >= 0 {
+				stamp = "T"
+			}
+			if fs == 'T' {
+				stamp = "Q"
+			}
+			msh := string(segs[0][:at]) + stamp + string(segs[0][end:])
 			other := []byte(msh + "\r")
 			for _, s := range segs[1:] {
 				other = append(append(other, s...), '\r')

@@ -377,7 +377,7 @@ func (p *parser) segment(s []byte, first bool) (Segment, error) {
 		nameEnd = len(s)
 	}
 	if !validName(s[:nameEnd]) {
-		return Segment{}, &Error{Offset: 0, Err: ErrSegment, Detail: fmt.Sprintf("%q", clip(s[:nameEnd]))}
+		return Segment{}, &Error{Offset: 0, Err: ErrSegment, Detail: fmt.Sprintf("%q", printable(s[:nameEnd]))}
 	}
 	name := string(s[:nameEnd])
 	seg := Segment{Name: name, Fields: []Field{nil}}
@@ -460,7 +460,16 @@ func splitKeep(b []byte, sep byte) []piece {
 	return append(out, piece{b[start:], start})
 }
 
-// text unescapes and decodes one subcomponent.
+// text unescapes and decodes one subcomponent. Every standard escape is
+// decoded into the value: \F\ \S\ \T\ \R\ \E\ (delimiters), \P\ (the
+// truncation character, where MSH-2 declares one), \Xhh…\ (bytes in the
+// message's charset, control bytes included) and \.br\ (a line break,
+// "\n"). Formatting commands (\H\ \N\ \.sp\ \.in\ \.ti\ \.sk\ \.ce\ \.fi\
+// \.nf\) and locally defined escapes (\Z…\) have no plain-text meaning and
+// stay in the value as written, with a backslash whatever the message's
+// escape character. Character-set switching (\C…\, \M…\) is refused, since
+// what follows it would be decoded in the wrong charset; so is anything
+// that is not an escape at all (an unescaped escape character).
 func (p *parser) text(b []byte, off int) (string, *Error) {
 	d := p.d
 	var buf []byte
@@ -491,23 +500,32 @@ func (p *parser) text(b []byte, off int) (string, *Error) {
 			buf = append(buf, d.Repeat)
 		case string(code) == "E":
 			buf = append(buf, d.Escape)
+		case string(code) == "P" && d.Truncation != 0:
+			buf = append(buf, d.Truncation)
+		case string(code) == "P":
+			buf = append(buf, `\P\`...) // no truncation character declared: kept as text
 		case string(code) == ".br":
 			buf = append(buf, '\n')
-		case len(code) > 1 && code[0] == 'X' && len(code)%2 == 1:
+		case len(code) > 0 && code[0] == 'X':
+			if len(code) < 3 || len(code)%2 == 0 {
+				return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%q: want an even number of hexadecimal digits", printable(code))}
+			}
 			for k := 1; k < len(code); k += 2 {
 				hi, ok1 := hexVal(code[k])
 				lo, ok2 := hexVal(code[k+1])
 				if !ok1 || !ok2 {
-					return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%q is not hexadecimal", code)}
+					return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%q is not hexadecimal", printable(code))}
 				}
-				v := hi<<4 | lo
-				if v < 0x20 && v != '\t' {
-					return "", &Error{Offset: off + i, Err: ErrControl, Detail: fmt.Sprintf("escaped 0x%02X", v)}
-				}
-				buf = append(buf, v)
+				buf = append(buf, hi<<4|lo)
 			}
+		case formatting(code):
+			buf = append(buf, '\\')
+			buf = append(buf, code...)
+			buf = append(buf, '\\')
+		case len(code) > 0 && (code[0] == 'C' || code[0] == 'M'):
+			return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%q: character set switching is not supported", printable(code))}
 		default:
-			return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%q is not one of \\F\\ \\S\\ \\T\\ \\R\\ \\E\\ \\Xhh\\ \\.br\\", clip(b[i:i+j+2]))}
+			return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%q is not an escape sequence (an escape character %q must be written \\E\\)", printable(b[i:i+j+2]), d.Escape)}
 		}
 		i += j + 1
 	}
@@ -516,9 +534,58 @@ func (p *parser) text(b []byte, off int) (string, *Error) {
 	}
 	s, at, detail := p.cs.decode(buf)
 	if detail != "" {
-		return "", &Error{Offset: off + at, Err: ErrCharset, Detail: detail}
+		if plain {
+			off += at
+		}
+		return "", &Error{Offset: off, Err: ErrCharset, Detail: detail}
 	}
 	return s, nil
+}
+
+// formatting reports whether an escape's code is a formatting command or a
+// locally defined escape, kept in the value as text.
+func formatting(code []byte) bool {
+	s := string(code)
+	switch s {
+	case "H", "N", ".ce", ".fi", ".nf":
+		return true
+	}
+	if len(s) > 0 && s[0] == 'Z' {
+		return printableASCII(s[1:])
+	}
+	for _, cmd := range []string{".sp", ".sk"} {
+		if strings.HasPrefix(s, cmd) {
+			return digits(s[len(cmd):])
+		}
+	}
+	for _, cmd := range []string{".in", ".ti"} {
+		if strings.HasPrefix(s, cmd) {
+			n := s[len(cmd):]
+			if n != "" && (n[0] == '+' || n[0] == '-') {
+				n = n[1:]
+			}
+			return digits(n)
+		}
+	}
+	return false
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7F {
+			return false
+		}
+	}
+	return true
 }
 
 func hexVal(c byte) (byte, bool) {
@@ -533,11 +600,23 @@ func hexVal(c byte) (byte, bool) {
 	return 0, false
 }
 
-func clip(b []byte) string {
-	if len(b) > 40 {
-		return string(b[:40]) + "…"
+// printable shows bytes of a message in an error: at most 40 of them,
+// control bytes and bytes outside ASCII as \xHH, so that the text can be
+// sent back in an acknowledgement whatever the message's charset.
+func printable(b []byte) string {
+	var sb strings.Builder
+	for i, c := range b {
+		if i == 40 {
+			sb.WriteString("...")
+			break
+		}
+		if c < 0x20 || c >= 0x7F {
+			fmt.Fprintf(&sb, "\\x%02X", c)
+			continue
+		}
+		sb.WriteByte(c)
 	}
-	return string(b)
+	return sb.String()
 }
 
 // Encode writes m's segments in its delimiters and charset, each followed
@@ -613,10 +692,12 @@ func appendText(dst []byte, s string, d Delimiters, cs Charset) ([]byte, error) 
 			code = "R"
 		case c == d.Escape:
 			code = "E"
+		case d.Truncation != 0 && c == d.Truncation:
+			code = "P"
 		case c == '\n':
 			code = ".br"
 		case c < 0x20 && c != '\t' || c == 0x7F:
-			return dst, fmt.Errorf("%w: 0x%02X", ErrControl, c)
+			code = fmt.Sprintf("X%02X", c)
 		default:
 			continue
 		}

@@ -167,7 +167,7 @@ func TestServerRejectsMalformed(t *testing.T) {
 	r := &rec{}
 	c := serve(t, newServer(r))
 	bad := msg("MSH|^~\\&|ANALYSER|LAB|||20240612||ORU^R01|BAD1|P|2.5.1", "OBX|1|NM|GHB||42")
-	badEscape := msg("MSH|^~\\&|ANALYSER|LAB|||20240612||ORU^R01|BAD2|P|2.3", "OBR|1|S||GHB", "NTE|1||\\H\\x")
+	badEscape := msg("MSH|^~\\&|ANALYSER|LAB|||20240612||ORU^R01|BAD2|P|2.3", "OBR|1|S||GHB", "NTE|1||\\Q\\x")
 	acks := exchange(t, c, 2, bad, badEscape)
 	if acks[0].Code != AR || acks[0].ControlID != "BAD1" || acks[1].Code != AR || acks[1].ControlID != "BAD2" {
 		t.Fatalf("acks %+v %+v", acks[0], acks[1])

@@ -112,7 +112,10 @@ type Observation struct {
 	SubID     string // OBX-4
 	// Value is OBX-5 classified: NM through lab/astm/value; SN with a
 	// comparator and one number becomes Censored; any other type, or a
-	// value with repetitions or components, is Text.
+	// value with repetitions or components, is Text. The text is decoded
+	// (escapes resolved, \.br\ a line break); a structured value joins its
+	// parts with the message's delimiters, escaping only a delimiter inside
+	// a part (see fieldText).
 	Value      value.Value
 	Units      string   // OBX-6.1
 	Range      string   // OBX-7
@@ -214,8 +217,11 @@ func ParseORU(m *Message) (*ORU, error) {
 	return o, nil
 }
 
-// fieldText shows a field as one string, repetitions joined by the repeat
-// delimiter and components by the component delimiter, escaped as needed.
+// fieldText shows a structured field (repetitions, components) as one
+// string: the decoded text of each subcomponent, joined by the message's
+// delimiters. A delimiter or escape character inside a subcomponent's text
+// is written as its escape (\F\ \S\ \T\ \R\ \E\) so that the structure
+// stays readable; nothing else is escaped.
 func fieldText(f Field, d Delimiters) string {
 	var out []byte
 	for ri, r := range f {
@@ -230,9 +236,25 @@ func fieldText(f Field, d Delimiters) string {
 				if si > 0 {
 					out = append(out, d.Subcomponent)
 				}
-				// Parsed text holds no control characters but the line
-				// breaks of \.br\, which appendText escapes again.
-				out, _ = appendText(out, sub, d, UTF8)
+				for i := 0; i < len(sub); i++ {
+					var code byte
+					switch sub[i] {
+					case d.Field:
+						code = 'F'
+					case d.Component:
+						code = 'S'
+					case d.Subcomponent:
+						code = 'T'
+					case d.Repeat:
+						code = 'R'
+					case d.Escape:
+						code = 'E'
+					default:
+						out = append(out, sub[i])
+						continue
+					}
+					out = append(out, d.Escape, code, d.Escape)
+				}
 			}
 		}
 	}
@@ -274,6 +296,8 @@ func observation(s *Segment, d Delimiters) (Observation, error) {
 		ob.Value = value.FromParts(raw, v.Component(1), v.Component(2), value.Point)
 	case len(v) == 0:
 		ob.Value = value.Value{}
+	case single:
+		ob.Value = value.Value{Raw: v.Text(), Kind: value.Text} // decoded
 	default:
 		ob.Value = value.Value{Raw: raw, Kind: value.Text}
 	}
