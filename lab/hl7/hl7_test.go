@@ -267,10 +267,11 @@ func TestAck(t *testing.T) {
 			t.Errorf("ParseAck = %+v, %v", a, err)
 		}
 	}
-	// Version 2.3: no ERR segment, two-component message type.
+	// Version 2.3: ERR-1 (code and location) instead of ERR-2/3/4,
+	// two-component message type.
 	old, _ := Parse(msg("MSH|^~\\&|A|B|||20240612||ORU^R01|X9|P|2.3", "OBR|1|S||T", "OBX|1|NM|T||1"), Options{})
 	out, _ := Encode(NewAck(old, AE, "no", nil, h), Standard, ASCII)
-	if strings.Contains(string(out), "ERR") || !strings.Contains(string(out), "|ACK^R01|") {
+	if !strings.HasSuffix(string(out), "\rERR|^^^207&Application internal error&HL70357\r") || !strings.Contains(string(out), "|ACK^R01|") {
 		t.Errorf("2.3 ack %q", out)
 	}
 }

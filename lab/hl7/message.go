@@ -212,10 +212,15 @@ var (
 	ErrSegment    = errors.New("bad segment name")
 	ErrEscape     = errors.New("bad escape sequence")
 	ErrCharset    = errors.New("text not in the declared character set")
-	ErrControl    = errors.New("control character in text")
-	ErrStructure  = errors.New("segments out of order")
-	ErrMissing    = errors.New("required field missing")
-	ErrType       = errors.New("unexpected message type")
+	// ErrCharsetName: MSH-18 names a character set this package does not
+	// support (it wraps ErrCharset).
+	ErrCharsetName = fmt.Errorf("%w: unsupported MSH-18", ErrCharset)
+	ErrControl     = errors.New("control character in text")
+	ErrStructure   = errors.New("segments out of order")
+	ErrMissing     = errors.New("required field missing")
+	ErrType        = errors.New("unsupported message type")
+	ErrEvent       = errors.New("unsupported trigger event")
+	ErrVersion     = errors.New("unsupported HL7 version")
 )
 
 // An Error locates a problem in a message.
@@ -288,45 +293,26 @@ func splitSegments(raw []byte) [][]byte {
 	return segs
 }
 
-// Parse parses a message (the bytes inside the MLLP frame).
+// Parse parses a message (the bytes inside the MLLP frame). The Message
+// keeps raw as its Raw.
 func Parse(raw []byte, opt Options) (*Message, error) {
 	segs := splitSegments(raw)
 	if len(segs) == 0 || len(segs[0]) < 8 || string(segs[0][:3]) != "MSH" {
 		return nil, &Error{Segment: 1, Offset: 0, Err: ErrNoMSH}
 	}
 	msh := segs[0]
-	d := Delimiters{Field: msh[3]}
-	end := bytes.IndexByte(msh[4:], d.Field)
-	if end < 0 {
-		end = len(msh) - 4
-	}
-	enc := msh[4 : 4+end]
-	if len(enc) != 4 && len(enc) != 5 {
-		return nil, &Error{Segment: 1, Name: "MSH", Field: 2, Offset: 4, Err: ErrDelimiters, Detail: fmt.Sprintf("%q: want 4 or 5 encoding characters", enc)}
-	}
-	d.Component, d.Repeat, d.Escape, d.Subcomponent = enc[0], enc[1], enc[2], enc[3]
-	if len(enc) == 5 {
-		d.Truncation = enc[4]
-	}
-	if err := d.validate(); err != nil {
-		return nil, &Error{Segment: 1, Name: "MSH", Field: 2, Offset: 3, Err: ErrDelimiters, Detail: err.Error()}
+	d, derr := headerDelimiters(msh)
+	if derr != nil {
+		return nil, derr
 	}
 	// MSH-18 decides the charset for everything, MSH included; read it
 	// from the raw bytes first.
-	cs := opt.DefaultCharset
-	if f18 := rawField(msh, d.Field, 18); len(f18) > 0 {
-		rep := f18
-		if i := bytes.IndexByte(rep, d.Repeat); i >= 0 {
-			rep = rep[:i] // the first repetition is the message's charset
-		}
-		var err error
-		cs, err = ParseCharset(string(rep))
-		if err != nil {
-			return nil, &Error{Segment: 1, Name: "MSH", Field: 18, Offset: -1, Err: ErrCharset, Detail: err.Error()}
-		}
+	cs, declared, err := mshCharset(msh, d, opt)
+	if err != nil {
+		return nil, &Error{Segment: 1, Name: "MSH", Field: 18, Offset: -1, Err: ErrCharsetName, Detail: err.Error()}
 	}
 	p := &parser{d: d, cs: cs}
-	m := &Message{Delimiters: d, Charset: cs, Segments: make([]Segment, 0, len(segs))}
+	m := &Message{Delimiters: d, Charset: cs, declared: declared, Segments: make([]Segment, 0, len(segs))}
 	for i, s := range segs {
 		seg, err := p.segment(s, i == 0)
 		if err != nil {
@@ -343,6 +329,71 @@ func Parse(raw []byte, opt Options) (*Message, error) {
 	return m, nil
 }
 
+// headerDelimiters reads the delimiters a header segment (MSH, BHS, FHS)
+// declares in its first bytes.
+func headerDelimiters(seg []byte) (Delimiters, *Error) {
+	name := string(seg[:3])
+	if len(seg) < 4 {
+		return Delimiters{}, &Error{Segment: 1, Name: name, Field: 1, Offset: 3, Err: ErrDelimiters, Detail: "no field separator"}
+	}
+	d := Delimiters{Field: seg[3]}
+	end := bytes.IndexByte(seg[4:], d.Field)
+	if end < 0 {
+		end = len(seg) - 4
+	}
+	enc := seg[4 : 4+end]
+	if len(enc) != 4 && len(enc) != 5 {
+		return d, &Error{Segment: 1, Name: name, Field: 2, Offset: 4, Err: ErrDelimiters, Detail: fmt.Sprintf("%q: want 4 or 5 encoding characters", printable(enc))}
+	}
+	d.Component, d.Repeat, d.Escape, d.Subcomponent = enc[0], enc[1], enc[2], enc[3]
+	if len(enc) == 5 {
+		d.Truncation = enc[4]
+	}
+	if err := d.validate(); err != nil {
+		return d, &Error{Segment: 1, Name: name, Field: 2, Offset: 3, Err: ErrDelimiters, Detail: err.Error()}
+	}
+	return d, nil
+}
+
+// mshCharset reads MSH-18 (its first repetition) from the raw segment.
+func mshCharset(msh []byte, d Delimiters, opt Options) (cs Charset, declared bool, err error) {
+	f18 := rawField(msh, d.Field, 18)
+	if len(f18) == 0 {
+		return opt.DefaultCharset, false, nil
+	}
+	if i := bytes.IndexByte(f18, d.Repeat); i >= 0 {
+		f18 = f18[:i] // the first repetition is the message's charset
+	}
+	cs, err = ParseCharset(string(f18))
+	return cs, err == nil && len(bytes.TrimSpace(f18)) > 0, err
+}
+
+// readHeader reads just the MSH of a message that did not parse, so that
+// it can still be answered: it needs "MSH" and valid delimiters, and keeps
+// whatever fields decode (a field that does not is left empty; with an
+// unsupported MSH-18 the fields are read as ASCII). It returns nil if the
+// MSH cannot be read.
+func readHeader(raw []byte, opt Options) *Message {
+	segs := splitSegments(raw)
+	if len(segs) == 0 || len(segs[0]) < 8 || string(segs[0][:3]) != "MSH" {
+		return nil
+	}
+	d, derr := headerDelimiters(segs[0])
+	if derr != nil {
+		return nil
+	}
+	cs, declared, err := mshCharset(segs[0], d, opt)
+	if err != nil {
+		cs, declared = ASCII, false
+	}
+	p := &parser{d: d, cs: cs, lenient: true}
+	seg, serr := p.segment(segs[0], true)
+	if serr != nil {
+		return nil
+	}
+	return &Message{Segments: []Segment{seg}, Delimiters: d, Charset: cs, declared: declared, Raw: raw, ID: chain.Sum(raw)}
+}
+
 // rawField returns field n of an MSH segment, undecoded.
 func rawField(msh []byte, fd byte, n int) []byte {
 	// msh[3] is MSH-1; fields from MSH-2 follow, separated by fd.
@@ -354,8 +405,9 @@ func rawField(msh []byte, fd byte, n int) []byte {
 }
 
 type parser struct {
-	d  Delimiters
-	cs Charset
+	d       Delimiters
+	cs      Charset
+	lenient bool // a field that does not decode is left empty (readHeader)
 }
 
 func validName(n []byte) bool {
@@ -404,6 +456,9 @@ func (p *parser) segment(s []byte, first bool) (Segment, error) {
 	off++
 	for _, fb := range fields {
 		f, err := p.field(fb, off)
+		if err != nil && p.lenient {
+			f, err = nil, nil
+		}
 		if err != nil {
 			err.Name, err.Field = name, n
 			return Segment{}, err

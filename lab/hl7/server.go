@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
@@ -27,6 +28,7 @@ type Received struct {
 type Rejected struct {
 	ID       chain.Hash // SHA-256 of Raw
 	Raw      []byte     // the bytes inside the frame (or between frames), as received
+	Size     int64      // len(Raw)
 	Received time.Time
 	Reason   error // *Error, or *mllp.Error for framing problems
 }
@@ -76,9 +78,13 @@ type Server struct {
 	App       string // MSH-3 of our ACKs
 	Facility  string // MSH-4 of our ACKs
 	OnFailure OnFailure
-	MaxSize   int              // largest message accepted; 0: mllp.DefaultMax
-	Now       func() time.Time // nil: time.Now
-	Logger    *slog.Logger     // nil: slog.Default()
+	MaxSize   int // largest message accepted; 0: mllp.DefaultMax
+	// Types are the message types (MSH-9.1^MSH-9.2) accepted; nil:
+	// DefaultTypes. Others are quarantined and answered AR (200, or 201 for
+	// a known type with another trigger).
+	Types  []string
+	Now    func() time.Time // nil: time.Now
+	Logger *slog.Logger     // nil: slog.Default()
 }
 
 // ServeConn serves one connection until the stream ends, fails, or ctx
@@ -132,7 +138,7 @@ func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 		if reply == nil {
 			continue
 		}
-		out, err := Encode(reply, replyDelims(reply), replyCharset(reply))
+		out, err := Encode(reply.segs, reply.d, reply.cs)
 		if err != nil {
 			log.Error("hl7: could not encode an acknowledgement", "error", err)
 			continue
@@ -143,36 +149,81 @@ func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 	}
 }
 
-// replyDelims and replyCharset recover what NewAck copied from the message.
-func replyDelims(segs []Segment) Delimiters {
-	d := Standard
-	if enc, fs := segs[0].Text(2), segs[0].Text(1); len(enc) >= 4 && len(fs) == 1 {
-		d = Delimiters{Field: fs[0], Component: enc[0], Repeat: enc[1], Escape: enc[2], Subcomponent: enc[3]}
-		if len(enc) == 5 {
-			d.Truncation = enc[4]
+// DefaultTypes are the message types (MSH-9.1^MSH-9.2) a Server accepts
+// when Server.Types is nil: results, and the IHE work-order query, which
+// is kept (no RSP is sent back).
+var DefaultTypes = []string{"ORU^R01", "QBP^Q11"}
+
+// checkHeader checks the MSH fields a message must fill and that its type
+// is one the server takes.
+func (s *Server) checkHeader(m *Message) error {
+	msh := m.MSH()
+	missing := func(n int, what string) error {
+		return &Error{Segment: 1, Name: "MSH", Field: n, Offset: -1, Err: ErrMissing, Detail: what + " is empty"}
+	}
+	switch {
+	case m.Type() == "":
+		return missing(9, "MSH-9 message type")
+	case m.Type() == "ACK":
+		return &Error{Segment: 1, Name: "MSH", Field: 9, Offset: -1, Err: ErrType, Detail: "an acknowledgement sent to the receiver"}
+	case m.Trigger() == "":
+		return missing(9, "MSH-9.2 trigger event")
+	case m.ControlID() == "":
+		return missing(10, "MSH-10 message control id")
+	case msh.Field(11).Component(1) == "":
+		return missing(11, "MSH-11 processing id")
+	case m.Version() == "":
+		return missing(12, "MSH-12 version id")
+	case !supportedVersion(m.Version()):
+		return &Error{Segment: 1, Name: "MSH", Field: 12, Offset: -1, Err: ErrVersion, Detail: fmt.Sprintf("%q is not an HL7 v2 version", m.Version())}
+	}
+	types := s.Types
+	if types == nil {
+		types = DefaultTypes
+	}
+	typeKnown := false
+	for _, t := range types {
+		typ, trig, _ := strings.Cut(t, "^")
+		if typ == m.Type() {
+			typeKnown = true
+			if trig == m.Trigger() {
+				return nil
+			}
 		}
 	}
-	return d
-}
-
-func replyCharset(segs []Segment) Charset {
-	cs, err := ParseCharset(segs[0].Text(18))
-	if err != nil {
-		return ASCII
+	if typeKnown {
+		return &Error{Segment: 1, Name: "MSH", Field: 9, Offset: -1, Err: ErrEvent, Detail: fmt.Sprintf("%s^%s (this receiver takes %s)", m.Type(), m.Trigger(), strings.Join(types, ", "))}
 	}
-	return cs
+	return &Error{Segment: 1, Name: "MSH", Field: 9, Offset: -1, Err: ErrType, Detail: fmt.Sprintf("%s^%s (this receiver takes %s)", m.Type(), m.Trigger(), strings.Join(types, ", "))}
 }
 
-// handle decides what to do with one framed message and returns the reply.
-func (s *Server) handle(ctx context.Context, raw []byte, at time.Time, log *slog.Logger) []Segment {
+// An answer is an acknowledgement to send, with what it is encoded in.
+type answer struct {
+	segs []Segment
+	d    Delimiters
+	cs   Charset
+}
+
+func (s *Server) answer(in *Message, code, text string, cause error, at time.Time) *answer {
 	h := Header{SendingApp: s.App, SendingFacility: s.Facility, Time: at}
+	return &answer{segs: NewAck(in, code, text, cause, h), d: in.Delimiters, cs: ackCharset(in)}
+}
+
+// handle decides what to do with one message (a frame's content, or one
+// message of a batch) and returns its acknowledgement; nil means no
+// acknowledgement may be sent (the message was not kept, or nobody can be
+// addressed).
+func (s *Server) handle(ctx context.Context, raw []byte, at time.Time, log *slog.Logger) *answer {
 	m, err := Parse(raw, s.Options)
+	if err == nil {
+		err = s.checkHeader(m)
+	}
 	var oru *ORU
 	if err == nil && m.Type() == "ORU" {
 		oru, err = ParseORU(m)
 	}
 	if err != nil {
-		rj := &Rejected{ID: chain.Sum(raw), Raw: raw, Received: at, Reason: err}
+		rj := &Rejected{ID: chain.Sum(raw), Raw: raw, Size: int64(len(raw)), Received: at, Reason: err}
 		log.Warn("hl7: rejected message", "id", rj.ID.String(), "reason", err.Error())
 		if rerr := s.Handler.Reject(ctx, rj); rerr != nil {
 			log.Error("hl7: could not quarantine; not acknowledging", "error", rerr)
@@ -180,12 +231,12 @@ func (s *Server) handle(ctx context.Context, raw []byte, at time.Time, log *slog
 		}
 		hdr := m
 		if hdr == nil {
-			hdr = headerOnly(raw, s.Options)
+			hdr = readHeader(raw, s.Options)
 		}
-		if hdr == nil {
-			return nil // no readable MSH: nobody to address an ACK to
+		if hdr == nil || hdr.Type() == "ACK" {
+			return nil // nobody to address, or an acknowledgement (never acknowledged)
 		}
-		return withDelims(NewAck(hdr, AR, err.Error(), err, h), hdr)
+		return s.answer(hdr, AR, err.Error(), err, at)
 	}
 	rc := &Received{Message: m, Received: at, Results: oru}
 	if oru != nil {
@@ -205,37 +256,28 @@ func (s *Server) handle(ctx context.Context, raw []byte, at time.Time, log *slog
 			}
 		}
 	}
-	if err := s.Handler.Accept(ctx, rc); err != nil {
-		log.Error("hl7: message not kept", "id", m.ID.String(), "error", err)
-		if s.OnFailure == SendNothing {
-			return nil
-		}
-		return withDelims(NewAck(m, AE, "message not stored; send it again", nil, h), m)
+	err = s.Handler.Accept(ctx, rc)
+	switch {
+	case err == nil:
+		return s.answer(m, AA, "", nil, at)
+	case errors.Is(err, ErrRefused):
+		log.Warn("hl7: message refused by the handler", "id", m.ID.String(), "error", err)
+		return s.answer(m, AR, refusalText(err), err, at)
 	}
-	return withDelims(NewAck(m, AA, "", nil, h), m)
-}
-
-// withDelims records the message's delimiters in the reply's MSH so that
-// the reply is encoded with them.
-func withDelims(segs []Segment, m *Message) []Segment {
-	segs[0].Set(1, T(string(m.Delimiters.Field)))
-	segs[0].Set(2, T(m.Delimiters.Encoding()))
-	return segs
-}
-
-// headerOnly parses just the MSH of a message whose body failed, so that an
-// AR can still be addressed.
-func headerOnly(raw []byte, opt Options) *Message {
-	segs := splitSegments(raw)
-	if len(segs) == 0 {
+	log.Error("hl7: message not kept", "id", m.ID.String(), "error", err)
+	if s.OnFailure == SendNothing {
 		return nil
 	}
-	m, err := Parse(segs[0], opt)
-	if err != nil {
-		return nil
+	return s.answer(m, AE, "message not stored; send it again", err, at)
+}
+
+// refusalText is the text of a refusal for MSA-3 and ERR-8.
+func refusalText(err error) string {
+	var rf *Refusal
+	if errors.As(err, &rf) && err == error(rf) {
+		return rf.Reason
 	}
-	m.Raw, m.ID = raw, chain.Sum(raw)
-	return m
+	return err.Error()
 }
 
 // A Client sends messages and waits for their acknowledgements, as an

@@ -1,7 +1,6 @@
 package hl7
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -27,7 +26,7 @@ type Header struct {
 	ControlID                       string    // MSH-10
 	ProcessingID                    string    // MSH-11; default P
 	Version                         string    // MSH-12; default 2.5.1
-	Charset                         Charset   // MSH-18 (left empty for ASCII)
+	Charset                         Charset   // MSH-18 (left empty for ASCII and Windows1252, which table 0211 does not name)
 }
 
 // versionAtLeast compares dotted HL7 versions ("2.3.1" < "2.5").
@@ -69,9 +68,7 @@ func (h Header) msh(typ, trigger, structure string) Segment {
 	s.Set(10, T(h.ControlID))
 	s.Set(11, T(h.ProcessingID))
 	s.Set(12, T(h.Version))
-	if h.Charset != ASCII {
-		s.Set(18, T(h.Charset.String()))
-	}
+	s.Set(18, T(h.Charset.MSH18()))
 	return s
 }
 
@@ -420,77 +417,6 @@ func NewOrders(h Header, req OrderRequest) []Segment {
 			spm.Set(4, T(o.SpecimenType))
 			segs = append(segs, spm)
 		}
-	}
-	return segs
-}
-
-// An Ack is a parsed ACK.
-type Ack struct {
-	Code      string // MSA-1: AA, AE, AR (or CA, CE, CR in enhanced mode)
-	ControlID string // MSA-2: the control id of the message acknowledged
-	Text      string // MSA-3
-	Message   *Message
-}
-
-// Acknowledgement codes.
-const (
-	AA = "AA" // application accept
-	AE = "AE" // application error: the sender may send the message again
-	AR = "AR" // application reject: do not send it again as it is
-)
-
-// ParseAck reads an ACK's MSA segment.
-func ParseAck(m *Message) (*Ack, error) {
-	msa := m.Find("MSA")
-	if len(msa) == 0 {
-		return nil, &Error{Offset: -1, Err: ErrMissing, Detail: "no MSA segment"}
-	}
-	a := &Ack{Code: msa[0].Text(1), ControlID: msa[0].Text(2), Text: msa[0].Text(3), Message: m}
-	switch a.Code {
-	case AA, AE, AR, "CA", "CE", "CR":
-	default:
-		return nil, &Error{Name: "MSA", Field: 1, Offset: -1, Err: ErrMissing, Detail: fmt.Sprintf("%q is not an acknowledgement code", a.Code)}
-	}
-	return a, nil
-}
-
-// errCode maps a parse error to an HL7 table 0357 code for ERR-3.
-func errCode(err error) (string, string) {
-	switch {
-	case err == nil:
-		return "207", "Application internal error"
-	case errors.Is(err, ErrStructure):
-		return "100", "Segment sequence error"
-	case errors.Is(err, ErrMissing):
-		return "101", "Required field missing"
-	case errors.Is(err, ErrType):
-		return "200", "Unsupported message type"
-	case errors.Is(err, ErrCharset), errors.Is(err, ErrEscape), errors.Is(err, ErrControl), errors.Is(err, ErrSegment):
-		return "102", "Data type error"
-	}
-	return "207", "Application internal error"
-}
-
-// NewAck builds the acknowledgement of in: MSH addressed back to its sender
-// (its MSH-3/4 become our MSH-5/6), with in's delimiters, processing id,
-// version and charset; MSA with code, in's control id and text; and, for AE
-// and AR from version 2.5, an ERR segment with the HL7 table 0357 code for
-// cause (nil: 207 application internal error).
-func NewAck(in *Message, code, text string, cause error, h Header) []Segment {
-	msh := in.MSH()
-	h.ReceivingApp, h.ReceivingFacility = msh.Field(3).Component(1), msh.Field(4).Component(1)
-	h.ProcessingID = msh.Field(11).Component(1)
-	h.Version = in.Version()
-	h.Charset = in.Charset
-	if h.ControlID == "" {
-		h.ControlID = "A" + in.ID.Hex()[:19] // the same message always gets the same ACK
-	}
-	segs := []Segment{h.msh("ACK", in.Trigger(), "ACK"), Seg("MSA", T(code), T(in.ControlID()), T(text))}
-	if code != AA && versionAtLeast(in.Version(), "2.5") {
-		c, t := errCode(cause)
-		err := Seg("ERR", nil, nil, C(c, t, "HL70357"), T("E"))
-		err.Set(8, T(text))
-		segs = append(segs, err)
 	}
 	return segs
 }
