@@ -343,7 +343,7 @@ func headerDelimiters(seg []byte) (Delimiters, *Error) {
 	}
 	enc := seg[4 : 4+end]
 	if len(enc) != 4 && len(enc) != 5 {
-		return d, &Error{Segment: 1, Name: name, Field: 2, Offset: 4, Err: ErrDelimiters, Detail: fmt.Sprintf("%q: want 4 or 5 encoding characters", printable(enc))}
+		return d, &Error{Segment: 1, Name: name, Field: 2, Offset: 4, Err: ErrDelimiters, Detail: fmt.Sprintf("%s: want 4 or 5 encoding characters", quoted(enc))}
 	}
 	d.Component, d.Repeat, d.Escape, d.Subcomponent = enc[0], enc[1], enc[2], enc[3]
 	if len(enc) == 5 {
@@ -429,7 +429,7 @@ func (p *parser) segment(s []byte, first bool) (Segment, error) {
 		nameEnd = len(s)
 	}
 	if !validName(s[:nameEnd]) {
-		return Segment{}, &Error{Offset: 0, Err: ErrSegment, Detail: fmt.Sprintf("%q", printable(s[:nameEnd]))}
+		return Segment{}, &Error{Offset: 0, Err: ErrSegment, Detail: fmt.Sprintf("%s", quoted(s[:nameEnd]))}
 	}
 	name := string(s[:nameEnd])
 	seg := Segment{Name: name, Fields: []Field{nil}}
@@ -563,13 +563,13 @@ func (p *parser) text(b []byte, off int) (string, *Error) {
 			buf = append(buf, '\n')
 		case len(code) > 0 && code[0] == 'X':
 			if len(code) < 3 || len(code)%2 == 0 {
-				return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%q: want an even number of hexadecimal digits", printable(code))}
+				return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%s: want an even number of hexadecimal digits", quoted(code))}
 			}
 			for k := 1; k < len(code); k += 2 {
 				hi, ok1 := hexVal(code[k])
 				lo, ok2 := hexVal(code[k+1])
 				if !ok1 || !ok2 {
-					return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%q is not hexadecimal", printable(code))}
+					return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%s is not hexadecimal", quoted(code))}
 				}
 				buf = append(buf, hi<<4|lo)
 			}
@@ -578,9 +578,9 @@ func (p *parser) text(b []byte, off int) (string, *Error) {
 			buf = append(buf, code...)
 			buf = append(buf, '\\')
 		case len(code) > 0 && (code[0] == 'C' || code[0] == 'M'):
-			return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%q: character set switching is not supported", printable(code))}
+			return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%s: character set switching is not supported", quoted(code))}
 		default:
-			return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%q is not an escape sequence (an escape character %q must be written \\E\\)", printable(b[i:i+j+2]), d.Escape)}
+			return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%s is not an escape sequence (an escape character %q must be written \\E\\)", quoted(b[i:i+j+2]), d.Escape)}
 		}
 		i += j + 1
 	}
@@ -766,3 +766,6 @@ func appendText(dst []byte, s string, d Delimiters, cs Charset) ([]byte, error) 
 	}
 	return dst, flush(len(s))
 }
+
+// quoted is printable(b) in double quotes.
+func quoted(b []byte) string { return `"` + printable(b) + `"` }

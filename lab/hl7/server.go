@@ -1,6 +1,7 @@
 package hl7
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
 )
 
@@ -24,19 +26,39 @@ type Received struct {
 	Unknown []string
 }
 
-// Rejected is input that could not be accepted, for quarantine.
+// Rejected is input that could not be accepted, for quarantine: a message
+// that did not parse or was refused (its bytes exactly as received inside
+// the frame, or in its batch), a frame that began as a message but was cut
+// short, too slow or too large, or a burst of junk (see JunkError).
 type Rejected struct {
-	ID       chain.Hash // SHA-256 of Raw
-	Raw      []byte     // the bytes inside the frame (or between frames), as received
-	Size     int64      // len(Raw)
+	ID       chain.Hash // SHA-256 of the body
+	Raw      []byte     // the body, when held in memory; nil when it was spooled to disk (read Body)
+	Size     int64      // the body's length
 	Received time.Time
-	Reason   error // *Error, or *mllp.Error for framing problems
+	Reason   error // *Error, *FrameError or *JunkError
+
+	spool *spool
+	lost  bool // the body could not be spooled: it cannot be quarantined
+}
+
+// Body reads the body: Raw, or the spool file of an over-size frame. A
+// spooled body is valid only during the Handler.Reject call; the file is
+// removed after it.
+func (r *Rejected) Body() io.Reader {
+	if r.spool != nil {
+		return r.spool.body()
+	}
+	return bytes.NewReader(r.Raw)
 }
 
 // A Handler takes what a Server receives. The contract is that of
 // lab/astm.Handler: Accept returning nil promises the message is durably
 // kept, and only then is it acknowledged AA; Accept must be idempotent by
-// ID, because a sender that missed the ACK sends the message again.
+// Identity, because a sender that missed the ACK sends the message again
+// (perhaps with a new MSH-7). Accept returning an error that wraps
+// ErrRefused says the handler has kept the message in quarantine and
+// refuses it for good: it is answered AR. Any other error is answered AE.
+// Reject returning nil promises the input is durably kept.
 type Handler interface {
 	Accept(ctx context.Context, m *Received) error
 	Reject(ctx context.Context, r *Rejected) error
@@ -60,36 +82,112 @@ const (
 	SendNothing
 )
 
+// A Clock tells the time and makes timers; it is lab/astm/link's, so that
+// lab/astm/astmtest.Clock drives a Server in tests.
+type Clock = link.Clock
+
+// Defaults of the Server's limits.
+const (
+	DefaultMessageTimeout = time.Minute
+	DefaultJunkQuiet      = 2 * time.Second
+	DefaultJunkMax        = 64 << 10
+	DefaultSpoolMax       = 256 << 20
+)
+
 // A Server receives messages over one connection and acknowledges each
-// only after its Handler has kept it:
+// only after its Handler has kept it (firmware-notes/hl7-mllp.md has the
+// full table):
 //
-//   - a message that parses and is accepted: AA;
-//   - Handler.Accept fails: AE (or nothing, per OnFailure);
-//   - a message that does not parse: handed to Handler.Reject with the raw
-//     bytes and the reason, then AR if its MSH could be read (ERR-3 says
-//     why), nothing if not; if Reject fails, no acknowledgement at all;
-//   - framing problems (junk between frames, a frame cut short): handed to
-//     Handler.Reject, never acknowledged.
+//   - a message that parses, has the MSH fields it needs and is of a type
+//     the server takes, and is accepted: AA;
+//   - Handler.Accept fails: AE (or nothing, per OnFailure); it refuses
+//     (ErrRefused): AR;
+//   - any other message whose MSH can be read: handed to Handler.Reject
+//     with its bytes and the reason, then AR with an ERR saying where and
+//     why; if Reject fails, no acknowledgement at all;
+//   - a batch (FHS/BHS … BTS/FTS): each message as above, answered by one
+//     batch of acknowledgements;
+//   - a message frame over MaxSize: spooled to disk as it arrives, handed
+//     to Reject, then AR if its MSH can be read;
+//   - a message frame cut short, or not complete within MessageTimeout:
+//     handed to Reject, not answered;
+//   - junk (bytes outside frames, frames that do not begin as a message):
+//     one Reject per burst (see JunkError), never answered.
 type Server struct {
 	Handler   Handler
 	Framing   mllp.Framing // zero: mllp.Standard
 	Options   Options      // parsing options (default charset)
 	Codes     CodeMap
-	App       string // MSH-3 of our ACKs
-	Facility  string // MSH-4 of our ACKs
+	App       string // MSH-3 of our ACKs when the message's MSH-5 is empty
+	Facility  string // MSH-4 of our ACKs when the message's MSH-6 is empty
 	OnFailure OnFailure
-	MaxSize   int // largest message accepted; 0: mllp.DefaultMax
+	// MaxSize is the largest message (frame content) accepted, and the most
+	// of one frame held in memory; 0: mllp.DefaultMax.
+	MaxSize int
+	// Spool is the directory where frames over MaxSize are kept while they
+	// arrive; "": os.TempDir(). SpoolMax bounds what is kept of one frame
+	// (0: DefaultSpoolMax); past it the bytes are only counted and hashed.
+	Spool    string
+	SpoolMax int64
+	// MessageTimeout bounds how long a message frame may take to arrive,
+	// from its start byte to its end; 0: DefaultMessageTimeout.
+	MessageTimeout time.Duration
+	// JunkQuiet ends a burst of junk after that long without a byte
+	// (0: DefaultJunkQuiet); JunkMax is how much of a burst is kept
+	// (0: DefaultJunkMax).
+	JunkQuiet time.Duration
+	JunkMax   int
 	// Types are the message types (MSH-9.1^MSH-9.2) accepted; nil:
 	// DefaultTypes. Others are quarantined and answered AR (200, or 201 for
 	// a known type with another trigger).
 	Types  []string
-	Now    func() time.Time // nil: time.Now
+	Clock  Clock            // nil: the system clock; times MessageTimeout and JunkQuiet
+	Now    func() time.Time // nil: Clock.Now; stamps Received
 	Logger *slog.Logger     // nil: slog.Default()
+
+	step func(fed int64) // tests: told, whenever ServeConn waits, how many bytes it has taken in
+}
+
+type chunk struct {
+	data []byte
+	err  error
+}
+
+// timer is one of ServeConn's deadlines.
+type timer struct {
+	t  link.Timer
+	at time.Time
+}
+
+func (t *timer) set(clk Clock, at time.Time, on bool) {
+	if !on {
+		if t.t != nil {
+			t.t.Stop()
+			t.t = nil
+		}
+		return
+	}
+	if t.t != nil && t.at.Equal(at) {
+		return
+	}
+	if t.t != nil {
+		t.t.Stop()
+	}
+	t.t, t.at = clk.NewTimer(at.Sub(clk.Now())), at
+}
+
+func (t *timer) c() <-chan time.Time {
+	if t.t == nil {
+		return nil
+	}
+	return t.t.C()
 }
 
 // ServeConn serves one connection until the stream ends, fails, or ctx
 // ends. If rw is an io.Closer it is closed when ctx ends, to unblock reads.
-// It returns nil when the peer closes the connection cleanly.
+// It returns nil when the peer closes the connection cleanly. Whatever is
+// pending when it returns (a burst of junk, a frame cut short) is handed to
+// Handler.Reject first.
 func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 	if s.Handler == nil {
 		return errors.New("hl7: Server needs a Handler")
@@ -105,48 +203,174 @@ func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 	if log == nil {
 		log = slog.Default()
 	}
+	clk := s.Clock
+	if clk == nil {
+		clk = link.SystemClock
+	}
 	now := s.Now
 	if now == nil {
-		now = time.Now
+		now = clk.Now
+	}
+	maxSize := s.MaxSize
+	if maxSize <= 0 {
+		maxSize = mllp.DefaultMax
+	}
+	spoolMax, timeout, quiet, junkMax := s.SpoolMax, s.MessageTimeout, s.JunkQuiet, s.JunkMax
+	if spoolMax <= 0 {
+		spoolMax = DefaultSpoolMax
+	}
+	spoolMax = max(spoolMax, int64(maxSize))
+	if timeout <= 0 {
+		timeout = DefaultMessageTimeout
+	}
+	if quiet <= 0 {
+		quiet = DefaultJunkQuiet
+	}
+	if junkMax <= 0 {
+		junkMax = DefaultJunkMax
 	}
 	if c, ok := rw.(io.Closer); ok {
 		stop := context.AfterFunc(ctx, func() { c.Close() })
 		defer stop()
 	}
-	r := mllp.NewReader(rw, f, s.MaxSize)
+	in := newIntake(f, maxSize, junkMax, spoolMax, s.Spool, timeout)
+	defer in.discard()
+
+	chunks := make(chan chunk)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := rw.Read(buf)
+			c := chunk{data: append([]byte(nil), buf[:n]...), err: err}
+			select {
+			case chunks <- c:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	var msgTimer, quietTimer timer
+	defer msgTimer.set(clk, time.Time{}, false)
+	defer quietTimer.set(clk, time.Time{}, false)
+	lastByte := clk.Now()
 	for {
-		raw, err := r.ReadMessage()
-		if err != nil {
-			var fe *mllp.Error
-			if errors.As(err, &fe) {
-				rj := &Rejected{ID: chain.Sum(fe.Data), Raw: fe.Data, Received: now(), Reason: fe}
-				log.Warn("hl7: framing problem", "error", fe.Error())
-				if err := s.Handler.Reject(ctx, rj); err != nil {
-					log.Error("hl7: could not quarantine", "error", err)
-				}
-				continue
+		dl, open := in.deadline()
+		msgTimer.set(clk, dl, open)
+		quietTimer.set(clk, lastByte.Add(quiet), in.burstOpen())
+		if s.step != nil {
+			s.step(in.sc.Offset())
+		}
+		var units []unit
+		var rerr error
+		select {
+		case <-ctx.Done():
+			s.process(ctx, rw, f, in.end("the end of the connection", now()), log)
+			return ctx.Err()
+		case c := <-chunks:
+			if len(c.data) > 0 {
+				lastByte = clk.Now()
+				units = in.feed(c.data, now())
 			}
-			if ctx.Err() != nil {
+			rerr = c.err
+		case <-msgTimer.c():
+			msgTimer.t = nil
+			units = in.expire(clk.Now())
+			if len(units) > 0 {
+				log.Warn("hl7: a message frame took too long; quarantining what arrived", "timeout", timeout)
+			}
+		case <-quietTimer.c():
+			quietTimer.t = nil
+			units = in.quiet(quiet)
+		}
+		if err := s.process(ctx, rw, f, units, log); err != nil {
+			return err
+		}
+		if rerr != nil {
+			if err := s.process(ctx, rw, f, in.end("the end of the connection", now()), log); err != nil && rerr == io.EOF {
+				return err
+			}
+			switch {
+			case ctx.Err() != nil:
 				return ctx.Err()
-			}
-			if err == io.EOF {
+			case rerr == io.EOF:
 				return nil
 			}
-			return fmt.Errorf("hl7: reading: %w", err)
+			return fmt.Errorf("hl7: reading: %w", rerr)
 		}
-		reply := s.handle(ctx, raw, now(), log)
-		if reply == nil {
+	}
+}
+
+// process handles what the intake found, in order, writing the
+// acknowledgements.
+func (s *Server) process(ctx context.Context, w io.Writer, f mllp.Framing, units []unit, log *slog.Logger) error {
+	for i := range units {
+		u := &units[i]
+		out := s.unit(ctx, u, log)
+		u.release()
+		if out == nil {
 			continue
 		}
-		out, err := Encode(reply.segs, reply.d, reply.cs)
-		if err != nil {
-			log.Error("hl7: could not encode an acknowledgement", "error", err)
-			continue
-		}
-		if err := mllp.Write(rw, out, f); err != nil {
+		if err := mllp.Write(w, out, f); err != nil {
+			for j := i + 1; j < len(units); j++ {
+				units[j].release()
+			}
 			return fmt.Errorf("hl7: writing: %w", err)
 		}
 	}
+	return nil
+}
+
+// unit handles one unit and returns the reply to write, if any.
+func (s *Server) unit(ctx context.Context, u *unit, log *slog.Logger) []byte {
+	if u.msg != nil {
+		var a []*answer
+		if isBatch(u.msg) {
+			return s.batch(ctx, u.msg, u.at, log)
+		}
+		if r := s.handle(ctx, u.msg, u.at, log); r != nil {
+			a = append(a, r)
+		}
+		return encodeAnswers(a, log)
+	}
+	rj := u.rej
+	if rj.lost {
+		log.Error("hl7: a frame could not be kept; not acknowledging", "reason", rj.Reason.Error())
+		return nil
+	}
+	log.Warn("hl7: quarantining input", "id", rj.ID.String(), "size", rj.Size, "reason", rj.Reason.Error())
+	if err := s.Handler.Reject(ctx, rj); err != nil {
+		log.Error("hl7: could not quarantine; not acknowledging", "error", err)
+		return nil
+	}
+	if u.head == nil {
+		return nil
+	}
+	hdr := readHeader(u.head, s.Options)
+	if hdr == nil || hdr.Type() == "ACK" {
+		return nil
+	}
+	hdr.ID = rj.ID
+	return encodeAnswers([]*answer{s.answer(hdr, AR, rj.Reason.Error(), rj.Reason, u.at)}, log)
+}
+
+// encodeAnswers encodes acknowledgements, one after the other.
+func encodeAnswers(as []*answer, log *slog.Logger) []byte {
+	var out []byte
+	for _, a := range as {
+		b, err := Encode(a.segs, a.d, a.cs)
+		if err != nil {
+			log.Error("hl7: could not encode an acknowledgement", "error", err)
+			return nil
+		}
+		out = append(out, b...)
+	}
+	return out
 }
 
 // DefaultTypes are the message types (MSH-9.1^MSH-9.2) a Server accepts
@@ -340,4 +564,20 @@ func (c *Client) Send(ctx context.Context, segs []Segment, d Delimiters, cs Char
 		}
 		return a, nil
 	}
+}
+
+// isBatch reports whether a frame's content is a batch.
+func isBatch(b []byte) bool {
+	b = bytes.TrimLeft(b, "\r\n")
+	return bytes.HasPrefix(b, []byte("FHS")) || bytes.HasPrefix(b, []byte("BHS"))
+}
+
+// batch is a stand-in until batches are supported: the frame is
+// quarantined.
+func (s *Server) batch(ctx context.Context, raw []byte, at time.Time, log *slog.Logger) []byte {
+	rj := &Rejected{ID: chain.Sum(raw), Raw: raw, Size: int64(len(raw)), Received: at, Reason: &Error{Segment: 1, Offset: 0, Err: ErrNoMSH}}
+	if err := s.Handler.Reject(ctx, rj); err != nil {
+		log.Error("hl7: could not quarantine", "error", err)
+	}
+	return nil
 }

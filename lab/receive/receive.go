@@ -220,6 +220,7 @@ type capture struct {
 	proto    protocol.Protocol
 	id       chain.Hash
 	raw      []byte
+	body     io.Reader // if set, the blob is read from it instead of raw (a spooled HL7 frame)
 	analyser string
 	results  []chain.LabResult
 	unknown  []string
@@ -275,7 +276,8 @@ func (h hl7Handler) Accept(ctx context.Context, m *hl7.Received) error {
 }
 
 func (h hl7Handler) Reject(ctx context.Context, rj *hl7.Rejected) error {
-	c := capture{proto: protocol.HL7, id: rj.ID, raw: rj.Raw, reason: rj.Reason.Error()}
+	// Body streams what was kept, which may be a frame spooled to disk.
+	c := capture{proto: protocol.HL7, id: rj.ID, body: rj.Body(), reason: rj.Reason.Error()}
 	return h.r.keep(ctx, c)
 }
 
@@ -327,8 +329,12 @@ func (r *Receiver) keep(ctx context.Context, c capture) error {
 	// acknowledgement still depends only on its result.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StoreTimeout)
 	defer cancel()
+	body := c.body
+	if body == nil {
+		body = bytes.NewReader(c.raw)
+	}
 	ex, _, fresh, err := r.cfg.Store.Capture(sctx, ledger.CaptureRequest{
-		Case: r.cfg.Case, Kind: chain.ExhibitResult, FileName: name, Body: bytes.NewReader(c.raw),
+		Case: r.cfg.Case, Kind: chain.ExhibitResult, FileName: name, Body: body,
 		Device: analyser, Key: out.Key,
 		Fill: func(p *chain.Predicate) { p.Lab = lab },
 	})
