@@ -436,7 +436,7 @@ func (p *parser) segment(s []byte, first bool) (Segment, error) {
 	rest := s[nameEnd:]
 	off := nameEnd
 	n := 1
-	if name == "MSH" {
+	if name == "MSH" || first && (name == "BHS" || name == "FHS") {
 		if !first {
 			return Segment{}, &Error{Name: name, Offset: 0, Err: ErrStructure, Detail: "second MSH segment"}
 		}
@@ -675,55 +675,65 @@ func printable(b []byte) string {
 }
 
 // Encode writes m's segments in its delimiters and charset, each followed
-// by CR. Text holding a delimiter is escaped; a line break becomes \.br\.
+// by CR. Text holding a delimiter is escaped; a line break becomes \.br\
+// and another control character \Xhh\.
 func Encode(segs []Segment, d Delimiters, cs Charset) ([]byte, error) {
 	if err := d.validate(); err != nil {
 		return nil, fmt.Errorf("hl7: %w: %v", ErrDelimiters, err)
 	}
 	var out []byte
 	for i, s := range segs {
-		if !validName([]byte(s.Name)) {
-			return nil, &Error{Segment: i + 1, Offset: -1, Err: ErrSegment, Detail: fmt.Sprintf("%q", s.Name)}
-		}
 		if (s.Name == "MSH") != (i == 0) {
 			return nil, &Error{Segment: i + 1, Name: s.Name, Offset: -1, Err: ErrStructure, Detail: "MSH must come first, once"}
 		}
-		out = append(out, s.Name...)
-		from := 1
-		if s.Name == "MSH" {
-			out = append(out, d.Field)
-			out = append(out, d.Encoding()...)
-			from = 3
+		var err error
+		if out, err = appendSegment(out, s, i, d, cs); err != nil {
+			return nil, err
 		}
-		last := len(s.Fields) - 1
-		for last >= from && s.Fields[last].IsEmpty() {
-			last--
-		}
-		for n := from; n <= last; n++ {
-			out = append(out, d.Field)
-			for ri, r := range s.Fields[n] {
-				if ri > 0 {
-					out = append(out, d.Repeat)
+	}
+	return out, nil
+}
+
+// appendSegment encodes segment i (0-based) of a message; MSH, BHS and FHS
+// declare the delimiters in their fields 1 and 2.
+func appendSegment(out []byte, s Segment, i int, d Delimiters, cs Charset) ([]byte, error) {
+	if !validName([]byte(s.Name)) {
+		return nil, &Error{Segment: i + 1, Offset: -1, Err: ErrSegment, Detail: fmt.Sprintf("%q", s.Name)}
+	}
+	out = append(out, s.Name...)
+	from := 1
+	if s.Name == "MSH" || s.Name == "BHS" || s.Name == "FHS" {
+		out = append(out, d.Field)
+		out = append(out, d.Encoding()...)
+		from = 3
+	}
+	last := len(s.Fields) - 1
+	for last >= from && s.Fields[last].IsEmpty() {
+		last--
+	}
+	for n := from; n <= last; n++ {
+		out = append(out, d.Field)
+		for ri, r := range s.Fields[n] {
+			if ri > 0 {
+				out = append(out, d.Repeat)
+			}
+			for ci, c := range r {
+				if ci > 0 {
+					out = append(out, d.Component)
 				}
-				for ci, c := range r {
-					if ci > 0 {
-						out = append(out, d.Component)
+				for si, sub := range c {
+					if si > 0 {
+						out = append(out, d.Subcomponent)
 					}
-					for si, sub := range c {
-						if si > 0 {
-							out = append(out, d.Subcomponent)
-						}
-						var err error
-						if out, err = appendText(out, sub, d, cs); err != nil {
-							return nil, &Error{Segment: i + 1, Name: s.Name, Field: n, Offset: -1, Err: errors.Unwrap(err), Detail: err.Error()}
-						}
+					var err error
+					if out, err = appendText(out, sub, d, cs); err != nil {
+						return nil, &Error{Segment: i + 1, Name: s.Name, Field: n, Offset: -1, Err: errors.Unwrap(err), Detail: err.Error()}
 					}
 				}
 			}
 		}
-		out = append(out, '\r')
 	}
-	return out, nil
+	return append(out, '\r'), nil
 }
 
 func appendText(dst []byte, s string, d Delimiters, cs Charset) ([]byte, error) {

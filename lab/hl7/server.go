@@ -333,7 +333,7 @@ func (s *Server) unit(ctx context.Context, u *unit, log *slog.Logger) []byte {
 		if isBatch(u.msg) {
 			return s.batch(ctx, u.msg, u.at, log)
 		}
-		if r := s.handle(ctx, u.msg, u.at, log); r != nil {
+		if r, _ := s.handle(ctx, u.msg, u.at, log); r != nil {
 			a = append(a, r)
 		}
 		return encodeAnswers(a, log)
@@ -434,10 +434,10 @@ func (s *Server) answer(in *Message, code, text string, cause error, at time.Tim
 }
 
 // handle decides what to do with one message (a frame's content, or one
-// message of a batch) and returns its acknowledgement; nil means no
-// acknowledgement may be sent (the message was not kept, or nobody can be
-// addressed).
-func (s *Server) handle(ctx context.Context, raw []byte, at time.Time, log *slog.Logger) *answer {
+// message of a batch) and returns its acknowledgement (nil when nobody can
+// be addressed) and false if no reply at all may be sent for it: the
+// message was not kept and the sender must time out and send it again.
+func (s *Server) handle(ctx context.Context, raw []byte, at time.Time, log *slog.Logger) (*answer, bool) {
 	m, err := Parse(raw, s.Options)
 	if err == nil {
 		err = s.checkHeader(m)
@@ -451,16 +451,16 @@ func (s *Server) handle(ctx context.Context, raw []byte, at time.Time, log *slog
 		log.Warn("hl7: rejected message", "id", rj.ID.String(), "reason", err.Error())
 		if rerr := s.Handler.Reject(ctx, rj); rerr != nil {
 			log.Error("hl7: could not quarantine; not acknowledging", "error", rerr)
-			return nil
+			return nil, false
 		}
 		hdr := m
 		if hdr == nil {
 			hdr = readHeader(raw, s.Options)
 		}
 		if hdr == nil || hdr.Type() == "ACK" {
-			return nil // nobody to address, or an acknowledgement (never acknowledged)
+			return nil, true // nobody to address, or an acknowledgement (never acknowledged)
 		}
-		return s.answer(hdr, AR, err.Error(), err, at)
+		return s.answer(hdr, AR, err.Error(), err, at), true
 	}
 	rc := &Received{Message: m, Received: at, Results: oru}
 	if oru != nil {
@@ -483,16 +483,16 @@ func (s *Server) handle(ctx context.Context, raw []byte, at time.Time, log *slog
 	err = s.Handler.Accept(ctx, rc)
 	switch {
 	case err == nil:
-		return s.answer(m, AA, "", nil, at)
+		return s.answer(m, AA, "", nil, at), true
 	case errors.Is(err, ErrRefused):
 		log.Warn("hl7: message refused by the handler", "id", m.ID.String(), "error", err)
-		return s.answer(m, AR, refusalText(err), err, at)
+		return s.answer(m, AR, refusalText(err), err, at), true
 	}
 	log.Error("hl7: message not kept", "id", m.ID.String(), "error", err)
 	if s.OnFailure == SendNothing {
-		return nil
+		return nil, false
 	}
-	return s.answer(m, AE, "message not stored; send it again", err, at)
+	return s.answer(m, AE, "message not stored; send it again", err, at), true
 }
 
 // refusalText is the text of a refusal for MSA-3 and ERR-8.
@@ -570,14 +570,4 @@ func (c *Client) Send(ctx context.Context, segs []Segment, d Delimiters, cs Char
 func isBatch(b []byte) bool {
 	b = bytes.TrimLeft(b, "\r\n")
 	return bytes.HasPrefix(b, []byte("FHS")) || bytes.HasPrefix(b, []byte("BHS"))
-}
-
-// batch is a stand-in until batches are supported: the frame is
-// quarantined.
-func (s *Server) batch(ctx context.Context, raw []byte, at time.Time, log *slog.Logger) []byte {
-	rj := &Rejected{ID: chain.Sum(raw), Raw: raw, Size: int64(len(raw)), Received: at, Reason: &Error{Segment: 1, Offset: 0, Err: ErrNoMSH}}
-	if err := s.Handler.Reject(ctx, rj); err != nil {
-		log.Error("hl7: could not quarantine", "error", err)
-	}
-	return nil
 }
