@@ -60,8 +60,8 @@ func TestIdentity(t *testing.T) {
 	}
 	// The worked example of firmware-notes/hl7-mllp.md.
 	canon := "exhibit hl7 identity v1\n" + strings.Replace(identityBase, "20240612103000", "", 1)
-	if base != chain.Sum([]byte(canon)) {
-		t.Errorf("identity is not SHA-256 of the documented canonical form")
+	if base != chain.Sum([]byte(canon)) || base.String() != "sha256:41497ac1b983948dd47912b1d9a2e1776f186e1bac2e463ce8a0d624f9ecc17b" {
+		t.Errorf("identity %s is not the SHA-256 of the documented canonical form", base)
 	}
 	for _, bad := range []string{"", "PID|1", "MSH"} {
 		if _, err := Identity([]byte(bad)); err == nil {

@@ -14,11 +14,15 @@
 // the declared character set cannot decode, OBX before any OBR — is a
 // typed *Error naming the segment, field and byte, never a half-parsed
 // value. Values go through lab/astm/value, so "<0.5" (or SN "<^0.5") stays
-// censored. Each message has an ID, the SHA-256 of its bytes with segment
-// terminators normalised to CR, so a retransmission is recognised.
+// censored. Each message keeps its bytes exactly as received (Raw) with
+// their SHA-256 (ID), and has an Identity — a digest that leaves out MSH-7
+// and the choice of line ending — so that a retransmission is recognised.
+// Batches (FHS/BHS … BTS/FTS) are split into their messages (ParseBatch).
 //
-// The Server acknowledges a message only after its Handler has kept it;
-// see Server. The wire format and the choices behind it are in
+// The Server acknowledges a message only after its Handler has kept it,
+// answers every message whose MSH it can read, quarantines junk in bursts,
+// spools over-size frames to disk and bounds how long a message may take to
+// arrive; see Server. The wire format and the choices behind it are in
 // firmware-notes/hl7-mllp.md.
 package hl7
 

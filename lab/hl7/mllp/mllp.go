@@ -7,7 +7,9 @@
 // some senders put after a frame), so that a port scanner's probe or a
 // sender that lost sync shows up in the log. A frame cut short by a new
 // start byte, by the end of the stream or by the size limit is reported with
-// the bytes received. The wire format is described in
+// the bytes received. Scanner classifies a stream as it arrives, holding no
+// bytes, for a caller that decides what to keep (lab/hl7's Server); Reader
+// returns one message at a time. The wire format is described in
 // firmware-notes/hl7-mllp.md.
 package mllp
 
