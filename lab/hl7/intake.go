@@ -30,7 +30,7 @@ type FrameError struct {
 }
 
 func (e *FrameError) Error() string {
-	s := fmt.Sprintf("hl7: frame at stream byte %d: %v: %s", e.Offset, e.Err, e.Detail)
+	s := fmt.Sprintf("mllp: byte %d: %v: a message frame: %s", e.Offset, e.Err, e.Detail)
 	if e.Kept < e.Size {
 		s += fmt.Sprintf("; the first %d of its %d bytes are kept (SHA-256 of all: %s)", e.Kept, e.Size, e.Sum)
 	}
@@ -57,8 +57,8 @@ type JunkError struct {
 }
 
 func (e *JunkError) Error() string {
-	s := fmt.Sprintf("hl7: %v: %d bytes from stream byte %d (%d frames begun), first %s; ended by %s",
-		mllp.ErrJunk, e.Size, e.Offset, e.Frames, e.First, e.Ended)
+	s := fmt.Sprintf("mllp: byte %d: %v: a burst of %d bytes (%d frames begun), first %s; ended by %s",
+		e.Offset, mllp.ErrJunk, e.Size, e.Frames, e.First, e.Ended)
 	if e.Kept < e.Size {
 		s += fmt.Sprintf("; the first %d bytes are kept (SHA-256 of all: %s)", e.Kept, e.Sum)
 	}
