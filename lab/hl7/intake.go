@@ -352,7 +352,8 @@ func (in *intake) completeFrame(now time.Time) {
 		in.out = append(in.out, unit{msg: fr.buf, at: now})
 		return
 	}
-	in.quarantine(fr, mllp.ErrTooLarge, fmt.Sprintf("%d bytes, over the size limit of %d bytes", fr.total, in.maxSize), now)
+	u := in.quarantine(fr, mllp.ErrTooLarge, fmt.Sprintf("%d bytes, over the size limit of %d bytes", fr.total, in.maxSize), now)
+	u.head = fr.head // a complete frame: its sender waits for an answer
 }
 
 // cutFrame quarantines a message frame that did not end well.
@@ -362,7 +363,8 @@ func (in *intake) cutFrame(cause error, detail string, now time.Time) {
 	in.quarantine(fr, cause, detail, now)
 }
 
-func (in *intake) quarantine(fr *spool, cause error, detail string, now time.Time) {
+// quarantine adds a unit quarantining a message frame and returns it.
+func (in *intake) quarantine(fr *spool, cause error, detail string, now time.Time) *unit {
 	reason := &FrameError{Err: cause, Offset: in.openOf, Size: fr.total, Kept: fr.kept, Detail: detail}
 	rj := &Rejected{Received: now, Reason: reason, Size: fr.kept}
 	u := unit{at: now, rej: rj}
@@ -379,9 +381,9 @@ func (in *intake) quarantine(fr *spool, cause error, detail string, now time.Tim
 		fr.hKept.Sum(rj.ID[:0])
 		fr.hAll.Sum(reason.Sum[:0])
 		rj.spool = fr
-		u.head = fr.head
 	}
 	in.out = append(in.out, u)
+	return &in.out[len(in.out)-1]
 }
 
 // deadline returns when the message frame in progress must be complete.

@@ -387,3 +387,22 @@ func FuzzIntake(f *testing.F) {
 		}
 	})
 }
+
+// TestOverSizeCutIsNotAnswered: an over-size frame cut short by a new
+// start byte is quarantined from its spool and not answered (its sender
+// never finished it).
+func TestOverSizeCutIsNotAnswered(t *testing.T) {
+	dir := t.TempDir()
+	r := &bodyRec{spool: dir}
+	h := startHarness(t, r, func(s *Server) { s.MaxSize, s.Spool = 100, dir })
+	part := "MSH|^~\\&|ANALYSER|LAB|||20240612||ORU^R01|CUT1|P|2.5.1\rNTE|1||" + strings.Repeat("y", 500)
+	h.write([]byte("\x0b" + part))
+	h.sendMsg(goodMsg)
+	if a := h.acks(1)[0]; a.Code != AA || a.ControlID != "OK1" {
+		t.Fatalf("first reply %s %s", a.Code, a.ControlID)
+	}
+	_, rej := r.snapshot()
+	if len(rej) != 1 || !errors.Is(rej[0].Reason, mllp.ErrTruncated) || string(r.bodies[0]) != part || r.files[0] != 1 {
+		t.Fatalf("rejected %+v", rej)
+	}
+}
