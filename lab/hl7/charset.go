@@ -30,6 +30,17 @@ func (c Charset) String() string {
 	return fmt.Sprintf("Charset(%d)", uint8(c))
 }
 
+// MSH18 returns the name MSH-18 gives c in HL7 table 0211: "" for ASCII
+// (the default, left empty) and for Windows1252, which the table does not
+// name.
+func (c Charset) MSH18() string {
+	switch c {
+	case Latin1, Latin9, UTF8:
+		return charsetNames[c]
+	}
+	return ""
+}
+
 // ParseCharset maps an MSH-18 value (HL7 table 0211) to a Charset. It also
 // accepts "UTF-8", which some senders write.
 func ParseCharset(s string) (Charset, error) {
@@ -45,7 +56,7 @@ func ParseCharset(s string) (Charset, error) {
 	case "WINDOWS-1252", "CP1252":
 		return Windows1252, nil
 	}
-	return 0, fmt.Errorf("unsupported character set %q (want ASCII, 8859/1, 8859/15 or UNICODE UTF-8)", s)
+	return 0, fmt.Errorf("%w: %q (want ASCII, 8859/1, 8859/15 or UNICODE UTF-8)", ErrCharsetName, s)
 }
 
 func (c Charset) charmap() *charmap.Charmap {

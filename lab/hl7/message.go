@@ -14,11 +14,15 @@
 // the declared character set cannot decode, OBX before any OBR — is a
 // typed *Error naming the segment, field and byte, never a half-parsed
 // value. Values go through lab/astm/value, so "<0.5" (or SN "<^0.5") stays
-// censored. Each message has an ID, the SHA-256 of its bytes with segment
-// terminators normalised to CR, so a retransmission is recognised.
+// censored. Each message keeps its bytes exactly as received (Raw) with
+// their SHA-256 (ID), and has an Identity — a digest that leaves out MSH-7
+// and the choice of line ending — so that a retransmission is recognised.
+// Batches (FHS/BHS … BTS/FTS) are split into their messages (ParseBatch).
 //
-// The Server acknowledges a message only after its Handler has kept it;
-// see Server. The wire format and the choices behind it are in
+// The Server acknowledges a message only after its Handler has kept it,
+// answers every message whose MSH it can read, quarantines junk in bursts,
+// spools over-size frames to disk and bounds how long a message may take to
+// arrive; see Server. The wire format and the choices behind it are in
 // firmware-notes/hl7-mllp.md.
 package hl7
 
@@ -165,10 +169,18 @@ type Message struct {
 	Segments   []Segment
 	Delimiters Delimiters
 	Charset    Charset
-	// Raw is the message as received with segment terminators normalised
-	// to CR (one after every segment), bytes otherwise unchanged.
+	// Raw is the message exactly as received: the bytes inside the frame
+	// (for a message in a batch, its bytes as they appear in the batch),
+	// terminators and all. Parse keeps the slice it is given.
 	Raw []byte
-	ID  chain.Hash // SHA-256 of Raw
+	ID  chain.Hash // SHA-256 of Raw: the digest of the stored original
+	// Identity recognises a retransmission: the SHA-256 of the message's
+	// canonical form, which leaves out MSH-7 and the choice of segment
+	// terminator but keeps everything else (see Identity).
+	Identity chain.Hash
+	// declared reports whether MSH-18 named the charset (otherwise it is
+	// Options.DefaultCharset, which an acknowledgement does not repeat).
+	declared bool
 }
 
 // MSH returns the header segment.
@@ -204,10 +216,15 @@ var (
 	ErrSegment    = errors.New("bad segment name")
 	ErrEscape     = errors.New("bad escape sequence")
 	ErrCharset    = errors.New("text not in the declared character set")
-	ErrControl    = errors.New("control character in text")
-	ErrStructure  = errors.New("segments out of order")
-	ErrMissing    = errors.New("required field missing")
-	ErrType       = errors.New("unexpected message type")
+	// ErrCharsetName: MSH-18 names a character set this package does not
+	// support (it wraps ErrCharset).
+	ErrCharsetName = fmt.Errorf("%w: unsupported MSH-18", ErrCharset)
+	ErrControl     = errors.New("control character in text")
+	ErrStructure   = errors.New("segments out of order")
+	ErrMissing     = errors.New("required field missing")
+	ErrType        = errors.New("unsupported message type")
+	ErrEvent       = errors.New("unsupported trigger event")
+	ErrVersion     = errors.New("unsupported HL7 version")
 )
 
 // An Error locates a problem in a message.
@@ -280,45 +297,26 @@ func splitSegments(raw []byte) [][]byte {
 	return segs
 }
 
-// Parse parses a message (the bytes inside the MLLP frame).
+// Parse parses a message (the bytes inside the MLLP frame). The Message
+// keeps raw as its Raw.
 func Parse(raw []byte, opt Options) (*Message, error) {
 	segs := splitSegments(raw)
 	if len(segs) == 0 || len(segs[0]) < 8 || string(segs[0][:3]) != "MSH" {
 		return nil, &Error{Segment: 1, Offset: 0, Err: ErrNoMSH}
 	}
 	msh := segs[0]
-	d := Delimiters{Field: msh[3]}
-	end := bytes.IndexByte(msh[4:], d.Field)
-	if end < 0 {
-		end = len(msh) - 4
-	}
-	enc := msh[4 : 4+end]
-	if len(enc) != 4 && len(enc) != 5 {
-		return nil, &Error{Segment: 1, Name: "MSH", Field: 2, Offset: 4, Err: ErrDelimiters, Detail: fmt.Sprintf("%q: want 4 or 5 encoding characters", enc)}
-	}
-	d.Component, d.Repeat, d.Escape, d.Subcomponent = enc[0], enc[1], enc[2], enc[3]
-	if len(enc) == 5 {
-		d.Truncation = enc[4]
-	}
-	if err := d.validate(); err != nil {
-		return nil, &Error{Segment: 1, Name: "MSH", Field: 2, Offset: 3, Err: ErrDelimiters, Detail: err.Error()}
+	d, derr := headerDelimiters(msh)
+	if derr != nil {
+		return nil, derr
 	}
 	// MSH-18 decides the charset for everything, MSH included; read it
 	// from the raw bytes first.
-	cs := opt.DefaultCharset
-	if f18 := rawField(msh, d.Field, 18); len(f18) > 0 {
-		rep := f18
-		if i := bytes.IndexByte(rep, d.Repeat); i >= 0 {
-			rep = rep[:i] // the first repetition is the message's charset
-		}
-		var err error
-		cs, err = ParseCharset(string(rep))
-		if err != nil {
-			return nil, &Error{Segment: 1, Name: "MSH", Field: 18, Offset: -1, Err: ErrCharset, Detail: err.Error()}
-		}
+	cs, declared, err := mshCharset(msh, d, opt)
+	if err != nil {
+		return nil, &Error{Segment: 1, Name: "MSH", Field: 18, Offset: -1, Err: ErrCharsetName, Detail: err.Error()}
 	}
 	p := &parser{d: d, cs: cs}
-	m := &Message{Delimiters: d, Charset: cs, Segments: make([]Segment, 0, len(segs))}
+	m := &Message{Delimiters: d, Charset: cs, declared: declared, Segments: make([]Segment, 0, len(segs))}
 	for i, s := range segs {
 		seg, err := p.segment(s, i == 0)
 		if err != nil {
@@ -329,9 +327,75 @@ func Parse(raw []byte, opt Options) (*Message, error) {
 		}
 		m.Segments = append(m.Segments, seg)
 	}
-	m.Raw = Canonical(raw)
-	m.ID = chain.Sum(m.Raw)
+	m.Raw = raw
+	m.ID = chain.Sum(raw)
+	m.Identity = identity(raw, d.Field)
 	return m, nil
+}
+
+// headerDelimiters reads the delimiters a header segment (MSH, BHS, FHS)
+// declares in its first bytes.
+func headerDelimiters(seg []byte) (Delimiters, *Error) {
+	name := string(seg[:3])
+	if len(seg) < 4 {
+		return Delimiters{}, &Error{Segment: 1, Name: name, Field: 1, Offset: 3, Err: ErrDelimiters, Detail: "no field separator"}
+	}
+	d := Delimiters{Field: seg[3]}
+	end := bytes.IndexByte(seg[4:], d.Field)
+	if end < 0 {
+		end = len(seg) - 4
+	}
+	enc := seg[4 : 4+end]
+	if len(enc) != 4 && len(enc) != 5 {
+		return d, &Error{Segment: 1, Name: name, Field: 2, Offset: 4, Err: ErrDelimiters, Detail: fmt.Sprintf("%s: want 4 or 5 encoding characters", quoted(enc))}
+	}
+	d.Component, d.Repeat, d.Escape, d.Subcomponent = enc[0], enc[1], enc[2], enc[3]
+	if len(enc) == 5 {
+		d.Truncation = enc[4]
+	}
+	if err := d.validate(); err != nil {
+		return d, &Error{Segment: 1, Name: name, Field: 2, Offset: 3, Err: ErrDelimiters, Detail: err.Error()}
+	}
+	return d, nil
+}
+
+// mshCharset reads MSH-18 (its first repetition) from the raw segment.
+func mshCharset(msh []byte, d Delimiters, opt Options) (cs Charset, declared bool, err error) {
+	f18 := rawField(msh, d.Field, 18)
+	if len(f18) == 0 {
+		return opt.DefaultCharset, false, nil
+	}
+	if i := bytes.IndexByte(f18, d.Repeat); i >= 0 {
+		f18 = f18[:i] // the first repetition is the message's charset
+	}
+	cs, err = ParseCharset(string(f18))
+	return cs, err == nil && len(bytes.TrimSpace(f18)) > 0, err
+}
+
+// readHeader reads just the MSH of a message that did not parse, so that
+// it can still be answered: it needs "MSH" and valid delimiters, and keeps
+// whatever fields decode (a field that does not is left empty; with an
+// unsupported MSH-18 the fields are read as ASCII). It returns nil if the
+// MSH cannot be read.
+func readHeader(raw []byte, opt Options) *Message {
+	segs := splitSegments(raw)
+	if len(segs) == 0 || len(segs[0]) < 8 || string(segs[0][:3]) != "MSH" {
+		return nil
+	}
+	d, derr := headerDelimiters(segs[0])
+	if derr != nil {
+		return nil
+	}
+	cs, declared, err := mshCharset(segs[0], d, opt)
+	if err != nil {
+		cs, declared = ASCII, false
+	}
+	p := &parser{d: d, cs: cs, lenient: true}
+	seg, serr := p.segment(segs[0], true)
+	if serr != nil {
+		return nil
+	}
+	return &Message{Segments: []Segment{seg}, Delimiters: d, Charset: cs, declared: declared, Raw: raw, ID: chain.Sum(raw)}
 }
 
 // rawField returns field n of an MSH segment, undecoded.
@@ -345,8 +409,9 @@ func rawField(msh []byte, fd byte, n int) []byte {
 }
 
 type parser struct {
-	d  Delimiters
-	cs Charset
+	d       Delimiters
+	cs      Charset
+	lenient bool // a field that does not decode is left empty (readHeader)
 }
 
 func validName(n []byte) bool {
@@ -368,14 +433,14 @@ func (p *parser) segment(s []byte, first bool) (Segment, error) {
 		nameEnd = len(s)
 	}
 	if !validName(s[:nameEnd]) {
-		return Segment{}, &Error{Offset: 0, Err: ErrSegment, Detail: fmt.Sprintf("%q", clip(s[:nameEnd]))}
+		return Segment{}, &Error{Offset: 0, Err: ErrSegment, Detail: fmt.Sprintf("%s", quoted(s[:nameEnd]))}
 	}
 	name := string(s[:nameEnd])
 	seg := Segment{Name: name, Fields: []Field{nil}}
 	rest := s[nameEnd:]
 	off := nameEnd
 	n := 1
-	if name == "MSH" {
+	if name == "MSH" || first && (name == "BHS" || name == "FHS") {
 		if !first {
 			return Segment{}, &Error{Name: name, Offset: 0, Err: ErrStructure, Detail: "second MSH segment"}
 		}
@@ -395,6 +460,9 @@ func (p *parser) segment(s []byte, first bool) (Segment, error) {
 	off++
 	for _, fb := range fields {
 		f, err := p.field(fb, off)
+		if err != nil && p.lenient {
+			f, err = nil, nil
+		}
 		if err != nil {
 			err.Name, err.Field = name, n
 			return Segment{}, err
@@ -451,7 +519,16 @@ func splitKeep(b []byte, sep byte) []piece {
 	return append(out, piece{b[start:], start})
 }
 
-// text unescapes and decodes one subcomponent.
+// text unescapes and decodes one subcomponent. Every standard escape is
+// decoded into the value: \F\ \S\ \T\ \R\ \E\ (delimiters), \P\ (the
+// truncation character, where MSH-2 declares one), \Xhh…\ (bytes in the
+// message's charset, control bytes included) and \.br\ (a line break,
+// "\n"). Formatting commands (\H\ \N\ \.sp\ \.in\ \.ti\ \.sk\ \.ce\ \.fi\
+// \.nf\) and locally defined escapes (\Z…\) have no plain-text meaning and
+// stay in the value as written, with a backslash whatever the message's
+// escape character. Character-set switching (\C…\, \M…\) is refused, since
+// what follows it would be decoded in the wrong charset; so is anything
+// that is not an escape at all (an unescaped escape character).
 func (p *parser) text(b []byte, off int) (string, *Error) {
 	d := p.d
 	var buf []byte
@@ -482,23 +559,32 @@ func (p *parser) text(b []byte, off int) (string, *Error) {
 			buf = append(buf, d.Repeat)
 		case string(code) == "E":
 			buf = append(buf, d.Escape)
+		case string(code) == "P" && d.Truncation != 0:
+			buf = append(buf, d.Truncation)
+		case string(code) == "P":
+			buf = append(buf, `\P\`...) // no truncation character declared: kept as text
 		case string(code) == ".br":
 			buf = append(buf, '\n')
-		case len(code) > 1 && code[0] == 'X' && len(code)%2 == 1:
+		case len(code) > 0 && code[0] == 'X':
+			if len(code) < 3 || len(code)%2 == 0 {
+				return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%s: want an even number of hexadecimal digits", quoted(code))}
+			}
 			for k := 1; k < len(code); k += 2 {
 				hi, ok1 := hexVal(code[k])
 				lo, ok2 := hexVal(code[k+1])
 				if !ok1 || !ok2 {
-					return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%q is not hexadecimal", code)}
+					return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%s is not hexadecimal", quoted(code))}
 				}
-				v := hi<<4 | lo
-				if v < 0x20 && v != '\t' {
-					return "", &Error{Offset: off + i, Err: ErrControl, Detail: fmt.Sprintf("escaped 0x%02X", v)}
-				}
-				buf = append(buf, v)
+				buf = append(buf, hi<<4|lo)
 			}
+		case formatting(code):
+			buf = append(buf, '\\')
+			buf = append(buf, code...)
+			buf = append(buf, '\\')
+		case len(code) > 0 && (code[0] == 'C' || code[0] == 'M'):
+			return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%s: character set switching is not supported", quoted(code))}
 		default:
-			return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%q is not one of \\F\\ \\S\\ \\T\\ \\R\\ \\E\\ \\Xhh\\ \\.br\\", clip(b[i:i+j+2]))}
+			return "", &Error{Offset: off + i, Err: ErrEscape, Detail: fmt.Sprintf("%s is not an escape sequence (an escape character %q must be written \\E\\)", quoted(b[i:i+j+2]), d.Escape)}
 		}
 		i += j + 1
 	}
@@ -507,9 +593,58 @@ func (p *parser) text(b []byte, off int) (string, *Error) {
 	}
 	s, at, detail := p.cs.decode(buf)
 	if detail != "" {
-		return "", &Error{Offset: off + at, Err: ErrCharset, Detail: detail}
+		if plain {
+			off += at
+		}
+		return "", &Error{Offset: off, Err: ErrCharset, Detail: detail}
 	}
 	return s, nil
+}
+
+// formatting reports whether an escape's code is a formatting command or a
+// locally defined escape, kept in the value as text.
+func formatting(code []byte) bool {
+	s := string(code)
+	switch s {
+	case "H", "N", ".ce", ".fi", ".nf":
+		return true
+	}
+	if len(s) > 0 && s[0] == 'Z' {
+		return printableASCII(s[1:])
+	}
+	for _, cmd := range []string{".sp", ".sk"} {
+		if strings.HasPrefix(s, cmd) {
+			return digits(s[len(cmd):])
+		}
+	}
+	for _, cmd := range []string{".in", ".ti"} {
+		if strings.HasPrefix(s, cmd) {
+			n := s[len(cmd):]
+			if n != "" && (n[0] == '+' || n[0] == '-') {
+				n = n[1:]
+			}
+			return digits(n)
+		}
+	}
+	return false
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] >= 0x7F {
+			return false
+		}
+	}
+	return true
 }
 
 func hexVal(c byte) (byte, bool) {
@@ -524,63 +659,85 @@ func hexVal(c byte) (byte, bool) {
 	return 0, false
 }
 
-func clip(b []byte) string {
-	if len(b) > 40 {
-		return string(b[:40]) + "…"
+// printable shows bytes of a message in an error: at most 40 of them,
+// control bytes and bytes outside ASCII as \xHH, so that the text can be
+// sent back in an acknowledgement whatever the message's charset.
+func printable(b []byte) string {
+	var sb strings.Builder
+	for i, c := range b {
+		if i == 40 {
+			sb.WriteString("...")
+			break
+		}
+		if c < 0x20 || c >= 0x7F {
+			fmt.Fprintf(&sb, "\\x%02X", c)
+			continue
+		}
+		sb.WriteByte(c)
 	}
-	return string(b)
+	return sb.String()
 }
 
 // Encode writes m's segments in its delimiters and charset, each followed
-// by CR. Text holding a delimiter is escaped; a line break becomes \.br\.
+// by CR. Text holding a delimiter is escaped; a line break becomes \.br\
+// and another control character \Xhh\.
 func Encode(segs []Segment, d Delimiters, cs Charset) ([]byte, error) {
 	if err := d.validate(); err != nil {
 		return nil, fmt.Errorf("hl7: %w: %v", ErrDelimiters, err)
 	}
 	var out []byte
 	for i, s := range segs {
-		if !validName([]byte(s.Name)) {
-			return nil, &Error{Segment: i + 1, Offset: -1, Err: ErrSegment, Detail: fmt.Sprintf("%q", s.Name)}
-		}
 		if (s.Name == "MSH") != (i == 0) {
 			return nil, &Error{Segment: i + 1, Name: s.Name, Offset: -1, Err: ErrStructure, Detail: "MSH must come first, once"}
 		}
-		out = append(out, s.Name...)
-		from := 1
-		if s.Name == "MSH" {
-			out = append(out, d.Field)
-			out = append(out, d.Encoding()...)
-			from = 3
+		var err error
+		if out, err = appendSegment(out, s, i, d, cs); err != nil {
+			return nil, err
 		}
-		last := len(s.Fields) - 1
-		for last >= from && s.Fields[last].IsEmpty() {
-			last--
-		}
-		for n := from; n <= last; n++ {
-			out = append(out, d.Field)
-			for ri, r := range s.Fields[n] {
-				if ri > 0 {
-					out = append(out, d.Repeat)
+	}
+	return out, nil
+}
+
+// appendSegment encodes segment i (0-based) of a message; MSH, BHS and FHS
+// declare the delimiters in their fields 1 and 2.
+func appendSegment(out []byte, s Segment, i int, d Delimiters, cs Charset) ([]byte, error) {
+	if !validName([]byte(s.Name)) {
+		return nil, &Error{Segment: i + 1, Offset: -1, Err: ErrSegment, Detail: fmt.Sprintf("%q", s.Name)}
+	}
+	out = append(out, s.Name...)
+	from := 1
+	if s.Name == "MSH" || s.Name == "BHS" || s.Name == "FHS" {
+		out = append(out, d.Field)
+		out = append(out, d.Encoding()...)
+		from = 3
+	}
+	last := len(s.Fields) - 1
+	for last >= from && s.Fields[last].IsEmpty() {
+		last--
+	}
+	for n := from; n <= last; n++ {
+		out = append(out, d.Field)
+		for ri, r := range s.Fields[n] {
+			if ri > 0 {
+				out = append(out, d.Repeat)
+			}
+			for ci, c := range r {
+				if ci > 0 {
+					out = append(out, d.Component)
 				}
-				for ci, c := range r {
-					if ci > 0 {
-						out = append(out, d.Component)
+				for si, sub := range c {
+					if si > 0 {
+						out = append(out, d.Subcomponent)
 					}
-					for si, sub := range c {
-						if si > 0 {
-							out = append(out, d.Subcomponent)
-						}
-						var err error
-						if out, err = appendText(out, sub, d, cs); err != nil {
-							return nil, &Error{Segment: i + 1, Name: s.Name, Field: n, Offset: -1, Err: errors.Unwrap(err), Detail: err.Error()}
-						}
+					var err error
+					if out, err = appendText(out, sub, d, cs); err != nil {
+						return nil, &Error{Segment: i + 1, Name: s.Name, Field: n, Offset: -1, Err: errors.Unwrap(err), Detail: err.Error()}
 					}
 				}
 			}
 		}
-		out = append(out, '\r')
 	}
-	return out, nil
+	return append(out, '\r'), nil
 }
 
 func appendText(dst []byte, s string, d Delimiters, cs Charset) ([]byte, error) {
@@ -604,10 +761,12 @@ func appendText(dst []byte, s string, d Delimiters, cs Charset) ([]byte, error) 
 			code = "R"
 		case c == d.Escape:
 			code = "E"
+		case d.Truncation != 0 && c == d.Truncation:
+			code = "P"
 		case c == '\n':
 			code = ".br"
 		case c < 0x20 && c != '\t' || c == 0x7F:
-			return dst, fmt.Errorf("%w: 0x%02X", ErrControl, c)
+			code = fmt.Sprintf("X%02X", c)
 		default:
 			continue
 		}
@@ -621,3 +780,6 @@ func appendText(dst []byte, s string, d Delimiters, cs Charset) ([]byte, error) 
 	}
 	return dst, flush(len(s))
 }
+
+// quoted is printable(b) in double quotes.
+func quoted(b []byte) string { return `"` + printable(b) + `"` }

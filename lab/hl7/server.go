@@ -1,14 +1,17 @@
 package hl7
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
 )
 
@@ -23,18 +26,39 @@ type Received struct {
 	Unknown []string
 }
 
-// Rejected is input that could not be accepted, for quarantine.
+// Rejected is input that could not be accepted, for quarantine: a message
+// that did not parse or was refused (its bytes exactly as received inside
+// the frame, or in its batch), a frame that began as a message but was cut
+// short, too slow or too large, or a burst of junk (see JunkError).
 type Rejected struct {
-	ID       chain.Hash // SHA-256 of Raw
-	Raw      []byte     // the bytes inside the frame (or between frames), as received
+	ID       chain.Hash // SHA-256 of the body
+	Raw      []byte     // the body, when held in memory; nil when it was spooled to disk (read Body)
+	Size     int64      // the body's length
 	Received time.Time
-	Reason   error // *Error, or *mllp.Error for framing problems
+	Reason   error // *Error, *FrameError or *JunkError
+
+	spool *spool
+	lost  bool // the body could not be spooled: it cannot be quarantined
+}
+
+// Body reads the body: Raw, or the spool file of an over-size frame. A
+// spooled body is valid only during the Handler.Reject call; the file is
+// removed after it.
+func (r *Rejected) Body() io.Reader {
+	if r.spool != nil {
+		return r.spool.body()
+	}
+	return bytes.NewReader(r.Raw)
 }
 
 // A Handler takes what a Server receives. The contract is that of
 // lab/astm.Handler: Accept returning nil promises the message is durably
 // kept, and only then is it acknowledged AA; Accept must be idempotent by
-// ID, because a sender that missed the ACK sends the message again.
+// Identity, because a sender that missed the ACK sends the message again
+// (perhaps with a new MSH-7). Accept returning an error that wraps
+// ErrRefused says the handler has kept the message in quarantine and
+// refuses it for good: it is answered AR. Any other error is answered AE.
+// Reject returning nil promises the input is durably kept.
 type Handler interface {
 	Accept(ctx context.Context, m *Received) error
 	Reject(ctx context.Context, r *Rejected) error
@@ -58,32 +82,112 @@ const (
 	SendNothing
 )
 
+// A Clock tells the time and makes timers; it is lab/astm/link's, so that
+// lab/astm/astmtest.Clock drives a Server in tests.
+type Clock = link.Clock
+
+// Defaults of the Server's limits.
+const (
+	DefaultMessageTimeout = time.Minute
+	DefaultJunkQuiet      = 2 * time.Second
+	DefaultJunkMax        = 64 << 10
+	DefaultSpoolMax       = 256 << 20
+)
+
 // A Server receives messages over one connection and acknowledges each
-// only after its Handler has kept it:
+// only after its Handler has kept it (firmware-notes/hl7-mllp.md has the
+// full table):
 //
-//   - a message that parses and is accepted: AA;
-//   - Handler.Accept fails: AE (or nothing, per OnFailure);
-//   - a message that does not parse: handed to Handler.Reject with the raw
-//     bytes and the reason, then AR if its MSH could be read (ERR-3 says
-//     why), nothing if not; if Reject fails, no acknowledgement at all;
-//   - framing problems (junk between frames, a frame cut short): handed to
-//     Handler.Reject, never acknowledged.
+//   - a message that parses, has the MSH fields it needs and is of a type
+//     the server takes, and is accepted: AA;
+//   - Handler.Accept fails: AE (or nothing, per OnFailure); it refuses
+//     (ErrRefused): AR;
+//   - any other message whose MSH can be read: handed to Handler.Reject
+//     with its bytes and the reason, then AR with an ERR saying where and
+//     why; if Reject fails, no acknowledgement at all;
+//   - a batch (FHS/BHS … BTS/FTS): each message as above, answered by one
+//     batch of acknowledgements;
+//   - a message frame over MaxSize: spooled to disk as it arrives, handed
+//     to Reject, then AR if its MSH can be read;
+//   - a message frame cut short, or not complete within MessageTimeout:
+//     handed to Reject, not answered;
+//   - junk (bytes outside frames, frames that do not begin as a message):
+//     one Reject per burst (see JunkError), never answered.
 type Server struct {
 	Handler   Handler
 	Framing   mllp.Framing // zero: mllp.Standard
 	Options   Options      // parsing options (default charset)
 	Codes     CodeMap
-	App       string // MSH-3 of our ACKs
-	Facility  string // MSH-4 of our ACKs
+	App       string // MSH-3 of our ACKs when the message's MSH-5 is empty
+	Facility  string // MSH-4 of our ACKs when the message's MSH-6 is empty
 	OnFailure OnFailure
-	MaxSize   int              // largest message accepted; 0: mllp.DefaultMax
-	Now       func() time.Time // nil: time.Now
-	Logger    *slog.Logger     // nil: slog.Default()
+	// MaxSize is the largest message (frame content) accepted, and the most
+	// of one frame held in memory; 0: mllp.DefaultMax.
+	MaxSize int
+	// Spool is the directory where frames over MaxSize are kept while they
+	// arrive; "": os.TempDir(). SpoolMax bounds what is kept of one frame
+	// (0: DefaultSpoolMax); past it the bytes are only counted and hashed.
+	Spool    string
+	SpoolMax int64
+	// MessageTimeout bounds how long a message frame may take to arrive,
+	// from its start byte to its end; 0: DefaultMessageTimeout.
+	MessageTimeout time.Duration
+	// JunkQuiet ends a burst of junk after that long without a byte
+	// (0: DefaultJunkQuiet); JunkMax is how much of a burst is kept
+	// (0: DefaultJunkMax).
+	JunkQuiet time.Duration
+	JunkMax   int
+	// Types are the message types (MSH-9.1^MSH-9.2) accepted; nil:
+	// DefaultTypes. Others are quarantined and answered AR (200, or 201 for
+	// a known type with another trigger).
+	Types  []string
+	Clock  Clock            // nil: the system clock; times MessageTimeout and JunkQuiet
+	Now    func() time.Time // nil: Clock.Now; stamps Received
+	Logger *slog.Logger     // nil: slog.Default()
+
+	step func(fed int64) // tests: told, whenever ServeConn waits, how many bytes it has taken in
+}
+
+type chunk struct {
+	data []byte
+	err  error
+}
+
+// timer is one of ServeConn's deadlines.
+type timer struct {
+	t  link.Timer
+	at time.Time
+}
+
+func (t *timer) set(clk Clock, at time.Time, on bool) {
+	if !on {
+		if t.t != nil {
+			t.t.Stop()
+			t.t = nil
+		}
+		return
+	}
+	if t.t != nil && t.at.Equal(at) {
+		return
+	}
+	if t.t != nil {
+		t.t.Stop()
+	}
+	t.t, t.at = clk.NewTimer(at.Sub(clk.Now())), at
+}
+
+func (t *timer) c() <-chan time.Time {
+	if t.t == nil {
+		return nil
+	}
+	return t.t.C()
 }
 
 // ServeConn serves one connection until the stream ends, fails, or ctx
 // ends. If rw is an io.Closer it is closed when ctx ends, to unblock reads.
-// It returns nil when the peer closes the connection cleanly.
+// It returns nil when the peer closes the connection cleanly. Whatever is
+// pending when it returns (a burst of junk, a frame cut short) is handed to
+// Handler.Reject first.
 func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 	if s.Handler == nil {
 		return errors.New("hl7: Server needs a Handler")
@@ -99,94 +203,264 @@ func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 	if log == nil {
 		log = slog.Default()
 	}
+	clk := s.Clock
+	if clk == nil {
+		clk = link.SystemClock
+	}
 	now := s.Now
 	if now == nil {
-		now = time.Now
+		now = clk.Now
+	}
+	maxSize := s.MaxSize
+	if maxSize <= 0 {
+		maxSize = mllp.DefaultMax
+	}
+	spoolMax, timeout, quiet, junkMax := s.SpoolMax, s.MessageTimeout, s.JunkQuiet, s.JunkMax
+	if spoolMax <= 0 {
+		spoolMax = DefaultSpoolMax
+	}
+	spoolMax = max(spoolMax, int64(maxSize))
+	if timeout <= 0 {
+		timeout = DefaultMessageTimeout
+	}
+	if quiet <= 0 {
+		quiet = DefaultJunkQuiet
+	}
+	if junkMax <= 0 {
+		junkMax = DefaultJunkMax
 	}
 	if c, ok := rw.(io.Closer); ok {
 		stop := context.AfterFunc(ctx, func() { c.Close() })
 		defer stop()
 	}
-	r := mllp.NewReader(rw, f, s.MaxSize)
+	in := newIntake(f, maxSize, junkMax, spoolMax, s.Spool, timeout)
+	defer in.discard()
+
+	chunks := make(chan chunk)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := rw.Read(buf)
+			c := chunk{data: append([]byte(nil), buf[:n]...), err: err}
+			select {
+			case chunks <- c:
+			case <-done:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	var msgTimer, quietTimer timer
+	defer msgTimer.set(clk, time.Time{}, false)
+	defer quietTimer.set(clk, time.Time{}, false)
+	lastByte := clk.Now()
 	for {
-		raw, err := r.ReadMessage()
-		if err != nil {
-			var fe *mllp.Error
-			if errors.As(err, &fe) {
-				rj := &Rejected{ID: chain.Sum(fe.Data), Raw: fe.Data, Received: now(), Reason: fe}
-				log.Warn("hl7: framing problem", "error", fe.Error())
-				if err := s.Handler.Reject(ctx, rj); err != nil {
-					log.Error("hl7: could not quarantine", "error", err)
-				}
-				continue
+		dl, open := in.deadline()
+		msgTimer.set(clk, dl, open)
+		quietTimer.set(clk, lastByte.Add(quiet), in.burstOpen())
+		if s.step != nil {
+			s.step(in.sc.Offset())
+		}
+		var units []unit
+		var rerr error
+		select {
+		case <-ctx.Done():
+			s.process(ctx, rw, f, in.end("the end of the connection", now()), log)
+			return ctx.Err()
+		case c := <-chunks:
+			if len(c.data) > 0 {
+				lastByte = clk.Now()
+				units = in.feed(c.data, now())
 			}
-			if ctx.Err() != nil {
+			rerr = c.err
+		case <-msgTimer.c():
+			msgTimer.t = nil
+			units = in.expire(clk.Now())
+			if len(units) > 0 {
+				log.Warn("hl7: a message frame took too long; quarantining what arrived", "timeout", timeout)
+			}
+		case <-quietTimer.c():
+			quietTimer.t = nil
+			units = in.quiet(quiet)
+		}
+		if err := s.process(ctx, rw, f, units, log); err != nil {
+			return err
+		}
+		if rerr != nil {
+			if err := s.process(ctx, rw, f, in.end("the end of the connection", now()), log); err != nil && rerr == io.EOF {
+				return err
+			}
+			switch {
+			case ctx.Err() != nil:
 				return ctx.Err()
-			}
-			if err == io.EOF {
+			case rerr == io.EOF:
 				return nil
 			}
-			return fmt.Errorf("hl7: reading: %w", err)
+			return fmt.Errorf("hl7: reading: %w", rerr)
 		}
-		reply := s.handle(ctx, raw, now(), log)
-		if reply == nil {
+	}
+}
+
+// process handles what the intake found, in order, writing the
+// acknowledgements.
+func (s *Server) process(ctx context.Context, w io.Writer, f mllp.Framing, units []unit, log *slog.Logger) error {
+	for i := range units {
+		u := &units[i]
+		out := s.unit(ctx, u, log)
+		u.release()
+		if out == nil {
 			continue
 		}
-		out, err := Encode(reply, replyDelims(reply), replyCharset(reply))
-		if err != nil {
-			log.Error("hl7: could not encode an acknowledgement", "error", err)
-			continue
-		}
-		if err := mllp.Write(rw, out, f); err != nil {
+		if err := mllp.Write(w, out, f); err != nil {
+			for j := i + 1; j < len(units); j++ {
+				units[j].release()
+			}
 			return fmt.Errorf("hl7: writing: %w", err)
 		}
 	}
+	return nil
 }
 
-// replyDelims and replyCharset recover what NewAck copied from the message.
-func replyDelims(segs []Segment) Delimiters {
-	d := Standard
-	if enc, fs := segs[0].Text(2), segs[0].Text(1); len(enc) >= 4 && len(fs) == 1 {
-		d = Delimiters{Field: fs[0], Component: enc[0], Repeat: enc[1], Escape: enc[2], Subcomponent: enc[3]}
-		if len(enc) == 5 {
-			d.Truncation = enc[4]
+// unit handles one unit and returns the reply to write, if any.
+func (s *Server) unit(ctx context.Context, u *unit, log *slog.Logger) []byte {
+	if u.msg != nil {
+		var a []*answer
+		if isBatch(u.msg) {
+			return s.batch(ctx, u.msg, u.at, log)
+		}
+		if r, _ := s.handle(ctx, u.msg, u.at, log); r != nil {
+			a = append(a, r)
+		}
+		return encodeAnswers(a, log)
+	}
+	rj := u.rej
+	if rj.lost {
+		log.Error("hl7: a frame could not be kept; not acknowledging", "reason", rj.Reason.Error())
+		return nil
+	}
+	log.Warn("hl7: quarantining input", "id", rj.ID.String(), "size", rj.Size, "reason", rj.Reason.Error())
+	if err := s.Handler.Reject(ctx, rj); err != nil {
+		log.Error("hl7: could not quarantine; not acknowledging", "error", err)
+		return nil
+	}
+	if u.head == nil {
+		return nil
+	}
+	hdr := readHeader(u.head, s.Options)
+	if hdr == nil || hdr.Type() == "ACK" {
+		return nil
+	}
+	hdr.ID = rj.ID
+	return encodeAnswers([]*answer{s.answer(hdr, AR, rj.Reason.Error(), rj.Reason, u.at)}, log)
+}
+
+// encodeAnswers encodes acknowledgements, one after the other.
+func encodeAnswers(as []*answer, log *slog.Logger) []byte {
+	var out []byte
+	for _, a := range as {
+		b, err := Encode(a.segs, a.d, a.cs)
+		if err != nil {
+			log.Error("hl7: could not encode an acknowledgement", "error", err)
+			return nil
+		}
+		out = append(out, b...)
+	}
+	return out
+}
+
+// DefaultTypes are the message types (MSH-9.1^MSH-9.2) a Server accepts
+// when Server.Types is nil: results, and the IHE work-order query, which
+// is kept (no RSP is sent back).
+var DefaultTypes = []string{"ORU^R01", "QBP^Q11"}
+
+// checkHeader checks the MSH fields a message must fill and that its type
+// is one the server takes.
+func (s *Server) checkHeader(m *Message) error {
+	msh := m.MSH()
+	missing := func(n int, what string) error {
+		return &Error{Segment: 1, Name: "MSH", Field: n, Offset: -1, Err: ErrMissing, Detail: what + " is empty"}
+	}
+	switch {
+	case m.Type() == "":
+		return missing(9, "MSH-9 message type")
+	case m.Type() == "ACK":
+		return &Error{Segment: 1, Name: "MSH", Field: 9, Offset: -1, Err: ErrType, Detail: "an acknowledgement sent to the receiver"}
+	case m.Trigger() == "":
+		return missing(9, "MSH-9.2 trigger event")
+	case m.ControlID() == "":
+		return missing(10, "MSH-10 message control id")
+	case msh.Field(11).Component(1) == "":
+		return missing(11, "MSH-11 processing id")
+	case m.Version() == "":
+		return missing(12, "MSH-12 version id")
+	case !supportedVersion(m.Version()):
+		return &Error{Segment: 1, Name: "MSH", Field: 12, Offset: -1, Err: ErrVersion, Detail: fmt.Sprintf("%q is not an HL7 v2 version", m.Version())}
+	}
+	types := s.Types
+	if types == nil {
+		types = DefaultTypes
+	}
+	typeKnown := false
+	for _, t := range types {
+		typ, trig, _ := strings.Cut(t, "^")
+		if typ == m.Type() {
+			typeKnown = true
+			if trig == m.Trigger() {
+				return nil
+			}
 		}
 	}
-	return d
-}
-
-func replyCharset(segs []Segment) Charset {
-	cs, err := ParseCharset(segs[0].Text(18))
-	if err != nil {
-		return ASCII
+	if typeKnown {
+		return &Error{Segment: 1, Name: "MSH", Field: 9, Offset: -1, Err: ErrEvent, Detail: fmt.Sprintf("%s^%s (this receiver takes %s)", m.Type(), m.Trigger(), strings.Join(types, ", "))}
 	}
-	return cs
+	return &Error{Segment: 1, Name: "MSH", Field: 9, Offset: -1, Err: ErrType, Detail: fmt.Sprintf("%s^%s (this receiver takes %s)", m.Type(), m.Trigger(), strings.Join(types, ", "))}
 }
 
-// handle decides what to do with one framed message and returns the reply.
-func (s *Server) handle(ctx context.Context, raw []byte, at time.Time, log *slog.Logger) []Segment {
+// An answer is an acknowledgement to send, with what it is encoded in.
+type answer struct {
+	segs []Segment
+	d    Delimiters
+	cs   Charset
+}
+
+func (s *Server) answer(in *Message, code, text string, cause error, at time.Time) *answer {
 	h := Header{SendingApp: s.App, SendingFacility: s.Facility, Time: at}
+	return &answer{segs: NewAck(in, code, text, cause, h), d: in.Delimiters, cs: ackCharset(in)}
+}
+
+// handle decides what to do with one message (a frame's content, or one
+// message of a batch) and returns its acknowledgement (nil when nobody can
+// be addressed) and false if no reply at all may be sent for it: the
+// message was not kept and the sender must time out and send it again.
+func (s *Server) handle(ctx context.Context, raw []byte, at time.Time, log *slog.Logger) (*answer, bool) {
 	m, err := Parse(raw, s.Options)
+	if err == nil {
+		err = s.checkHeader(m)
+	}
 	var oru *ORU
 	if err == nil && m.Type() == "ORU" {
 		oru, err = ParseORU(m)
 	}
 	if err != nil {
-		canon := Canonical(raw)
-		rj := &Rejected{ID: chain.Sum(canon), Raw: raw, Received: at, Reason: err}
+		rj := &Rejected{ID: chain.Sum(raw), Raw: raw, Size: int64(len(raw)), Received: at, Reason: err}
 		log.Warn("hl7: rejected message", "id", rj.ID.String(), "reason", err.Error())
 		if rerr := s.Handler.Reject(ctx, rj); rerr != nil {
 			log.Error("hl7: could not quarantine; not acknowledging", "error", rerr)
-			return nil
+			return nil, false
 		}
 		hdr := m
 		if hdr == nil {
-			hdr = headerOnly(raw, s.Options)
+			hdr = readHeader(raw, s.Options)
 		}
-		if hdr == nil {
-			return nil // no readable MSH: nobody to address an ACK to
+		if hdr == nil || hdr.Type() == "ACK" {
+			return nil, true // nobody to address, or an acknowledgement (never acknowledged)
 		}
-		return withDelims(NewAck(hdr, AR, err.Error(), err, h), hdr)
+		return s.answer(hdr, AR, err.Error(), err, at), true
 	}
 	rc := &Received{Message: m, Received: at, Results: oru}
 	if oru != nil {
@@ -206,37 +480,28 @@ func (s *Server) handle(ctx context.Context, raw []byte, at time.Time, log *slog
 			}
 		}
 	}
-	if err := s.Handler.Accept(ctx, rc); err != nil {
-		log.Error("hl7: message not kept", "id", m.ID.String(), "error", err)
-		if s.OnFailure == SendNothing {
-			return nil
-		}
-		return withDelims(NewAck(m, AE, "message not stored; send it again", nil, h), m)
+	err = s.Handler.Accept(ctx, rc)
+	switch {
+	case err == nil:
+		return s.answer(m, AA, "", nil, at), true
+	case errors.Is(err, ErrRefused):
+		log.Warn("hl7: message refused by the handler", "id", m.ID.String(), "error", err)
+		return s.answer(m, AR, refusalText(err), err, at), true
 	}
-	return withDelims(NewAck(m, AA, "", nil, h), m)
+	log.Error("hl7: message not kept", "id", m.ID.String(), "error", err)
+	if s.OnFailure == SendNothing {
+		return nil, false
+	}
+	return s.answer(m, AE, "message not stored; send it again", err, at), true
 }
 
-// withDelims records the message's delimiters in the reply's MSH so that
-// the reply is encoded with them.
-func withDelims(segs []Segment, m *Message) []Segment {
-	segs[0].Set(1, T(string(m.Delimiters.Field)))
-	segs[0].Set(2, T(m.Delimiters.Encoding()))
-	return segs
-}
-
-// headerOnly parses just the MSH of a message whose body failed, so that an
-// AR can still be addressed.
-func headerOnly(raw []byte, opt Options) *Message {
-	segs := splitSegments(raw)
-	if len(segs) == 0 {
-		return nil
+// refusalText is the text of a refusal for MSA-3 and ERR-8.
+func refusalText(err error) string {
+	var rf *Refusal
+	if errors.As(err, &rf) && err == error(rf) {
+		return rf.Reason
 	}
-	m, err := Parse(segs[0], opt)
-	if err != nil {
-		return nil
-	}
-	m.ID = chain.Sum(Canonical(raw))
-	return m
+	return err.Error()
 }
 
 // A Client sends messages and waits for their acknowledgements, as an
@@ -299,4 +564,10 @@ func (c *Client) Send(ctx context.Context, segs []Segment, d Delimiters, cs Char
 		}
 		return a, nil
 	}
+}
+
+// isBatch reports whether a frame's content is a batch.
+func isBatch(b []byte) bool {
+	b = bytes.TrimLeft(b, "\r\n")
+	return bytes.HasPrefix(b, []byte("FHS")) || bytes.HasPrefix(b, []byte("BHS"))
 }

@@ -167,7 +167,7 @@ func TestServerRejectsMalformed(t *testing.T) {
 	r := &rec{}
 	c := serve(t, newServer(r))
 	bad := msg("MSH|^~\\&|ANALYSER|LAB|||20240612||ORU^R01|BAD1|P|2.5.1", "OBX|1|NM|GHB||42")
-	badEscape := msg("MSH|^~\\&|ANALYSER|LAB|||20240612||ORU^R01|BAD2|P|2.3", "OBR|1|S||GHB", "NTE|1||\\H\\x")
+	badEscape := msg("MSH|^~\\&|ANALYSER|LAB|||20240612||ORU^R01|BAD2|P|2.3", "OBR|1|S||GHB", "NTE|1||\\Q\\x")
 	acks := exchange(t, c, 2, bad, badEscape)
 	if acks[0].Code != AR || acks[0].ControlID != "BAD1" || acks[1].Code != AR || acks[1].ControlID != "BAD2" {
 		t.Fatalf("acks %+v %+v", acks[0], acks[1])
@@ -204,16 +204,17 @@ func TestServerReportsJunkAndNoMSH(t *testing.T) {
 	if acks[0].ControlID != "OK1" {
 		t.Fatalf("ack %+v", acks[0])
 	}
+	// The probe and the frame that is no message are one burst of junk,
+	// ended by the message frame: one quarantined blob, the bytes as they
+	// came, framing included.
 	_, rej := r.snapshot()
-	if len(rej) != 2 {
+	if len(rej) != 1 {
 		t.Fatalf("%d rejected", len(rej))
 	}
-	var fe *mllp.Error
-	if !errors.As(rej[0].Reason, &fe) || fe.Err != mllp.ErrJunk || string(rej[0].Raw) != "GET / HTTP/1.1" {
+	var je *JunkError
+	if !errors.As(rej[0].Reason, &je) || !errors.Is(rej[0].Reason, mllp.ErrJunk) || string(rej[0].Raw) != "GET / HTTP/1.1\r\n\x0bnot hl7 at all\x1c\r" ||
+		je.Frames != 1 || je.Size != rej[0].Size {
 		t.Errorf("junk: %v %q", rej[0].Reason, rej[0].Raw)
-	}
-	if !errors.Is(rej[1].Reason, ErrNoMSH) {
-		t.Errorf("no MSH: %v", rej[1].Reason)
 	}
 }
 

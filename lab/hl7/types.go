@@ -1,7 +1,6 @@
 package hl7
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -27,7 +26,7 @@ type Header struct {
 	ControlID                       string    // MSH-10
 	ProcessingID                    string    // MSH-11; default P
 	Version                         string    // MSH-12; default 2.5.1
-	Charset                         Charset   // MSH-18 (left empty for ASCII)
+	Charset                         Charset   // MSH-18 (left empty for ASCII and Windows1252, which table 0211 does not name)
 }
 
 // versionAtLeast compares dotted HL7 versions ("2.3.1" < "2.5").
@@ -69,9 +68,7 @@ func (h Header) msh(typ, trigger, structure string) Segment {
 	s.Set(10, T(h.ControlID))
 	s.Set(11, T(h.ProcessingID))
 	s.Set(12, T(h.Version))
-	if h.Charset != ASCII {
-		s.Set(18, T(h.Charset.String()))
-	}
+	s.Set(18, T(h.Charset.MSH18()))
 	return s
 }
 
@@ -112,7 +109,10 @@ type Observation struct {
 	SubID     string // OBX-4
 	// Value is OBX-5 classified: NM through lab/astm/value; SN with a
 	// comparator and one number becomes Censored; any other type, or a
-	// value with repetitions or components, is Text.
+	// value with repetitions or components, is Text. The text is decoded
+	// (escapes resolved, \.br\ a line break); a structured value joins its
+	// parts with the message's delimiters, escaping only a delimiter inside
+	// a part (see fieldText).
 	Value      value.Value
 	Units      string   // OBX-6.1
 	Range      string   // OBX-7
@@ -214,8 +214,11 @@ func ParseORU(m *Message) (*ORU, error) {
 	return o, nil
 }
 
-// fieldText shows a field as one string, repetitions joined by the repeat
-// delimiter and components by the component delimiter, escaped as needed.
+// fieldText shows a structured field (repetitions, components) as one
+// string: the decoded text of each subcomponent, joined by the message's
+// delimiters. A delimiter or escape character inside a subcomponent's text
+// is written as its escape (\F\ \S\ \T\ \R\ \E\) so that the structure
+// stays readable; nothing else is escaped.
 func fieldText(f Field, d Delimiters) string {
 	var out []byte
 	for ri, r := range f {
@@ -230,9 +233,25 @@ func fieldText(f Field, d Delimiters) string {
 				if si > 0 {
 					out = append(out, d.Subcomponent)
 				}
-				// Parsed text holds no control characters but the line
-				// breaks of \.br\, which appendText escapes again.
-				out, _ = appendText(out, sub, d, UTF8)
+				for i := 0; i < len(sub); i++ {
+					var code byte
+					switch sub[i] {
+					case d.Field:
+						code = 'F'
+					case d.Component:
+						code = 'S'
+					case d.Subcomponent:
+						code = 'T'
+					case d.Repeat:
+						code = 'R'
+					case d.Escape:
+						code = 'E'
+					default:
+						out = append(out, sub[i])
+						continue
+					}
+					out = append(out, d.Escape, code, d.Escape)
+				}
 			}
 		}
 	}
@@ -274,6 +293,8 @@ func observation(s *Segment, d Delimiters) (Observation, error) {
 		ob.Value = value.FromParts(raw, v.Component(1), v.Component(2), value.Point)
 	case len(v) == 0:
 		ob.Value = value.Value{}
+	case single:
+		ob.Value = value.Value{Raw: v.Text(), Kind: value.Text} // decoded
 	default:
 		ob.Value = value.Value{Raw: raw, Kind: value.Text}
 	}
@@ -396,77 +417,6 @@ func NewOrders(h Header, req OrderRequest) []Segment {
 			spm.Set(4, T(o.SpecimenType))
 			segs = append(segs, spm)
 		}
-	}
-	return segs
-}
-
-// An Ack is a parsed ACK.
-type Ack struct {
-	Code      string // MSA-1: AA, AE, AR (or CA, CE, CR in enhanced mode)
-	ControlID string // MSA-2: the control id of the message acknowledged
-	Text      string // MSA-3
-	Message   *Message
-}
-
-// Acknowledgement codes.
-const (
-	AA = "AA" // application accept
-	AE = "AE" // application error: the sender may send the message again
-	AR = "AR" // application reject: do not send it again as it is
-)
-
-// ParseAck reads an ACK's MSA segment.
-func ParseAck(m *Message) (*Ack, error) {
-	msa := m.Find("MSA")
-	if len(msa) == 0 {
-		return nil, &Error{Offset: -1, Err: ErrMissing, Detail: "no MSA segment"}
-	}
-	a := &Ack{Code: msa[0].Text(1), ControlID: msa[0].Text(2), Text: msa[0].Text(3), Message: m}
-	switch a.Code {
-	case AA, AE, AR, "CA", "CE", "CR":
-	default:
-		return nil, &Error{Name: "MSA", Field: 1, Offset: -1, Err: ErrMissing, Detail: fmt.Sprintf("%q is not an acknowledgement code", a.Code)}
-	}
-	return a, nil
-}
-
-// errCode maps a parse error to an HL7 table 0357 code for ERR-3.
-func errCode(err error) (string, string) {
-	switch {
-	case err == nil:
-		return "207", "Application internal error"
-	case errors.Is(err, ErrStructure):
-		return "100", "Segment sequence error"
-	case errors.Is(err, ErrMissing):
-		return "101", "Required field missing"
-	case errors.Is(err, ErrType):
-		return "200", "Unsupported message type"
-	case errors.Is(err, ErrCharset), errors.Is(err, ErrEscape), errors.Is(err, ErrControl), errors.Is(err, ErrSegment):
-		return "102", "Data type error"
-	}
-	return "207", "Application internal error"
-}
-
-// NewAck builds the acknowledgement of in: MSH addressed back to its sender
-// (its MSH-3/4 become our MSH-5/6), with in's delimiters, processing id,
-// version and charset; MSA with code, in's control id and text; and, for AE
-// and AR from version 2.5, an ERR segment with the HL7 table 0357 code for
-// cause (nil: 207 application internal error).
-func NewAck(in *Message, code, text string, cause error, h Header) []Segment {
-	msh := in.MSH()
-	h.ReceivingApp, h.ReceivingFacility = msh.Field(3).Component(1), msh.Field(4).Component(1)
-	h.ProcessingID = msh.Field(11).Component(1)
-	h.Version = in.Version()
-	h.Charset = in.Charset
-	if h.ControlID == "" {
-		h.ControlID = "A" + in.ID.Hex()[:19] // the same message always gets the same ACK
-	}
-	segs := []Segment{h.msh("ACK", in.Trigger(), "ACK"), Seg("MSA", T(code), T(in.ControlID()), T(text))}
-	if code != AA && versionAtLeast(in.Version(), "2.5") {
-		c, t := errCode(cause)
-		err := Seg("ERR", nil, nil, C(c, t, "HL70357"), T("E"))
-		err.Set(8, T(text))
-		segs = append(segs, err)
 	}
 	return segs
 }

@@ -48,8 +48,9 @@ type Config struct {
 // A Delivery is one results message and what became of it.
 type Delivery struct {
 	Protocol protocol.Protocol
-	// MessageID is the message's id as the host computes it (SHA-256 of
-	// the records, or the segments, as sent).
+	// MessageID is the message's id as the host records it: for ASTM the
+	// SHA-256 of the records as sent, for HL7 the message's identity
+	// (hl7.Identity).
 	MessageID chain.Hash
 	Rack      string
 	Position  int
@@ -371,7 +372,11 @@ func (s *Sim) build(at tubeAt, t Tube, seq int) (*outgoing, error) {
 	if err != nil {
 		return nil, fmt.Errorf("labsim: tube %s: %w", t.ID, err)
 	}
-	o.size, o.d.MessageID = len(b)+1+len(s.cfg.Dialect.HL7.Framing.End), chain.Sum(hl7.Canonical(b))
+	id, err := hl7.Identity(b)
+	if err != nil {
+		return nil, fmt.Errorf("labsim: tube %s: %w", t.ID, err)
+	}
+	o.size, o.d.MessageID = len(b)+1+len(s.cfg.Dialect.HL7.Framing.End), id
 	return o, nil
 }
 

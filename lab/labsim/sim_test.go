@@ -319,8 +319,8 @@ func TestHL7Run(t *testing.T) {
 				t.Fatalf("%d acked (%+v), %d received", len(acked), acked, len(got))
 			}
 			for i, m := range got {
-				if m.ID != acked[i].MessageID {
-					t.Fatalf("id %s, expected %s", m.ID, acked[i].MessageID)
+				if m.Identity != acked[i].MessageID {
+					t.Fatalf("identity %s, expected %s", m.Identity, acked[i].MessageID)
 				}
 				g := m.Results.Patients[0].Orders[0]
 				if g.SpecimenID != acked[i].Tube.ID {

@@ -224,6 +224,7 @@ type capture struct {
 	proto    protocol.Protocol
 	id       chain.Hash
 	raw      []byte
+	body     io.Reader // if set, the blob is read from it instead of raw (a spooled HL7 frame)
 	analyser string
 	results  []chain.LabResult
 	unknown  []string
@@ -252,7 +253,9 @@ func (h astmHandler) Reject(ctx context.Context, rj *astm.Rejected) error {
 }
 
 func (h hl7Handler) Accept(ctx context.Context, m *hl7.Received) error {
-	c := capture{proto: protocol.HL7, id: m.ID, raw: m.Raw, analyser: m.MSH().Text(3), unknown: m.Unknown}
+	// The key and messageId are the message's identity, which a
+	// retransmission with a new MSH-7 shares; the blob is the bytes received.
+	c := capture{proto: protocol.HL7, id: m.Identity, raw: m.Raw, analyser: m.MSH().Text(3), unknown: m.Unknown}
 	if m.Results != nil {
 		flagged := map[string]bool{}
 		for _, u := range m.Unknown {
@@ -273,11 +276,22 @@ func (h hl7Handler) Accept(ctx context.Context, m *hl7.Received) error {
 			}
 		}
 	}
-	return h.r.keep(ctx, c)
+	return refusedAs(h.r.keep(ctx, c), hl7.ErrRefused)
+}
+
+// refusedAs marks a refusal (ErrRefused) with the protocol's own refusal
+// error, so that the protocol answers it as a refusal (HL7 AR, ASTM NAK
+// counted as refused) rather than as a failure to store.
+func refusedAs(err, protoRefused error) error {
+	if errors.Is(err, ErrRefused) {
+		return fmt.Errorf("%w: %w", protoRefused, err)
+	}
+	return err
 }
 
 func (h hl7Handler) Reject(ctx context.Context, rj *hl7.Rejected) error {
-	c := capture{proto: protocol.HL7, id: rj.ID, raw: rj.Raw, reason: rj.Reason.Error()}
+	// Body streams what was kept, which may be a frame spooled to disk.
+	c := capture{proto: protocol.HL7, id: rj.ID, body: rj.Body(), reason: rj.Reason.Error()}
 	return h.r.keep(ctx, c)
 }
 
@@ -352,7 +366,7 @@ func (r *Receiver) keep(ctx context.Context, c capture) error {
 	defer cancel()
 	out, ex, fresh, err := r.capture(sctx, c, analyser)
 	refused := false
-	if errors.Is(err, chain.ErrRecordTooLarge) && c.reason == "" {
+	if errors.Is(err, chain.ErrRecordTooLarge) && c.reason == "" && c.body == nil {
 		// The results do not fit in one record: keep the message as
 		// received, in quarantine with no results, and refuse it.
 		r.log.Warn("receive: the message's results do not fit in one record; quarantining it and refusing it",
@@ -410,8 +424,14 @@ func (r *Receiver) capture(ctx context.Context, c capture, analyser string) (Out
 	if q {
 		name = "quarantine-" + name
 	}
+	// Each attempt reads the message afresh; a streamed body (spooled
+	// input too large to hold) is read once, by the one attempt made.
+	var body io.Reader = bytes.NewReader(c.raw)
+	if c.body != nil {
+		body = c.body
+	}
 	ex, _, fresh, err := r.cfg.Store.Capture(ctx, ledger.CaptureRequest{
-		Case: r.cfg.Case, Kind: chain.ExhibitResult, FileName: name, Body: bytes.NewReader(c.raw),
+		Case: r.cfg.Case, Kind: chain.ExhibitResult, FileName: name, Body: body,
 		Device: analyser, Key: out.Key, Lab: lab,
 	})
 	return out, ex, fresh, err

@@ -7,12 +7,13 @@
 // some senders put after a frame), so that a port scanner's probe or a
 // sender that lost sync shows up in the log. A frame cut short by a new
 // start byte, by the end of the stream or by the size limit is reported with
-// the bytes received. The wire format is described in
+// the bytes received. Scanner classifies a stream as it arrives, holding no
+// bytes, for a caller that decides what to keep (lab/hl7's Server); Reader
+// returns one message at a time. The wire format is described in
 // firmware-notes/hl7-mllp.md.
 package mllp
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -68,14 +69,27 @@ func (e *Error) Unwrap() error { return e.Err }
 
 const keep = 4096
 
-// A Reader reads framed messages.
+// A Reader reads framed messages, one at a time (a Scanner underneath).
 type Reader struct {
-	r    *bufio.Reader
-	f    Framing
-	max  int
-	off  int64
-	eof  bool
-	back []byte // bytes to process again before reading more
+	r   io.Reader
+	s   *Scanner
+	max int
+	buf []byte
+	evs []Event
+	out []readResult // read but not yet returned
+	err error        // the stream's error, returned once out is empty
+
+	junk   []byte
+	junkAt int64
+	inJunk bool
+	msg    []byte
+	size   int
+	start  int64
+}
+
+type readResult struct {
+	msg []byte
+	err error
 }
 
 // NewReader returns a reader of messages framed by f, none longer than max
@@ -84,99 +98,70 @@ func NewReader(r io.Reader, f Framing, max int) *Reader {
 	if max <= 0 {
 		max = DefaultMax
 	}
-	return &Reader{r: bufio.NewReader(r), f: f, max: max}
-}
-
-func (r *Reader) byte() (byte, error) {
-	if len(r.back) > 0 {
-		c := r.back[0]
-		r.back = r.back[1:]
-		return c, nil
-	}
-	c, err := r.r.ReadByte()
-	if err == nil {
-		r.off++
-	}
-	return c, err
+	return &Reader{r: r, s: NewScanner(f), max: max, buf: make([]byte, 4096)}
 }
 
 // ReadMessage returns the next message, without its framing. Framing
 // problems are returned as *Error and reading can continue; any other error
 // comes from the stream (io.EOF at a clean end).
 func (r *Reader) ReadMessage() ([]byte, error) {
-	if r.eof {
-		return nil, io.EOF
-	}
-	// Outside a frame.
-	var junk []byte
-	junkAt := r.off
-	for {
-		c, err := r.byte()
-		if err != nil {
-			if len(junk) > 0 {
-				r.eof = err == io.EOF
-				return nil, &Error{Err: ErrJunk, Offset: junkAt, Data: junk}
-			}
-			return nil, err
+	for len(r.out) == 0 {
+		if r.err != nil {
+			return nil, r.err
 		}
-		if c == r.f.Start {
-			if len(junk) > 0 {
-				r.back = append([]byte{c}, r.back...)
-				return nil, &Error{Err: ErrJunk, Offset: junkAt, Data: junk}
-			}
-			break
+		n, err := r.r.Read(r.buf)
+		if n > 0 {
+			r.evs = r.s.Feed(r.buf[:n], r.evs[:0])
+			r.take(r.evs)
 		}
-		if c == '\r' || c == '\n' {
-			continue
-		}
-		if len(junk) == 0 {
-			junkAt = r.off - 1
-		}
-		if len(junk) < keep {
-			junk = append(junk, c)
-		}
-	}
-	// Inside a frame.
-	start := r.off - 1
-	var msg []byte
-	size := 0
-	for {
-		c, err := r.byte()
 		if err != nil {
 			if err == io.EOF {
-				r.eof = true
-				return nil, &Error{Err: ErrTruncated, Offset: r.off, Data: capped(msg)}
+				r.take(r.s.End(r.evs[:0]))
+				r.flushJunk()
 			}
-			return nil, err
+			r.err = err
 		}
-		switch {
-		case c == r.f.Start:
-			r.back = append([]byte{c}, r.back...)
-			return nil, &Error{Err: ErrTruncated, Offset: r.off - 1, Data: capped(msg)}
-		case c == r.f.End[0]:
-			if len(r.f.End) == 2 {
-				d, err := r.byte()
-				if err != nil {
-					if err == io.EOF {
-						r.eof = true
-						return nil, &Error{Err: ErrTruncated, Offset: r.off, Data: capped(msg)}
-					}
-					return nil, err
-				}
-				if d != r.f.End[1] {
-					r.back = append([]byte{d}, r.back...)
-					return nil, &Error{Err: ErrBadEnd, Offset: r.off - 1, Data: capped(msg)}
-				}
+	}
+	res := r.out[0]
+	r.out = r.out[1:]
+	return res.msg, res.err
+}
+
+func (r *Reader) flushJunk() {
+	if r.inJunk {
+		r.out = append(r.out, readResult{err: &Error{Err: ErrJunk, Offset: r.junkAt, Data: r.junk}})
+		r.junk, r.inJunk = nil, false
+	}
+}
+
+func (r *Reader) take(evs []Event) {
+	for _, e := range evs {
+		switch e.Kind {
+		case Junk:
+			if !r.inJunk {
+				r.inJunk, r.junkAt = true, e.Offset
 			}
-			if size > r.max {
-				return nil, &Error{Err: ErrTooLarge, Offset: start, Data: capped(msg)}
+			if room := keep - len(r.junk); room > 0 {
+				r.junk = append(r.junk, e.Data[:min(room, len(e.Data))]...)
 			}
-			return msg, nil
-		default:
-			size++
-			if size <= r.max {
-				msg = append(msg, c)
+		case Open:
+			r.flushJunk()
+			r.msg, r.size, r.start = []byte{}, 0, e.Offset
+		case Body:
+			r.size += len(e.Data)
+			if room := r.max - len(r.msg); room > 0 {
+				r.msg = append(r.msg, e.Data[:min(room, len(e.Data))]...)
 			}
+		case Close:
+			if r.size > r.max {
+				r.out = append(r.out, readResult{err: &Error{Err: ErrTooLarge, Offset: r.start, Data: capped(r.msg)}})
+			} else {
+				r.out = append(r.out, readResult{msg: r.msg})
+			}
+			r.msg = nil
+		case Broken:
+			r.out = append(r.out, readResult{err: &Error{Err: e.Err, Offset: e.Offset, Data: capped(r.msg)}})
+			r.msg = nil
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -134,6 +135,7 @@ func FuzzReader(f *testing.F) {
 		f.Add([]byte(tc.in))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
+		checkScanner(t, in)
 		whole := readAll(NewReader(bytes.NewReader(in), Standard, 64))
 		bytewise := readAll(NewReader(iotest.OneByteReader(bytes.NewReader(in)), Standard, 64))
 		if fmt.Sprint(whole) != fmt.Sprint(bytewise) {
@@ -156,4 +158,64 @@ func FuzzReader(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkScanner: every byte of the stream is in exactly one event, in
+// order, however the stream is chunked, and the events read the same.
+func checkScanner(t *testing.T, in []byte) {
+	t.Helper()
+	var kinds [2]string
+	for n, chunk := range []int{len(in) + 1, 1} {
+		s := NewScanner(Standard)
+		var got []byte
+		var evs []Event
+		for i := 0; i < len(in); i += chunk {
+			evs = s.Feed(in[i:min(i+chunk, len(in))], evs[:0])
+			for _, e := range evs {
+				got = append(got, e.Data...)
+				kinds[n] += e.Kind.String() + " "
+			}
+		}
+		for _, e := range s.End(nil) {
+			got = append(got, e.Data...)
+			kinds[n] += e.Kind.String() + " "
+		}
+		if !bytes.Equal(got, in) {
+			t.Fatalf("events hold %q, stream was %q", got, in)
+		}
+	}
+	// Chunking may split a run of one kind into several events, but not
+	// change the kinds' order.
+	squash := func(s string) string {
+		f := strings.Fields(s)
+		var out []string
+		for i, k := range f {
+			if i > 0 && k == f[i-1] && (k == "junk" || k == "gap" || k == "body") {
+				continue
+			}
+			out = append(out, k)
+		}
+		return strings.Join(out, " ")
+	}
+	if squash(kinds[0]) != squash(kinds[1]) {
+		t.Fatalf("chunking changes the events:\n%s\n%s", kinds[0], kinds[1])
+	}
+}
+
+func TestScanner(t *testing.T) {
+	for _, tc := range cases {
+		checkScanner(t, []byte(tc.in))
+	}
+	s := NewScanner(Standard)
+	var kinds []string
+	for _, e := range s.Feed([]byte("x\r\x0bMSH\x1c\rjunk\x0bA\x0bB\x1cX"), nil) {
+		kinds = append(kinds, fmt.Sprintf("%v%q", e.Kind, e.Data))
+	}
+	for _, e := range s.End(nil) {
+		kinds = append(kinds, e.Kind.String())
+	}
+	want := `junk"x" gap"\r" open"\v" body"MSH" close"\x1c\r" junk"junk" open"\v" body"A" broken"" open"\v" body"B" broken"\x1c" junk"X"`
+	if got := strings.Join(kinds, " "); got != want {
+		t.Errorf("events\n%s\nwant\n%s", got, want)
+	}
 }
