@@ -283,7 +283,12 @@ func (h hl7Handler) Accept(ctx context.Context, m *hl7.Received) error {
 // error, so that the protocol answers it as a refusal (HL7 AR, ASTM NAK
 // counted as refused) rather than as a failure to store.
 func refusedAs(err, protoRefused error) error {
-	if errors.Is(err, ErrRefused) {
+	var rf *Refusal
+	switch {
+	case errors.As(err, &rf) && protoRefused == hl7.ErrRefused:
+		// The reason alone goes into the AR's MSA-3 and ERR-8.
+		return &hl7.Refusal{Reason: rf.Reason + "; kept in quarantine"}
+	case errors.Is(err, ErrRefused):
 		return fmt.Errorf("%w: %w", protoRefused, err)
 	}
 	return err
@@ -327,6 +332,20 @@ func Key(p protocol.Protocol, id chain.Hash, quarantined bool) string {
 // refusal (HL7 AR, ASTM NAK), not as a storage failure to be retried.
 var ErrRefused = errors.New("receive: message refused")
 
+// A Refusal is the error for input kept in quarantine and refused for good;
+// it matches ErrRefused.
+type Refusal struct {
+	Reason string // why, short enough for an HL7 MSA-3
+	Ref    string // the quarantine exhibit that keeps the input
+}
+
+func (r *Refusal) Error() string {
+	return "receive: message refused: " + r.Reason + " (kept in quarantine as " + r.Ref + ")"
+}
+
+// Is makes errors.Is(r, ErrRefused) true.
+func (r *Refusal) Is(target error) bool { return target == ErrRefused }
+
 // maxReason bounds a quarantine reason kept in a record, in bytes.
 const maxReason = 1024
 
@@ -365,14 +384,14 @@ func (r *Receiver) keep(ctx context.Context, c capture) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StoreTimeout)
 	defer cancel()
 	out, ex, fresh, err := r.capture(sctx, c, analyser)
-	refused := false
+	refused, refusal := false, ""
 	if errors.Is(err, chain.ErrRecordTooLarge) && c.reason == "" && c.body == nil {
 		// The results do not fit in one record: keep the message as
 		// received, in quarantine with no results, and refuse it.
 		r.log.Warn("receive: the message's results do not fit in one record; quarantining it and refusing it",
 			"protocol", c.proto, "id", c.id.String(), "results", len(c.results), "error", err)
-		c.reason = fmt.Sprintf("the message's %d results do not fit in one record (at most %d bytes): kept as received, results not read",
-			len(c.results), chain.MaxRecordSize)
+		refusal = fmt.Sprintf("%d results do not fit in one record (1 MiB at most)", len(c.results))
+		c.reason = refusal + ": the message is kept as received, its results not read"
 		c.results, c.unknown = nil, nil
 		refused = true
 		out, ex, fresh, err = r.capture(sctx, c, analyser)
@@ -403,7 +422,7 @@ func (r *Receiver) keep(ctx context.Context, c capture) error {
 	case err != nil:
 		return fmt.Errorf("receive: store %s: %w", c.id, err)
 	case out.Refused:
-		return fmt.Errorf("%w: %s (kept in quarantine as %s)", ErrRefused, c.reason, ex.Ref)
+		return &Refusal{Reason: refusal, Ref: ex.Ref}
 	}
 	return nil
 }
