@@ -65,6 +65,14 @@ func (h *host) w(s string) {
 	}
 }
 
+// raw writes bytes as they are.
+func (h *host) raw(b []byte) {
+	h.t.Helper()
+	if _, err := h.peer.RW.Write(b); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 func (h *host) x(s string) {
 	h.t.Helper()
 	if err := h.peer.Expect(s); err != nil {

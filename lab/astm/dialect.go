@@ -26,7 +26,7 @@ type Dialect struct {
 	Description string
 	Source      string // where the facts come from
 
-	Frame   frame.Options // frame numbers, checksum, trailer, text limit
+	Frame   frame.Options // frame numbers, checksum, trailer, text limits (sent and received)
 	Packing frame.Packing // how records are laid out in frames
 
 	// Record holds the delimiters this side writes (incoming headers
@@ -105,7 +105,7 @@ func yn(b bool) string {
 }
 
 var dialectKeys = []string{"name", "description", "source", "frame-numbers", "checksum", "trailer", "max-text",
-	"packing", "delimiters", "declaration", "charset", "decimal-mark", "test-code-component",
+	"max-receive-text", "packing", "delimiters", "declaration", "charset", "decimal-mark", "test-code-component",
 	"query-specimen-component", "reply-termination"}
 
 // ParseDialect reads a dialect file. The first line is exactly
@@ -169,13 +169,17 @@ func ParseDialect(data []byte) (*Dialect, error) {
 			var b bool
 			b, err = yesNo(val)
 			d.Frame.NoTrailer = !b
-		case "max-text":
+		case "max-text", "max-receive-text":
 			var n int
 			n, err = strconv.Atoi(val)
 			if err == nil && (n < 1 || n > frame.MaxTextLIS1A) {
 				err = fmt.Errorf("%d is outside 1..%d", n, frame.MaxTextLIS1A)
 			}
-			d.Frame.MaxText = n
+			if key == "max-text" {
+				d.Frame.MaxText = n
+			} else {
+				d.Frame.MaxReceive = n
+			}
 		case "packing":
 			d.Packing, err = frame.ParsePacking(val)
 		case "delimiters":
@@ -268,6 +272,7 @@ func (d *Dialect) Format() []byte {
 	kv("checksum", yn(!d.Frame.NoChecksum))
 	kv("trailer", yn(!d.Frame.NoTrailer))
 	kv("max-text", strconv.Itoa(d.Frame.Max()))
+	kv("max-receive-text", strconv.Itoa(d.Frame.ReceiveMax()))
 	kv("packing", d.Packing.String())
 	delims := d.Record.Delimiters
 	if delims == (record.Delimiters{}) {

@@ -43,7 +43,7 @@ type Token struct {
 	Frame Frame // KindFrame
 	Err   error // KindBadFrame: an *Error
 	// Raw holds the bytes of the frame, bad frame or noise, capped at the
-	// text limit plus the framing for frames that overrun it.
+	// receive text limit plus the framing for frames that overrun it.
 	Raw []byte
 	// Size is the number of bytes the token spans in the stream, which may
 	// exceed len(Raw).
@@ -81,7 +81,7 @@ type Scanner struct {
 
 // NewScanner returns a Scanner for frames shaped by o.
 func NewScanner(o Options) *Scanner {
-	return &Scanner{o: o, limit: o.Max()}
+	return &Scanner{o: o, limit: o.ReceiveMax()}
 }
 
 // Reset drops any partial frame.
