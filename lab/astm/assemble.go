@@ -14,58 +14,128 @@ import (
 
 // assembler turns frames into messages. It is the link's Receiver and runs
 // on the link's goroutine.
+//
+// It holds only the input in progress — the records of one message, or
+// records outside any message — and never more of it than the dialect's
+// max-message plus one frame: input that goes over is written to a spool
+// file, quarantined from there and refused (overflow). A record spread over
+// many frames is appended to, never copied whole per frame, so the cost of
+// a message is linear in its size.
 type assembler struct {
-	c *Conn
+	c   *Conn
+	max int // the dialect's max-message
 
-	pending []byte   // bytes of a record not yet ended
-	recs    [][]byte // records of the message in progress (H first)
-	junk    [][]byte // records outside any message
+	// pending is the record not yet ended. It is owned by the assembler,
+	// and bytes a snapshot saw are never rewritten: a record that ends is
+	// taken whole and pending starts afresh.
+	pending   []byte
+	recs      [][]byte // records of the message in progress (H first)
+	junk      [][]byte // records outside any message (only while recs is empty)
+	recsBytes int      // bytes of recs, with a CR after each
+	junkBytes int      // bytes of junk, with a CR after each
+
+	// refused, once set, is the answer to every frame until the transfer
+	// ends: the input in progress was refused for good (it went over
+	// max-message, or the Handler returned an error wrapping ErrRefused),
+	// and the sender can only retransmit the frame that was refused.
+	refused error
+	// over is input over max-message that is spooled but not yet
+	// quarantined, because the Handler failed: the quarantine is tried
+	// again with each retransmission and at the end of the transfer.
+	over *Rejected
 }
 
 var _ link.Receiver = (*assembler)(nil)
 
+func newAssembler(c *Conn) *assembler { return &assembler{c: c, max: c.d.MessageLimit()} }
+
+// held is the size of the input in progress.
+func (a *assembler) held() int { return a.recsBytes + a.junkBytes + len(a.pending) }
+
+// A snapshot is the state before a frame, to go back to if the frame is
+// refused. Taking one copies nothing.
 type snapshot struct {
-	pending    []byte
-	recs, junk [][]byte
+	pending              []byte
+	recs, junk           [][]byte
+	recsBytes, junkBytes int
 }
 
 func (a *assembler) save() snapshot {
-	return snapshot{append([]byte(nil), a.pending...), a.recs, a.junk}
+	return snapshot{a.pending, a.recs, a.junk, a.recsBytes, a.junkBytes}
 }
 
-func (a *assembler) restore(s snapshot) { a.pending, a.recs, a.junk = s.pending, s.recs, s.junk }
+// restore goes back to s. The slices are cut to their length so that what
+// is appended next cannot overwrite records handed to the Handler while
+// the refused frame was handled.
+func (a *assembler) restore(s snapshot) {
+	a.pending = append([]byte(nil), s.pending...)
+	a.recs, a.junk = s.recs[:len(s.recs):len(s.recs)], s.junk[:len(s.junk):len(s.junk)]
+	a.recsBytes, a.junkBytes = s.recsBytes, s.junkBytes
+}
+
+// drop forgets the input in progress.
+func (a *assembler) drop() {
+	a.pending, a.recs, a.junk = nil, nil, nil
+	a.recsBytes, a.junkBytes = 0, 0
+}
 
 // Frame adds a frame's text. A record ends at CR, and at the end of a frame
 // ending ETX. If handing a completed message up fails, the state goes back
 // to what it was before the frame, so the retransmitted frame is seen anew.
 func (a *assembler) Frame(ctx context.Context, f frame.Frame) error {
+	if a.refused != nil {
+		if a.over != nil {
+			if err := a.quarantineOver(ctx); err != nil {
+				return err
+			}
+		}
+		return a.refused
+	}
 	snap := a.save()
+	err := a.frame(ctx, f)
+	switch {
+	case err == nil:
+	case a.refused != nil: // went over max-message: spooled, nothing to go back to
+	default:
+		a.restore(snap)
+	}
+	return err
+}
+
+func (a *assembler) frame(ctx context.Context, f frame.Frame) error {
 	text := f.Text
-	for len(text) > 0 {
+	for {
+		// part runs to the next CR, or to the end of the text, where a
+		// frame ending ETX also ends the record.
 		i := bytes.IndexByte(text, frame.CR)
+		part, ends := text, f.Last
+		if i >= 0 {
+			part, ends = text[:i], true
+		}
+		need := len(part)
+		if ends && len(a.pending)+len(part) > 0 {
+			need++ // the CR after the record
+		}
+		if a.held()+need > a.max {
+			return a.overflow(ctx, f, text)
+		}
+		a.pending = append(a.pending, part...)
+		if !ends {
+			return nil
+		}
+		if err := a.endRecord(ctx); err != nil {
+			return err
+		}
 		if i < 0 {
-			a.pending = append(a.pending, text...)
-			break
+			return nil
 		}
-		a.pending = append(a.pending, text[:i]...)
 		text = text[i+1:]
-		if err := a.endRecord(ctx); err != nil {
-			a.restore(snap)
-			return err
-		}
 	}
-	if f.Last && len(a.pending) > 0 {
-		if err := a.endRecord(ctx); err != nil {
-			a.restore(snap)
-			return err
-		}
-	}
-	return nil
 }
 
 func (a *assembler) endRecord(ctx context.Context) error {
-	r := append([]byte(nil), a.pending...)
-	a.pending = a.pending[:0]
+	r := a.pending
+	a.pending = nil
 	if len(r) == 0 {
 		return nil // an empty line carries nothing
 	}
@@ -75,7 +145,7 @@ func (a *assembler) endRecord(ctx context.Context) error {
 			if err := a.reject(ctx, a.junk, nil, ErrNoHeader); err != nil {
 				return err
 			}
-			a.junk = nil
+			a.junk, a.junkBytes = nil, 0
 		}
 		if len(a.recs) > 0 {
 			err := fmt.Errorf("%w: a new H record began before the L record", ErrIncomplete)
@@ -83,20 +153,22 @@ func (a *assembler) endRecord(ctx context.Context) error {
 				return err
 			}
 		}
-		a.recs = [][]byte{r}
+		a.recs, a.recsBytes = [][]byte{r}, len(r)+1
 	case len(a.recs) == 0:
 		a.junk = append(a.junk, r)
+		a.junkBytes += len(r) + 1
 		if r[0] == 'L' {
 			if err := a.reject(ctx, a.junk, nil, ErrNoHeader); err != nil {
 				return err
 			}
-			a.junk = nil
+			a.junk, a.junkBytes = nil, 0
 		}
 	default:
 		a.recs = append(a.recs, r)
+		a.recsBytes += len(r) + 1
 		if r[0] == 'L' {
 			recs := a.recs
-			a.recs = nil
+			a.recs, a.recsBytes = nil, 0
 			return a.complete(ctx, recs)
 		}
 	}
@@ -104,7 +176,11 @@ func (a *assembler) endRecord(ctx context.Context) error {
 }
 
 func join(recs [][]byte, partial []byte) []byte {
-	var b []byte
+	n := len(partial)
+	for _, r := range recs {
+		n += len(r) + 1
+	}
+	b := make([]byte, 0, n)
 	for _, r := range recs {
 		b = append(append(b, r...), frame.CR)
 	}
@@ -113,11 +189,81 @@ func join(recs [][]byte, partial []byte) []byte {
 
 func (a *assembler) reject(ctx context.Context, recs [][]byte, partial []byte, reason error) error {
 	raw := join(recs, partial)
-	rj := &Rejected{ID: chain.Sum(raw), Raw: raw, Dialect: a.c.d.Name, Received: a.c.clk.Now(), Reason: reason}
-	a.c.log.Warn("astm: rejected input", "dialect", rj.Dialect, "id", rj.ID.String(), "reason", reason.Error(), "bytes", len(raw))
+	rj := &Rejected{ID: chain.Sum(raw), Raw: raw, Size: int64(len(raw)), Dialect: a.c.d.Name, Received: a.c.clk.Now(), Reason: reason}
+	return a.hand(ctx, rj)
+}
+
+// hand passes rejected input to the Handler.
+func (a *assembler) hand(ctx context.Context, rj *Rejected) error {
+	a.c.log.Warn("astm: rejected input", "dialect", rj.Dialect, "id", rj.ID.String(), "reason", rj.Reason.Error(), "bytes", rj.Size)
 	if err := a.c.h.Reject(ctx, rj); err != nil {
 		return fmt.Errorf("astm: quarantine failed: %w", err)
 	}
+	return nil
+}
+
+// overflow handles input that would go over max-message with the text that
+// remains of frame f: what is held of it, then that text, go to a spool
+// file, memory is released, and the spool is handed to Handler.Reject. The
+// frame is refused, and so is every later frame of the transfer (a.refused).
+// If the spool cannot be written the frame is refused as for a failed
+// Handler, and its retransmission tries again.
+func (a *assembler) overflow(ctx context.Context, f frame.Frame, rest []byte) error {
+	recs, kind := a.recs, "message"
+	if len(recs) == 0 && !startsH(a.pending, rest) {
+		recs, kind = a.junk, "records outside a message"
+	}
+	sp, err := newSpool(a.c.spool)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	for _, r := range recs {
+		sp.Write(r)
+		sp.Write([]byte{frame.CR})
+	}
+	sp.Write(a.pending)
+	sp.Write(rest)
+	if err := sp.finish(); err != nil {
+		sp.remove()
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	number := ""
+	if f.Number >= 0 {
+		number = fmt.Sprintf(" %d", f.Number)
+	}
+	reason := fmt.Errorf("%w: %s of more than %d bytes (dialect %s); frame%s, which crossed the limit, and every later frame of the transfer are refused",
+		ErrTooLarge, kind, a.max, a.c.d.Name, number)
+	if kind != "message" {
+		reason = fmt.Errorf("%w (%w)", reason, ErrNoHeader)
+	}
+	a.drop()
+	a.refused = reason
+	a.over = &Rejected{ID: sp.sum(), Size: sp.size, Dialect: a.c.d.Name, Received: a.c.clk.Now(), Reason: reason, spool: sp}
+	if err := a.quarantineOver(ctx); err != nil {
+		return err
+	}
+	return a.refused
+}
+
+// startsH reports whether the record held in pending, or failing that the
+// text that follows, is an H record.
+func startsH(pending, rest []byte) bool {
+	if len(pending) > 0 {
+		return pending[0] == 'H'
+	}
+	return len(rest) > 0 && rest[0] == 'H'
+}
+
+// quarantineOver hands spooled over-limit input to the Handler and, once it
+// is kept, removes the spool.
+func (a *assembler) quarantineOver(ctx context.Context) error {
+	if err := a.hand(ctx, a.over); err != nil {
+		return err
+	}
+	if err := a.over.spool.remove(); err != nil {
+		a.c.log.Warn("astm: removing a spool file", "error", err)
+	}
+	a.over = nil
 	return nil
 }
 
@@ -150,16 +296,34 @@ func (a *assembler) complete(ctx context.Context, recs [][]byte) error {
 
 // End reports whatever a transfer left unfinished: stray records as
 // ErrNoHeader, a message without its L record as ErrIncomplete, both
-// wrapping the link's reason.
+// wrapping the link's reason. Input refused for good is not reported again;
+// spooled input the Handler failed to keep is tried once more and, failing
+// that, left on disk and logged.
 func (a *assembler) End(ctx context.Context, cause error) {
+	defer func() {
+		a.drop()
+		a.refused = nil
+	}()
 	if cause == nil {
 		cause = errEOT
 	}
+	if a.over != nil {
+		if err := a.quarantineOver(ctx); err != nil {
+			a.c.log.Error("astm: could not quarantine input over max-message; its spool file is kept", "error", err,
+				"dialect", a.c.d.Name, "id", a.over.ID.String(), "path", a.over.spool.name())
+			a.over.spool.keep()
+			a.over = nil
+		}
+	}
+	if a.refused != nil {
+		return
+	}
+	tail := a.pending
 	var junkPartial, recPartial []byte
-	if len(a.recs) > 0 || (len(a.pending) > 0 && a.pending[0] == 'H') {
-		recPartial = a.pending
+	if len(a.recs) > 0 || (len(tail) > 0 && tail[0] == 'H') {
+		recPartial = tail
 	} else {
-		junkPartial = a.pending
+		junkPartial = tail
 	}
 	if len(a.junk) > 0 || len(junkPartial) > 0 {
 		if err := a.reject(ctx, a.junk, junkPartial, fmt.Errorf("%w: %w", ErrNoHeader, cause)); err != nil {
@@ -171,7 +335,6 @@ func (a *assembler) End(ctx context.Context, cause error) {
 			a.c.log.Error("astm: could not quarantine an unfinished message", "error", err, "dialect", a.c.d.Name)
 		}
 	}
-	a.pending, a.recs, a.junk = nil, nil, nil
 }
 
 var errEOT = errors.New("transfer ended (EOT) before the L record")

@@ -49,6 +49,11 @@ type Config struct {
 	IgnoreInterrupts bool
 	Trace            func(link.Step)
 	Logger           *slog.Logger // nil: slog.Default()
+	// Spool is the directory where input over the dialect's max-message is
+	// written for the Handler to read (Rejected.Body); "" means
+	// os.TempDir(). A spool file holds at most max-message plus one frame
+	// and is removed once Reject returns.
+	Spool string
 }
 
 // A Conn is one ASTM connection.
@@ -60,6 +65,8 @@ type Conn struct {
 	clk   link.Clock
 	log   *slog.Logger
 	send  record.Repeat
+	spool string
+	asm   *assembler
 	link  *link.Link
 	enc   *record.Encoder
 	role  link.Role
@@ -82,14 +89,15 @@ func NewConn(s link.Stream, cfg Config) (*Conn, error) {
 		return nil, err
 	}
 	c := &Conn{d: cfg.Dialect, h: cfg.Handler, ans: cfg.Answer, codes: cfg.Codes, clk: cfg.Clock,
-		log: cfg.Logger, send: cfg.Sender, enc: enc, role: cfg.Role}
+		log: cfg.Logger, send: cfg.Sender, spool: cfg.Spool, enc: enc, role: cfg.Role}
 	if c.clk == nil {
 		c.clk = link.SystemClock
 	}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
-	a := &assembler{c: c}
+	a := newAssembler(c)
+	c.asm = a
 	c.link, err = link.New(s, link.Config{Role: cfg.Role, Frame: cfg.Dialect.Frame, Receiver: a, Clock: c.clk,
 		Timers: cfg.Timers, Busy: cfg.Busy, Interrupt: cfg.Interrupt, IgnoreInterrupts: cfg.IgnoreInterrupts, Trace: cfg.Trace})
 	if err != nil {

@@ -37,6 +37,15 @@
 // Nothing is dropped silently: a message that does not parse, records that
 // arrive outside an H…L message, and transfers that end before their L
 // record are all passed to Handler.Reject with the raw bytes and the reason,
-// for the caller's quarantine. Results whose test code the analyser's code
+// for the caller's quarantine.
+//
+// # Bounded memory
+//
+// A Conn holds at most the dialect's max-message (Dialect.MaxMessage,
+// 4 MiB by default) of the input in progress plus one frame. Input that
+// goes over is written to a spool file (Config.Spool), handed to
+// Handler.Reject from there (Rejected.Body) with ErrTooLarge, and refused:
+// the frame that crossed the limit and every later frame of the transfer
+// are answered NAK. Results whose test code the analyser's code
 // map does not know are delivered with the code flagged, never guessed.
 package astm

@@ -220,6 +220,7 @@ type capture struct {
 	proto    protocol.Protocol
 	id       chain.Hash
 	raw      []byte
+	body     io.Reader // if set, the bytes to store instead of raw (a spooled ASTM rejection)
 	analyser string
 	results  []chain.LabResult
 	unknown  []string
@@ -243,7 +244,9 @@ func (h astmHandler) Accept(ctx context.Context, m *astm.Message) error {
 }
 
 func (h astmHandler) Reject(ctx context.Context, rj *astm.Rejected) error {
-	c := capture{proto: protocol.ASTM, id: rj.ID, raw: rj.Raw, reason: rj.Reason.Error()}
+	// Body reads Raw, or the spool file of input over the dialect's
+	// max-message (Raw nil); it is valid until Reject returns.
+	c := capture{proto: protocol.ASTM, id: rj.ID, raw: rj.Raw, body: rj.Body(), reason: rj.Reason.Error()}
 	return h.r.keep(ctx, c)
 }
 
@@ -325,8 +328,12 @@ func (r *Receiver) keep(ctx context.Context, c capture) error {
 	// acknowledgement still depends only on its result.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.StoreTimeout)
 	defer cancel()
+	body := c.body
+	if body == nil {
+		body = bytes.NewReader(c.raw)
+	}
 	ex, _, fresh, err := r.cfg.Store.Capture(sctx, ledger.CaptureRequest{
-		Case: r.cfg.Case, Kind: chain.ExhibitResult, FileName: name, Body: bytes.NewReader(c.raw),
+		Case: r.cfg.Case, Kind: chain.ExhibitResult, FileName: name, Body: body,
 		Device: analyser, Key: out.Key,
 		Fill: func(p *chain.Predicate) { p.Lab = lab },
 	})
