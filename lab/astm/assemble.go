@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
@@ -43,6 +44,11 @@ type assembler struct {
 	// quarantined, because the Handler failed: the quarantine is tried
 	// again with each retransmission and at the end of the transfer.
 	over *Rejected
+	// failed is the text of the last frame the Handler failed to take (and
+	// failErr why), until a frame is accepted: if the sender abandons the
+	// transfer on it, the frame belongs to the abandoned input.
+	failed  []byte
+	failErr error
 }
 
 var _ link.Receiver = (*assembler)(nil)
@@ -95,9 +101,17 @@ func (a *assembler) Frame(ctx context.Context, f frame.Frame) error {
 	err := a.frame(ctx, f)
 	switch {
 	case err == nil:
+		a.failed, a.failErr = nil, nil
+		a.c.count(func(s *Stats) { s.Frames++ })
 	case a.refused != nil: // went over max-message: spooled, nothing to go back to
+		a.failed, a.failErr = nil, nil
+	case errors.Is(err, ErrRefused): // the Handler kept the input and refuses it for good
+		a.refused = err
+		a.drop()
+		a.failed, a.failErr = nil, nil
 	default:
 		a.restore(snap)
+		a.failed, a.failErr = append(a.failed[:0], f.Text...), err
 	}
 	return err
 }
@@ -213,9 +227,11 @@ func (a *assembler) overflow(ctx context.Context, f frame.Frame, rest []byte) er
 	if len(recs) == 0 && !startsH(a.pending, rest) {
 		recs, kind = a.junk, "records outside a message"
 	}
+	// A spool that cannot be written is a storage failure, not a refusal:
+	// the frame is refused and its retransmission tries again.
 	sp, err := newSpool(a.c.spool)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+		return fmt.Errorf("astm: spooling input over max-message: %w", err)
 	}
 	for _, r := range recs {
 		sp.Write(r)
@@ -225,7 +241,7 @@ func (a *assembler) overflow(ctx context.Context, f frame.Frame, rest []byte) er
 	sp.Write(rest)
 	if err := sp.finish(); err != nil {
 		sp.remove()
-		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+		return fmt.Errorf("astm: spooling input over max-message: %w", err)
 	}
 	number := ""
 	if f.Number >= 0 {
@@ -257,7 +273,7 @@ func startsH(pending, rest []byte) bool {
 // quarantineOver hands spooled over-limit input to the Handler and, once it
 // is kept, removes the spool.
 func (a *assembler) quarantineOver(ctx context.Context) error {
-	if err := a.hand(ctx, a.over); err != nil {
+	if err := a.hand(ctx, a.over); err != nil && !errors.Is(err, ErrRefused) {
 		return err
 	}
 	if err := a.over.spool.remove(); err != nil {
@@ -296,14 +312,18 @@ func (a *assembler) complete(ctx context.Context, recs [][]byte) error {
 
 // End reports whatever a transfer left unfinished: stray records as
 // ErrNoHeader, a message without its L record as ErrIncomplete, both
-// wrapping the link's reason. Input refused for good is not reported again;
-// spooled input the Handler failed to keep is tried once more and, failing
-// that, left on disk and logged.
+// wrapping the link's reason. The text of a frame the Handler failed to
+// take, if the sender gave up on it, is part of what is reported. Input
+// refused for good is not reported again; spooled input the Handler failed
+// to keep is tried once more and, failing that, left on disk and logged.
 func (a *assembler) End(ctx context.Context, cause error) {
 	defer func() {
 		a.drop()
-		a.refused = nil
+		a.refused, a.failed, a.failErr = nil, nil, nil
 	}()
+	if errors.Is(cause, link.ErrAbandoned) {
+		a.c.count(func(s *Stats) { s.Abandoned++ })
+	}
 	if cause == nil {
 		cause = errEOT
 	}
@@ -319,6 +339,14 @@ func (a *assembler) End(ctx context.Context, cause error) {
 		return
 	}
 	tail := a.pending
+	if len(a.failed) > 0 {
+		tail = append(append([]byte(nil), a.pending...), a.failed...)
+		if strings.Contains(cause.Error(), a.failErr.Error()) {
+			cause = fmt.Errorf("%w (the last %d bytes are the text of that frame)", cause, len(a.failed))
+		} else {
+			cause = fmt.Errorf("%w (the last %d bytes are the text of a frame refused because %v)", cause, len(a.failed), a.failErr)
+		}
+	}
 	var junkPartial, recPartial []byte
 	if len(a.recs) > 0 || (len(tail) > 0 && tail[0] == 'H') {
 		recPartial = tail
@@ -326,14 +354,22 @@ func (a *assembler) End(ctx context.Context, cause error) {
 		junkPartial = tail
 	}
 	if len(a.junk) > 0 || len(junkPartial) > 0 {
-		if err := a.reject(ctx, a.junk, junkPartial, fmt.Errorf("%w: %w", ErrNoHeader, cause)); err != nil {
-			a.c.log.Error("astm: could not quarantine stray records", "error", err, "dialect", a.c.d.Name)
-		}
+		a.endReject(ctx, a.junk, junkPartial, fmt.Errorf("%w: %w", ErrNoHeader, cause), "stray records")
 	}
 	if len(a.recs) > 0 || len(recPartial) > 0 {
-		if err := a.reject(ctx, a.recs, recPartial, fmt.Errorf("%w: %w", ErrIncomplete, cause)); err != nil {
-			a.c.log.Error("astm: could not quarantine an unfinished message", "error", err, "dialect", a.c.d.Name)
-		}
+		a.endReject(ctx, a.recs, recPartial, fmt.Errorf("%w: %w", ErrIncomplete, cause), "an unfinished message")
+	}
+}
+
+// endReject quarantines what a transfer left; a failure can only be logged.
+func (a *assembler) endReject(ctx context.Context, recs [][]byte, partial []byte, reason error, what string) {
+	err := a.reject(ctx, recs, partial, reason)
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrRefused):
+		a.c.log.Info("astm: the handler kept "+what+" and refuses it for good", "reason", err, "dialect", a.c.d.Name)
+	default:
+		a.c.log.Error("astm: could not quarantine "+what, "error", err, "dialect", a.c.d.Name)
 	}
 }
 

@@ -74,6 +74,9 @@ type Conn struct {
 	mu      sync.Mutex
 	waiter  chan *Message // Query waiting for the reply
 	replies sync.WaitGroup
+
+	statsMu sync.Mutex
+	stats   Stats
 }
 
 // NewConn returns a connection over s. Call Run to start it.
@@ -99,7 +102,8 @@ func NewConn(s link.Stream, cfg Config) (*Conn, error) {
 	a := newAssembler(c)
 	c.asm = a
 	c.link, err = link.New(s, link.Config{Role: cfg.Role, Frame: cfg.Dialect.Frame, Receiver: a, Clock: c.clk,
-		Timers: cfg.Timers, Busy: cfg.Busy, Interrupt: cfg.Interrupt, IgnoreInterrupts: cfg.IgnoreInterrupts, Trace: cfg.Trace})
+		Timers: cfg.Timers, Busy: cfg.Busy, Interrupt: cfg.Interrupt, IgnoreInterrupts: cfg.IgnoreInterrupts, Trace: cfg.Trace,
+		OnNAK: c.onNAK})
 	if err != nil {
 		return nil, err
 	}

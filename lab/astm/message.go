@@ -82,9 +82,12 @@ func (r *Rejected) Body() io.Reader {
 // Reasons for rejection, besides *record.Error.
 var (
 	// ErrIncomplete: the transfer ended (EOT, timeout, restart, link
-	// stopped) before the message's L record. It wraps the link's reason.
-	// If the transfer was abandoned rather than ended with EOT, the sender
-	// is expected to send the message again.
+	// stopped) before the message was complete and kept. It wraps the
+	// link's reason: if that wraps link.ErrAbandoned, the sender gave up
+	// on a frame this side refused, and the body ends with that frame's
+	// text when it was refused because the Handler failed. If the transfer
+	// was abandoned rather than ended with EOT, the sender is expected to
+	// send the message again.
 	ErrIncomplete = errors.New("astm: message incomplete")
 	// ErrNoHeader: records arrived outside an H…L message.
 	ErrNoHeader = errors.New("astm: records outside a message")
@@ -95,6 +98,15 @@ var (
 	// were answered NAK (firmware-notes/astm-lis2a2.md, "Size limit").
 	ErrTooLarge = errors.New("astm: input over the dialect's max-message")
 )
+
+// ErrRefused, wrapped by an error a Handler returns, means the Handler has
+// kept the input in quarantine and refuses it for good (for example because
+// a record is larger than it will store). The frame is answered NAK as for
+// any failure, and so is every later frame of the transfer (the sender can
+// only retransmit it), without calling the Handler again; nothing more of
+// that input is quarantined when the transfer ends. The refusal is logged
+// and counted as a refusal (Stats.Refused), not as a storage failure.
+var ErrRefused = errors.New("astm: refused for good")
 
 // A Handler takes what a Conn receives.
 type Handler interface {

@@ -64,3 +64,20 @@ func kinds(toks []Token) []string {
 	}
 	return out
 }
+
+// A bad frame carries the number it was read with, for reports.
+func TestBadFrameKeepsItsNumber(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		number int
+	}{
+		{"<STX>5L|1|N<CR><ETX>09<CR><LF>", 5},
+		{"<STX>8L|1|N<CR><ETX>0B<CR><LF>", -1},
+		{"<STX>3L|1<EOT>", 3},
+	} {
+		toks := NewScanner(Options{}).Feed(wire(tc.in), nil)
+		if len(toks) != 1 || toks[0].Kind != KindBadFrame || toks[0].Frame.Number != tc.number {
+			t.Errorf("%s: %+v, want a bad frame numbered %d", tc.in, toks, tc.number)
+		}
+	}
+}
