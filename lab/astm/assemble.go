@@ -49,11 +49,46 @@ type assembler struct {
 	// transfer on it, the frame belongs to the abandoned input.
 	failed  []byte
 	failErr error
+	// strayBurst is set once records outside a message have been
+	// quarantined, and cleared when an H record begins a message: until
+	// then a frame that carries only such records is refused (errStray).
+	strayBurst bool
 }
+
+// errStray refuses a frame that carries only records outside a message
+// while earlier ones of the same burst are already quarantined. Nothing of
+// it is acknowledged, so nothing of it needs keeping; the burst leaves one
+// quarantine record instead of one per transfer (5 MB of random bytes on a
+// dialect without checksums made 1,209).
+var errStray = fmt.Errorf("%w again, after the first of this burst were quarantined: refused until a message begins (H)", ErrNoHeader)
 
 var _ link.Receiver = (*assembler)(nil)
 
 func newAssembler(c *Conn) *assembler { return &assembler{c: c, max: c.d.MessageLimit()} }
+
+// inMessage reports whether a message is in progress (its H record taken or
+// being read).
+func (a *assembler) inMessage() bool {
+	return len(a.recs) > 0 || len(a.pending) > 0 && a.pending[0] == 'H'
+}
+
+// beginsMessage reports whether text, following the partial record
+// pending, holds the start of an H record.
+func beginsMessage(pending, text []byte) bool {
+	if len(pending) == 0 && len(text) > 0 && text[0] == 'H' {
+		return true
+	}
+	for {
+		i := bytes.IndexByte(text, frame.CR)
+		if i < 0 {
+			return false
+		}
+		text = text[i+1:]
+		if len(text) > 0 && text[0] == 'H' {
+			return true
+		}
+	}
+}
 
 // held is the size of the input in progress.
 func (a *assembler) held() int { return a.recsBytes + a.junkBytes + len(a.pending) }
@@ -64,10 +99,11 @@ type snapshot struct {
 	pending              []byte
 	recs, junk           [][]byte
 	recsBytes, junkBytes int
+	strayBurst           bool
 }
 
 func (a *assembler) save() snapshot {
-	return snapshot{a.pending, a.recs, a.junk, a.recsBytes, a.junkBytes}
+	return snapshot{a.pending, a.recs, a.junk, a.recsBytes, a.junkBytes, a.strayBurst}
 }
 
 // restore goes back to s. The slices are cut to their length so that what
@@ -76,7 +112,7 @@ func (a *assembler) save() snapshot {
 func (a *assembler) restore(s snapshot) {
 	a.pending = append([]byte(nil), s.pending...)
 	a.recs, a.junk = s.recs[:len(s.recs):len(s.recs)], s.junk[:len(s.junk):len(s.junk)]
-	a.recsBytes, a.junkBytes = s.recsBytes, s.junkBytes
+	a.recsBytes, a.junkBytes, a.strayBurst = s.recsBytes, s.junkBytes, s.strayBurst
 }
 
 // drop forgets the input in progress.
@@ -96,6 +132,9 @@ func (a *assembler) Frame(ctx context.Context, f frame.Frame) error {
 			}
 		}
 		return a.refused
+	}
+	if a.strayBurst && !a.inMessage() && !beginsMessage(a.pending, f.Text) {
+		return errStray
 	}
 	snap := a.save()
 	err := a.frame(ctx, f)
@@ -168,6 +207,7 @@ func (a *assembler) endRecord(ctx context.Context) error {
 			}
 		}
 		a.recs, a.recsBytes = [][]byte{r}, len(r)+1
+		a.strayBurst = false
 	case len(a.recs) == 0:
 		a.junk = append(a.junk, r)
 		a.junkBytes += len(r) + 1
@@ -176,6 +216,7 @@ func (a *assembler) endRecord(ctx context.Context) error {
 				return err
 			}
 			a.junk, a.junkBytes = nil, 0
+			a.strayBurst = true
 		}
 	default:
 		a.recs = append(a.recs, r)
@@ -251,6 +292,7 @@ func (a *assembler) overflow(ctx context.Context, f frame.Frame, rest []byte) er
 		ErrTooLarge, kind, a.max, a.c.d.Name, number)
 	if kind != "message" {
 		reason = fmt.Errorf("%w (%w)", reason, ErrNoHeader)
+		a.strayBurst = true
 	}
 	a.drop()
 	a.refused = reason
@@ -355,6 +397,7 @@ func (a *assembler) End(ctx context.Context, cause error) {
 	}
 	if len(a.junk) > 0 || len(junkPartial) > 0 {
 		a.endReject(ctx, a.junk, junkPartial, fmt.Errorf("%w: %w", ErrNoHeader, cause), "stray records")
+		a.strayBurst = true
 	}
 	if len(a.recs) > 0 || len(recPartial) > 0 {
 		a.endReject(ctx, a.recs, recPartial, fmt.Errorf("%w: %w", ErrIncomplete, cause), "an unfinished message")

@@ -21,8 +21,10 @@ type Stats struct {
 	// StoreFailures: the Handler could not keep what the frame completed;
 	// the sender is expected to send it again.
 	StoreFailures int64
-	// Refused: refused for good — the input went over max-message, or the
-	// Handler returned an error wrapping ErrRefused.
+	// Refused: refused for good — the input went over max-message, the
+	// Handler returned an error wrapping ErrRefused, or the frame carried
+	// only records outside a message after some of the same burst were
+	// quarantined.
 	Refused int64
 	// Withheld: NAKs not sent because they were due after the sender's
 	// reply timer (firmware-notes/astm-lis2a2.md, "One answer per request").
@@ -80,7 +82,7 @@ func (c *Conn) onNAK(n link.NAK) {
 		switch {
 		case n.Event == link.EvFrameBad:
 			kind = &s.BadFrames
-		case errors.Is(n.Reason, ErrTooLarge) || errors.Is(n.Reason, ErrRefused):
+		case errors.Is(n.Reason, ErrTooLarge) || errors.Is(n.Reason, ErrRefused) || errors.Is(n.Reason, errStray):
 			kind, level, msg = &s.Refused, slog.LevelWarn, "astm: frame refused for good"
 		default:
 			kind, level, msg = &s.StoreFailures, slog.LevelWarn, "astm: frame refused: the handler did not keep it"
