@@ -264,9 +264,18 @@ func (a *assembler) hand(ctx context.Context, rj *Rejected) error {
 // If the spool cannot be written the frame is refused as for a failed
 // Handler, and its retransmission tries again.
 func (a *assembler) overflow(ctx context.Context, f frame.Frame, rest []byte) error {
-	recs, kind := a.recs, "message"
-	if len(recs) == 0 && !startsH(a.pending, rest) {
-		recs, kind = a.junk, "records outside a message"
+	// Everything held goes to the spool, in the order received: stray
+	// records (acknowledged, so they must be kept) before a message whose
+	// H record is being read.
+	message := len(a.recs) > 0 || startsH(a.pending, rest)
+	var kind string
+	switch {
+	case message && len(a.junk) > 0:
+		kind = "records outside a message, then a message,"
+	case message:
+		kind = "message"
+	default:
+		kind = "records outside a message"
 	}
 	// A spool that cannot be written is a storage failure, not a refusal:
 	// the frame is refused and its retransmission tries again.
@@ -274,7 +283,7 @@ func (a *assembler) overflow(ctx context.Context, f frame.Frame, rest []byte) er
 	if err != nil {
 		return fmt.Errorf("astm: spooling input over max-message: %w", err)
 	}
-	for _, r := range recs {
+	for _, r := range append(a.junk[:len(a.junk):len(a.junk)], a.recs...) {
 		sp.Write(r)
 		sp.Write([]byte{frame.CR})
 	}
@@ -290,8 +299,10 @@ func (a *assembler) overflow(ctx context.Context, f frame.Frame, rest []byte) er
 	}
 	reason := fmt.Errorf("%w: %s of more than %d bytes (dialect %s); frame%s, which crossed the limit, and every later frame of the transfer are refused",
 		ErrTooLarge, kind, a.max, a.c.d.Name, number)
-	if kind != "message" {
+	if len(a.junk) > 0 || kind != "message" {
 		reason = fmt.Errorf("%w (%w)", reason, ErrNoHeader)
+	}
+	if !message {
 		a.strayBurst = true
 	}
 	a.drop()

@@ -320,3 +320,23 @@ func TestMessageAtLimitAccepted(t *testing.T) {
 	h.event("accept")
 	h.x("<ACK>")
 }
+
+// Stray records already acknowledged are not lost when the frame that goes
+// over the limit begins a message: they are spooled with it.
+func TestOverLimitKeepsStrayRecordsBeforeH(t *testing.T) {
+	h, br := overLimitHost(t)
+	h.w("<ENQ>")
+	h.x("<ACK>")
+	h.raw(frameBytes(t, 1, "P|1||stray\r", true))
+	h.x("<ACK>")
+	big := "H|\\^&|" + strings.Repeat("c", 5000) + "\r" // an H record longer than the limit
+	h.raw(frameBytes(t, 2, big, true))
+	h.event("reject")
+	h.x("<NAK>")
+	h.w("<EOT>")
+	h.waitStep(link.Receiving, link.EvEOT)
+	_, rej := h.rec.snapshot()
+	if len(rej) != 1 || string(br.bodies[0]) != "P|1||stray\r"+big || !errors.Is(rej[0].Reason, ErrTooLarge) || !errors.Is(rej[0].Reason, ErrNoHeader) {
+		t.Fatalf("%d rejections; body %q…", len(rej), br.bodies[0][:min(40, len(br.bodies[0]))])
+	}
+}
