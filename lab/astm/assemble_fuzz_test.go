@@ -23,6 +23,7 @@ type kept struct {
 	try       int // which attempt at the current frame this is
 	calls     int
 	out       []string
+	bodies    [][]byte // the bytes of each item of out
 	t         *testing.T
 }
 
@@ -42,6 +43,7 @@ func (k *kept) Accept(ctx context.Context, m *Message) error {
 		k.t.Fatalf("accepted message %q with id %v", m.Raw, m.ID)
 	}
 	k.out = append(k.out, "A "+string(m.Raw))
+	k.bodies = append(k.bodies, m.Raw)
 	return nil
 }
 
@@ -61,6 +63,7 @@ func (k *kept) Reject(ctx context.Context, rj *Rejected) error {
 		}
 	}
 	k.out = append(k.out, "R "+kind+" "+string(body))
+	k.bodies = append(k.bodies, body)
 	return nil
 }
 
@@ -106,8 +109,13 @@ func assemble(t *testing.T, frames []frame.Frame, max, failEvery int, spool stri
 			k.try = try
 			start := len(k.out)
 			restoring := as.refused == nil
+			before := heldBytes(as)
 			err := as.Frame(ctx, f)
 			cur := k.out[start:]
+			// Nothing held is dropped: it is handed over or still held.
+			if hay := append(bytes.Join(k.bodies[start:], nil), heldBytes(as)...); !bytes.Contains(hay, before) {
+				t.Fatalf("frame %q: %q held before it is neither handed over nor held after it (%v)", f.Text, before, err)
+			}
 			// Going back to the state before the frame makes the next
 			// attempt replay what this one handed over, so of two attempts
 			// one is a prefix of the other.
@@ -136,6 +144,11 @@ func assemble(t *testing.T, frames []frame.Frame, max, failEvery int, spool stri
 		t.Fatalf("state left after End: %d bytes held, refused %v", as.held(), as.refused)
 	}
 	return out
+}
+
+// heldBytes is the input the assembler holds, in the order received.
+func heldBytes(a *assembler) []byte {
+	return append(join(append(a.junk[:len(a.junk):len(a.junk)], a.recs...), nil), a.pending...)
 }
 
 func prefix(a, b []string) bool {
@@ -178,6 +191,7 @@ var assembleCases = []struct {
 	{"over-limit-one-frame", "H|\\^&\r" + strings.Repeat("C|1|I|comment\r", 100), 2000, 0, 1024, 0},
 	{"stray-over-limit", strings.Repeat("P|1|stray\r", 200), 64, 0, 1024, 3},
 	{"empty-lines", "\r\r\rH|\\^&\r\r\rL|1|N\r\r", 2, 0, 4096, 2},
+	{"stray-then-long-h", "P|1\rH|\\^&|" + strings.Repeat("h", 1100) + "\rL|1|N\r", 4, 0, 1024, 0},
 }
 
 func TestAssembleCases(t *testing.T) {
