@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/exhibit-forensics/exhibit/chain"
@@ -90,6 +91,11 @@ func NewConn(s link.Stream, cfg Config) (*Conn, error) {
 	enc, err := record.NewEncoder(cfg.Dialect.Record)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Spool != "" {
+		if fi, err := os.Stat(cfg.Spool); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("astm: spool directory %q: not a directory (%v)", cfg.Spool, err)
+		}
 	}
 	c := &Conn{d: cfg.Dialect, h: cfg.Handler, ans: cfg.Answer, codes: cfg.Codes, clk: cfg.Clock,
 		log: cfg.Logger, send: cfg.Sender, spool: cfg.Spool, enc: enc, role: cfg.Role}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"runtime"
 	"strings"
@@ -338,5 +339,20 @@ func TestOverLimitKeepsStrayRecordsBeforeH(t *testing.T) {
 	_, rej := h.rec.snapshot()
 	if len(rej) != 1 || string(br.bodies[0]) != "P|1||stray\r"+big || !errors.Is(rej[0].Reason, ErrTooLarge) || !errors.Is(rej[0].Reason, ErrNoHeader) {
 		t.Fatalf("%d rejections; body %q…", len(rej), br.bodies[0][:min(40, len(br.bodies[0]))])
+	}
+}
+
+// A spool directory that does not exist is refused when the Conn is made,
+// not found out when the first message goes over the limit.
+func TestSpoolDirChecked(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	missing := t.TempDir() + "/missing"
+	if _, err := NewConn(a, Config{Role: link.Host, Dialect: Standard(), Handler: newRecorder(), Spool: missing}); err == nil {
+		t.Fatal("NewConn accepted a spool directory that does not exist")
+	}
+	if _, err := NewConn(a, Config{Role: link.Host, Dialect: Standard(), Handler: newRecorder(), Spool: t.TempDir()}); err != nil {
+		t.Fatal(err)
 	}
 }
