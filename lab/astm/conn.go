@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 
 	"github.com/exhibit-forensics/exhibit/chain"
@@ -49,6 +50,11 @@ type Config struct {
 	IgnoreInterrupts bool
 	Trace            func(link.Step)
 	Logger           *slog.Logger // nil: slog.Default()
+	// Spool is the directory where input over the dialect's max-message is
+	// written for the Handler to read (Rejected.Body); "" means
+	// os.TempDir(). A spool file holds at most max-message plus one frame
+	// and is removed once Reject returns.
+	Spool string
 }
 
 // A Conn is one ASTM connection.
@@ -60,6 +66,8 @@ type Conn struct {
 	clk   link.Clock
 	log   *slog.Logger
 	send  record.Repeat
+	spool string
+	asm   *assembler
 	link  *link.Link
 	enc   *record.Encoder
 	role  link.Role
@@ -67,6 +75,9 @@ type Conn struct {
 	mu      sync.Mutex
 	waiter  chan *Message // Query waiting for the reply
 	replies sync.WaitGroup
+
+	statsMu sync.Mutex
+	stats   Stats
 }
 
 // NewConn returns a connection over s. Call Run to start it.
@@ -81,17 +92,24 @@ func NewConn(s link.Stream, cfg Config) (*Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Spool != "" {
+		if fi, err := os.Stat(cfg.Spool); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("astm: spool directory %q: not a directory (%v)", cfg.Spool, err)
+		}
+	}
 	c := &Conn{d: cfg.Dialect, h: cfg.Handler, ans: cfg.Answer, codes: cfg.Codes, clk: cfg.Clock,
-		log: cfg.Logger, send: cfg.Sender, enc: enc, role: cfg.Role}
+		log: cfg.Logger, send: cfg.Sender, spool: cfg.Spool, enc: enc, role: cfg.Role}
 	if c.clk == nil {
 		c.clk = link.SystemClock
 	}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
-	a := &assembler{c: c}
+	a := newAssembler(c)
+	c.asm = a
 	c.link, err = link.New(s, link.Config{Role: cfg.Role, Frame: cfg.Dialect.Frame, Receiver: a, Clock: c.clk,
-		Timers: cfg.Timers, Busy: cfg.Busy, Interrupt: cfg.Interrupt, IgnoreInterrupts: cfg.IgnoreInterrupts, Trace: cfg.Trace})
+		Timers: cfg.Timers, Busy: cfg.Busy, Interrupt: cfg.Interrupt, IgnoreInterrupts: cfg.IgnoreInterrupts, Trace: cfg.Trace,
+		OnNAK: c.onNAK})
 	if err != nil {
 		return nil, err
 	}

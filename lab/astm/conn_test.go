@@ -65,6 +65,14 @@ func (h *host) w(s string) {
 	}
 }
 
+// raw writes bytes as they are.
+func (h *host) raw(b []byte) {
+	h.t.Helper()
+	if _, err := h.peer.RW.Write(b); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 func (h *host) x(s string) {
 	h.t.Helper()
 	if err := h.peer.Expect(s); err != nil {
@@ -180,9 +188,13 @@ func TestSixStorageFailuresAbortTransfer(t *testing.T) {
 	}
 	h.w("<EOT>") // the instrument gives up
 	h.event("reject")
+	// What it gave up on is quarantined, the refused frame included.
 	_, rej := h.rec.snapshot()
-	if !errors.Is(rej[0].Reason, ErrIncomplete) || string(rej[0].Raw) != strings.TrimSuffix(domainRaw, "L|1|N\r") {
+	if !errors.Is(rej[0].Reason, ErrIncomplete) || !errors.Is(rej[0].Reason, link.ErrAbandoned) || string(rej[0].Raw) != domainRaw {
 		t.Fatalf("reject %v %q", rej[0].Reason, rej[0].Raw)
+	}
+	if s := h.c.Stats(); s.StoreFailures != 6 || s.NAKs != 6 || s.Abandoned != 1 || s.Frames != 4 {
+		t.Fatalf("stats %+v", s)
 	}
 }
 

@@ -26,7 +26,7 @@ type Dialect struct {
 	Description string
 	Source      string // where the facts come from
 
-	Frame   frame.Options // frame numbers, checksum, trailer, text limit
+	Frame   frame.Options // frame numbers, checksum, trailer, text limits (sent and received)
 	Packing frame.Packing // how records are laid out in frames
 
 	// Record holds the delimiters this side writes (incoming headers
@@ -43,6 +43,28 @@ type Dialect struct {
 	// ReplyTermination is the L-3 code ending a reply to a query that
 	// carries orders: F ("last request for information processed").
 	ReplyTermination string
+
+	// MaxMessage is the most bytes of one message (its records with their
+	// CRs) a Conn receives; 0 means DefaultMaxMessage. Input that goes over
+	// it is quarantined from a spool file and refused (Config.Spool,
+	// ErrTooLarge).
+	MaxMessage int
+}
+
+// DefaultMaxMessage is the limit on a received message when the dialect
+// sets none: 4 MiB, as for HL7 (lab/hl7/mllp.DefaultMax). The largest
+// result messages seen from analysers are tens of kB.
+const DefaultMaxMessage = 4 << 20
+
+// MaxMaxMessage is the largest max-message a dialect may set: 1 GiB.
+const MaxMaxMessage = 1 << 30
+
+// MessageLimit returns the effective limit on a received message.
+func (d *Dialect) MessageLimit() int {
+	if d.MaxMessage <= 0 {
+		return DefaultMaxMessage
+	}
+	return d.MaxMessage
 }
 
 // ErrDialect is wrapped by every dialect parse error.
@@ -105,8 +127,8 @@ func yn(b bool) string {
 }
 
 var dialectKeys = []string{"name", "description", "source", "frame-numbers", "checksum", "trailer", "max-text",
-	"packing", "delimiters", "declaration", "charset", "decimal-mark", "test-code-component",
-	"query-specimen-component", "reply-termination"}
+	"max-receive-text", "packing", "delimiters", "declaration", "charset", "decimal-mark", "test-code-component",
+	"query-specimen-component", "reply-termination", "max-message"}
 
 // ParseDialect reads a dialect file. The first line is exactly
 // "astm-dialect v1"; then "key value" lines, each key at most once, blank
@@ -169,13 +191,17 @@ func ParseDialect(data []byte) (*Dialect, error) {
 			var b bool
 			b, err = yesNo(val)
 			d.Frame.NoTrailer = !b
-		case "max-text":
+		case "max-text", "max-receive-text":
 			var n int
 			n, err = strconv.Atoi(val)
 			if err == nil && (n < 1 || n > frame.MaxTextLIS1A) {
 				err = fmt.Errorf("%d is outside 1..%d", n, frame.MaxTextLIS1A)
 			}
-			d.Frame.MaxText = n
+			if key == "max-text" {
+				d.Frame.MaxText = n
+			} else {
+				d.Frame.MaxReceive = n
+			}
 		case "packing":
 			d.Packing, err = frame.ParsePacking(val)
 		case "delimiters":
@@ -204,6 +230,13 @@ func ParseDialect(data []byte) (*Dialect, error) {
 			} else {
 				d.QuerySpecimenComponent = n
 			}
+		case "max-message":
+			var n int
+			n, err = strconv.Atoi(val)
+			if err == nil && (n < 1024 || n > MaxMaxMessage) {
+				err = fmt.Errorf("%d is outside 1024..%d", n, MaxMaxMessage)
+			}
+			d.MaxMessage = n
 		case "reply-termination":
 			if len(val) != 1 || !strings.Contains("NTREQIF", val) {
 				err = fmt.Errorf("%q is not one of N T R E Q I F", val)
@@ -249,6 +282,9 @@ func (d *Dialect) Validate() error {
 	if d.TestCodeComponent < 1 || d.QuerySpecimenComponent < 1 {
 		return fmt.Errorf("%w: component numbers start at 1", ErrDialect)
 	}
+	if d.MaxMessage < 0 || d.MaxMessage > MaxMaxMessage {
+		return fmt.Errorf("%w: max-message %d is outside 1024..%d", ErrDialect, d.MaxMessage, MaxMaxMessage)
+	}
 	return nil
 }
 
@@ -268,6 +304,7 @@ func (d *Dialect) Format() []byte {
 	kv("checksum", yn(!d.Frame.NoChecksum))
 	kv("trailer", yn(!d.Frame.NoTrailer))
 	kv("max-text", strconv.Itoa(d.Frame.Max()))
+	kv("max-receive-text", strconv.Itoa(d.Frame.ReceiveMax()))
 	kv("packing", d.Packing.String())
 	delims := d.Record.Delimiters
 	if delims == (record.Delimiters{}) {
@@ -284,6 +321,7 @@ func (d *Dialect) Format() []byte {
 	kv("test-code-component", strconv.Itoa(d.TestCodeComponent))
 	kv("query-specimen-component", strconv.Itoa(d.QuerySpecimenComponent))
 	kv("reply-termination", d.ReplyTermination)
+	kv("max-message", strconv.Itoa(d.MessageLimit()))
 	return b.Bytes()
 }
 

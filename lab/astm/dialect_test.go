@@ -37,9 +37,10 @@ func TestBuiltinDialects(t *testing.T) {
 		}
 	}
 	std := Standard()
-	if std.Frame != (frame.Options{MaxText: 240}) || std.Packing != frame.RecordPerMessage ||
+	if std.Frame != (frame.Options{MaxText: 240, MaxReceive: 63993}) || std.Packing != frame.RecordPerMessage ||
 		std.Record.Delimiters != record.Standard || std.Record.Charset != record.Latin1 ||
-		std.Record.DecimalMark != value.Point || std.TestCodeComponent != 4 || std.QuerySpecimenComponent != 2 {
+		std.Record.DecimalMark != value.Point || std.TestCodeComponent != 4 || std.QuerySpecimenComponent != 2 ||
+		std.MaxMessage != DefaultMaxMessage || std.MessageLimit() != 4<<20 || (&Dialect{}).MessageLimit() != DefaultMaxMessage {
 		t.Errorf("lis2a2 = %+v", std)
 	}
 	au, _ := LookupDialect("beckman-au")
@@ -79,7 +80,7 @@ var dialectCases = []struct {
 	ok   bool
 }{
 	{"minimal", "astm-dialect v1\nname x\n", true},
-	{"full", "astm-dialect v1\nname eu\ndescription d\nsource s\nframe-numbers no\nchecksum no\ntrailer no\nmax-text 63993\npacking whole-message\ndelimiters |\\^&\ndeclaration \\\\^&\ncharset windows-1252\ndecimal-mark ,\ntest-code-component 1\nquery-specimen-component 3\nreply-termination N\n", true},
+	{"full", "astm-dialect v1\nname eu\ndescription d\nsource s\nframe-numbers no\nchecksum no\ntrailer no\nmax-text 63993\nmax-receive-text 1000\npacking whole-message\ndelimiters |\\^&\ndeclaration \\\\^&\ncharset windows-1252\ndecimal-mark ,\ntest-code-component 1\nquery-specimen-component 3\nreply-termination N\nmax-message 65536\n", true},
 	{"comments", "astm-dialect v1\n# c\n\nname x # not a comment\n", false},
 	{"no-header", "name x\n", false},
 	{"v2", "astm-dialect v2\nname x\n", false},
@@ -90,6 +91,12 @@ var dialectCases = []struct {
 	{"bad-bool", "astm-dialect v1\nname x\nchecksum maybe\n", false},
 	{"max-text-0", "astm-dialect v1\nname x\nmax-text 0\n", false},
 	{"max-text-big", "astm-dialect v1\nname x\nmax-text 64000\n", false},
+	{"max-receive-text-0", "astm-dialect v1\nname x\nmax-receive-text 0\n", false},
+	{"max-receive-text-big", "astm-dialect v1\nname x\nmax-receive-text 63994\n", false},
+	{"max-receive-text", "astm-dialect v1\nname x\nmax-receive-text 240\n", true},
+	{"max-message", "astm-dialect v1\nname x\nmax-message 1024\n", true},
+	{"max-message-small", "astm-dialect v1\nname x\nmax-message 1023\n", false},
+	{"max-message-big", "astm-dialect v1\nname x\nmax-message 1073741825\n", false},
 	{"bad-packing", "astm-dialect v1\nname x\npacking sideways\n", false},
 	{"bad-delimiters", "astm-dialect v1\nname x\ndelimiters ||^&\n", false},
 	{"bad-charset", "astm-dialect v1\nname x\ncharset ebcdic\n", false},
@@ -114,9 +121,9 @@ func TestParseDialect(t *testing.T) {
 			continue
 		}
 		if tc.name == "full" {
-			if !d.Frame.NoFrameNumbers || !d.Frame.NoChecksum || !d.Frame.NoTrailer || d.Frame.MaxText != 63993 ||
+			if !d.Frame.NoFrameNumbers || !d.Frame.NoChecksum || !d.Frame.NoTrailer || d.Frame.MaxText != 63993 || d.Frame.MaxReceive != 1000 ||
 				d.Packing != frame.WholeMessage || d.Record.Charset != record.Windows1252 || d.Record.DecimalMark != value.Comma ||
-				d.TestCodeComponent != 1 || d.QuerySpecimenComponent != 3 || d.ReplyTermination != "N" || d.Record.Declaration != `\\^&` {
+				d.TestCodeComponent != 1 || d.QuerySpecimenComponent != 3 || d.MaxMessage != 65536 || d.ReplyTermination != "N" || d.Record.Declaration != `\\^&` {
 				t.Errorf("full = %+v", d)
 			}
 		}

@@ -37,6 +37,24 @@
 // Nothing is dropped silently: a message that does not parse, records that
 // arrive outside an H…L message, and transfers that end before their L
 // record are all passed to Handler.Reject with the raw bytes and the reason,
-// for the caller's quarantine. Results whose test code the analyser's code
+// for the caller's quarantine.
+//
+// # Bounded memory
+//
+// A Conn holds at most the dialect's max-message (Dialect.MaxMessage,
+// 4 MiB by default) of the input in progress plus one frame. Input that
+// goes over is written to a spool file (Config.Spool), handed to
+// Handler.Reject from there (Rejected.Body) with ErrTooLarge, and refused:
+// the frame that crossed the limit and every later frame of the transfer
+// are answered NAK.
+//
+// # Refusals
+//
+// Every NAK is logged with the frame number, the reason and the frame's
+// byte offset in the stream, and counted (Conn.Stats). A message the
+// instrument abandons after refusals is quarantined with that reason. A
+// Handler that keeps input in quarantine and refuses it for good returns
+// an error wrapping ErrRefused: the frame is refused for the rest of the
+// transfer without the Handler being asked again. Results whose test code the analyser's code
 // map does not know are delivered with the code flagged, never guessed.
 package astm

@@ -1,8 +1,10 @@
 package astm
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
@@ -50,25 +52,61 @@ func (m *Message) UnknownCodes() []string {
 // A Rejected holds input that could not be accepted as a message, for
 // quarantine.
 type Rejected struct {
-	ID       chain.Hash // SHA-256 of Raw
-	Raw      []byte     // records as received, each followed by CR (a partial last record has no CR)
+	ID chain.Hash // SHA-256 of the body
+	// Raw is the body when it is held in memory: records as received, each
+	// followed by CR (a partial last record has no CR). It is nil when the
+	// body went over the dialect's max-message and was spooled to a file:
+	// read it with Body.
+	Raw      []byte
+	Size     int64 // length of the body
 	Dialect  string
 	Received time.Time
 	// Reason says what is wrong and where: a *record.Error for a message
-	// that does not parse, or wraps ErrIncomplete or ErrNoHeader.
+	// that does not parse, or wraps ErrIncomplete, ErrNoHeader or
+	// ErrTooLarge.
 	Reason error
+
+	spool *spool
+}
+
+// Body returns a reader of the body: Raw, or the spool file. It is valid
+// only during the Handler.Reject call it was passed to; the spool file is
+// removed after. Each call returns a new reader from the start.
+func (r *Rejected) Body() io.Reader {
+	if r.spool != nil {
+		return r.spool.reader()
+	}
+	return bytes.NewReader(r.Raw)
 }
 
 // Reasons for rejection, besides *record.Error.
 var (
 	// ErrIncomplete: the transfer ended (EOT, timeout, restart, link
-	// stopped) before the message's L record. It wraps the link's reason.
-	// If the transfer was abandoned rather than ended with EOT, the sender
-	// is expected to send the message again.
+	// stopped) before the message was complete and kept. It wraps the
+	// link's reason: if that wraps link.ErrAbandoned, the sender gave up
+	// on a frame this side refused, and the body ends with that frame's
+	// text when it was refused because the Handler failed. If the transfer
+	// was abandoned rather than ended with EOT, the sender is expected to
+	// send the message again.
 	ErrIncomplete = errors.New("astm: message incomplete")
 	// ErrNoHeader: records arrived outside an H…L message.
 	ErrNoHeader = errors.New("astm: records outside a message")
+	// ErrTooLarge: the input in progress went over the dialect's
+	// max-message. The body (spooled: read it with Body) holds what was
+	// received of it, up to and including the text of the frame that
+	// crossed the limit; that frame and every later frame of the transfer
+	// were answered NAK (firmware-notes/astm-lis2a2.md, "Size limit").
+	ErrTooLarge = errors.New("astm: input over the dialect's max-message")
 )
+
+// ErrRefused, wrapped by an error a Handler returns, means the Handler has
+// kept the input in quarantine and refuses it for good (for example because
+// a record is larger than it will store). The frame is answered NAK as for
+// any failure, and so is every later frame of the transfer (the sender can
+// only retransmit it), without calling the Handler again; nothing more of
+// that input is quarantined when the transfer ends. The refusal is logged
+// and counted as a refusal (Stats.Refused), not as a storage failure.
+var ErrRefused = errors.New("astm: refused for good")
 
 // A Handler takes what a Conn receives.
 type Handler interface {

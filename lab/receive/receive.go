@@ -224,7 +224,7 @@ type capture struct {
 	proto    protocol.Protocol
 	id       chain.Hash
 	raw      []byte
-	body     io.Reader // if set, the blob is read from it instead of raw (a spooled HL7 frame)
+	body     io.Reader // if set, the bytes to store instead of raw (input spooled to disk); read once
 	analyser string
 	results  []chain.LabResult
 	unknown  []string
@@ -244,11 +244,13 @@ func (h astmHandler) Accept(ctx context.Context, m *astm.Message) error {
 		c.results = append(c.results, lr)
 	}
 	c.unknown = m.UnknownCodes()
-	return h.r.keep(ctx, c)
+	return refusedAs(h.r.keep(ctx, c), astm.ErrRefused)
 }
 
 func (h astmHandler) Reject(ctx context.Context, rj *astm.Rejected) error {
-	c := capture{proto: protocol.ASTM, id: rj.ID, raw: rj.Raw, reason: rj.Reason.Error()}
+	// Body reads Raw, or the spool file of input over the dialect's
+	// max-message (Raw nil); it is valid until Reject returns.
+	c := capture{proto: protocol.ASTM, id: rj.ID, raw: rj.Raw, body: rj.Body(), reason: rj.Reason.Error()}
 	return h.r.keep(ctx, c)
 }
 

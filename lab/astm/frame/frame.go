@@ -7,7 +7,9 @@
 //
 // where FN is the frame number '0'–'7' (the first frame of a transfer is '1',
 // and the number wraps from 7 to 0), text is at most 240 bytes (E1381) or
-// 63,993 bytes (LIS1-A), ETB ends an intermediate frame and ETX the last frame
+// 63,993 bytes (LIS1-A) — this side sends at most the first and accepts up
+// to the second unless told otherwise, because many instruments send a whole
+// message in one frame of several kB — ETB ends an intermediate frame and ETX the last frame
 // of a message, and C1 C2 are the checksum: the sum of the bytes from FN through
 // ETB/ETX inclusive, modulo 256, written as two upper-case hexadecimal digits.
 // For example, the frame
@@ -56,15 +58,21 @@ const (
 )
 
 // Options says which parts of the standard frame a dialect uses. The zero
-// value is standard E1381 with the 240-byte text limit.
+// value is the standard: E1381's 240-byte text limit for frames this side
+// sends, LIS1-A's 63,993 bytes for frames it receives.
 type Options struct {
 	NoFrameNumbers bool // no FN byte after STX (Beckman AU)
 	NoChecksum     bool // no C1 C2 after ETB/ETX (Beckman AU)
 	NoTrailer      bool // no CR LF at the end of the frame
-	MaxText        int  // maximum text bytes per frame; 0 means MaxTextE1381
+	// MaxText is the most text bytes per frame this side sends (Append,
+	// Split); 0 means MaxTextE1381.
+	MaxText int
+	// MaxReceive is the most text bytes per frame this side accepts
+	// (Scanner, Parse); 0 means MaxTextLIS1A. A dialect may tighten it.
+	MaxReceive int
 }
 
-// Max returns the effective text limit.
+// Max returns the effective limit on text sent.
 func (o Options) Max() int {
 	if o.MaxText <= 0 {
 		return MaxTextE1381
@@ -72,10 +80,21 @@ func (o Options) Max() int {
 	return o.MaxText
 }
 
+// ReceiveMax returns the effective limit on text received.
+func (o Options) ReceiveMax() int {
+	if o.MaxReceive <= 0 {
+		return MaxTextLIS1A
+	}
+	return o.MaxReceive
+}
+
 // Validate reports whether the options are usable.
 func (o Options) Validate() error {
 	if o.MaxText < 0 || o.MaxText > MaxTextLIS1A {
 		return fmt.Errorf("frame: text limit %d out of range 1..%d", o.MaxText, MaxTextLIS1A)
+	}
+	if o.MaxReceive < 0 || o.MaxReceive > MaxTextLIS1A {
+		return fmt.Errorf("frame: receive text limit %d out of range 1..%d", o.MaxReceive, MaxTextLIS1A)
 	}
 	return nil
 }
@@ -181,7 +200,8 @@ func Append(dst []byte, f Frame, o Options) ([]byte, error) {
 }
 
 // Parse decodes b, which must hold exactly one frame from STX to the end of
-// its trailer. Lower-case checksum digits are accepted.
+// its trailer, under the receive limit. Lower-case checksum digits are
+// accepted.
 func Parse(b []byte, o Options) (Frame, error) {
 	if len(b) == 0 || b[0] != STX {
 		return Frame{}, &Error{Offset: 0, Err: ErrSyntax, Detail: "does not start with STX"}

@@ -68,13 +68,16 @@ var frameCases = []struct {
 		&Frame{-1, wire("L|1|N<CR>"), true}, nil},
 	{"no-fn-with-checksum", "<STX>L|1|N<CR><ETX>D3<CR><LF>", Options{NoFrameNumbers: true}, &Frame{-1, wire("L|1|N<CR>"), true}, nil},
 	{"empty-text", "<STX>1<ETX>34<CR><LF>", Options{}, &Frame{1, []byte{}, true}, nil},
+	{"over-e1381", "<STX>1C|1|I|" + strings.Repeat("x", 300) + "<CR><ETX>12<CR><LF>", Options{MaxText: MaxTextLIS1A},
+		&Frame{1, wire("C|1|I|" + strings.Repeat("x", 300) + "<CR>"), true}, nil},
+	{"over-tightened", "<STX>1C|1|I|" + strings.Repeat("x", 250) + "<CR><ETX>A2<CR><LF>", Options{MaxReceive: MaxTextE1381}, nil, ErrTooLong},
 
 	{"bad-checksum", "<STX>5L|1|N<CR><ETX>09<CR><LF>", Options{}, nil, ErrChecksum},
 	{"checksum-not-hex", "<STX>5L|1|N<CR><ETX>0G<CR><LF>", Options{}, nil, ErrChecksum},
 	{"fn-8", "<STX>8L|1|N<CR><ETX>0B<CR><LF>", Options{}, nil, ErrFrameNumber},
 	{"fn-missing", "<STX><ETX>03<CR><LF>", Options{}, nil, ErrFrameNumber},
 	{"lf-in-text", "<STX>1A<LF>B<ETX>D2<CR><LF>", Options{}, nil, ErrRestricted},
-	{"too-long", "<STX>1ABCDE<ETX>??<CR><LF>", Options{MaxText: 4}, nil, ErrTooLong},
+	{"too-long", "<STX>1ABCDE<ETX>??<CR><LF>", Options{MaxReceive: 4}, nil, ErrTooLong},
 	{"no-trailer", "<STX>5L|1|N<CR><ETX>08X", Options{}, nil, ErrTrailer},
 	{"cr-without-lf", "<STX>5L|1|N<CR><ETX>08<CR>", Options{}, nil, ErrIncomplete},
 	{"truncated", "<STX>5L|1|N", Options{}, nil, ErrIncomplete},
@@ -120,13 +123,17 @@ func TestParse(t *testing.T) {
 }
 
 func TestTooLongWithGoodChecksum(t *testing.T) {
-	// A 5-byte text under a 4-byte limit, checksum right: refused for length.
+	// A 5-byte text under a 4-byte receive limit, checksum right: refused
+	// for length. The send limit does not limit what is received.
 	body := []byte("1ABCDE\x03")
 	c := Checksum(body)
 	in := append(append([]byte{STX}, body...), hexDigits[c>>4], hexDigits[c&15], CR, LF)
-	_, err := Parse(in, Options{MaxText: 4})
+	_, err := Parse(in, Options{MaxReceive: 4})
 	if !errors.Is(err, ErrTooLong) {
 		t.Fatalf("err = %v, want ErrTooLong", err)
+	}
+	if _, err := Parse(in, Options{MaxText: 4}); err != nil {
+		t.Fatalf("the send limit refused a received frame: %v", err)
 	}
 	if _, err := Append(nil, Frame{Number: 1, Text: []byte("ABCDE"), Last: true}, Options{MaxText: 4}); !errors.Is(err, ErrTooLong) {
 		t.Fatalf("Append err = %v, want ErrTooLong", err)
@@ -240,7 +247,7 @@ func TestScannerBoundsMemory(t *testing.T) {
 	if len(toks) != 1 || !errors.Is(toks[0].Err, ErrTooLong) {
 		t.Fatalf("tokens = %+v", toks)
 	}
-	if len(toks[0].Raw) > MaxTextE1381+8 || toks[0].Size != len(big)+5 {
+	if len(toks[0].Raw) > MaxTextLIS1A+8 || toks[0].Size != len(big)+5 {
 		t.Fatalf("raw kept %d bytes, size %d", len(toks[0].Raw), toks[0].Size)
 	}
 }
@@ -344,6 +351,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
+		o.MaxText = MaxTextLIS1A // what was received may be longer than what is sent
 		enc, err := Append(nil, fr, o)
 		if err != nil {
 			t.Fatalf("parsed frame %+v does not encode: %v", fr, err)
@@ -383,7 +391,7 @@ func FuzzScanner(f *testing.F) {
 			}
 			total += whole[i].Size
 			if whole[i].Kind == KindFrame {
-				enc, err := Append(nil, whole[i].Frame, Options{})
+				enc, err := Append(nil, whole[i].Frame, Options{MaxText: MaxTextLIS1A})
 				if err != nil || !bytes.Equal(bytes.ToUpper(enc), bytes.ToUpper(whole[i].Raw)) {
 					t.Fatalf("frame %q re-encodes as %q (%v)", whole[i].Raw, enc, err)
 				}

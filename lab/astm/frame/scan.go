@@ -39,11 +39,14 @@ func (k Kind) String() string {
 
 // A Token is one unit of the byte stream.
 type Token struct {
-	Kind  Kind
-	Frame Frame // KindFrame
+	Kind Kind
+	// Frame is the frame, for KindFrame. For KindBadFrame it holds only the
+	// frame number as read (-1 if there was none or it was not a digit
+	// 0–7) and whether the frame ended ETX, for reports.
+	Frame Frame
 	Err   error // KindBadFrame: an *Error
 	// Raw holds the bytes of the frame, bad frame or noise, capped at the
-	// text limit plus the framing for frames that overrun it.
+	// receive text limit plus the framing for frames that overrun it.
 	Raw []byte
 	// Size is the number of bytes the token spans in the stream, which may
 	// exceed len(Raw).
@@ -81,7 +84,7 @@ type Scanner struct {
 
 // NewScanner returns a Scanner for frames shaped by o.
 func NewScanner(o Options) *Scanner {
-	return &Scanner{o: o, limit: o.Max()}
+	return &Scanner{o: o, limit: o.ReceiveMax()}
 }
 
 // Reset drops any partial frame.
@@ -152,6 +155,7 @@ func (s *Scanner) emit(toks []Token) []Token {
 	t := Token{Raw: s.raw, Size: s.size}
 	if s.bad != nil {
 		t.Kind, t.Err = KindBadFrame, s.bad
+		t.Frame = Frame{Number: s.fn, Last: s.last}
 	} else {
 		t.Kind = KindFrame
 		t.Frame = Frame{Number: s.fn, Text: s.text, Last: s.last}

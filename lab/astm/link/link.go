@@ -34,6 +34,12 @@
 // the frame is answered NAK, so the sender sends it again. The layer above
 // (lab/astm) uses that to store a complete message before the ACK of its
 // last frame leaves.
+//
+// No refusal is silent: every NAK this side sends as receiver (or withholds
+// as too late) is reported to Config.OnNAK with the frame number, the
+// reason and the frame's byte offset in the stream, and a transfer that
+// ends while its last frame stands refused — the sender gave up on it —
+// ends with a reason wrapping ErrAbandoned.
 package link
 
 import (
@@ -65,8 +71,10 @@ type Receiver interface {
 	Frame(ctx context.Context, f frame.Frame) error
 	// End is called when a transfer ends: err is nil after EOT, or says why
 	// the transfer was abandoned (ErrReceiveTimeout, ErrRestarted, or the
-	// link stopping). Frames since the last complete message are then
-	// incomplete.
+	// link stopping). If the last frame the sender sent was refused (NAK)
+	// and not sent again successfully, err wraps ErrAbandoned, saying which
+	// frame, how often and why (with EOT it is then not nil). Frames since
+	// the last complete message are then incomplete.
 	End(ctx context.Context, err error)
 }
 
@@ -125,6 +133,33 @@ type Config struct {
 	// Trace, if set, is called for every transition, from the link's
 	// goroutine.
 	Trace func(Step)
+	// OnNAK, if set, is told of every NAK this side sends as receiver, or
+	// withholds because it is late, from the link's goroutine.
+	OnNAK func(NAK)
+}
+
+// A NAK is a refusal this side gave as receiver: a frame answered NAK, or
+// an ENQ answered NAK because Config.Busy said so.
+type NAK struct {
+	Time  time.Time
+	Event Event // EvFrameBad, EvFrameRefused or EvENQBusy
+	// Frame is the refused frame's number as read; -1 for an ENQ, a dialect
+	// without frame numbers, or a number that could not be read.
+	Frame int
+	// Offset is where the refused frame (or ENQ) begins in the stream, in
+	// bytes read since Run started.
+	Offset int64
+	// Attempt counts the refusals in a row in this transfer, since the
+	// last frame accepted (1 for the first). E1381 senders give up after
+	// the sixth.
+	Attempt int
+	// Reason is why: a *frame.Error (damaged or too long), an error
+	// wrapping ErrOutOfSequence, the Receiver's error (EvFrameRefused), or
+	// ErrBusy.
+	Reason error
+	// Withheld: the NAK was due later than the sender's reply timer and was
+	// not sent (see "One answer per request").
+	Withheld bool
 }
 
 // A Step is one transition, for tracing.
@@ -153,8 +188,16 @@ var (
 	ErrReceiveTimeout = errors.New("astm link: no frame within the receive timer")
 	ErrRestarted      = errors.New("astm link: sender restarted the transfer")
 	ErrClosed         = errors.New("astm link: stopped")
-	ErrRunning        = errors.New("astm link: already running")
-	ErrNoFrames       = errors.New("astm link: nothing to send")
+	// ErrAbandoned: the transfer ended while the last frame the sender
+	// sent stood refused; the sender gave up on it.
+	ErrAbandoned = errors.New("astm link: sender abandoned the transfer on a refused frame")
+	// ErrOutOfSequence: a valid frame whose number is neither the one
+	// expected nor a repeat of the last frame accepted.
+	ErrOutOfSequence = errors.New("astm link: frame out of sequence")
+	// ErrBusy: an ENQ answered NAK because Config.Busy said so.
+	ErrBusy     = errors.New("astm link: busy")
+	ErrRunning  = errors.New("astm link: already running")
+	ErrNoFrames = errors.New("astm link: nothing to send")
 )
 
 type request struct {
@@ -191,6 +234,12 @@ type Link struct {
 	intr     bool // interrupt requested in this transfer
 	detail   string
 	arrived  time.Time // when the token being handled was read
+	offset   int64     // where it began in the stream
+	event    Event     // the event whose action runs
+	nakFN    int       // the number of the frame (or -1) about to be answered NAK
+	nakWhy   error     // and why
+	refusals int       // NAKs in a row in this transfer since the last accepted frame
+	lastNAK  NAK
 	sentAt   time.Time // when our last ENQ or frame began to go out
 	enqAt    time.Time // when the ENQ we last answered ACK was read
 	werr     error
@@ -209,7 +258,7 @@ func New(rw Stream, cfg Config) (*Link, error) {
 		return nil, err
 	}
 	l := &Link{cfg: cfg, rw: rw, clk: cfg.Clock, tm: cfg.Timers.withDefaults(), max: cfg.MaxAttempts,
-		reqs: make(chan *request), cancl: make(chan *request, 16), stop: make(chan struct{})}
+		reqs: make(chan *request), cancl: make(chan *request, 16), stop: make(chan struct{}), nakFN: -1}
 	if l.clk == nil {
 		l.clk = SystemClock
 	}
@@ -288,7 +337,7 @@ func (l *Link) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			err = ctx.Err()
 		case t := <-toks:
-			l.arrived = t.at
+			l.arrived, l.offset = t.at, t.off
 			l.onToken(t.Token)
 		case <-l.timerC:
 			l.timerC = nil
@@ -304,7 +353,7 @@ func (l *Link) Run(ctx context.Context) error {
 			for drained := false; !drained; {
 				select {
 				case t := <-toks:
-					l.arrived = t.at
+					l.arrived, l.offset = t.at, t.off
 					l.onToken(t.Token)
 				default:
 					drained = true
@@ -322,16 +371,19 @@ func (l *Link) Run(ctx context.Context) error {
 	}
 }
 
-// A token is what the reader found, with the time it was read.
+// A token is what the reader found, with the time it was read and its
+// offset in the stream.
 type token struct {
 	frame.Token
-	at time.Time
+	at  time.Time
+	off int64
 }
 
 func (l *Link) read(toks chan<- token, rerr chan<- error, done <-chan struct{}) {
 	sc := frame.NewScanner(l.cfg.Frame)
 	buf := make([]byte, 4096)
 	var ts []frame.Token
+	var off int64
 	for {
 		n, err := l.rw.Read(buf)
 		if n > 0 {
@@ -339,10 +391,11 @@ func (l *Link) read(toks chan<- token, rerr chan<- error, done <-chan struct{}) 
 			ts = sc.Feed(buf[:n], ts[:0])
 			for _, t := range ts {
 				select {
-				case toks <- token{t, at}:
+				case toks <- token{t, at, off}:
 				case <-done:
 					return
 				}
+				off += int64(t.Size)
 			}
 		}
 		if err != nil {
@@ -365,7 +418,7 @@ func (l *Link) shutdown(cause error) {
 			l.write(frame.EOT)
 		}
 	case Receiving:
-		l.cfg.Receiver.End(context.WithoutCancel(l.ctx), fmt.Errorf("%w: %w", ErrClosed, cause))
+		l.cfg.Receiver.End(context.WithoutCancel(l.ctx), l.abandoned(fmt.Errorf("%w: %w", ErrClosed, cause)))
 	}
 	err := fmt.Errorf("%w: %w", ErrClosed, cause)
 	if l.cur != nil {
@@ -416,7 +469,7 @@ func (l *Link) fire(e Event) {
 		return
 	}
 	from := l.state
-	l.state = t.To
+	l.state, l.event = t.To, e
 	t.do(l)
 	if l.detail != "" { // the action had something to add
 		detail = strings.TrimPrefix(detail+"; "+l.detail, "; ")
@@ -451,6 +504,7 @@ func (l *Link) onToken(t frame.Token) {
 			return
 		}
 		if l.cfg.Busy != nil && l.cfg.Busy() {
+			l.nakFN, l.nakWhy = -1, ErrBusy
 			l.fire(EvENQBusy)
 		} else {
 			l.fire(EvENQ)
@@ -495,6 +549,7 @@ func (l *Link) onToken(t frame.Token) {
 			l.fire(l.nakEvent("bad frame in reply"))
 		case l.state == Receiving:
 			l.detail = t.Err.Error()
+			l.nakFN, l.nakWhy = t.Frame.Number, t.Err
 			l.fire(EvFrameBad)
 		default:
 			l.fire(EvOther)
@@ -529,10 +584,12 @@ func (l *Link) classifyFrame(f frame.Frame) Event {
 			return EvFrameRepeat
 		}
 		l.detail = fmt.Sprintf("frame number %d, expected %d", f.Number, l.expect)
+		l.nakFN, l.nakWhy = f.Number, fmt.Errorf("%w: %s", ErrOutOfSequence, l.detail)
 		return EvFrameBad
 	}
 	if err := l.cfg.Receiver.Frame(l.ctx, f); err != nil {
 		l.detail = err.Error()
+		l.nakFN, l.nakWhy = f.Number, err
 		return EvFrameRefused
 	}
 	l.last = frame.Frame{Number: f.Number, Text: append([]byte(nil), f.Text...), Last: f.Last}
@@ -588,11 +645,49 @@ func (l *Link) sendENQ() {
 func (l *Link) acceptENQ() {
 	l.enqAt = l.arrived
 	l.write(frame.ACK)
-	l.expect, l.haveLast, l.intr = 1, false, false
+	l.expect, l.haveLast, l.intr, l.refusals = 1, false, false, 0
 	l.startTimer(l.tm.Receive)
 }
 
-func (l *Link) refuseENQ() { l.write(frame.NAK) }
+func (l *Link) refuseENQ() {
+	l.write(frame.NAK)
+	l.report(EvENQBusy, true)
+}
+
+// report tells Config.OnNAK of the NAK just given for the token being
+// handled. Frame NAKs count towards the transfer's refusals.
+func (l *Link) report(e Event, sent bool) {
+	n := NAK{Time: l.clk.Now(), Event: e, Frame: l.nakFN, Offset: l.offset, Reason: l.nakWhy, Withheld: !sent}
+	if e != EvENQBusy {
+		l.refusals++
+		n.Attempt = l.refusals
+		l.lastNAK = n
+	}
+	l.nakFN, l.nakWhy = -1, nil
+	if l.cfg.OnNAK != nil {
+		l.cfg.OnNAK(n)
+	}
+}
+
+// abandoned returns the reason a transfer ends with: cause, wrapped in
+// ErrAbandoned if the last frame the sender sent stands refused.
+func (l *Link) abandoned(cause error) error {
+	n := l.refusals
+	l.refusals = 0
+	if n == 0 {
+		return cause
+	}
+	last := l.lastNAK
+	which := "a frame"
+	if last.Frame >= 0 {
+		which = fmt.Sprintf("frame %d", last.Frame)
+	}
+	err := fmt.Errorf("%w: %s was refused %d time(s) in a row, last at byte %d because %w", ErrAbandoned, which, n, last.Offset, last.Reason)
+	if cause == nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w", cause, err)
+}
 
 func (l *Link) sendFrame() {
 	f := l.cur.frames[l.idx]
@@ -683,49 +778,54 @@ func (l *Link) honourInterrupt() {
 // the sender could then take its last frame for acknowledged when it was
 // not. Withholding is safe: the sender sends the message again, and a
 // message kept before is recognised by its id.
-func (l *Link) reply(b byte) {
+func (l *Link) reply(b byte) bool {
 	if late := l.clk.Now().Sub(l.arrived); !l.arrived.IsZero() && late >= l.tm.Reply {
 		l.detail = fmt.Sprintf("reply withheld: the frame was handled %v after it arrived, past the sender's reply timer", late)
-		return
+		return false
 	}
 	l.write(b)
+	return true
 }
 
 func (l *Link) ackFrame() {
 	l.reply(frame.ACK)
+	l.refusals = 0
 	l.startTimer(l.tm.Receive)
 }
 
 func (l *Link) interruptFrame() {
 	l.intr = true
 	l.reply(frame.EOT)
+	l.refusals = 0
 	l.startTimer(l.tm.Receive)
 }
 
 func (l *Link) nakFrame() {
-	l.reply(frame.NAK)
+	sent := l.reply(frame.NAK)
 	l.startTimer(l.tm.Receive)
+	l.report(l.event, sent)
 }
 
 func (l *Link) ackRepeat() { l.ackFrame() }
 
 func (l *Link) endTransfer() {
 	l.stopTimer()
-	l.cfg.Receiver.End(l.ctx, nil)
+	l.cfg.Receiver.End(l.ctx, l.abandoned(nil))
 }
 
 func (l *Link) restartTransfer() {
-	l.cfg.Receiver.End(l.ctx, ErrRestarted)
+	l.cfg.Receiver.End(l.ctx, l.abandoned(ErrRestarted))
 	l.acceptENQ()
 }
 
 func (l *Link) restartBusy() {
 	l.stopTimer()
-	l.cfg.Receiver.End(l.ctx, ErrRestarted)
+	l.cfg.Receiver.End(l.ctx, l.abandoned(ErrRestarted))
 	l.write(frame.NAK)
+	l.report(EvENQBusy, true)
 }
 
 func (l *Link) receiveTimeout() {
 	l.stopTimer()
-	l.cfg.Receiver.End(l.ctx, ErrReceiveTimeout)
+	l.cfg.Receiver.End(l.ctx, l.abandoned(ErrReceiveTimeout))
 }

@@ -112,7 +112,7 @@ type Transition struct {
 var table = []Transition{
 	{Idle, EvSend, 0, Establishing, "send ENQ; start reply timer (15 s)", (*Link).sendENQ},
 	{Idle, EvENQ, 0, Receiving, "send ACK; expect frame 1; start receive timer (30 s)", (*Link).acceptENQ},
-	{Idle, EvENQBusy, 0, Idle, "send NAK (busy)", (*Link).refuseENQ},
+	{Idle, EvENQBusy, 0, Idle, "send NAK (busy) and report it", (*Link).refuseENQ},
 
 	{Establishing, EvACK, 0, Sending, "send frame 1; start reply timer (15 s)", (*Link).sendFirst},
 	{Establishing, EvNAK, 0, BusyWait, "start busy timer (10 s)", (*Link).busyWait},
@@ -135,28 +135,28 @@ var table = []Transition{
 
 	{BusyWait, EvTimeout, 0, Establishing, "send ENQ; start reply timer (15 s)", (*Link).sendENQ},
 	{BusyWait, EvENQ, 0, Receiving, "send ACK; expect frame 1; start receive timer (30 s); our send waits", (*Link).acceptENQ},
-	{BusyWait, EvENQBusy, 0, BusyWait, "send NAK (busy)", (*Link).refuseENQ},
+	{BusyWait, EvENQBusy, 0, BusyWait, "send NAK (busy) and report it", (*Link).refuseENQ},
 	{BusyWait, EvCancel, 0, Idle, "the send fails (cancelled)", (*Link).dropCancelled},
 
 	{Contention, EvTimeout, Instrument, Establishing, "send ENQ; start reply timer (15 s)", (*Link).sendENQ},
 	{Contention, EvENQ, Host, Receiving, "send ACK; expect frame 1; start receive timer (30 s); our send waits", (*Link).acceptENQ},
-	{Contention, EvENQBusy, Host, Contention, "send NAK (busy)", (*Link).refuseENQ},
+	{Contention, EvENQBusy, Host, Contention, "send NAK (busy) and report it", (*Link).refuseENQ},
 	{Contention, EvTimeout, Host, Idle, "no ENQ came: our send starts again from idle", (*Link).noop},
 	{Contention, EvCancel, 0, Idle, "the send fails (cancelled)", (*Link).dropCancelled},
 
 	{Receiving, EvFrame, 0, Receiving, "send ACK; expect next number; restart receive timer (30 s)", (*Link).ackFrame},
 	{Receiving, EvFrameInterrupt, 0, Receiving, "send EOT for ACK (receiver interrupt: frame accepted, please stop); restart receive timer (30 s)", (*Link).interruptFrame},
-	{Receiving, EvFrameRefused, 0, Receiving, "send NAK (the upper layer could not keep it); restart receive timer (30 s)", (*Link).nakFrame},
+	{Receiving, EvFrameRefused, 0, Receiving, "send NAK (the upper layer could not keep it) and report it; restart receive timer (30 s)", (*Link).nakFrame},
 	{Receiving, EvFrameRepeat, 0, Receiving, "send ACK; ignore the copy; restart receive timer (30 s)", (*Link).ackRepeat},
-	{Receiving, EvFrameBad, 0, Receiving, "send NAK; restart receive timer (30 s)", (*Link).nakFrame},
-	{Receiving, EvEOT, 0, Idle, "transfer complete: tell the upper layer", (*Link).endTransfer},
-	{Receiving, EvENQ, 0, Receiving, "sender restarted: discard the partial transfer; send ACK; expect frame 1; restart receive timer (30 s)", (*Link).restartTransfer},
+	{Receiving, EvFrameBad, 0, Receiving, "send NAK and report it; restart receive timer (30 s)", (*Link).nakFrame},
+	{Receiving, EvEOT, 0, Idle, "transfer complete: tell the upper layer (abandoned, if the last frame stands refused)", (*Link).endTransfer},
+	{Receiving, EvENQ, 0, Receiving, "sender restarted: discard the partial transfer (tell the upper layer); send ACK; expect frame 1; restart receive timer (30 s)", (*Link).restartTransfer},
 	{Receiving, EvENQNoise, 0, Receiving, "no answer; expect frame 1; the receive timer runs on", (*Link).ignore},
-	{Receiving, EvENQBusy, 0, Idle, "sender restarted: discard the partial transfer; send NAK (busy)", (*Link).restartBusy},
+	{Receiving, EvENQBusy, 0, Idle, "sender restarted: discard the partial transfer (tell the upper layer); send NAK (busy) and report it", (*Link).restartBusy},
 	{Receiving, EvTimeout, 0, Idle, "discard the partial message: tell the upper layer (timeout)", (*Link).receiveTimeout},
 
 	{Hold, EvENQ, 0, Receiving, "send ACK; expect frame 1; start receive timer (30 s)", (*Link).acceptENQ},
-	{Hold, EvENQBusy, 0, Hold, "send NAK (busy)", (*Link).refuseENQ},
+	{Hold, EvENQBusy, 0, Hold, "send NAK (busy) and report it", (*Link).refuseENQ},
 	{Hold, EvTimeout, 0, Idle, "the line is ours again: waiting sends start", (*Link).noop},
 }
 
