@@ -1,11 +1,16 @@
 package receive
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/lab/astm"
+	"github.com/exhibit-forensics/exhibit/lab/astm/link"
+	"github.com/exhibit-forensics/exhibit/lab/astm/record"
+	"github.com/exhibit-forensics/exhibit/lab/astm/value"
 	"github.com/exhibit-forensics/exhibit/lab/hl7"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
 )
@@ -103,5 +108,86 @@ func TestHL7TooManyResultsRefused(t *testing.T) {
 	// The receiver goes on: the next message is stored.
 	if a := send(t, c, oru); a.Code != hl7.AA {
 		t.Fatalf("next message: ack %+v", a)
+	}
+}
+
+// instrument returns an ASTM instrument connection to r, sending with
+// dialect lis2a2 (240-byte frames, long records over ETB frames), and a
+// context bounding the test.
+func instrument(t *testing.T, r *Receiver) (*astm.Conn, context.Context) {
+	t.Helper()
+	d, _ := astm.LookupDialect("lis2a2")
+	ic, err := astm.NewConn(serve(t, r), astm.Config{Role: link.Instrument, Dialect: d, Logger: quiet,
+		Handler: astm.HandlerFuncs{AcceptFunc: func(context.Context, *astm.Message) error { return nil },
+			RejectFunc: func(context.Context, *astm.Rejected) error { return nil }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*guard)
+	done := make(chan error, 1)
+	go func() { done <- ic.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ic, ctx
+}
+
+func testID(c string) record.TestID { return record.TestID{"", "", "", c} }
+
+// An ASTM result of 900 KB, sent over thousands of ETB frames, is
+// acknowledged only once it is stored in a record every reader can read:
+// the value is a blob the record names.
+func TestASTMLongValueKeptAsBlob(t *testing.T) {
+	l := newLedger(t)
+	r, o := newReceiver(t, l, protocol.ASTM, "lis2a2", nil)
+	ic, ctx := instrument(t, r)
+	long := strings.Repeat("0123456789ABCDEF", 900000/16)
+	sent, err := ic.Send(ctx, &record.Message{Patients: []record.Patient{{LabID: "CASE-7", Orders: []record.Order{{
+		SpecimenID: "S7", Results: []record.Result{
+			{Test: testID("GHB"), Value: value.Value{Raw: "42.0"}, Units: "mg/L", Status: "F"},
+			{Test: testID("TRACE"), Value: value.Value{Raw: long}, Status: "F"},
+		}}}}}, Terminator: record.Terminator{Code: "N"}})
+	if err != nil {
+		t.Fatalf("the last frame was not acknowledged: %v", err)
+	}
+	if out := o.next(t); out.Kind != Stored || out.MessageID != sent.ID {
+		t.Fatalf("outcome %+v", out)
+	}
+	es := checkReadable(t, l)
+	if len(es) != 1 {
+		t.Fatalf("%d entries", len(es))
+	}
+	res := es[0].Lab.Results
+	if res[0].Value != "42.0" || res[1].Value != "" || res[1].ValueSize != int64(len(long)) ||
+		res[1].ValueSHA256 != chain.Sum([]byte(long)).Hex() {
+		t.Fatalf("results %+v", res)
+	}
+	if got := blob(t, l, chain.Sum([]byte(long))); string(got) != long {
+		t.Fatal("the value blob is not the value")
+	}
+}
+
+// An ASTM message whose results do not fit in one record is kept as
+// received, in quarantine, and its last frame refused (NAK, every time it
+// is sent): the instrument never sees it acknowledged, and the store holds
+// it once, readable.
+func TestASTMTooManyResultsRefused(t *testing.T) {
+	l := newLedger(t)
+	r, o := newReceiver(t, l, protocol.ASTM, "lis2a2", nil)
+	ic, ctx := instrument(t, r)
+	var results []record.Result
+	for i := 0; i < 12000; i++ {
+		results = append(results, record.Result{Test: testID(fmt.Sprintf("T%d", i)), Value: value.Value{Raw: "1.0"}, Status: "F"})
+	}
+	_, err := ic.Send(ctx, &record.Message{Patients: []record.Patient{{LabID: "CASE-7", Orders: []record.Order{{
+		SpecimenID: "S7", Results: results}}}}, Terminator: record.Terminator{Code: "N"}})
+	if err == nil {
+		t.Fatal("a message whose results do not fit in one record was acknowledged")
+	}
+	out := o.next(t)
+	if out.Kind != Quarantined || !out.Refused {
+		t.Fatalf("outcome %+v", out)
+	}
+	es := checkReadable(t, l)
+	if len(es) != 1 || !es[0].Quarantined() || !strings.Contains(es[0].Lab.Quarantine, "12000 results do not fit in one record") {
+		t.Fatalf("entries %+v", es)
 	}
 }
