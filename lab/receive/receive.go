@@ -43,6 +43,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -101,6 +102,11 @@ type Config struct {
 	// Observe, if set, is told the outcome of every capture attempt. It is
 	// called from connection goroutines, possibly concurrently.
 	Observe func(Outcome)
+	// Spool is the directory where input too large to hold in memory (over
+	// the dialect's max-message, or the HL7 size limit) is kept while it
+	// arrives, before it is quarantined; "": os.TempDir(). Put it on the
+	// data directory's file system.
+	Spool string
 }
 
 // An OutcomeKind says what became of one message.
@@ -152,6 +158,10 @@ type Outcome struct {
 type Receiver struct {
 	cfg Config
 	log *slog.Logger
+
+	mu     sync.Mutex
+	done   astm.Stats          // link counts of ASTM connections that ended
+	active map[*astm.Conn]bool // ASTM connections being served
 }
 
 // New returns a Receiver.
@@ -190,11 +200,11 @@ func (r *Receiver) Serve(ctx context.Context, rw io.ReadWriter) error {
 	d := r.cfg.Dialect
 	if d.HL7 != nil {
 		s := &hl7.Server{Handler: hl7Handler{r}, Framing: d.HL7.Framing, Options: d.HL7.Options,
-			Codes: r.cfg.Codes, App: "EXHIBIT", OnFailure: hl7.SendAE, Logger: r.log}
+			Codes: r.cfg.Codes, App: "EXHIBIT", OnFailure: hl7.SendAE, Logger: r.log, Spool: r.cfg.Spool}
 		return s.ServeConn(ctx, rw)
 	}
 	cfg := astm.Config{Role: link.Host, Dialect: d.ASTM, Handler: astmHandler{r}, Codes: r.cfg.Codes,
-		Sender: record.Repeat{"Exhibit"}, Timers: r.cfg.Timers, Logger: r.log}
+		Sender: record.Repeat{"Exhibit"}, Timers: r.cfg.Timers, Logger: r.log, Spool: r.cfg.Spool}
 	if r.cfg.Orders != nil {
 		cfg.Answer = astm.OrdersAnswer(r.cfg.Orders)
 	}
@@ -202,7 +212,32 @@ func (r *Receiver) Serve(ctx context.Context, rw io.ReadWriter) error {
 	if err != nil {
 		return err
 	}
+	r.mu.Lock()
+	if r.active == nil {
+		r.active = map[*astm.Conn]bool{}
+	}
+	r.active[c] = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		delete(r.active, c)
+		r.done.Add(c.Stats())
+		r.mu.Unlock()
+	}()
 	return c.Run(ctx)
+}
+
+// LinkStats returns the ASTM link counts (frames taken, NAKs and why,
+// abandoned transfers) of every connection served so far, those still
+// being served included. It is zero for HL7.
+func (r *Receiver) LinkStats() astm.Stats {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	total := r.done
+	for c := range r.active {
+		total.Add(c.Stats())
+	}
+	return total
 }
 
 // ASTMHandler returns the receiver as an astm.Handler.

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -149,21 +150,33 @@ func labReceive(e *env, args []string) int {
 	out := &labOut{w: e.stdout}
 	var mu sync.Mutex
 	tally := map[receive.OutcomeKind]int{}
+	refusedForGood := 0
+	// Input too large to hold in memory waits in DIR/spool, on the data
+	// directory's file system, until it is quarantined.
+	spool := filepath.Join(*data, "spool")
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return e.fail("lab receive", err)
+	}
 	rcv, err := receive.New(receive.Config{Store: l, Dialect: d, Case: *caseRef, Analyser: *analyser, Codes: cm, Logger: log,
-		Timers: link.Timers{Reply: *reply},
+		Timers: link.Timers{Reply: *reply}, Spool: spool,
 		Observe: func(o receive.Outcome) {
 			mu.Lock()
 			tally[o.Kind]++
+			if o.Refused {
+				refusedForGood++
+			}
 			mu.Unlock()
-			switch o.Kind {
-			case receive.Stored:
+			switch {
+			case o.Kind == receive.Stored:
 				out.printf("stored %s %s results=%d unknown=%d durable=%s\n", o.Ref, o.Key, o.Results, len(o.Unknown), o.Durable.Round(10*time.Microsecond))
-			case receive.Duplicate:
+			case o.Kind == receive.Duplicate:
 				out.printf("duplicate %s %s\n", o.Ref, o.Key)
-			case receive.Quarantined:
+			case o.Kind == receive.Quarantined && o.Refused:
+				out.printf("quarantined and refused %s %s reason=%q\n", o.Ref, o.Key, o.Reason)
+			case o.Kind == receive.Quarantined:
 				out.printf("quarantined %s %s reason=%q\n", o.Ref, o.Key, o.Reason)
-			case receive.Failed:
-				out.printf("refused %s error=%q\n", o.Key, o.Err.Error())
+			case o.Kind == receive.Failed:
+				out.printf("not stored, refused to be sent again %s error=%q\n", o.Key, o.Err.Error())
 			}
 		}})
 	if err != nil {
@@ -209,9 +222,13 @@ func labReceive(e *env, args []string) int {
 		out.printf("checkpoint: log size %d\n", cp.Size)
 	}
 	mu.Lock()
-	out.printf("stopped: %d stored, %d duplicates, %d quarantined, %d refused\n",
-		tally[receive.Stored], tally[receive.Duplicate], tally[receive.Quarantined], tally[receive.Failed])
+	line := fmt.Sprintf("stopped: %d stored, %d duplicates, %d quarantined (%d of them refused), %d not stored",
+		tally[receive.Stored], tally[receive.Duplicate], tally[receive.Quarantined], refusedForGood, tally[receive.Failed])
 	mu.Unlock()
+	if d.ASTM != nil {
+		line += "; link: " + rcv.LinkStats().String()
+	}
+	out.printf("%s\n", line)
 	if err != nil {
 		return e.fail("lab receive", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -253,7 +254,8 @@ func TestLabReceiveOverPTY(t *testing.T) {
 	if code := rcv.stop(); code != 0 {
 		t.Fatalf("receive exit %d\n%s", code, rcv.stderr)
 	}
-	if out := rcv.drain(); !strings.Contains(out, "stopped: 3 stored, 0 duplicates, 0 quarantined, 0 refused") {
+	if out := rcv.drain(); !strings.Contains(out, "stopped: 3 stored, 0 duplicates, 0 quarantined (0 of them refused), 0 not stored; link: ") ||
+		!regexp.MustCompile(`link: [1-9]\d* frames taken, 0 refused \(0 damaged`).MatchString(out) {
 		t.Fatalf("receive output:\n%s", out)
 	}
 	labGolden(t, "results.golden", labMust(t, "results", "--data", data))
@@ -339,5 +341,42 @@ func TestLabQuarantineOverTCP(t *testing.T) {
 	}
 	if out := labMust(t, "results", "--data", data, "--case", "OTHER"); out != "no results\n" {
 		t.Fatalf("filtered: %q", out)
+	}
+}
+
+// Refusals are not silent: over a line that corrupts one write in five,
+// the receiver logs every frame it refuses (frame number, byte offset,
+// reason) and its stop line counts them, and what the simulator saw
+// acknowledged was stored.
+func TestLabReceiveCountsRefusals(t *testing.T) {
+	data := initData(t)
+	link := filepath.Join(t.TempDir(), "analyser")
+	rcv := startLab(t, runLab, "receive", "--data", data, "--protocol", "astm", "--transport", "serial", "--link", link,
+		"--baud", "115200", "--codes", "testdata/lab/toxsim.testcode", "--log-level", "info", "--reply-timer", "500ms")
+	rcv.waitLine(regexp.MustCompile(`^receiving astm \(lis2a2\) over serial`))
+	sim := startLab(t, runSimAnalyser, "--protocol", "astm", "--transport", "pty", "--link", link,
+		"--scenario", "testdata/lab/spiking.scenario", "--time", "2024-06-12T10:30:00Z", "--baud", "115200",
+		"--reply-timer", "500ms", "--retry-wait", "50ms", "--corrupt", "0.2", "--seed", "3")
+	if code := sim.wait(); code != 0 {
+		t.Fatalf("sim exit %d\n%s\n%s", code, sim.output(), sim.stderr)
+	}
+	if out := sim.drain(); !strings.Contains(out, "done: 3 of 3 tubes acknowledged") {
+		t.Fatalf("sim output:\n%s", out)
+	}
+	for i := 0; i < 3; i++ {
+		rcv.waitLine(labStored)
+	}
+	if code := rcv.stop(); code != 0 {
+		t.Fatalf("receive exit %d\n%s", code, rcv.stderr)
+	}
+	out := rcv.drain()
+	m := regexp.MustCompile(`link: \d+ frames taken, (\d+) refused \((\d+) damaged or out of sequence`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no link counts in the stop line:\n%s", out)
+	}
+	refused, damaged := m[1], m[2]
+	logged := regexp.MustCompile(`msg="astm: frame refused" .*offset=\d+ .*frame=-?\d+`).FindAllString(rcv.stderr.String(), -1)
+	if damaged == "0" || refused != damaged || strconv.Itoa(len(logged)) != damaged {
+		t.Fatalf("stop line counts %s refused, %s damaged; %d refusals logged\n%s\n%s", refused, damaged, len(logged), out, rcv.stderr)
 	}
 }
