@@ -17,16 +17,25 @@
 //     the last frame; HL7: AA). A store failure returns an error, so the
 //     frame is NAKed or the message answered AE, and the analyser sends it
 //     again.
-//   - The capture key is "<protocol>:<message id>" (the SHA-256 of the
-//     message as received), so a retransmission — after a lost ACK, a
-//     refused frame, a dropped connection or a crash of this process between
-//     commit and ACK — is recognised by the store and kept once.
+//   - The capture key is "<protocol>:<message id>" — for ASTM the SHA-256
+//     of the message as received, for HL7 its identity (hl7.Identity: the
+//     message without MSH-7, which senders restamp when they resend) — so a
+//     retransmission — after a lost ACK, a refused frame, a dropped
+//     connection or a crash of this process between commit and ACK — is
+//     recognised by the store and kept once.
+//   - The record stays within chain.MaxRecordSize, which every reader
+//     shares: a value longer than chain.MaxLabValue becomes a blob the
+//     record names (ledger.Capture does this). A message whose results do
+//     not fit even so is captured raw in quarantine and refused for good
+//     (ErrRefused: HL7 AR, ASTM NAK), never acknowledged as read.
 //   - Input that cannot be read (a malformed message, records outside a
 //     message, a transfer cut short, junk between HL7 frames) is captured
 //     the same way with chain.Lab.Quarantine giving the reason and no
 //     results, under the key "<protocol>:quarantine:<id>" (a separate key
 //     space, so that a message quarantined under one configuration can
-//     still be stored when it is sent again under a corrected one).
+//     still be stored when it is sent again under a corrected one). Input
+//     too large to hold in memory arrives spooled (Config.Spool) and is
+//     streamed into the store.
 //   - Result codes the analyser's code map does not know are kept with
 //     Unknown set, never guessed.
 //
