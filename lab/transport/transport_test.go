@@ -23,22 +23,45 @@ import (
 
 const guard = 10 * time.Second
 
-// waits is a WaitFunc that records each wait and returns at once (or when
-// released, if gate is set), so tests see backoff without sleeping.
+// waits is a WaitFunc that records each wait and returns at once, so that
+// tests see backoff without sleeping. A stepped one (newStepWaits) instead
+// hands each wait to the test over step and returns only once the test has
+// taken it (or ctx has ended): a runner whose waits return at once retries
+// as fast as the machine allows, so a test that lets it run free cannot
+// tell how many attempts it will have made by the time it looks.
 type waits struct {
 	mu   sync.Mutex
 	got  []time.Duration
-	each chan time.Duration
+	step chan time.Duration // nil: do not wait for the test
 }
 
-func newWaits() *waits { return &waits{each: make(chan time.Duration, 1000)} }
+func newWaits() *waits { return &waits{} }
+
+func newStepWaits() *waits { return &waits{step: make(chan time.Duration)} }
 
 func (w *waits) wait(ctx context.Context, d time.Duration) error {
 	w.mu.Lock()
 	w.got = append(w.got, d)
 	w.mu.Unlock()
-	w.each <- d
+	if w.step != nil {
+		select {
+		case w.step <- d:
+		case <-ctx.Done():
+		}
+	}
 	return ctx.Err()
+}
+
+// next takes the next wait of a stepped waits.
+func (w *waits) next(t *testing.T) time.Duration {
+	t.Helper()
+	select {
+	case d := <-w.step:
+		return d
+	case <-time.After(guard):
+		t.Fatalf("no wait within %v; waits so far %v", guard, w.list())
+		return 0
+	}
 }
 
 func (w *waits) list() []time.Duration {
@@ -125,7 +148,7 @@ func TestSerialReopensAfterUnplug(t *testing.T) {
 	if err := ln.Point(first.Path()); err != nil {
 		t.Fatal(err)
 	}
-	w := newWaits()
+	w := newStepWaits()
 	lg := newLogs()
 	s := &Serial{Path: string(ln), Mode: serialport.Mode{Baud: 115200}, Backoff: Backoff{Min: time.Millisecond, Max: 8 * time.Millisecond},
 		Wait: w.wait, Logger: lg.logger()}
@@ -178,13 +201,11 @@ func TestSerialReopensAfterUnplug(t *testing.T) {
 	if g.n != 1 || g.line != "one" || !errors.Is(g.err, serialport.ErrDisconnected) {
 		t.Fatalf("first session %+v", g)
 	}
-	// While the path is missing the transport backs off, doubling.
+	// While the path is missing the transport backs off, doubling. Each
+	// wait is taken here, so the transport makes exactly one attempt per
+	// wait taken.
 	for i := 0; i < 5; i++ {
-		select {
-		case <-w.each:
-		case <-time.After(guard):
-			t.Fatal("no backoff")
-		}
+		w.next(t)
 	}
 	// Plug in again: a new pty, the same stable path.
 	second, err := serialtest.OpenPTY()
@@ -195,7 +216,17 @@ func TestSerialReopensAfterUnplug(t *testing.T) {
 	if err := ln.Point(second.Path()); err != nil {
 		t.Fatal(err)
 	}
-	waitOpen(t, opened)
+	// An attempt already under way when the link came back still fails
+	// and waits once more; the next one opens the line.
+	for reopened := false; !reopened; {
+		select {
+		case <-opened:
+			reopened = true
+		case <-w.step:
+		case <-time.After(guard):
+			t.Fatal("the serial line was not opened again")
+		}
+	}
 	if _, err := second.Write([]byte("two")); err != nil {
 		t.Fatal(err)
 	}
