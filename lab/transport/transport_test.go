@@ -28,28 +28,52 @@ const guard = 10 * time.Second
 // hands each wait to the test over step and returns only once the test has
 // taken it (or ctx has ended): a runner whose waits return at once retries
 // as fast as the machine allows, so a test that lets it run free cannot
-// tell how many attempts it will have made by the time it looks.
+// tell how many attempts it will have made by the time it looks. A held
+// one (newHeldWaits) announces each wait on held and lasts until ctx ends:
+// a time-out that never expires.
 type waits struct {
 	mu   sync.Mutex
 	got  []time.Duration
 	step chan time.Duration // nil: do not wait for the test
+	held chan time.Duration // nil: do not hold
 }
 
 func newWaits() *waits { return &waits{} }
 
 func newStepWaits() *waits { return &waits{step: make(chan time.Duration)} }
 
+func newHeldWaits() *waits { return &waits{held: make(chan time.Duration, 100)} }
+
 func (w *waits) wait(ctx context.Context, d time.Duration) error {
 	w.mu.Lock()
 	w.got = append(w.got, d)
 	w.mu.Unlock()
-	if w.step != nil {
+	switch {
+	case w.step != nil:
 		select {
 		case w.step <- d:
 		case <-ctx.Done():
 		}
+	case w.held != nil:
+		select {
+		case w.held <- d:
+		default:
+		}
+		<-ctx.Done()
 	}
 	return ctx.Err()
+}
+
+// seen returns the next wait a held waits began.
+func (w *waits) seen(t *testing.T) time.Duration {
+	t.Helper()
+	select {
+	case d := <-w.held:
+		return d
+	case <-time.After(guard):
+		t.Fatalf("no wait within %v; waits so far %v", guard, w.list())
+		return 0
+	}
 }
 
 // next takes the next wait of a stepped waits.
@@ -447,45 +471,6 @@ func TestClientKeepAlive(t *testing.T) {
 	if ka := <-got; ka != wantKeepAlive {
 		t.Fatalf("keep-alive %v, want %v", ka, wantKeepAlive)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
-}
-
-// A connection beyond MaxConns is closed at once, with a warning.
-func TestServerMaxConns(t *testing.T) {
-	lg := newLogs()
-	ready := make(chan net.Addr, 1)
-	s := &Server{Addr: "127.0.0.1:0", MaxConns: 1, Logger: lg.logger(), Ready: func(a net.Addr) { ready <- a }}
-	ctx, cancel := context.WithTimeout(context.Background(), guard)
-	defer cancel()
-	started := make(chan struct{}, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- s.Run(ctx, func(ctx context.Context, c Conn) error {
-			started <- struct{}{}
-			_, err := io.Copy(io.Discard, c)
-			return err
-		})
-	}()
-	addr := (<-ready).String()
-	a, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	<-started
-	b, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	b.SetReadDeadline(time.Now().Add(guard))
-	if n, err := b.Read(make([]byte, 1)); n != 0 || !(errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
-		t.Fatalf("second connection read %d, %v", n, err)
-	}
-	lg.waitFor(t, "too many connections")
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
