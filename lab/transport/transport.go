@@ -63,7 +63,11 @@ type Conn interface {
 
 // A Session serves one connection until it ends or ctx ends. The transport
 // closes the connection when the session returns, and also when ctx ends,
-// which unblocks the session's reads.
+// which unblocks the session's reads. A Server may also evict the
+// connection to make room for a new one: its reads then report io.EOF, as
+// if the peer had closed, while its writes still work and ctx goes on, so
+// that what the session is storing can still be acknowledged; a session
+// should return once its reads have ended.
 type Session func(ctx context.Context, c Conn) error
 
 // A Runner runs sessions over one transport until ctx ends. It returns nil
