@@ -7,25 +7,43 @@
 // Each transport is a Runner: Run obtains connections one after another
 // (or, for a server, side by side) and hands each to a Session — for
 // example lab/receive's Receiver.Serve — until the context ends. What
-// analyser links need from it:
+// analyser links need from it (firmware-notes/transport.md gives the
+// reasons and the alternatives rejected):
 //
 //   - Connections are held open for as long as the instrument keeps them,
-//     which is days: there are no idle deadlines. A TCP peer that vanished
-//     without closing (power cut, cable pulled) is found by TCP keep-alive
-//     probes (by default after 60 s idle, every 15 s, 4 probes), and the
-//     connection is then closed.
+//     which is days: there are no idle deadlines, since an analyser may
+//     send nothing for hours. A message in progress is bounded by the
+//     protocol (the ASTM frame timer, the HL7 per-message deadline), not
+//     here. A TCP peer that vanished without closing (power cut, cable
+//     pulled) is found by TCP keep-alive probes (by default after 60 s
+//     idle, every 15 s, 4 probes), and the connection is then closed.
 //   - A serial adapter that goes away (serialport.ErrDisconnected) is
 //     reopened by path — use a stable path such as /dev/serial/by-id/… —
 //     and a TCP client redials, both with exponential backoff (Backoff)
 //     that resets once a connection has lasted Backoff.Stable.
 //   - A server tolerates port scanners and health checks that connect and
 //     drop: such a connection is logged at debug level and costs nothing
-//     else. MaxConns bounds how many connections are served at once; a
-//     connection beyond it is closed at once, with a warning.
+//     else.
+//   - A server serves at most MaxConns connections at once, but never
+//     refuses a new connection in favour of one that is doing nothing:
+//     when all slots are taken, the connection that has made the least
+//     recent progress is evicted and the new one served at once. Progress
+//     is this side writing to the peer — every protocol here answers what
+//     it receives (ASTM ACKs each ENQ and frame, HL7 acknowledges each
+//     message) — or, if nothing was ever written, the accept; bytes read
+//     are not progress, so an idle peer, a peer that sends a byte a second
+//     and one whose messages are never acknowledged all lose to an
+//     instrument that is answered. Eviction shuts only the read side: the
+//     session reads io.EOF, as if the peer had closed, while a message
+//     being stored is still stored and its acknowledgement still written;
+//     the session's context is not cancelled. The connection is closed
+//     when the session returns, or after Server.EvictGrace (default 30 s)
+//     if it has not. Each eviction is logged with the peer's address and
+//     its idle time.
 //
-// Waiting is injected (Wait), and so are the ways of opening serial ports
-// and dialling (Open, Dial, Listen), so that tests drive reconnection
-// without sleeping.
+// Waiting is injected (Wait), and so are the clock (Now) and the ways of
+// opening serial ports and dialling (Open, Dial, Listen), so that tests
+// drive reconnection, time-outs and eviction without sleeping.
 package transport
 
 import (
@@ -45,7 +63,11 @@ type Conn interface {
 
 // A Session serves one connection until it ends or ctx ends. The transport
 // closes the connection when the session returns, and also when ctx ends,
-// which unblocks the session's reads.
+// which unblocks the session's reads. A Server may also evict the
+// connection to make room for a new one: its reads then report io.EOF, as
+// if the peer had closed, while its writes still work and ctx goes on, so
+// that what the session is storing can still be acknowledged; a session
+// should return once its reads have ended.
 type Session func(ctx context.Context, c Conn) error
 
 // A Runner runs sessions over one transport until ctx ends. It returns nil
