@@ -43,7 +43,8 @@ func (k *slowKeeper) Reject(ctx context.Context, r *hl7.Rejected) error {
 }
 
 func hl7Message(id string) []byte {
-	return []byte("\x0bMSH|^~\\&|ANALYSER|LAB|EXHIBIT|FORENSICS|20260301080000||ADT^A08|" + id + "|P|2.5\rPID|1||P" + id + "\r\x1c\r")
+	return []byte("\x0bMSH|^~\\&|ANALYSER|LAB|EXHIBIT|FORENSICS|20260301080000||ORU^R01|" + id + "|P|2.5\rPID|1||P" + id +
+		"\rOBR|1||S" + id + "|TOX\rOBX|1|NM|GHB||42.0|mg/L||H|||F\r\x1c\r")
 }
 
 // readAck reads one acknowledgement from an MLLP stream.

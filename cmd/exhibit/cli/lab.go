@@ -77,7 +77,7 @@ func labReceive(e *env, args []string) int {
 	analyser := fs.String("analyser", "", "the instrument's name in records (default: as the messages give it)")
 	codes := fs.String("codes", "", "the analyser's test-code map (a \"testcode v1\" file); without it every code is flagged unknown")
 	baud := fs.Int("baud", 9600, "serial: baud rate (8N1)")
-	maxConns := fs.Int("max-conns", 16, "tcp --listen: connections served at once")
+	maxConns := fs.Int("max-conns", transport.DefaultMaxConns, "tcp --listen: connections served at once; when all are taken, a new connection evicts the one least recently answered (firmware-notes/transport.md)")
 	level := fs.String("log-level", "info", "stderr log level: debug, info, warn, error")
 	every := fs.Duration("checkpoint-every", time.Minute, "sign a checkpoint of the log this often while receiving (and always on stop)")
 	procs := fs.Int("procs", 1, "processors the receiver may use at once (GOMAXPROCS)")
