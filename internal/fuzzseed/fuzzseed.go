@@ -46,7 +46,8 @@ const Prefix = "seed-"
 // A Seed is one generated corpus entry.
 type Seed struct {
 	// Name names the file Prefix+Name; empty: Prefix and the hash of the
-	// file's contents. Letters, digits, '.', '_' and '-' only.
+	// file's contents. Printable ASCII, without spaces or characters some
+	// file systems refuse (<>:"/\|?*), not starting with '.'.
 	Name string
 	// Args are the fuzz target's arguments, in order.
 	Args []any
@@ -154,9 +155,9 @@ func FileName(name string, data []byte) (string, error) {
 		return Prefix + hex.EncodeToString(sum[:8]), nil
 	}
 	if name[0] == '.' || strings.IndexFunc(name, func(r rune) bool {
-		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '.' || r == '_' || r == '-')
+		return r <= ' ' || r > '~' || strings.ContainsRune(`<>:"/\|?*`, r)
 	}) >= 0 {
-		return "", fmt.Errorf("fuzzseed: seed name %q: use letters, digits, '.', '_' and '-'", name)
+		return "", fmt.Errorf("fuzzseed: seed name %q: use printable ASCII without spaces or any of <>:\"/\\|?*, not starting with '.'", name)
 	}
 	return Prefix + name, nil
 }

@@ -59,7 +59,10 @@ func TestFileName(t *testing.T) {
 	if got, err := FileName("00-lf_terminated.v2", nil); err != nil || got != "seed-00-lf_terminated.v2" {
 		t.Errorf("named file %q, %v", got, err)
 	}
-	for _, bad := range []string{"a b", "../x", ".hidden", "a/b", "é"} {
+	if got, err := FileName("zip64-claims-2^40-entries", nil); err != nil || got != "seed-zip64-claims-2^40-entries" {
+		t.Errorf("named file %q, %v", got, err)
+	}
+	for _, bad := range []string{"a b", "../x", ".hidden", "a/b", `a\b`, "a:b", "é", "tab\t"} {
 		if _, err := FileName(bad, nil); err == nil {
 			t.Errorf("seed name %q accepted", bad)
 		}
