@@ -168,6 +168,53 @@ func TestSync(t *testing.T) {
 	}
 }
 
+// TestEveryGeneratedCorpusIsChecked walks the module: a corpus directory
+// holding generated (seed-*) files must be named in a test file of its
+// package that uses this package, so that no generated corpus goes
+// unchecked.
+func TestEveryGeneratedCorpusIsChecked(t *testing.T) {
+	root := filepath.Join("..", "..")
+	checked := 0
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() || filepath.Base(filepath.Dir(path)) != "fuzz" || filepath.Base(filepath.Dir(filepath.Dir(path))) != "testdata" {
+			return nil
+		}
+		generated, err := filepath.Glob(filepath.Join(path, Prefix+"*"))
+		if err != nil || len(generated) == 0 {
+			return err
+		}
+		pkg := filepath.Dir(filepath.Dir(filepath.Dir(path)))
+		tests, err := filepath.Glob(filepath.Join(pkg, "*_test.go"))
+		if err != nil {
+			return err
+		}
+		for _, f := range tests {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return err
+			}
+			if strings.Contains(string(b), `"github.com/exhibit-forensics/exhibit/internal/fuzzseed"`) && strings.Contains(string(b), `"`+d.Name()+`"`) {
+				checked++
+				return filepath.SkipDir
+			}
+		}
+		t.Errorf("%s holds generated seeds, but no test of %s passes %q to fuzzseed", path, pkg, d.Name())
+		return filepath.SkipDir
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 20 {
+		t.Errorf("found only %d checked corpora; is the walk looking in the right place?", checked)
+	}
+}
+
 func TestPackageDir(t *testing.T) {
 	if got := packageDir(); got != "./internal/fuzzseed" {
 		t.Fatalf("packageDir() = %q", got)
