@@ -112,7 +112,7 @@ func FuzzUnescapeCaseRef(f *testing.F) {
 	})
 }
 
-func TestWriteCaseRefCorpus(t *testing.T) {
+func TestWriteCorpusCaseRef(t *testing.T) {
 	var entries [][]any
 	for _, tt := range caseRefEscapes {
 		entries = append(entries, []any{tt.esc}, []any{tt.ref})

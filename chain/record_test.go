@@ -321,6 +321,8 @@ func TestRandomEnvelopeBytes(t *testing.T) {
 	}
 }
 
+// TestWriteCorpus keeps the committed seed corpora equal to the tables
+// (internal/fuzzseed); -write-corpus rewrites them.
 func TestWriteCorpus(t *testing.T) {
 	var entries [][]any
 	for _, tt := range decodeTests(t) {

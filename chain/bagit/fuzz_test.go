@@ -3,15 +3,9 @@ package bagit
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite the committed fuzz seed corpus under testdata/fuzz")
 
 // fuzzLimits keep FuzzOpenZip's memory small whatever the input claims.
 var fuzzLimits = Limits{
@@ -96,40 +90,4 @@ func zipSeeds(t testing.TB) []seed {
 		seeds = append(seeds, seed{"hostile-" + strings.NewReplacer(" ", "-", "/", "-").Replace(h.name), h.zip})
 	}
 	return seeds
-}
-
-// TestFuzzCorpus keeps the committed seed corpora in step with the seed
-// generators (rewrite with -update-corpus) and checks they are present.
-func TestFuzzCorpus(t *testing.T) {
-	corpora := map[string][]seed{"FuzzOpenZip": zipSeeds(t)}
-	var lines []seed
-	for i, tt := range manifestLineTests {
-		lines = append(lines, seed{fmt.Sprintf("line-%02d", i), []byte(tt.line + "\n")})
-	}
-	lines = append(lines,
-		seed{"manifest-crlf", []byte(h64 + "  data/a\r\n" + h64 + "\tdata/b\r\n")},
-		seed{"manifest-mixed", []byte(h64 + "  data/a\r" + strings.Repeat("cd", 64) + "  data/b%0A\n\n")},
-		seed{"manifest-bom", []byte("\ufeff" + h64 + "  data/a\n")},
-	)
-	corpora["FuzzParseManifest"] = lines
-	for name, seeds := range corpora {
-		dir := filepath.Join("testdata", "fuzz", name)
-		if *updateCorpus {
-			must(t, os.RemoveAll(dir))
-			must(t, os.MkdirAll(dir, 0o755))
-			for _, s := range seeds {
-				var body string
-				if name == "FuzzParseManifest" {
-					body = fmt.Sprintf("go test fuzz v1\nstring(%q)\n", s.data)
-				} else {
-					body = fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", s.data)
-				}
-				must(t, os.WriteFile(filepath.Join(dir, "seed-"+s.name), []byte(body), 0o644))
-			}
-		}
-		ents, err := os.ReadDir(dir)
-		if err != nil || len(ents) < len(seeds) {
-			t.Errorf("%s: %d committed seeds, generator has %d (run go test -run TestFuzzCorpus -update-corpus): %v", dir, len(ents), len(seeds), err)
-		}
-	}
 }

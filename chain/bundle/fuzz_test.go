@@ -14,19 +14,25 @@ import (
 	"github.com/exhibit-forensics/exhibit/internal/fuzzseed"
 )
 
-// fuzzSeeds are the valid fixture bundle, broken variants of it, input
+// fuzzSeeds are the valid fixture bundle and broken variants of it, input
 // that is not readable as a zip, readable zips that are not bundles, and
 // bundles of the cases issue 8 added: a slashed case reference, an index
-// with a duplicate or case-variant member, a proof with an extra line.
-func fuzzSeeds(t testing.TB) [][]byte {
+// with a duplicate or case-variant member, a proof with an extra line, and
+// a bundle written by the previous version. Every one is built from fixed
+// clocks and seeded entropy (the ledger's ids included), so the corpus is
+// the same on every run.
+func fuzzSeeds(t testing.TB) []fuzzseed.Seed {
+	t.Helper()
 	f := newFixture(t)
-	seeds := [][]byte{f.zip, f.zip[:len(f.zip)/2], nil, []byte("PK\x05\x06" + string(make([]byte, 18)))}
 	mut := append([]entry(nil), f.entries...)
 	mut[1].data = []byte("changed")
-	seeds = append(seeds, rezip(t, remanifest(mut)))
+	seeds := []fuzzseed.Seed{
+		{Name: "valid", Args: []any{f.zip}},
+		{Name: "file-changed-manifests-recomputed", Args: []any{rezip(t, remanifest(mut))}},
+	}
 	for _, m := range []map[string][]byte{unreadableInputs(t), readableNotBundles(t)} {
 		for _, k := range slices.Sorted(maps.Keys(m)) {
-			seeds = append(seeds, m[k])
+			seeds = append(seeds, fuzzseed.Seed{Name: strings.NewReplacer(" ", "-", ",", "").Replace(k), Args: []any{m[k]}})
 		}
 	}
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
@@ -37,11 +43,13 @@ func fuzzSeeds(t testing.TB) [][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seeds = append(seeds, slashed, legacy,
-		replaceIn(t, FileIndex, `"case": "CASE-7",`, `"case": "OTHER-CASE", "case": "CASE-7",`),
-		replaceIn(t, FileIndex, `"case": "CASE-7",`, `"Case": "CASE-7",`),
-		replaceIn(t, firstProof(t), "c2sp.org/tlog-proof@v1\n", "c2sp.org/tlog-proof@v1\nextra ZXhoaWJpdA==\n"))
-	return seeds
+	return append(seeds,
+		fuzzseed.Seed{Name: "slashed-case", Args: []any{slashed}},
+		fuzzseed.Seed{Name: "legacy-v1", Args: []any{legacy}},
+		fuzzseed.Seed{Name: "index-duplicate-member", Args: []any{replaceIn(t, FileIndex, `"case": "CASE-7",`, `"case": "OTHER-CASE", "case": "CASE-7",`)}},
+		fuzzseed.Seed{Name: "index-case-variant-member", Args: []any{replaceIn(t, FileIndex, `"case": "CASE-7",`, `"Case": "CASE-7",`)}},
+		fuzzseed.Seed{Name: "proof-extra-line", Args: []any{replaceIn(t, firstProof(t), "c2sp.org/tlog-proof@v1\n", "c2sp.org/tlog-proof@v1\nextra ZXhoaWJpdA==\n")}},
+	)
 }
 
 // firstProof returns the path of the fixture's first proof file.
@@ -57,7 +65,7 @@ func firstProof(t testing.TB) string {
 
 func FuzzVerify(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
-		f.Add(s)
+		f.Add(s.Args[0].([]byte))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := Verify(context.Background(), bytes.NewReader(b), int64(len(b)), Options{})
@@ -78,10 +86,8 @@ func FuzzVerify(f *testing.F) {
 	})
 }
 
+// TestWriteCorpus keeps testdata/fuzz/FuzzVerify in step with fuzzSeeds
+// (internal/fuzzseed); -write-corpus rewrites it.
 func TestWriteCorpus(t *testing.T) {
-	var entries [][]any
-	for _, s := range fuzzSeeds(t) {
-		entries = append(entries, []any{s})
-	}
-	fuzzseed.Write(t, "FuzzVerify", entries)
+	fuzzseed.Sync(t, "FuzzVerify", fuzzSeeds(t))
 }

@@ -186,7 +186,7 @@ func FuzzParseBundleName(f *testing.F) {
 	})
 }
 
-func TestWriteNameCorpus(t *testing.T) {
+func TestWriteCorpusBundleName(t *testing.T) {
 	var entries [][]any
 	for _, tt := range bundleNames {
 		entries = append(entries, []any{tt.name})

@@ -33,7 +33,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/google/uuid"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/exhibit-forensics/exhibit/chain"
@@ -130,7 +129,7 @@ func Init(ctx context.Context, dir, producer, initials string, opt Options) (*Le
 		st.Close()
 		return nil, fmt.Errorf("init: generate key: %w", err)
 	}
-	devID, err := uuid.NewV7FromReader(opt.Rand)
+	devID, err := newID(opt.Now(), opt.Rand)
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("init: device id: %w", err)
@@ -366,7 +365,7 @@ func (l *Ledger) Import(ctx context.Context, req ImportRequest) (store.Exhibit, 
 		return store.Exhibit{}, nil, fmt.Errorf("store %s: %w", req.FileName, err)
 	}
 	info := tk.info
-	exID, err := uuid.NewV7FromReader(l.opt.Rand)
+	exID, err := newID(l.opt.Now(), l.opt.Rand)
 	if err != nil {
 		return store.Exhibit{}, nil, err
 	}
@@ -473,7 +472,7 @@ func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhi
 		return ex, nil, false, fmt.Errorf("store %s: %w", req.FileName, err)
 	}
 	info := tk.info
-	exID, err := uuid.NewV7FromReader(l.opt.Rand)
+	exID, err := newID(l.opt.Now(), l.opt.Rand)
 	if err != nil {
 		return ex, nil, false, err
 	}

@@ -3,11 +3,7 @@ package tlog_test
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -173,56 +169,8 @@ func vectorFiles(t testing.TB, suffix string) []txtar.File {
 	return out
 }
 
-// TestFuzzSeedCorpus keeps testdata/fuzz/<Fuzzer>/ equal to the seeds the
-// fuzzers add from the tables; -update rewrites it.
-func TestFuzzSeedCorpus(t *testing.T) {
-	for fuzzer, seeds := range map[string][]seed{
-		"FuzzParseCheckpoint": checkpointSeeds(),
-		"FuzzParseProof":      proofSeeds(t),
-		"FuzzOpenCheckpoint":  openSeeds(t),
-	} {
-		dir := filepath.Join("testdata", "fuzz", fuzzer)
-		want := map[string][]byte{}
-		for _, s := range seeds {
-			want[corpusName(s.name)] = []byte("go test fuzz v1\n[]byte(" + strconv.Quote(string(s.data)) + ")\n")
-		}
-		if len(want) != len(seeds) {
-			t.Fatalf("%s: seed names collide", fuzzer)
-		}
-		if *update {
-			if err := os.RemoveAll(dir); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			for name, data := range want {
-				if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatalf("%v (run with -update to create the corpus)", err)
-		}
-		have := map[string]bool{}
-		for _, e := range entries {
-			have[e.Name()] = true
-			if _, ok := want[e.Name()]; !ok {
-				t.Errorf("%s/%s is not generated from the tables; run with -update", dir, e.Name())
-			}
-		}
-		for name, data := range want {
-			got, err := os.ReadFile(filepath.Join(dir, name))
-			if err != nil || !bytes.Equal(got, data) {
-				t.Errorf("%s/%s is missing or stale; run with -update", dir, name)
-			}
-		}
-	}
-}
-
-// corpusName turns a seed name into a file name.
+// corpusName turns a seed name into a corpus file name (after
+// fuzzseed.Prefix).
 func corpusName(name string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(name) {
@@ -233,5 +181,5 @@ func corpusName(name string) string {
 			b.WriteByte('-')
 		}
 	}
-	return fmt.Sprintf("seed-%s", b.String())
+	return b.String()
 }

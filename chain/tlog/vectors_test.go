@@ -20,7 +20,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/vectors.txtar and the fuzz seed corpora")
+var update = flag.Bool("update", false, "rewrite testdata/vectors.txtar (then -write-corpus rewrites the fuzz seed corpora made from it)")
 
 // The vector log: 13 test records, a checkpoint at size 13, proofs of
 // leaves 0, 5 and 12, and broken variants of the proof of leaf 5.

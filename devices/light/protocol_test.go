@@ -3,11 +3,8 @@ package light
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -174,34 +171,6 @@ func FuzzParseFrame(f *testing.F) {
 			t.Fatalf("valid frame %q re-encodes as %q", line, enc)
 		}
 	})
-}
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite the committed fuzz seed corpus")
-
-// TestFuzzCorpusIsCommitted keeps testdata/fuzz/FuzzParseFrame in step with
-// frameCases. Run with -update-corpus to rewrite it.
-func TestFuzzCorpusIsCommitted(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzParseFrame")
-	for _, tc := range frameCases {
-		path := filepath.Join(dir, "seed-"+strings.ReplaceAll(tc.name, " ", "-"))
-		want := fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", tc.line)
-		if *updateCorpus {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("seed corpus file missing (go test -run TestFuzzCorpusIsCommitted -update-corpus): %v", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s is out of date (run with -update-corpus)", path)
-		}
-	}
 }
 
 func TestBandAndFilterNames(t *testing.T) {

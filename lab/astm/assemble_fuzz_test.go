@@ -12,7 +12,6 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
-	"github.com/exhibit-forensics/exhibit/lab/astm/internal/fuzzcorpus"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 )
 
@@ -207,21 +206,6 @@ func TestAssembleCases(t *testing.T) {
 				t.Fatal("nothing kept")
 			}
 		})
-	}
-}
-
-func TestAssembleFuzzCorpus(t *testing.T) {
-	var in [][]any
-	for _, tc := range assembleCases {
-		in = append(in, []any{[]byte(tc.text), tc.size, tc.lastEvery, tc.max, tc.failEvery})
-	}
-	if *updateCorpus {
-		if err := fuzzcorpus.Write(".", "FuzzAssemble", in); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := fuzzcorpus.Count(".", "FuzzAssemble"); n < len(assembleCases) {
-		t.Errorf("testdata/fuzz/FuzzAssemble holds %d seeds, want %d (run with -update-corpus)", n, len(assembleCases))
 	}
 }
 

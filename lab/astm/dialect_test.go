@@ -3,17 +3,13 @@ package astm
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"strings"
 	"testing"
 
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
-	"github.com/exhibit-forensics/exhibit/lab/astm/internal/fuzzcorpus"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
 	"github.com/exhibit-forensics/exhibit/lab/astm/value"
 )
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz seed corpora from the test tables")
 
 func TestBuiltinDialects(t *testing.T) {
 	want := []string{"beckman-au", "cobas-c111", "genexpert", "lis2a2", "selectra", "yumizen"}
@@ -127,21 +123,6 @@ func TestParseDialect(t *testing.T) {
 				t.Errorf("full = %+v", d)
 			}
 		}
-	}
-}
-
-func TestDialectFuzzCorpus(t *testing.T) {
-	var in [][]any
-	for _, tc := range dialectCases {
-		in = append(in, []any{[]byte(tc.in)})
-	}
-	if *updateCorpus {
-		if err := fuzzcorpus.Write(".", "FuzzParseDialect", in); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := fuzzcorpus.Count(".", "FuzzParseDialect"); n < len(dialectCases) {
-		t.Errorf("testdata/fuzz/FuzzParseDialect holds %d seeds, want %d (run with -update-corpus)", n, len(dialectCases))
 	}
 }
 

@@ -77,7 +77,7 @@ func TestParseBatch(t *testing.T) {
 	}
 }
 
-func TestWriteBatchCorpus(t *testing.T) {
+func TestWriteCorpusBatch(t *testing.T) {
 	var entries [][]any
 	for _, tc := range batchCases {
 		entries = append(entries, []any{[]byte(tc.in)})

@@ -103,7 +103,7 @@ func TestEscapedValuesAreDecoded(t *testing.T) {
 	}
 }
 
-func TestWriteEscapeCorpus(t *testing.T) {
+func TestWriteCorpusEscapes(t *testing.T) {
 	var entries [][]any
 	for _, tc := range escapeCases {
 		tr := 0

@@ -3,12 +3,8 @@ package hl7
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +12,6 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/lab/astm/value"
 )
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz seed corpora from the test tables")
 
 func msg(segs ...string) []byte { return []byte(strings.Join(segs, "\r") + "\r") }
 
@@ -289,23 +283,6 @@ func TestEncodeRefuses(t *testing.T) {
 	// A control character is not refused but written as a hexadecimal escape.
 	if out, err := Encode([]Segment{Seg("MSH"), Seg("NTE", T("a\x01"))}, Standard, ASCII); err != nil || string(out) != "MSH|^~\\&\rNTE|a\\X01\\\r" {
 		t.Errorf("control: %q %v", out, err)
-	}
-}
-
-func TestFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzParse")
-	if *updateCorpus {
-		os.MkdirAll(dir, 0o755) // regression inputs found by fuzzing stay
-		for i, tc := range parseCases {
-			data := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\nint(%d)\n", strconv.Quote(string(tc.in)), tc.opt.DefaultCharset)
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d-%s", i, tc.name)), []byte(data), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) < len(parseCases) {
-		t.Errorf("%s holds %d seeds, want %d (run with -update-corpus)", dir, len(ents), len(parseCases))
 	}
 }
 

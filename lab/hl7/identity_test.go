@@ -70,7 +70,7 @@ func TestIdentity(t *testing.T) {
 	}
 }
 
-func TestWriteIdentityCorpus(t *testing.T) {
+func TestWriteCorpusIdentity(t *testing.T) {
 	var entries [][]any
 	for _, tc := range identityCases {
 		entries = append(entries, []any{[]byte(tc.in)})

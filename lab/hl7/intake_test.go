@@ -338,7 +338,7 @@ var intakeCases = []string{
 	"\x0bFHS|^~\\&\rBHS|^~\\&\rBTS|0\rFTS|1\x1c\r\x0bMS",
 }
 
-func TestWriteIntakeCorpus(t *testing.T) {
+func TestWriteCorpusIntake(t *testing.T) {
 	var entries [][]any
 	for i, c := range intakeCases {
 		entries = append(entries, []any{[]byte(c), i + 1})

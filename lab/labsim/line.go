@@ -107,15 +107,20 @@ func (d *dice) intN(n int) int {
 	return d.rng.IntN(n)
 }
 
-// Counts of injected faults and of what they caused.
+// Counts of injected faults and of what they caused. A fault is counted
+// when it reaches the line, not when its dice come up: a garbage burst or
+// NAK storm that a dead line swallows, or a stall or disconnect planned for
+// bytes that are never written, is not counted. Every fault of Faults has
+// its count here, so that a fault run can check that each fault it
+// configures was injected.
 type Counts struct {
-	Corrupted     int // writes or reads with a byte changed
-	NAKStorms     int
-	BusyAnswers   int
-	Contentions   int
-	Stalls        int
-	Disconnects   int
-	GarbageBursts int
+	Corrupted     int   // Corrupt: writes or reads with a byte changed
+	NAKStorms     int   // NAKStorm: NAK bursts written
+	BusyAnswers   int   // Busy: host ENQs answered busy
+	Contentions   int   // Contention: results sent together with a query
+	Stalls        int   // Timeout: times the line went dead
+	Disconnects   int   // Disconnect: connections dropped
+	GarbageBursts int   // Garbage: bursts written
 	Written       int64 // bytes this side wrote on the line
 }
 
@@ -298,17 +303,19 @@ func (l *line) Read(p []byte) (int, error) {
 }
 
 // raw writes bytes that bypass corruption and the message's fault plan
-// (garbage and NAK storms), paced like everything else.
-func (l *line) raw(p []byte) error {
+// (garbage and NAK storms), paced like everything else. It reports whether
+// they went on the line: a dead line swallows them, and then the fault they
+// carry was not injected and is not counted.
+func (l *line) raw(p []byte) (sent bool, err error) {
 	if l.dead() {
-		return nil
+		return false, nil
 	}
 	if err := l.pace(len(p)); err != nil {
-		return err
+		return false, err
 	}
 	n, err := l.c.Write(p)
 	l.counts.add(func(c *Counts) { c.Written += int64(n) })
-	return err
+	return err == nil, err
 }
 
 var _ io.ReadWriteCloser = (*line)(nil)

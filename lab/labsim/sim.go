@@ -314,9 +314,12 @@ func (s *Sim) beforeMessage(ln *line, size int, nak byte) error {
 		for i := range junk {
 			junk[i] = byte(s.d.garbage.intN(256))
 		}
-		s.counts.add(func(c *Counts) { c.GarbageBursts++ })
-		if err := ln.raw(junk); err != nil {
+		sent, err := ln.raw(junk)
+		if err != nil {
 			return err
+		}
+		if sent { // not swallowed by a dead line
+			s.counts.add(func(c *Counts) { c.GarbageBursts++ })
 		}
 	}
 	if nak != 0 && s.d.nak.roll(f.NAKStorm) {
@@ -324,14 +327,17 @@ func (s *Sim) beforeMessage(ln *line, size int, nak byte) error {
 		for i := range burst {
 			burst[i] = nak
 		}
-		s.counts.add(func(c *Counts) { c.NAKStorms++ })
 		s.mu.Lock()
 		if s.cfg.Scenario.Query {
 			s.refuse = link.MaxAttempts
 		}
 		s.mu.Unlock()
-		if err := ln.raw(burst); err != nil {
+		sent, err := ln.raw(burst)
+		if err != nil {
 			return err
+		}
+		if sent {
+			s.counts.add(func(c *Counts) { c.NAKStorms++ })
 		}
 	}
 	ln.arm(size, s.d.disconnect.roll(f.Disconnect), s.d.timeout.roll(f.Timeout))

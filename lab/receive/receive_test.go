@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
@@ -153,70 +154,166 @@ func blob(t *testing.T, l *ledger.Ledger, h chain.Hash) []byte {
 	return b
 }
 
-// The domain example: the message is captured before the ACK of its last
-// frame leaves, with the raw bytes as the blob and the results in the
-// record; the analyser's retransmission after a lost ACK is recognised.
-func TestASTMStoredBeforeLastACK(t *testing.T) {
-	l := newLedger(t)
-	r, o := newReceiver(t, l, protocol.ASTM, "lis2a2", func(c *Config) { c.Analyser = "cobas-1" })
-	peer := &astmtest.Peer{RW: serve(t, r), Wait: guard}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
+// A journal is one ordered record of what the store and the receiver's
+// side of the line did, so that a test can state their order.
+type journal struct {
+	mu sync.Mutex
+	ev []string
+}
+
+func (j *journal) add(e string) {
+	j.mu.Lock()
+	j.ev = append(j.ev, e)
+	j.mu.Unlock()
+}
+
+// since returns the events from index i on, and the current length.
+func (j *journal) since(i int) ([]string, int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return append([]string(nil), j.ev[i:]...), len(j.ev)
+}
+
+// gatedStore holds every capture until the test lets it go: it says so on
+// entered, waits for release, and only then passes the capture on. Once
+// open is closed (the test is over) captures pass straight through.
+type gatedStore struct {
+	Store
+	j       *journal
+	entered chan struct{}
+	release chan struct{}
+	open    chan struct{}
+}
+
+func (g *gatedStore) Capture(ctx context.Context, req ledger.CaptureRequest) (store.Exhibit, *chain.Record, bool, error) {
+	g.j.add("store entered")
+	select {
+	case g.entered <- struct{}{}:
+		select {
+		case <-g.release:
+		case <-g.open:
 		}
+	case <-g.open:
 	}
-	must(peer.Write("<ENQ>"))
-	must(peer.Expect("<ACK>"))
-	for _, f := range domainSession[:4] {
-		must(peer.Write(f))
-		must(peer.Expect("<ACK>"))
-	}
-	if n := len(entries(t, l)); n != 0 {
-		t.Fatalf("%d captures before the message was complete", n)
-	}
-	must(peer.Write(domainSession[4]))
-	// The outcome is reported before the ACK is written, and by then the
-	// capture is committed.
-	out := o.next(t)
-	if out.Kind != Stored || out.Results != 1 || out.Key != "astm:"+chain.Sum([]byte(domainRaw)).String() {
-		t.Fatalf("outcome %+v", out)
-	}
-	es := entries(t, l)
-	if len(es) != 1 {
-		t.Fatalf("%d entries", len(es))
-	}
-	must(peer.Expect("<ACK>"))
-	must(peer.Write("<EOT>"))
+	ex, rec, fresh, err := g.Store.Capture(ctx, req)
+	g.j.add("store returned")
+	return ex, rec, fresh, err
+}
 
-	e := es[0]
-	want := chain.LabResult{Specimen: "S240612-0001", Code: "GHB", Analyte: "ghb", Value: "42.0", Number: "42.0",
-		Units: "mg/L", Range: "0-10", Flags: "H", Status: "F", Time: "20240612102900"}
-	if len(e.Lab.Results) != 1 || e.Lab.Results[0] != want {
-		t.Fatalf("results %+v", e.Lab.Results)
-	}
-	if e.Lab.Protocol != "astm" || e.Lab.Dialect != "lis2a2" || e.Lab.Analyser != "cobas-1" || e.Case != DefaultCase ||
-		e.Lab.MessageID != chain.Sum([]byte(domainRaw)).String() || e.Device != "cobas-1" {
-		t.Fatalf("entry %+v", e)
-	}
-	if got := blob(t, l, e.Blob); string(got) != domainRaw {
-		t.Fatalf("blob %q", got)
-	}
+// journaled is the receiver's end of the line: each write is put in the
+// journal before it goes out.
+type journaled struct {
+	net.Conn
+	j *journal
+}
 
-	// The analyser missed the ACK and sends the whole message again.
-	must(peer.Write("<ENQ>"))
-	must(peer.Expect("<ACK>"))
-	for _, f := range domainSession {
-		must(peer.Write(f))
+func (c journaled) Write(p []byte) (int, error) {
+	c.j.add("wrote " + astmtest.Encode(p))
+	return c.Conn.Write(p)
+}
+
+// The domain example: the ACK of the last frame is not written while the
+// store is still working on the message, and is written once it has
+// returned, with the raw bytes as the blob and the results in the record;
+// the analyser's retransmission after a lost ACK is recognised.
+//
+// The test runs in a synctest bubble: with the store held, synctest.Wait
+// returns only when every goroutine of the receiver is blocked, so "the ACK
+// has not been written" is a fact about everything the receiver could do
+// without the store, not a guess after a sleep. (The guards of Peer and
+// outcomes.next run on the bubble's fake clock.)
+func TestASTMStoredBeforeLastACK(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLedger(t)
+		j := &journal{}
+		st := &gatedStore{Store: l, j: j, entered: make(chan struct{}), release: make(chan struct{}), open: make(chan struct{})}
+		r, o := newReceiver(t, st, protocol.ASTM, "lis2a2", func(c *Config) { c.Analyser = "cobas-1" })
+		a, b := net.Pipe()
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- r.Serve(ctx, journaled{a, j}) }()
+		defer func() {
+			close(st.open)
+			cancel()
+			a.Close()
+			b.Close()
+			<-done
+			synctest.Wait()
+		}()
+		peer := &astmtest.Peer{RW: b, Wait: guard}
+		must := func(err error) {
+			t.Helper()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		must(peer.Write("<ENQ>"))
 		must(peer.Expect("<ACK>"))
-	}
-	must(peer.Write("<EOT>"))
-	if out := o.next(t); out.Kind != Duplicate || out.Ref != e.Ref {
-		t.Fatalf("second outcome %+v, want duplicate of %s", out, e.Ref)
-	}
-	if n := len(entries(t, l)); n != 1 {
-		t.Fatalf("%d entries after the retransmission", n)
-	}
+		for _, f := range domainSession[:4] {
+			must(peer.Write(f))
+			must(peer.Expect("<ACK>"))
+		}
+		_, mark := j.since(0)
+
+		must(peer.Write(domainSession[4]))
+		<-st.entered
+		synctest.Wait() // the receiver has done all it can without the store
+		if ev, _ := j.since(mark); len(ev) != 1 || ev[0] != "store entered" {
+			t.Fatalf("while the store held the message the receiver did %q; the ACK of the last frame must wait for the store", ev)
+		}
+		select {
+		case x := <-o.ch:
+			t.Fatalf("outcome %+v reported before the store returned", x)
+		default:
+		}
+		st.release <- struct{}{}
+		must(peer.Expect("<ACK>"))
+		if ev, _ := j.since(mark); len(ev) != 3 || ev[0] != "store entered" || ev[1] != "store returned" || ev[2] != "wrote <ACK>" {
+			t.Fatalf("after the last frame: %q, want the store to return before the ACK is written", ev)
+		}
+		out := o.next(t)
+		if out.Kind != Stored || out.Results != 1 || out.Key != "astm:"+chain.Sum([]byte(domainRaw)).String() {
+			t.Fatalf("outcome %+v", out)
+		}
+		must(peer.Write("<EOT>"))
+
+		es := entries(t, l)
+		if len(es) != 1 {
+			t.Fatalf("%d entries", len(es))
+		}
+		e := es[0]
+		want := chain.LabResult{Specimen: "S240612-0001", Code: "GHB", Analyte: "ghb", Value: "42.0", Number: "42.0",
+			Units: "mg/L", Range: "0-10", Flags: "H", Status: "F", Time: "20240612102900"}
+		if len(e.Lab.Results) != 1 || e.Lab.Results[0] != want {
+			t.Fatalf("results %+v", e.Lab.Results)
+		}
+		if e.Lab.Protocol != "astm" || e.Lab.Dialect != "lis2a2" || e.Lab.Analyser != "cobas-1" || e.Case != DefaultCase ||
+			e.Lab.MessageID != chain.Sum([]byte(domainRaw)).String() || e.Device != "cobas-1" {
+			t.Fatalf("entry %+v", e)
+		}
+		if got := blob(t, l, e.Blob); string(got) != domainRaw {
+			t.Fatalf("blob %q", got)
+		}
+
+		// The analyser missed the ACK and sends the whole message again.
+		must(peer.Write("<ENQ>"))
+		must(peer.Expect("<ACK>"))
+		for i, f := range domainSession {
+			must(peer.Write(f))
+			if i == len(domainSession)-1 {
+				<-st.entered
+				st.release <- struct{}{}
+			}
+			must(peer.Expect("<ACK>"))
+		}
+		must(peer.Write("<EOT>"))
+		if out := o.next(t); out.Kind != Duplicate || out.Ref != e.Ref {
+			t.Fatalf("second outcome %+v, want duplicate of %s", out, e.Ref)
+		}
+		if n := len(entries(t, l)); n != 1 {
+			t.Fatalf("%d entries after the retransmission", n)
+		}
+	})
 }
 
 // A store failure means no ACK: the last frame is refused, nothing is

@@ -1,6 +1,9 @@
 // Package sqlitestore is the embedded storage engine: one SQLite database
-// (github.com/mattn/go-sqlite3) in WAL mode with synchronous=FULL, so a
-// committed transaction survives a crash or power cut.
+// (github.com/mattn/go-sqlite3) in WAL mode with synchronous=FULL on every
+// connection, so a committed transaction survives a crash or power cut.
+// (The derived hash index, a second database, runs at synchronous=NORMAL:
+// it is rebuilt from the log if lost.) TestDurabilitySettings reads these
+// back from each connection of each pool the store opens.
 //
 // The records table is the log: each record's exact envelope at its log
 // index. An exhibit is its chain's first record, so there is no exhibits
@@ -226,7 +229,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		}
 		stmts[name] = st
 	}
+	// Every connection to the log database is opened with
+	// synchronous=FULL, the readers and the checkpointer too: they commit
+	// nothing today, and none of them must ever commit at less (the
+	// driver's default in WAL mode is NORMAL).
 	rq := url.Values{}
+	rq.Set("_synchronous", "FULL")
 	rq.Set("_busy_timeout", "30000")
 	rq.Set("_query_only", "1")
 	r, err := sql.Open("sqlite3", "file:"+path+"?"+rq.Encode())
@@ -235,6 +243,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(4)
 	cq := url.Values{}
+	cq.Set("_synchronous", "FULL")
 	cq.Set("_busy_timeout", "30000")
 	ck, err := sql.Open("sqlite3", "file:"+path+"?"+cq.Encode())
 	if err != nil {

@@ -1,19 +1,20 @@
 package serialtest
 
 import (
-	"flag"
-	"fmt"
 	"strings"
+	"testing"
+
+	"github.com/exhibit-forensics/exhibit/internal/fuzzseed"
 )
 
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite the committed fuzz seed corpus")
-
-// corpusFile renders one []byte input in the "go test fuzz v1" format.
-func corpusFile(b []byte) []byte {
-	return fmt.Appendf(nil, "go test fuzz v1\n[]byte(%q)\n", b)
-}
-
-// corpusName turns a table-test name into a corpus file name.
-func corpusName(name string) string {
-	return "seed-" + strings.ReplaceAll(name, " ", "-")
+// TestWriteCorpus keeps the committed seed corpus of FuzzParseTranscript
+// equal to transcriptCases (internal/fuzzseed); -write-corpus rewrites it:
+//
+//	go test ./devices/serialport/serialtest -run TestWriteCorpus -write-corpus
+func TestWriteCorpus(t *testing.T) {
+	var seeds []fuzzseed.Seed
+	for _, tc := range transcriptCases {
+		seeds = append(seeds, fuzzseed.Seed{Name: strings.ReplaceAll(tc.name, " ", "-"), Args: []any{[]byte(tc.in)}})
+	}
+	fuzzseed.Sync(t, "FuzzParseTranscript", seeds)
 }

@@ -3,8 +3,6 @@ package serialtest
 import (
 	"bytes"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -140,31 +138,4 @@ func FuzzParseTranscript(f *testing.F) {
 		}
 		checkRoundTrip(t, tr)
 	})
-}
-
-// TestFuzzCorpusIsCommitted keeps the committed seed corpus in step with the
-// table above: every table entry must be present as a file in
-// testdata/fuzz/FuzzParseTranscript. Run with -update-corpus to rewrite it.
-func TestFuzzCorpusIsCommitted(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzParseTranscript")
-	for _, tc := range transcriptCases {
-		path := filepath.Join(dir, corpusName(tc.name))
-		want := corpusFile([]byte(tc.in))
-		if *updateCorpus {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(path, want, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		got, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("seed corpus file missing (run go test -run TestFuzzCorpusIsCommitted -update-corpus): %v", err)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s is out of date (run with -update-corpus)", path)
-		}
-	}
 }

@@ -3,14 +3,9 @@ package frame
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"strings"
 	"testing"
-
-	"github.com/exhibit-forensics/exhibit/lab/astm/internal/fuzzcorpus"
 )
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz seed corpora from the test tables")
 
 // wire turns the <STX> notation of the domain notes and manuals into bytes.
 func wire(s string) []byte {
@@ -313,27 +308,6 @@ func TestSplit(t *testing.T) {
 	}
 	if _, err := ParsePacking("sideways"); err == nil {
 		t.Error("ParsePacking accepted nonsense")
-	}
-}
-
-func TestFuzzCorpus(t *testing.T) {
-	var parse, scan [][]any
-	for _, tc := range frameCases {
-		parse = append(parse, []any{wire(tc.in), tc.opt.NoFrameNumbers, tc.opt.NoChecksum, tc.opt.NoTrailer})
-		scan = append(scan, []any{wire(tc.in), 7})
-	}
-	if *updateCorpus {
-		if err := fuzzcorpus.Write(".", "FuzzParse", parse); err != nil {
-			t.Fatal(err)
-		}
-		if err := fuzzcorpus.Write(".", "FuzzScanner", scan); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, target := range []string{"FuzzParse", "FuzzScanner"} {
-		if n := fuzzcorpus.Count(".", target); n < len(frameCases) {
-			t.Errorf("testdata/fuzz/%s holds %d seeds, want at least %d (run with -update-corpus)", target, n, len(frameCases))
-		}
 	}
 }
 

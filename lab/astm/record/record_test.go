@@ -3,16 +3,12 @@ package record
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/internal/fuzzcorpus"
 	"github.com/exhibit-forensics/exhibit/lab/astm/value"
 )
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz seed corpora from the test tables")
 
 // split cuts a CR-separated message into raw records.
 func split(s string) [][]byte {
@@ -329,21 +325,6 @@ func TestBuildSequences(t *testing.T) {
 	}
 	if v := back.Results()[0].Result.Value; v.Kind != value.Censored {
 		t.Errorf("censored value did not survive: %+v", v)
-	}
-}
-
-func TestFuzzCorpus(t *testing.T) {
-	var msgs [][]any
-	for _, tc := range messageCases {
-		msgs = append(msgs, []any{[]byte(tc.in), int(tc.opt.Charset), tc.opt.DecimalMark == value.Comma, tc.opt.Declaration})
-	}
-	if *updateCorpus {
-		if err := fuzzcorpus.Write(".", "FuzzParseMessage", msgs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := fuzzcorpus.Count(".", "FuzzParseMessage"); n < len(messageCases) {
-		t.Errorf("testdata/fuzz/FuzzParseMessage holds %d seeds, want %d (run with -update-corpus)", n, len(messageCases))
 	}
 }
 

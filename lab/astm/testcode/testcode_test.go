@@ -3,13 +3,8 @@ package testcode
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"testing"
-
-	"github.com/exhibit-forensics/exhibit/lab/astm/internal/fuzzcorpus"
 )
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz seed corpora from the test tables")
 
 var cases = []struct {
 	name string
@@ -66,21 +61,6 @@ func TestParse(t *testing.T) {
 	var zero Map
 	if _, ok := zero.Analyte("X"); ok {
 		t.Error("zero map knows a code")
-	}
-}
-
-func TestFuzzCorpus(t *testing.T) {
-	var in [][]any
-	for _, tc := range cases {
-		in = append(in, []any{[]byte(tc.in)})
-	}
-	if *updateCorpus {
-		if err := fuzzcorpus.Write(".", "FuzzParse", in); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := fuzzcorpus.Count(".", "FuzzParse"); n < len(cases) {
-		t.Errorf("testdata/fuzz/FuzzParse holds %d seeds, want %d (run with -update-corpus)", n, len(cases))
 	}
 }
 

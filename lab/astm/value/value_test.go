@@ -1,10 +1,7 @@
 package value
 
 import (
-	"flag"
 	"testing"
-
-	"github.com/exhibit-forensics/exhibit/lab/astm/internal/fuzzcorpus"
 )
 
 var cases = []struct {
@@ -115,21 +112,4 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
-}
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz seed corpora from the test tables")
-
-func TestFuzzCorpus(t *testing.T) {
-	var in [][]any
-	for _, tc := range cases {
-		in = append(in, []any{tc.raw, tc.m == Comma})
-	}
-	if *updateCorpus {
-		if err := fuzzcorpus.Write(".", "FuzzParse", in); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n := fuzzcorpus.Count(".", "FuzzParse"); n < len(cases) {
-		t.Errorf("testdata/fuzz/FuzzParse holds %d seeds, want %d (run with -update-corpus)", n, len(cases))
-	}
 }

@@ -3,18 +3,12 @@ package mllp
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
 )
-
-var updateCorpus = flag.Bool("update-corpus", false, "rewrite testdata/fuzz seed corpora from the test tables")
 
 type result struct {
 	msg string
@@ -107,23 +101,6 @@ func TestCustomFraming(t *testing.T) {
 	}
 	if _, err := Append(nil, []byte("a\x0bb"), Standard); err == nil {
 		t.Error("start byte inside a message accepted")
-	}
-}
-
-func TestFuzzCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzReader")
-	if *updateCorpus {
-		os.MkdirAll(dir, 0o755) // regression inputs found by fuzzing stay
-		for i, tc := range cases {
-			data := "go test fuzz v1\n[]byte(" + strconv.Quote(tc.in) + ")\n"
-			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("seed-%02d-%s", i, tc.name)), []byte(data), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) < len(cases) {
-		t.Errorf("%s holds %d seeds, want %d (run with -update-corpus)", dir, len(ents), len(cases))
 	}
 }
 
