@@ -22,9 +22,7 @@ demo: build
 # store's committer, the link's reader, servers, simulators), or their tests
 # drive them from several at once. `make test` runs their tests under the
 # race detector; internal/repotest fails if a package whose code has a go
-# statement is missing here. Not here: devices/camera/netcam, whose own code
-# starts none and whose timeout test allows a real 300 ms that the race
-# detector's slowdown can overrun on a loaded machine.
+# statement is missing here.
 RACE_PKGS := \
 	./chain/bagit \
 	./chain/blobstore/fsstore \
@@ -35,6 +33,7 @@ RACE_PKGS := \
 	./chain/store/storetest \
 	./cmd/exhibit/cli \
 	./devices/camera/camsim \
+	./devices/camera/netcam \
 	./devices/camera/v4l2 \
 	./devices/light \
 	./devices/light/lightsim \

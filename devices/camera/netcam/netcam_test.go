@@ -135,7 +135,11 @@ func TestConfigureRejects(t *testing.T) {
 func TestTimeoutThenRetry(t *testing.T) {
 	sim, url := startCamera(t)
 	ctx := context.Background()
-	d := open(t, Config{URL: url, Timeout: 300 * time.Millisecond, Attempts: 1})
+	// The driver's timeout is real time (an HTTP request's deadline): long
+	// enough that an ordinary capture on a loaded machine, under the race
+	// detector, never reaches it, so only the hung captures time out.
+	const timeout = 2 * time.Second
+	d := open(t, Config{URL: url, Timeout: timeout, Attempts: 1})
 	if _, err := d.Configure(ctx, camera.Settings{Exposure: time.Millisecond, Gain: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -155,7 +159,7 @@ func TestTimeoutThenRetry(t *testing.T) {
 		t.Errorf("the hung capture exposed nothing, so this is frame 1; got %d", f.Meta.Counter)
 	}
 
-	d2 := open(t, Config{URL: url, Timeout: 300 * time.Millisecond, Attempts: 2})
+	d2 := open(t, Config{URL: url, Timeout: timeout, Attempts: 2})
 	if _, err := d2.Configure(ctx, camera.Settings{Exposure: time.Millisecond, Gain: 1}); err != nil {
 		t.Fatal(err)
 	}
