@@ -71,8 +71,13 @@ func (l *Ledger) checkLog(ctx context.Context) error {
 		}
 		return nil
 	})
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrInconsistent), ctx.Err() != nil:
 		return err
+	case err != nil:
+		// A record missing from the log, or a hash that cannot be read:
+		// the directory can still be opened for fsck to say where.
+		return fmt.Errorf("%w: reading the records' hashes: %v", ErrInconsistent, err)
 	}
 	if err := flush(); err != nil {
 		return err

@@ -212,3 +212,19 @@ func TestCorruptHashIndexIsRebuilt(t *testing.T) {
 	mustRun(t, "export", "--data", data, "--case", "CASE-1", "--out", bundle)
 	mustRun(t, "verify", bundle)
 }
+
+// A log with a record missing (a row deleted behind the store's back)
+// still opens for reading and fsck, and signs nothing.
+func TestNoSigningOverALogWithAGap(t *testing.T) {
+	data := initData(t)
+	importFiles(t, data, "CASE-1", "a.txt", "b.txt", "c.txt")
+	sqlExec(t, data, `DELETE FROM records WHERE idx = 2`)
+	code, out, errs := run(t, "", "log", "checkpoint", "--data", data)
+	if code == exitOK || !strings.Contains(errs, "does not match its signed checkpoints") {
+		t.Fatalf("checkpoint over a log with a gap: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = run(t, "", "log", "fsck", "--data", data)
+	if code != exitFail || !strings.Contains(out, "INVALID") {
+		t.Fatalf("fsck of a log with a gap: exit %d\n%s", code, out)
+	}
+}
