@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 BIN := bin/exhibit
 
-.PHONY: all setup build demo test test-short vet fmt-check fuzz-seeds bench clean
+.PHONY: all setup build demo test test-short vet fmt-check fuzz-seeds bench clean verifier-portable
 
 all: build
 
@@ -53,7 +53,7 @@ RACE_PKGS := \
 # and every test once — RACE_PKGS with the race detector, the others without.
 # The ordinary run includes each package's TestWriteCorpus, which fails if a
 # committed fuzz seed corpus differs from the table it is generated from.
-test: setup fmt-check vet
+test: setup fmt-check vet verifier-portable
 	$(GO) build ./...
 	$(GO) test -race -count=1 -timeout 30m $(RACE_PKGS)
 	$(GO) test -count=1 -timeout 30m $$(comm -23 <($(GO) list ./... | sort) <($(GO) list $(RACE_PKGS) | sort))
@@ -63,6 +63,17 @@ test-short: fmt-check vet
 
 vet:
 	$(GO) vet ./...
+
+# The packages that verify a bundle build without cgo for every platform a
+# verifier may run on: a defence expert's Windows or macOS laptop, and a
+# browser (js/wasm). internal/repotest keeps SQLite, OpenCV and serial ports
+# out of their dependencies.
+VERIFIER_PKGS := ./chain ./chain/tlog ./chain/bagit ./chain/bundle
+verifier-portable:
+	@for t in windows/amd64 darwin/arm64 js/wasm; do \
+		echo "CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} go build $(VERIFIER_PKGS)"; \
+		CGO_ENABLED=0 GOOS=$${t%/*} GOARCH=$${t#*/} $(GO) build $(VERIFIER_PKGS) || exit 1; \
+	done
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 )
 
@@ -31,7 +32,7 @@ func benchBytes() int64 {
 func bigBundle(b *testing.B) string {
 	ctx := context.Background()
 	dir := b.TempDir()
-	l, err := ledger.Init(ctx, filepath.Join(dir, "data"), "Bench Mark", "BM", ledger.Options{})
+	l, err := datadir.Init(ctx, filepath.Join(dir, "data"), "Bench Mark", "BM", datadir.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

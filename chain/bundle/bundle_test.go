@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 )
 
@@ -62,8 +63,8 @@ func buildFixture() (*fixture, error) {
 	defer os.RemoveAll(dir)
 	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
 	clock := func() time.Time { now = now.Add(time.Second); return now }
-	opt := ledger.Options{Now: clock, Rand: rand.NewChaCha8([32]byte{1})}
-	l, err := ledger.Init(ctx, dir, "Jo Smith", "JS", opt)
+	opt := datadir.Options{Now: clock, Rand: rand.NewChaCha8([32]byte{1})}
+	l, err := datadir.Init(ctx, dir, "Jo Smith", "JS", opt)
 	if err != nil {
 		return nil, err
 	}

@@ -135,7 +135,7 @@ func TestCheckpointKeyIsFromTheRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pemBytes, err := ledger.PublicKeyPEM(pub)
+	pemBytes, err := PublicKeyPEM(pub)
 	if err != nil {
 		t.Fatal(err)
 	}

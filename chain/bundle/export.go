@@ -7,11 +7,12 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/bagit"
 	"github.com/exhibit-forensics/exhibit/chain/blobstore"
-	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/chain/tlog"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 )
 
@@ -25,7 +26,24 @@ type ExportResult struct {
 	// Superseded lists the case's exhibits left out because a repair
 	// superseded their over-limit first records (the exhibits that
 	// supersede them are in the bundle).
-	Superseded []ledger.Superseding
+	Superseded []store.Supersession
+}
+
+// A Source is what Export needs of an evidence store; *ledger.Ledger is one.
+// ExportSet chooses the exhibits (from the signed records, after the
+// store's checks); Exported signs, in one transaction, an exported record
+// on each exhibit's chain and a checkpoint covering them; the rest reads.
+type Source interface {
+	Identity() store.Identity
+	Now() time.Time
+	ExportSet(ctx context.Context, caseRef string) ([]store.Exhibit, []store.Supersession, error)
+	ChainRecords(ctx context.Context, chainID string) ([]store.StoredRecord, error)
+	TreeSize(ctx context.Context) (uint64, error)
+	Keyring(ctx context.Context) (*chain.Keyring, error)
+	Exported(ctx context.Context, refs []string, actor chain.Person, at time.Time, ex chain.Export) ([]*chain.Record, store.Checkpoint, error)
+	Prove(ctx context.Context, index uint64, cp store.Checkpoint) (*tlog.Proof, error)
+	blobstore.Fetcher
+	blobstore.Statter
 }
 
 // Export writes the bundle of caseRef to out. It first records, on each
@@ -34,11 +52,10 @@ type ExportResult struct {
 // derived files), with a checkpoint covering those records; then it writes
 // the bag, streaming originals from the blob store. If writing fails, the
 // export records stay in the log as the record of an attempt.
-func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chain.Person, out io.Writer) (*ExportResult, error) {
+func Export(ctx context.Context, l Source, caseRef string, exporter chain.Person, out io.Writer) (*ExportResult, error) {
 	if err := chain.ValidCaseRef(caseRef); err != nil {
 		return nil, err
 	}
-	st := l.Store()
 	// Which exhibits: from the signed records, after the store's checks.
 	exs, skipped, err := l.ExportSet(ctx, caseRef)
 	if err != nil {
@@ -60,13 +77,13 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 	}
 	var all []exRecs
 	for _, ex := range exs {
-		recs, err := st.ChainRecords(ctx, ex.ID)
+		recs, err := l.ChainRecords(ctx, ex.ID)
 		if err != nil {
 			return nil, err
 		}
 		all = append(all, exRecs{ex, recs})
 	}
-	keyRecs, err := st.ChainRecords(ctx, "device:"+id.DeviceID)
+	keyRecs, err := l.ChainRecords(ctx, "device:"+id.DeviceID)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +109,7 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 		ie := IndexExhibit{Ref: er.ex.Ref, ID: er.ex.ID, Kind: er.ex.Kind, DerivedFrom: er.ex.DerivedFrom, PartOf: er.ex.PartOf}
 		used := map[string]bool{}
 		for i, b := range er.ex.Blobs {
-			info, err := l.Blobs().Stat(ctx, b.Hash)
+			info, err := l.Stat(ctx, b.Hash)
 			if err != nil {
 				return nil, fmt.Errorf("%s: original %s: %w", er.ex.Ref, b.Hash, err)
 			}
@@ -126,7 +143,7 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 	// after, but the index's digest must be signed first. So the index
 	// names the origin now and the checkpoint size as the size before the
 	// export records plus their number.
-	size, err := st.TreeSize(ctx)
+	size, err := l.TreeSize(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +192,7 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 	w := bagit.NewZipWriter(out, name, bagit.Options{Time: now})
 	res := &ExportResult{Name: name, Exhibits: len(all), Superseded: skipped}
 	for _, pf := range payload {
-		if err := addBlob(ctx, w, l.Blobs(), pf); err != nil {
+		if err := addBlob(ctx, w, l, pf); err != nil {
 			return nil, err
 		}
 		res.Payload += pf.size
@@ -210,7 +227,7 @@ func Export(ctx context.Context, l *ledger.Ledger, caseRef string, exporter chai
 		return nil, err
 	}
 	for _, span := range ring.Spans() {
-		pemBytes, err := ledger.PublicKeyPEM(span.Public)
+		pemBytes, err := PublicKeyPEM(span.Public)
 		if err != nil {
 			return nil, err
 		}

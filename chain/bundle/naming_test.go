@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/internal/fuzzseed"
 )
@@ -19,7 +20,7 @@ import (
 // testLedger returns a fresh ledger whose clock is now().
 func testLedger(t testing.TB, now func() time.Time) *ledger.Ledger {
 	t.Helper()
-	l, err := ledger.Init(context.Background(), t.TempDir(), "Jo Smith", "JS", ledger.Options{Now: now, Rand: rand.NewChaCha8([32]byte{3})})
+	l, err := datadir.Init(context.Background(), t.TempDir(), "Jo Smith", "JS", datadir.Options{Now: now, Rand: rand.NewChaCha8([32]byte{3})})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,3 +220,5 @@ func TestCheckBundleName(t *testing.T) {
 		}
 	}
 }
+
+var _ Source = (*ledger.Ledger)(nil)

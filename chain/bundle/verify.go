@@ -678,3 +678,14 @@ func parsePublicKey(b []byte) (ed25519.PublicKey, error) {
 
 // ParsePublicKey reads a PKIX PEM Ed25519 public key, as bundles carry them.
 func ParsePublicKey(b []byte) (ed25519.PublicKey, error) { return parsePublicKey(b) }
+
+// PublicKeyPEM encodes pub as a PKIX "PUBLIC KEY" PEM block, the form
+// bundles carry and openssl reads (`openssl pkeyutl -verify -pubin -inkey
+// K.pem -rawin`).
+func PublicKeyPEM(pub ed25519.PublicKey) ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}

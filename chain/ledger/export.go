@@ -23,7 +23,7 @@ var ErrFailedChecks = errors.New("the data directory fails its consistency check
 // and refuses, with an error wrapping ErrFailedChecks, a store that fails
 // those checks; and it refuses a case holding a record over the size
 // limit that has not been superseded (run Repair).
-func (l *Ledger) ExportSet(ctx context.Context, caseRef string) (exs []store.Exhibit, skipped []Superseding, err error) {
+func (l *Ledger) ExportSet(ctx context.Context, caseRef string) (exs []store.Exhibit, skipped []store.Supersession, err error) {
 	if err := l.writable(); err != nil {
 		return nil, nil, err
 	}
@@ -65,7 +65,7 @@ func (l *Ledger) ExportSet(ctx context.Context, caseRef string) (exs []store.Exh
 		if !ok {
 			return nil, nil, fmt.Errorf("exhibit %s: %w", ex.Ref, l.oversizedErr(ctx, first))
 		}
-		skipped = append(skipped, Superseding{Index: first.Index, Hash: first.Hash, Size: len(first.Envelope), Ref: ex.Ref, New: by})
+		skipped = append(skipped, store.Supersession{Index: first.Index, Hash: first.Hash, Size: len(first.Envelope), Ref: ex.Ref, New: by})
 	}
 	sort.Slice(exs, func(i, j int) bool { return refLess(exs[i].Ref, exs[j].Ref) })
 	return exs, skipped, nil

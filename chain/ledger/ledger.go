@@ -1,23 +1,24 @@
 // Package ledger is an evidence store at work: it ties a device's key, its
-// record store and log (chain/store), and its blob store
-// (chain/blobstore) together, and is what every command that creates
-// evidence goes through: init, import, custody records, key rotation,
-// checkpoints, proofs and fsck.
+// record store and log (chain/store), and its blob store (chain/blobstore)
+// together, and is what every command that creates evidence goes through:
+// import, capture, custody records, key rotation, checkpoints, proofs,
+// fsck, repair and the choice of what an export holds.
 //
-// A data directory holds:
-//
-//	DIR/exhibit.db      the SQLite store: records, log, checkpoints
-//	DIR/exhibit-hashes.db  its derived index of records by hash (rebuilt if lost)
-//	DIR/blobs/          content-addressed blobs over 64 KiB (chain/blobstore/fsstore)
-//	DIR/keys/device.key the device's Ed25519 key, PKCS#8 PEM, mode 0600
+// A Ledger is built from the parts it is given (Config): a record store
+// (records, log, checkpoints, claims, small blobs kept inline), a blob store
+// for larger blobs, the device's key (a KeyStore), a clock and entropy. It
+// does not know where they live: chain/datadir opens a data directory
+// (SQLite, content-addressed files, a key file) and hands its parts to the
+// ledger; a hub hands it PostgreSQL and object storage; tests hand it
+// in-memory stores.
 //
 // Every record is signed, appended to its chain and to the log in one store
-// transaction. Blobs of at most 64 KiB (store.MaxInlineBlob: an analyser
-// message, a short document) are kept inline in exhibit.db, in that same
-// transaction. Larger ones enter the file blob store (durably) before the
+// transaction. Blobs of at most store.MaxInlineBlob bytes (an analyser
+// message, a short document) are kept inline in the record store, in that
+// same transaction. Larger ones enter the blob store (durably) before the
 // record that names them is committed, so a committed record never names a
 // missing blob; a crash between the two leaves at most an unreferenced
-// blob file, which fsck reports and which is harmless.
+// blob, which fsck reports and which is harmless.
 package ledger
 
 import (
@@ -29,25 +30,19 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/blobstore"
-	"github.com/exhibit-forensics/exhibit/chain/blobstore/fsstore"
 	"github.com/exhibit-forensics/exhibit/chain/store"
-	"github.com/exhibit-forensics/exhibit/chain/store/sqlitestore"
 	"github.com/exhibit-forensics/exhibit/chain/tlog"
 )
 
-// Errors.
-var (
-	ErrNotInitialised = errors.New("not an Exhibit data directory (run `exhibit init` first)")
-	ErrInitialised    = errors.New("data directory is already initialised")
-)
+// ErrInitialised is returned by Create for a record store that already
+// has an identity.
+var ErrInitialised = errors.New("already initialised")
 
 // OriginPrefix starts every device log's checkpoint origin; the device id
 // follows.
@@ -60,94 +55,100 @@ type Blobs interface {
 	blobstore.Statter
 }
 
-// Options are the ledger's injected dependencies.
-type Options struct {
+// A KeyStore keeps the device's Ed25519 private key. Every write is durable
+// when it returns. A key rotation stages the new key beside the current one
+// (SaveNext) before the rotation record is committed, and makes it current
+// (UseNext) only after, so that a crash in between never leaves the device
+// with a key its log does not know.
+type KeyStore interface {
+	// Load returns the current key, or an error wrapping fs.ErrNotExist if
+	// there is none (the key was retired).
+	Load() (ed25519.PrivateKey, error)
+	// Save makes priv the current key, replacing any.
+	Save(priv ed25519.PrivateKey) error
+	// SaveNext keeps priv as the next key, beside the current one.
+	SaveNext(priv ed25519.PrivateKey) error
+	// UseNext makes the next key the current one.
+	UseNext() error
+	// DropNext forgets the next key, if any.
+	DropNext() error
+	// Remove deletes the current key.
+	Remove() error
+}
+
+// Config is what a Ledger is built from. The Ledger owns Store and Files:
+// Close closes them (Files if it is an io.Closer).
+type Config struct {
+	Store store.Store
+	Files Blobs
+	Keys  KeyStore
 	// Now returns the current time; time.Now if nil.
 	Now func() time.Time
 	// Rand is the entropy for keys and ids; crypto/rand if nil.
 	Rand io.Reader
 }
 
-func (o *Options) fill() {
-	if o.Now == nil {
-		o.Now = time.Now
+func (c *Config) check() error {
+	if c.Store == nil || c.Files == nil || c.Keys == nil {
+		return errors.New("ledger: Config needs a Store, Files and Keys")
 	}
-	if o.Rand == nil {
-		o.Rand = rand.Reader
+	if c.Now == nil {
+		c.Now = time.Now
 	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	return nil
 }
 
-// A Ledger is an open data directory.
+// A Ledger is a device's evidence store, open.
 type Ledger struct {
-	dir   string
-	st    store.Store
-	files interface {
-		Blobs
-		Close() error
-	}
+	st     store.Store
+	files  Blobs
+	keys   KeyStore
 	signer *chain.Signer
 	id     store.Identity
-	opt    Options
+	now    func() time.Time
+	rand   io.Reader
 	// broken is set (wrapping ErrInconsistent) when the log failed the
-	// check Open runs; the ledger then reads but never signs.
+	// check New runs; the ledger then reads but never signs.
 	broken error
 }
 
-func paths(dir string) (db, blobs, key string) {
-	return filepath.Join(dir, "exhibit.db"), filepath.Join(dir, "blobs"), filepath.Join(dir, "keys", "device.key")
-}
-
-// Init creates a data directory: a device id, an Ed25519 device key (mode
-// 0600), the store, and the log's first record enrolling the key, with a
-// first checkpoint. It refuses a directory that is already initialised; a
-// directory left half-made by a crash during Init is started over.
-func Init(ctx context.Context, dir, producer, initials string, opt Options) (*Ledger, error) {
-	opt.fill()
+// Create makes a new device's ledger in an empty record store: a device id,
+// an Ed25519 device key (saved to cfg.Keys before anything is committed:
+// a crash in between leaves no record signed with it, and the next Create
+// replaces it), the store's identity, and the log's first record enrolling
+// the key, with a first checkpoint, in one transaction. It refuses a store
+// that is already initialised (ErrInitialised).
+func Create(ctx context.Context, cfg Config, producer, initials string) (*Ledger, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	if producer == "" {
 		return nil, errors.New("init: a producer name is required")
 	}
 	if err := chain.ValidInitials(initials); err != nil {
 		return nil, fmt.Errorf("init: %w", err)
 	}
-	dbPath, blobDir, keyPath := paths(dir)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("init: %w", err)
-	}
-	st, err := sqlitestore.Open(ctx, dbPath)
-	if err != nil {
-		return nil, fmt.Errorf("init: %w", err)
-	}
-	if _, err := st.Identity(ctx); err == nil {
-		st.Close()
-		return nil, fmt.Errorf("init %s: %w", dir, ErrInitialised)
+	if _, err := cfg.Store.Identity(ctx); err == nil {
+		return nil, fmt.Errorf("init: %w", ErrInitialised)
 	} else if !errors.Is(err, store.ErrNotInit) {
-		st.Close()
 		return nil, fmt.Errorf("init: %w", err)
 	}
-	_, priv, err := ed25519.GenerateKey(opt.Rand)
+	_, priv, err := ed25519.GenerateKey(cfg.Rand)
 	if err != nil {
-		st.Close()
 		return nil, fmt.Errorf("init: generate key: %w", err)
 	}
-	devID, err := newID(opt.Now(), opt.Rand)
+	devID, err := newID(cfg.Now(), cfg.Rand)
 	if err != nil {
-		st.Close()
 		return nil, fmt.Errorf("init: device id: %w", err)
 	}
-	// The key file is written before the store commits: if we crash in
-	// between, nothing durable was signed with it and the next Init
-	// replaces it.
-	if err := writeKey(keyPath, priv); err != nil {
-		st.Close()
+	if err := cfg.Keys.Save(priv); err != nil {
 		return nil, fmt.Errorf("init: %w", err)
 	}
-	bl, err := fsstore.Open(ctx, blobDir)
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("init: %w", err)
-	}
-	l := &Ledger{dir: dir, st: st, files: bl, signer: chain.NewSigner(priv), opt: opt}
-	now := opt.Now().UTC()
+	l := &Ledger{st: cfg.Store, files: cfg.Files, keys: cfg.Keys, signer: chain.NewSigner(priv), now: cfg.Now, rand: cfg.Rand}
+	now := l.Now()
 	l.id = store.Identity{
 		DeviceID: devID.String(),
 		Origin:   OriginPrefix + devID.String(),
@@ -155,7 +156,7 @@ func Init(ctx context.Context, dir, producer, initials string, opt Options) (*Le
 		Initials: initials,
 		Created:  now,
 	}
-	err = st.Update(ctx, func(tx store.Tx) error {
+	err = l.st.Update(ctx, func(tx store.Tx) error {
 		if err := tx.Init(l.id); err != nil {
 			return err
 		}
@@ -178,44 +179,31 @@ func Init(ctx context.Context, dir, producer, initials string, opt Options) (*Le
 		return err
 	})
 	if err != nil {
-		l.Close()
 		return nil, fmt.Errorf("init: %w", err)
 	}
 	return l, nil
 }
 
-// Open opens an initialised data directory.
-func Open(ctx context.Context, dir string, opt Options) (*Ledger, error) {
-	opt.fill()
-	dbPath, blobDir, keyPath := paths(dir)
-	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %w", dir, ErrNotInitialised)
+// New opens the ledger of an initialised record store (an error wrapping
+// store.ErrNotInit otherwise). The device key must be an active key of the
+// log, or missing because it was retired (the ledger then reads and never
+// signs). New re-derives the log's root from its records and compares it
+// with the latest signed checkpoint (see Consistent).
+func New(ctx context.Context, cfg Config) (*Ledger, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
-	priv, keyErr := readKey(keyPath)
+	id, err := cfg.Store.Identity(ctx)
+	if err != nil {
+		return nil, err
+	}
+	priv, keyErr := cfg.Keys.Load()
 	if keyErr != nil && !errors.Is(keyErr, fs.ErrNotExist) {
 		return nil, keyErr
 	}
-	st, err := sqlitestore.Open(ctx, dbPath)
-	if err != nil {
-		return nil, err
-	}
-	id, err := st.Identity(ctx)
-	if err != nil {
-		st.Close()
-		if errors.Is(err, store.ErrNotInit) {
-			return nil, fmt.Errorf("%s: %w", dir, ErrNotInitialised)
-		}
-		return nil, err
-	}
-	bl, err := fsstore.Open(ctx, blobDir)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	l := &Ledger{dir: dir, st: st, files: bl, id: id, opt: opt}
+	l := &Ledger{st: cfg.Store, files: cfg.Files, keys: cfg.Keys, id: id, now: cfg.Now, rand: cfg.Rand}
 	ring, err := l.Keyring(ctx)
 	if err != nil {
-		l.Close()
 		return nil, err
 	}
 	active := false
@@ -226,18 +214,15 @@ func Open(ctx context.Context, dir string, opt Options) (*Ledger, error) {
 	case keyErr == nil:
 		l.signer = chain.NewSigner(priv)
 		if span, ok := ring.Span(l.signer.KeyID()); !ok || !span.Active() {
-			l.Close()
-			return nil, fmt.Errorf("%s: the device key %s is not an active key of this log", dir, l.signer.KeyID()[:16])
+			return nil, fmt.Errorf("the device key %s is not an active key of this log", l.signer.KeyID()[:16])
 		}
 	case !active && errors.Is(keyErr, fs.ErrNotExist):
 		// Retired: open for reading; signing fails with ErrRetired.
 	default:
-		l.Close()
 		return nil, keyErr
 	}
 	if err := l.checkLog(ctx); err != nil {
 		if !errors.Is(err, ErrInconsistent) {
-			l.Close()
 			return nil, err
 		}
 		l.broken = err
@@ -245,7 +230,7 @@ func Open(ctx context.Context, dir string, opt Options) (*Ledger, error) {
 	return l, nil
 }
 
-// Consistent returns nil if the log passed the check Open runs, and
+// Consistent returns nil if the log passed the check New runs, and
 // otherwise why the ledger will not sign (an error wrapping
 // ErrInconsistent).
 func (l *Ledger) Consistent() error { return l.broken }
@@ -253,42 +238,31 @@ func (l *Ledger) Consistent() error { return l.broken }
 // Retired reports whether the device key has been retired.
 func (l *Ledger) Retired() bool { return l.signer == nil }
 
-// Close closes the store and blob store.
-func (l *Ledger) Close() error { return errors.Join(l.st.Close(), l.files.Close()) }
-
-// Dir returns the data directory.
-func (l *Ledger) Dir() string { return l.dir }
-
-// Identity returns the data directory's identity.
-func (l *Ledger) Identity() store.Identity { return l.id }
-
-// TreeSize returns the number of records in the log.
-func (l *Ledger) TreeSize(ctx context.Context) (uint64, error) { return l.st.TreeSize(ctx) }
-
-// Records calls fn for each record with log index in [from, to), in order.
-func (l *Ledger) Records(ctx context.Context, from, to uint64, fn func(store.StoredRecord) error) error {
-	return l.st.Records(ctx, from, to, fn)
+// Close closes the record store and the blob store.
+func (l *Ledger) Close() error {
+	err := l.st.Close()
+	if c, ok := l.files.(io.Closer); ok {
+		err = errors.Join(err, c.Close())
+	}
+	return err
 }
 
-// Store returns the record store.
-func (l *Ledger) Store() store.Store { return l.st }
+// Identity returns the device's identity.
+func (l *Ledger) Identity() store.Identity { return l.id }
 
 // Blobs returns the ledger's blobs, wherever each is kept (inline in the
-// record store or in the file blob store).
+// record store or in the blob store).
 func (l *Ledger) Blobs() Blobs { return blobView{st: l.st, files: l.files} }
 
 // Now returns the ledger clock's time, in UTC.
-func (l *Ledger) Now() time.Time { return l.opt.Now().UTC() }
+func (l *Ledger) Now() time.Time { return l.now().UTC() }
 
 func (l *Ledger) deviceChain() string { return "device:" + l.id.DeviceID }
 
 // sign fills in the device and signs.
 func (l *Ledger) sign(st *chain.Statement, extra ...*chain.Signer) (*chain.Record, error) {
-	if l.signer == nil {
-		return nil, ErrRetired
-	}
-	if l.broken != nil {
-		return nil, l.broken
+	if err := l.writable(); err != nil {
+		return nil, err
 	}
 	st.Predicate.Device = chain.DeviceRef{ID: l.id.DeviceID, KeyID: l.signer.KeyID()}
 	return chain.Sign(st, append([]*chain.Signer{l.signer}, extra...)...)
@@ -365,7 +339,7 @@ func (l *Ledger) Import(ctx context.Context, req ImportRequest) (store.Exhibit, 
 		return store.Exhibit{}, nil, fmt.Errorf("store %s: %w", req.FileName, err)
 	}
 	info := tk.info
-	exID, err := newID(l.opt.Now(), l.opt.Rand)
+	exID, err := newID(l.now(), l.rand)
 	if err != nil {
 		return store.Exhibit{}, nil, err
 	}
@@ -472,7 +446,7 @@ func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhi
 		return ex, nil, false, fmt.Errorf("store %s: %w", req.FileName, err)
 	}
 	info := tk.info
-	exID, err := newID(l.opt.Now(), l.opt.Rand)
+	exID, err := newID(l.now(), l.rand)
 	if err != nil {
 		return ex, nil, false, err
 	}
@@ -775,46 +749,42 @@ func (l *Ledger) Transfer(ctx context.Context, ref string, from, to Authenticate
 	})
 }
 
-// RotateKey replaces the device key: a key-rotated record signed by the old
-// key and the new one is committed, then the new key file replaces the old.
+// RotateKey replaces the device key: the new key is staged beside the old
+// (KeyStore.SaveNext), a key-rotated record signed by the old key and the
+// new one is committed, and then the new key becomes the current one.
 // Records signed by the old key keep verifying.
 func (l *Ledger) RotateKey(ctx context.Context, actor chain.Person, reason string) error {
-	if l.signer == nil {
-		return ErrRetired
+	if err := l.writable(); err != nil {
+		return err
 	}
-	_, priv, err := ed25519.GenerateKey(l.opt.Rand)
+	_, priv, err := ed25519.GenerateKey(l.rand)
 	if err != nil {
 		return err
 	}
 	next := chain.NewSigner(priv)
-	_, _, keyPath := paths(l.dir)
-	// Keep the new key beside the old until the rotation commits.
-	pending := keyPath + ".next"
-	if err := writeKey(pending, priv); err != nil {
+	if err := l.keys.SaveNext(priv); err != nil {
 		return err
 	}
 	ev := chain.KeyEventFor(l.signer.Public())
 	ev.Successor = chain.KeyEventFor(next.Public())
 	ev.Reason = reason
-	err = l.keyRecord(ctx, chain.KindKeyRotated, actor, ev, next)
-	if err != nil {
-		os.Remove(pending)
-		return err
+	if err := l.keyRecord(ctx, chain.KindKeyRotated, actor, ev, next); err != nil {
+		return errors.Join(err, l.keys.DropNext())
 	}
-	if err := os.Rename(pending, keyPath); err != nil {
-		return fmt.Errorf("rotation committed but the new key is still at %s: %w", pending, err)
+	if err := l.keys.UseNext(); err != nil {
+		return fmt.Errorf("rotation committed, but the new key was not made current: %w", err)
 	}
 	l.signer = next
-	return syncDir(filepath.Dir(keyPath))
+	return nil
 }
 
 // RetireKey retires the device key with no successor: after the
-// key-retired record (and a last checkpoint covering it), this data directory
-// can sign nothing more, and the key file is removed. Records signed before
-// keep verifying. Use it when a device is decommissioned.
+// key-retired record (and a last checkpoint covering it), this ledger can
+// sign nothing more, and the key is removed from its KeyStore. Records
+// signed before keep verifying. Use it when a device is decommissioned.
 func (l *Ledger) RetireKey(ctx context.Context, actor chain.Person, reason string) error {
-	if l.signer == nil {
-		return ErrRetired
+	if err := l.writable(); err != nil {
+		return err
 	}
 	ev := chain.KeyEventFor(l.signer.Public())
 	ev.Reason = reason
@@ -822,11 +792,10 @@ func (l *Ledger) RetireKey(ctx context.Context, actor chain.Person, reason strin
 		return err
 	}
 	l.signer = nil
-	_, _, keyPath := paths(l.dir)
-	if err := os.Remove(keyPath); err != nil {
-		return fmt.Errorf("key retired, but its file could not be removed: %w", err)
+	if err := l.keys.Remove(); err != nil {
+		return fmt.Errorf("key retired, but it could not be removed: %w", err)
 	}
-	return syncDir(filepath.Dir(keyPath))
+	return nil
 }
 
 // keyRecord appends a key record of kind k to the device chain, signed by

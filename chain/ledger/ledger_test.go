@@ -1,4 +1,4 @@
-package ledger
+package ledger_test
 
 import (
 	"bytes"
@@ -13,98 +13,10 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/chain/tlog"
 )
-
-// clock is a manual test clock.
-type clock struct{ t time.Time }
-
-func (c *clock) Now() time.Time { c.t = c.t.Add(time.Second); return c.t }
-
-func newLedger(t *testing.T) (*Ledger, *clock) {
-	t.Helper()
-	c := &clock{t: time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)}
-	l, err := Init(context.Background(), t.TempDir(), "Jo Smith", "JS", Options{Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l, c
-}
-
-func importBytes(t *testing.T, l *Ledger, caseRef, name, body string) store.Exhibit {
-	t.Helper()
-	ex, _, err := l.Import(context.Background(), ImportRequest{Case: caseRef, Kind: chain.ExhibitDocument, FileName: name, Body: strings.NewReader(body)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ex
-}
-
-func mustFsckOK(t *testing.T, l *Ledger) *FsckReport {
-	t.Helper()
-	rep, err := l.Fsck(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK() {
-		t.Fatalf("fsck found problems: %v", rep.Problems)
-	}
-	return rep
-}
-
-func TestInitOpen(t *testing.T) {
-	ctx := context.Background()
-	l, c := newLedger(t)
-	dir := l.Dir()
-	fi, err := os.Stat(filepath.Join(dir, "keys", "device.key"))
-	if err != nil || fi.Mode().Perm() != 0o600 {
-		t.Fatalf("key file: %v %v", fi.Mode(), err)
-	}
-	id := l.Identity()
-	if !strings.HasPrefix(id.Origin, OriginPrefix) || id.Initials != "JS" || id.Producer != "Jo Smith" {
-		t.Fatalf("identity %+v", id)
-	}
-	if n, _ := l.Store().TreeSize(ctx); n != 1 {
-		t.Fatalf("genesis log size %d", n)
-	}
-	cp, err := l.Store().LatestCheckpoint(ctx)
-	if err != nil || cp.Size != 1 {
-		t.Fatalf("first checkpoint %+v %v", cp, err)
-	}
-	vs, _ := l.NoteVerifiers(ctx)
-	if _, _, err := tlog.Open(cp.Note, id.Origin, vs); err != nil {
-		t.Fatal(err)
-	}
-	l.Close()
-
-	if _, err := Init(ctx, dir, "Jo Smith", "JS", Options{Now: c.Now}); !errors.Is(err, ErrInitialised) {
-		t.Fatalf("re-init: %v", err)
-	}
-	l2, err := Open(ctx, dir, Options{Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l2.Close()
-	if l2.Identity().DeviceID != id.DeviceID {
-		t.Fatal("identity changed on reopen")
-	}
-	mustFsckOK(t, l2)
-
-	if _, err := Open(ctx, t.TempDir(), Options{}); !errors.Is(err, ErrNotInitialised) {
-		t.Fatalf("open of an empty dir: %v", err)
-	}
-	if err := os.Chmod(filepath.Join(dir, "keys", "device.key"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Open(ctx, dir, Options{}); err == nil || !strings.Contains(err.Error(), "chmod 600") {
-		t.Fatalf("open with a world-readable key: %v", err)
-	}
-	if _, err := Init(ctx, t.TempDir(), "Jo", "jo", Options{}); !errors.Is(err, chain.ErrBadRef) {
-		t.Fatalf("bad initials: %v", err)
-	}
-}
 
 func TestImportAndCustody(t *testing.T) {
 	ctx := context.Background()
@@ -133,8 +45,8 @@ func TestImportAndCustody(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := c.Now()
-	jo := Authenticated{Person: chain.Person{ID: "jsmith", Name: "Jo Smith"}, Method: "password", At: now}
-	asha := Authenticated{Person: chain.Person{ID: "akhan", Name: "Asha Khan"}, Method: "password", At: now}
+	jo := ledger.Authenticated{Person: chain.Person{ID: "jsmith", Name: "Jo Smith"}, Method: "password", At: now}
+	asha := ledger.Authenticated{Person: chain.Person{ID: "akhan", Name: "Asha Khan"}, Method: "password", At: now}
 	rec, err := l.Transfer(ctx, "JS/1", jo, asha, "to the lab", "SEAL-1")
 	if err != nil {
 		t.Fatal(err)
@@ -157,7 +69,7 @@ func TestImportAndCustody(t *testing.T) {
 	if _, err := l.Append(ctx, "JS/1", chain.KindReceived, chain.Person{}, nil); err == nil {
 		t.Fatal("appending a received record accepted")
 	}
-	for _, bad := range []ImportRequest{
+	for _, bad := range []ledger.ImportRequest{
 		{Case: "bad\ncase", Kind: "document", Body: strings.NewReader("x")},
 		{Case: strings.Repeat("c", 65), Kind: "document", Body: strings.NewReader("x")},
 		{Case: "C", Kind: "painting", Body: strings.NewReader("x")},
@@ -174,13 +86,14 @@ func TestImportAndCustody(t *testing.T) {
 
 func TestRotateKeepsOldRecordsValid(t *testing.T) {
 	ctx := context.Background()
-	l, c := newLedger(t)
+	tl := newDirLedger(t)
+	l := tl.Ledger
 	importBytes(t, l, "C", "a.txt", "a")
-	oldKey := l.signer.KeyID()
+	oldKey := activeKey(t, l)
 	if err := l.RotateKey(ctx, chain.Person{Name: "Admin"}, "scheduled"); err != nil {
 		t.Fatal(err)
 	}
-	if l.signer.KeyID() == oldKey {
+	if activeKey(t, l) == oldKey {
 		t.Fatal("key did not change")
 	}
 	importBytes(t, l, "C", "b.txt", "b")
@@ -192,20 +105,33 @@ func TestRotateKeepsOldRecordsValid(t *testing.T) {
 	if span, _ := ring.Span(oldKey); span.Active() || span.EndedBy != chain.KindKeyRotated {
 		t.Fatalf("old key span %+v", span)
 	}
-	dir := l.Dir()
 	l.Close()
-	l2, err := Open(ctx, dir, Options{Now: c.Now})
+	l2 := reopen(t, tl)
+	if activeKey(t, l2) == oldKey {
+		t.Fatal("reopened with the old key")
+	}
+	if _, err := os.Stat(filepath.Join(tl.dir, "keys", "device.key.next")); !os.IsNotExist(err) {
+		t.Fatal("pending key file left behind")
+	}
+	// The new key signs: the reopened ledger imports and checks clean.
+	importBytes(t, l2, "C", "c.txt", "c")
+	mustFsckOK(t, l2)
+}
+
+// activeKey returns the key id of the device's active key.
+func activeKey(t *testing.T, l *ledger.Ledger) string {
+	t.Helper()
+	ring, err := l.Keyring(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l2.Close()
-	if l2.signer.KeyID() == oldKey {
-		t.Fatal("reopened with the old key")
+	for _, s := range ring.Spans() {
+		if s.Active() {
+			return s.KeyID
+		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, "keys", "device.key.next")); !os.IsNotExist(err) {
-		t.Fatal("pending key file left behind")
-	}
-	mustFsckOK(t, l2)
+	t.Fatal("no active key")
+	return ""
 }
 
 func TestProve(t *testing.T) {
@@ -224,7 +150,7 @@ func TestProve(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sr, _ := l.Store().Record(ctx, i)
+		sr, _ := l.Record(ctx, i)
 		parsed, err := tlog.ParseProof(p.Marshal())
 		if err != nil {
 			t.Fatal(err)
@@ -279,21 +205,22 @@ func TestFsckFindsTampering(t *testing.T) {
 	for _, tt := range cases {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			l, _ := newLedger(t)
+			tl := newDirLedger(t)
+			l := tl.Ledger
 			importBytes(t, l, "CASE-1", "statement.pdf", "the statement")                        // inline
 			photo := importBytes(t, l, "CASE-1", "photo.png", strings.Repeat("a photo ", 20000)) // a file
-			if _, err := l.Store().InlineBlob(ctx, photo.Blobs[0].Hash); err == nil {
-				t.Fatal("a 160 KB blob was kept inline")
+			if n := fileBlobs(t, tl); n != 1 {
+				t.Fatalf("%d blob files: the 160 KB blob was kept inline", n)
 			}
 			if _, err := l.Checkpoint(ctx); err != nil {
 				t.Fatal(err)
 			}
 			mustFsckOK(t, l)
 			if tt.sql != "" {
-				sqlite(t, l.Dir(), tt.sql)
+				sqlite(t, tl.dir, tt.sql)
 			}
 			if tt.file != nil {
-				if err := tt.file(l.Dir(), photo); err != nil {
+				if err := tt.file(tl.dir, photo); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -322,9 +249,9 @@ func TestFsckFindsTampering(t *testing.T) {
 
 func TestRetireKey(t *testing.T) {
 	ctx := context.Background()
-	l, c := newLedger(t)
+	tl := newDirLedger(t)
+	l := tl.Ledger
 	importBytes(t, l, "C", "a.txt", "a")
-	dir := l.Dir()
 	if err := l.RetireKey(ctx, chain.Person{Name: "Admin"}, "device decommissioned"); err != nil {
 		t.Fatal(err)
 	}
@@ -335,30 +262,26 @@ func TestRetireKey(t *testing.T) {
 	}
 	// Nothing more can be signed: the record would be refused by any
 	// verifier, and the key file is gone.
-	if _, _, err := l.Import(ctx, ImportRequest{Case: "C", Kind: "document", Body: strings.NewReader("late")}); !errors.Is(err, ErrRetired) {
+	if _, _, err := l.Import(ctx, ledger.ImportRequest{Case: "C", Kind: "document", Body: strings.NewReader("late")}); !errors.Is(err, ledger.ErrRetired) {
 		t.Fatalf("import after retirement: %v", err)
 	}
-	if _, err := l.Checkpoint(ctx); !errors.Is(err, ErrRetired) {
+	if _, err := l.Checkpoint(ctx); !errors.Is(err, ledger.ErrRetired) {
 		t.Fatalf("checkpoint after retirement: %v", err)
 	}
 	l.Close()
 	// It still opens for reading and checking; it cannot sign.
-	l2, err := Open(ctx, dir, Options{Now: c.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l2.Close()
+	l2 := reopen(t, tl)
 	if !l2.Retired() {
 		t.Fatal("reopened directory does not know its key is retired")
 	}
 	mustFsckOK(t, l2)
-	if _, err := l2.Append(ctx, "JS/1", chain.KindSealed, chain.Person{}, nil); !errors.Is(err, ErrRetired) {
+	if _, err := l2.Append(ctx, "JS/1", chain.KindSealed, chain.Person{}, nil); !errors.Is(err, ledger.ErrRetired) {
 		t.Fatalf("append after reopening retired: %v", err)
 	}
-	if err := l2.RotateKey(ctx, chain.Person{Name: "Admin"}, ""); !errors.Is(err, ErrRetired) {
+	if err := l2.RotateKey(ctx, chain.Person{Name: "Admin"}, ""); !errors.Is(err, ledger.ErrRetired) {
 		t.Fatalf("rotate after retirement: %v", err)
 	}
-	if err := l2.RetireKey(ctx, chain.Person{Name: "Admin"}, ""); !errors.Is(err, ErrRetired) {
+	if err := l2.RetireKey(ctx, chain.Person{Name: "Admin"}, ""); !errors.Is(err, ledger.ErrRetired) {
 		t.Fatalf("retire after retirement: %v", err)
 	}
 }
@@ -366,8 +289,8 @@ func TestRetireKey(t *testing.T) {
 func TestCaptureIsIdempotent(t *testing.T) {
 	ctx := context.Background()
 	l, _ := newLedger(t)
-	req := func(body string) CaptureRequest {
-		return CaptureRequest{Case: "LAB-INBOX", Kind: chain.ExhibitResult, FileName: "msg.astm", Body: strings.NewReader(body),
+	req := func(body string) ledger.CaptureRequest {
+		return ledger.CaptureRequest{Case: "LAB-INBOX", Kind: chain.ExhibitResult, FileName: "msg.astm", Body: strings.NewReader(body),
 			Device: "cobas-c111 #1", Key: "astm:" + chain.Sum([]byte(body)).Hex(),
 			Lab: &chain.Lab{Protocol: "astm", Dialect: "lis2a2", Analyser: "cobas-c111 #1", MessageID: chain.Sum([]byte(body)).Hex(),
 				Results: []chain.LabResult{{Specimen: "S1", Code: "GHB", Value: "<0.5", Censor: "<", Units: "mg/L"}}}}
@@ -383,7 +306,7 @@ func TestCaptureIsIdempotent(t *testing.T) {
 	if _, _, fresh3, err := l.Capture(ctx, req("another message")); err != nil || !fresh3 {
 		t.Fatalf("another message: %v %v", fresh3, err)
 	}
-	if n, _ := l.Store().TreeSize(ctx); n != 3 {
+	if n, _ := l.TreeSize(ctx); n != 3 {
 		t.Fatalf("log size %d, want 3 (genesis and two captures)", n)
 	}
 	mustFsckOK(t, l)

@@ -1,4 +1,4 @@
-package ledger
+package ledger_test
 
 import (
 	"context"
@@ -11,32 +11,28 @@ import (
 	"testing"
 
 	"github.com/exhibit-forensics/exhibit/chain"
-	"github.com/exhibit-forensics/exhibit/chain/blobstore"
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
+	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/chain/store"
 )
 
-func labCapture(body string, results ...chain.LabResult) CaptureRequest {
-	return CaptureRequest{Case: "LAB-INBOX", Kind: chain.ExhibitResult, FileName: "msg.hl7", Body: strings.NewReader(body),
+func labCapture(body string, results ...chain.LabResult) ledger.CaptureRequest {
+	return ledger.CaptureRequest{Case: "LAB-INBOX", Kind: chain.ExhibitResult, FileName: "msg.hl7", Body: strings.NewReader(body),
 		Device: "TOXSIM", Key: "hl7:" + chain.Sum([]byte(body)).String(),
 		Lab: &chain.Lab{Protocol: "hl7", Dialect: "mllp", Analyser: "TOXSIM", MessageID: chain.Sum([]byte(body)).String(), Results: results}}
-}
-
-// fileBlobs counts the blob files of the ledger's file store.
-func fileBlobs(t *testing.T, l *Ledger) int {
-	t.Helper()
-	n := 0
-	err := l.files.(blobstore.Enumerator).Enumerate(context.Background(), chain.Hash{}, func(blobstore.Info) error { n++; return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }
 
 // A long result value (an encapsulated PDF) does not go into the record:
 // it becomes a blob the record names, inline or in the file store by size,
 // and the record stays small and readable by every reader.
 func TestCaptureKeepsLongValuesAsBlobs(t *testing.T) {
+	forEachBackend(t, testCaptureKeepsLongValuesAsBlobs)
+}
+
+func testCaptureKeepsLongValuesAsBlobs(t *testing.T, newLedger func(*testing.T) testLedger) {
 	ctx := context.Background()
-	l, _ := newLedger(t)
+	tl := newLedger(t)
+	l := tl.Ledger
 	pdf := "^application^pdf^Base64^" + strings.Repeat("JVBERi0xLjQK", 70000) // 840 KB
 	note := strings.Repeat("n", 2000)                                         // over MaxLabValue, under MaxInlineBlob
 	_, rec, fresh, err := l.Capture(ctx, labCapture("the message",
@@ -75,7 +71,7 @@ func TestCaptureKeepsLongValuesAsBlobs(t *testing.T) {
 			t.Fatalf("value %d read back differs", i+1)
 		}
 	}
-	if n := fileBlobs(t, l); n != 1 {
+	if n := fileBlobs(t, tl); n != 1 {
 		t.Fatalf("%d blob files, want 1 (the PDF; the 2 KB note is inline)", n)
 	}
 	mustFsckOK(t, l)
@@ -84,8 +80,13 @@ func TestCaptureKeepsLongValuesAsBlobs(t *testing.T) {
 // A record that would be over the limit is refused before anything but the
 // captured bytes is stored: no record, no value blob.
 func TestCaptureRefusesOversizedRecord(t *testing.T) {
+	forEachBackend(t, testCaptureRefusesOversizedRecord)
+}
+
+func testCaptureRefusesOversizedRecord(t *testing.T, newLedger func(*testing.T) testLedger) {
 	ctx := context.Background()
-	l, _ := newLedger(t)
+	tl := newLedger(t)
+	l := tl.Ledger
 	var many []chain.LabResult
 	for i := 0; i < 30000; i++ {
 		many = append(many, chain.LabResult{Specimen: "S1", Code: fmt.Sprintf("T%d", i), Value: "1.0", Number: "1.0", Units: "mg/L"})
@@ -99,7 +100,7 @@ func TestCaptureRefusesOversizedRecord(t *testing.T) {
 	if n, _ := l.TreeSize(ctx); n != size {
 		t.Fatalf("log %d → %d", size, n)
 	}
-	if n := fileBlobs(t, l); n != 0 {
+	if n := fileBlobs(t, tl); n != 0 {
 		t.Fatalf("%d value blobs left behind by a refused record", n)
 	}
 	mustFsckOK(t, l)
@@ -107,18 +108,19 @@ func TestCaptureRefusesOversizedRecord(t *testing.T) {
 
 // openLegacy opens a copy of testdata/legacy/oversized.tar.gz: a log with
 // records over the limit, signed by the Exhibit of commit 7115bd0.
-func openLegacy(t *testing.T) *Ledger {
+func openLegacy(t *testing.T) testLedger {
 	t.Helper()
 	dir := t.TempDir()
 	if out, err := exec.Command("tar", "-C", dir, "-xzf", filepath.Join("..", "..", "testdata", "legacy", "oversized.tar.gz")).CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v\n%s", err, out)
 	}
-	l, err := Open(context.Background(), filepath.Join(dir, "data"), Options{})
+	dir = filepath.Join(dir, "data")
+	l, err := datadir.Open(context.Background(), dir, datadir.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	return l
+	return testLedger{Ledger: l, files: dirBlobs(dir), dir: dir}
 }
 
 // Repair supersedes each oversized record once; afterwards the old
@@ -127,7 +129,8 @@ func openLegacy(t *testing.T) *Ledger {
 // supersession.
 func TestRepairSupersedes(t *testing.T) {
 	ctx := context.Background()
-	l := openLegacy(t)
+	tl := openLegacy(t)
+	l := tl.Ledger
 	rep, err := l.Fsck(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +138,7 @@ func TestRepairSupersedes(t *testing.T) {
 	if rep.OK() {
 		t.Fatal("fsck of a log with unrepaired oversized records is OK")
 	}
-	old, err := l.st.Record(ctx, 2)
+	old, err := l.Record(ctx, 2)
 	if err != nil || !old.Oversized() {
 		t.Fatalf("record 2: %d bytes %v", len(old.Envelope), err)
 	}
@@ -143,7 +146,7 @@ func TestRepairSupersedes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.Append(ctx, "LB/2", chain.KindSealed, chain.Person{Name: "Sam"}, nil); !errors.Is(err, ErrOversized) ||
+	if _, err := l.Append(ctx, "LB/2", chain.KindSealed, chain.Person{Name: "Sam"}, nil); !errors.Is(err, ledger.ErrOversized) ||
 		!strings.Contains(err.Error(), "run `exhibit log repair`") {
 		t.Fatalf("append to an oversized exhibit before repair: %v", err)
 	}
@@ -152,7 +155,7 @@ func TestRepairSupersedes(t *testing.T) {
 	if err != nil || len(r1.Repaired) != 2 || len(r1.Problems) != 0 {
 		t.Fatalf("repair: %+v %v", r1, err)
 	}
-	byRef := map[string]Superseding{}
+	byRef := map[string]store.Supersession{}
 	for _, s := range r1.Repaired {
 		byRef[s.Ref] = s
 	}
@@ -167,7 +170,7 @@ func TestRepairSupersedes(t *testing.T) {
 
 	// The new record: same captured bytes, the old lab section with the
 	// long value moved out, a note naming the old record.
-	newFirst, err := l.st.Record(ctx, pdf.New.FirstIndex)
+	newFirst, err := l.Record(ctx, pdf.New.FirstIndex)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -188,12 +191,12 @@ func TestRepairSupersedes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer body.Close()
-	ex, _, fresh, err := l.Capture(ctx, CaptureRequest{Case: "CASE-2026-0042", Kind: chain.ExhibitResult, Body: body,
+	ex, _, fresh, err := l.Capture(ctx, ledger.CaptureRequest{Case: "CASE-2026-0042", Kind: chain.ExhibitResult, Body: body,
 		Key: "hl7:" + oldRec.Statement.Predicate.Lab.MessageID, Lab: &chain.Lab{Protocol: "hl7"}})
 	if err != nil || fresh || ex.Ref != "LB/4" {
 		t.Fatalf("retransmission after repair: %s fresh=%v %v", ex.Ref, fresh, err)
 	}
-	if _, err := l.Append(ctx, "LB/2", chain.KindSealed, chain.Person{Name: "Sam"}, nil); !errors.Is(err, ErrOversized) ||
+	if _, err := l.Append(ctx, "LB/2", chain.KindSealed, chain.Person{Name: "Sam"}, nil); !errors.Is(err, ledger.ErrOversized) ||
 		!strings.Contains(err.Error(), "superseded by LB/4") {
 		t.Fatalf("append to a superseded exhibit: %v", err)
 	}
@@ -204,7 +207,7 @@ func TestRepairSupersedes(t *testing.T) {
 	rep = mustFsckOK(t, l)
 	notes := 0
 	for _, pr := range rep.Problems {
-		if pr.Note && errors.Is(pr.Err, ErrOversized) {
+		if pr.Note && errors.Is(pr.Err, ledger.ErrOversized) {
 			notes++
 		}
 	}
@@ -221,12 +224,13 @@ func TestRepairSupersedes(t *testing.T) {
 // oversized record, and the store must resolve that record to it.
 func TestFsckChecksSupersedes(t *testing.T) {
 	ctx := context.Background()
-	l := openLegacy(t)
+	tl := openLegacy(t)
+	l := tl.Ledger
 	if _, err := l.Repair(ctx, chain.Person{Name: "Sam"}, false); err != nil {
 		t.Fatal(err)
 	}
 	mustFsckOK(t, l)
-	sqlite(t, l.Dir(), `UPDATE claims SET idx = 1 WHERE key LIKE 'supersede:%' AND idx = 4`)
+	sqlite(t, tl.dir, `UPDATE claims SET idx = 1 WHERE key LIKE 'supersede:%' AND idx = 4`)
 	rep, err := l.Fsck(ctx)
 	if err != nil {
 		t.Fatal(err)

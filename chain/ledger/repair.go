@@ -26,24 +26,10 @@ import (
 // and is left out of exports; a retransmission of its message resolves to
 // the new exhibit.
 
-// A Superseding is one oversized record and the exhibit that replaces it.
-type Superseding struct {
-	Index uint64     // log index of the oversized record
-	Hash  chain.Hash // its record hash
-	Size  int        // its envelope's size in bytes
-	Ref   string     // its exhibit's reference
-	// New is the exhibit that supersedes it (its reference is New.Ref).
-	New store.Exhibit
-	// Quarantined is set when its results did not fit in one record even
-	// with long values moved out: the new record keeps the message as
-	// received with a quarantine reason and no results.
-	Quarantined bool
-}
-
 // A RepairReport is what Repair did.
 type RepairReport struct {
-	Repaired []Superseding // superseded now
-	Earlier  []Superseding // superseded by an earlier repair
+	Repaired []store.Supersession // superseded now
+	Earlier  []store.Supersession // superseded by an earlier repair
 	// Problems are oversized records Repair cannot supersede (only an
 	// exhibit's first record, as analyser captures made, can be).
 	Problems []Problem
@@ -86,7 +72,7 @@ func (l *Ledger) Repair(ctx context.Context, by chain.Person, dryRun bool) (*Rep
 			continue
 		}
 		p := r.Statement.Predicate
-		s := Superseding{Index: sr.Index, Hash: sr.Hash, Size: len(sr.Envelope)}
+		s := store.Supersession{Index: sr.Index, Hash: sr.Hash, Size: len(sr.Envelope)}
 		if p.Exhibit != nil {
 			s.Ref = p.Exhibit.Ref
 		}
@@ -117,7 +103,7 @@ func (l *Ledger) Repair(ctx context.Context, by chain.Person, dryRun bool) (*Rep
 }
 
 // supersede re-records the oversized first record r (stored as sr).
-func (l *Ledger) supersede(ctx context.Context, sr store.StoredRecord, r *chain.Record, by chain.Person, s *Superseding) error {
+func (l *Ledger) supersede(ctx context.Context, sr store.StoredRecord, r *chain.Record, by chain.Person, s *store.Supersession) error {
 	p := r.Statement.Predicate
 	original, err := r.Statement.Subject[0].SHA256()
 	if err != nil {

@@ -91,6 +91,21 @@ type Exhibit struct {
 	Oversized bool
 }
 
+// A Supersession is a record over chain.MaxRecordSize (signed before the
+// limit was enforced at signing) and the exhibit whose first record
+// re-records it (predicate supersedes; see ledger.Repair).
+type Supersession struct {
+	Index uint64     // log index of the oversized record
+	Hash  chain.Hash // its record hash
+	Size  int        // its envelope's size in bytes
+	Ref   string     // its exhibit's reference
+	New   Exhibit    // the exhibit that supersedes it
+	// Quarantined is set when its results did not fit in one record even
+	// with long values moved out: the new record keeps the message as
+	// received with a quarantine reason and no results.
+	Quarantined bool
+}
+
 // ChainHead is the latest record of a chain.
 type ChainHead struct {
 	Seq   uint64

@@ -19,7 +19,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/blobstore"
-	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
 )
 
 // buildExhibit builds the command into a temporary directory.
@@ -123,7 +123,7 @@ func TestCrashDuringImport(t *testing.T) {
 func checkStore(t *testing.T, round int, data string, reported map[string]string, sources map[string]string) {
 	t.Helper()
 	ctx := context.Background()
-	l, err := ledger.Open(ctx, data, ledger.Options{})
+	l, err := datadir.Open(ctx, data, datadir.Options{})
 	if err != nil {
 		t.Fatalf("round %d: open after kill: %v", round, err)
 	}
@@ -135,7 +135,7 @@ func checkStore(t *testing.T, round int, data string, reported map[string]string
 	if !rep.OK() {
 		t.Fatalf("round %d: fsck after kill: %v", round, rep.Problems)
 	}
-	exs, err := l.Store().Exhibits(ctx, "CASE-CRASH")
+	exs, err := l.Exhibits(ctx, "CASE-CRASH")
 	if err != nil {
 		t.Fatal(err)
 	}

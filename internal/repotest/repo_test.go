@@ -81,6 +81,32 @@ var rules = []rule{
 		"the SQLite driver stays in its store package"},
 	{"github.com/jackc/pgx/v5", under("chain/store/pgstore"), true,
 		"the PostgreSQL driver stays in its store package"},
+	// The layers: evidence (chain) knows nothing of the devices, the lab,
+	// the web or the commands; devices know nothing of evidence; the lab and
+	// imaging cores know nothing of the web. Transitive dependencies count.
+	{module + "/lab", not(under("chain", "devices")), false, "the evidence core and the device drivers never depend on the lab"},
+	{module + "/devices", not(under("chain")), false, "the evidence core never depends on device drivers"},
+	{module + "/api", not(under("chain", "devices", "lab", "imaging")), false, "only the web layer and the commands depend on api"},
+	{module + "/cmd", not(under("chain", "devices", "lab", "imaging", "api")), false, "nothing depends on the commands"},
+	{module + "/imaging", not(under("chain")), false, "the evidence core never depends on imaging"},
+	{module + "/chain", not(under("devices")), false, "device drivers know nothing of evidence"},
+	// The packages that verify a bundle build anywhere (no cgo): a browser
+	// verifier and a defence expert's laptop build them.
+	{"github.com/mattn/go-sqlite3", not(verifying), false, "the bundle verifier never reaches SQLite"},
+	{"gocv.io/x/gocv", not(verifying), false, "the bundle verifier never reaches OpenCV"},
+	{"go.bug.st/serial", not(verifying), false, "the bundle verifier never reaches serial ports"},
+}
+
+// verifying reports the packages a bundle verifier is built from: chain
+// itself and the pure packages under it.
+func verifying(rel string) bool {
+	return rel == "chain" || under("chain/bundle", "chain/bagit", "chain/tlog", "chain/store", "chain/blobstore")(rel) &&
+		!under("chain/store/sqlitestore", "chain/blobstore/fsstore")(rel) && !strings.HasSuffix(rel, "test")
+}
+
+// not inverts a matcher: the packages it names are the ones barred.
+func not(barred func(string) bool) func(string) bool {
+	return func(rel string) bool { return !barred(rel) }
 }
 
 func TestImportRules(t *testing.T) {
@@ -114,6 +140,10 @@ func TestRulesCanFail(t *testing.T) {
 		{0, "chain/store", false}, {0, "api", true}, {0, "lab/astm", false},
 		{1, "devices/serialport", true}, {1, "lab/astm", false}, {1, "devicesx", false},
 		{2, "imaging/register", true}, {2, "devices/camera/v4l2", true}, {2, "devices/light", false},
+		{5, "chain/ledger", false}, {5, "chain", false}, {5, "devices/light", false}, {5, "cmd/exhibit/cli", true},
+		{6, "chain/bundle", false}, {6, "lab/transport", true},
+		{10, "devices/light", false}, {10, "lab/astm", true},
+		{11, "chain/bundle", false}, {11, "chain", false}, {11, "chain/store/sqlitestore", true}, {11, "chain/ledger", true},
 	}
 	for _, c := range cases {
 		if got := rules[c.rule].allowed(c.rel); got != c.ok {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
 	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
@@ -84,7 +85,7 @@ func (fr faultRun) run(t *testing.T) {
 		orders = allOrders{sc}
 	}
 	dir := t.TempDir()
-	l, err := ledger.Init(context.Background(), filepath.Join(dir, "data"), "Lab Tech", "LT", ledger.Options{})
+	l, err := datadir.Init(context.Background(), filepath.Join(dir, "data"), "Lab Tech", "LT", datadir.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

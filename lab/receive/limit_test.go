@@ -62,7 +62,7 @@ func TestHL7LongValueKeptAsBlob(t *testing.T) {
 	if got := string(blob(t, l, h)); !strings.HasSuffix(got, pdf) {
 		t.Fatalf("the value blob holds %d bytes that are not the PDF's", len(got))
 	}
-	rec, err := l.Store().Record(t.Context(), es[0].Index)
+	rec, err := l.Record(t.Context(), es[0].Index)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/lab/astm"
@@ -44,7 +45,7 @@ const domainRaw = "H|\\^&|||EdgeSim^1.0|||||||P|LIS2-A2|20240612103000\rP|1||CAS
 
 func newLedger(t testing.TB) *ledger.Ledger {
 	t.Helper()
-	l, err := ledger.Init(context.Background(), t.TempDir(), "Lab Tech", "LT", ledger.Options{})
+	l, err := datadir.Init(context.Background(), t.TempDir(), "Lab Tech", "LT", datadir.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

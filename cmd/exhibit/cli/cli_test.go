@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/exhibit-forensics/exhibit/chain"
-	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
 )
 
 // run runs the command in-process.
@@ -37,12 +37,12 @@ func mustRun(t *testing.T, args ...string) string {
 // show that a failed command left nothing behind.
 func state(t *testing.T, data string) (uint64, int) {
 	t.Helper()
-	l, err := ledger.Open(context.Background(), data, ledger.Options{})
+	l, err := datadir.Open(context.Background(), data, datadir.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	n, err := l.Store().TreeSize(context.Background())
+	n, err := l.TreeSize(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func state(t *testing.T, data string) (uint64, int) {
 		}
 		return nil
 	})
-	if err := l.Store().InlineBlobs(context.Background(), func(chain.Hash, int64) error { blobs++; return nil }); err != nil {
+	if err := l.InlineBlobs(context.Background(), func(chain.Hash, int64) error { blobs++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return n, blobs
@@ -270,13 +270,13 @@ func TestUsersAndTransfer(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "transferred from Jo Smith to Asha Khan") {
 		t.Fatalf("transfer: %d %s %s", code, out, errs)
 	}
-	l, err := ledger.Open(context.Background(), data, ledger.Options{})
+	l, err := datadir.Open(context.Background(), data, datadir.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	ex, _ := l.Store().ExhibitByRef(context.Background(), "JS/1")
-	recs, _ := l.Store().ChainRecords(context.Background(), ex.ID)
+	ex, _ := l.ExhibitByRef(context.Background(), "JS/1")
+	recs, _ := l.ChainRecords(context.Background(), ex.ID)
 	r, _ := recs[len(recs)-1].Decode()
 	h := r.Statement.Predicate.Handover
 	if h == nil || h.From.ID != "jsmith" || h.To.ID != "akhan" || h.From.AuthMethod != "password" || h.To.Role != "case-officer" || h.Seal != "SEAL-9" || h.From.AuthAt.IsZero() {

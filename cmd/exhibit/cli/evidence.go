@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 )
@@ -26,7 +27,7 @@ func runInit(e *env, args []string) int {
 	if *data == "" || *producer == "" || *initials == "" || len(pos) > 0 {
 		return e.usageErr(fs, "--data, --producer and --initials are required")
 	}
-	l, err := ledger.Init(e.ctx, *data, *producer, *initials, ledger.Options{})
+	l, err := datadir.Init(e.ctx, *data, *producer, *initials, datadir.Options{})
 	if err != nil {
 		return e.fail("init", err)
 	}
@@ -48,7 +49,7 @@ func runInit(e *env, args []string) int {
 
 // openLedger opens --data, with a message that says what to do.
 func openLedger(e *env, name, dir string) (*ledger.Ledger, int) {
-	l, err := ledger.Open(e.ctx, dir, ledger.Options{})
+	l, err := datadir.Open(e.ctx, dir, datadir.Options{})
 	if err != nil {
 		return nil, e.fail(name, err)
 	}
@@ -153,7 +154,7 @@ func runShow(e *env, args []string) int {
 		return code
 	}
 	defer l.Close()
-	exs, err := l.Store().Exhibits(e.ctx, *caseRef)
+	exs, err := l.Exhibits(e.ctx, *caseRef)
 	if err != nil {
 		return e.fail("show", err)
 	}
@@ -162,7 +163,7 @@ func runShow(e *env, args []string) int {
 	}
 	for _, ex := range exs {
 		fmt.Fprintf(e.stdout, "%s  %s  %s\n", ex.Ref, ex.Kind, ex.Blobs[0].Hash)
-		recs, err := l.Store().ChainRecords(e.ctx, ex.ID)
+		recs, err := l.ChainRecords(e.ctx, ex.ID)
 		if err != nil {
 			return e.fail("show", err)
 		}

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
 	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm"
@@ -129,7 +129,7 @@ func labBenchReceive(b *testing.B, store bool) {
 	data := filepath.Join(b.TempDir(), "data")
 	first := make(chan struct{}, 1)
 	if store {
-		l, err := ledger.Init(context.Background(), data, "Bench", "BN", ledger.Options{})
+		l, err := datadir.Init(context.Background(), data, "Bench", "BN", datadir.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -222,7 +222,7 @@ func labBenchReceive(b *testing.B, store bool) {
 	<-simErr
 	if store {
 		// Zero loss: every message stored, once.
-		l, err := ledger.Open(context.Background(), data, ledger.Options{})
+		l, err := datadir.Open(context.Background(), data, datadir.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}

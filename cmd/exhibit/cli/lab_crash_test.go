@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/labsim"
@@ -201,7 +201,7 @@ func labCrash(t *testing.T, tr string) {
 		t.Fatal(err)
 	}
 
-	l, err := ledger.Open(context.Background(), data, ledger.Options{})
+	l, err := datadir.Open(context.Background(), data, datadir.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

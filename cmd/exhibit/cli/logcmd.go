@@ -6,7 +6,6 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
-	"github.com/exhibit-forensics/exhibit/chain/tlog"
 )
 
 func runLog(e *env, args []string) int {
@@ -72,17 +71,17 @@ func logProve(e *env, l *ledger.Ledger, ref string) int {
 	}
 	var recs []store.StoredRecord
 	if h, err := chain.ParseHash(ref); err == nil {
-		sr, err := l.Store().RecordByHash(e.ctx, h)
+		sr, err := l.RecordByHash(e.ctx, h)
 		if err != nil {
 			return e.fail("log prove", fmt.Errorf("record %s: %w", h, err))
 		}
 		recs = append(recs, sr)
 	} else {
-		ex, err := l.Store().ExhibitByRef(e.ctx, ref)
+		ex, err := l.ExhibitByRef(e.ctx, ref)
 		if err != nil {
 			return e.fail("log prove", fmt.Errorf("%q is neither a record hash nor an exhibit reference here: %w", ref, err))
 		}
-		if recs, err = l.Store().ChainRecords(e.ctx, ex.ID); err != nil {
+		if recs, err = l.ChainRecords(e.ctx, ex.ID); err != nil {
 			return e.fail("log prove", err)
 		}
 	}
@@ -103,60 +102,22 @@ func logProve(e *env, l *ledger.Ledger, ref string) int {
 	return exitOK
 }
 
-// logVerify checks the log as the stored nodes show it, without
-// re-deriving it from the records (fsck does that): every checkpoint is
-// signed by the device, each is consistent with the one before it, and the
-// latest matches the tree as it stands.
+// logVerify prints what ledger.VerifyLog finds: every checkpoint signed by
+// the device and consistent with the one before it and with the stored tree.
 func logVerify(e *env, l *ledger.Ledger) int {
-	st := l.Store()
-	vs, err := l.NoteVerifiers(e.ctx)
+	rep, err := l.VerifyLog(e.ctx)
 	if err != nil {
 		return e.fail("log verify", err)
 	}
-	cps, err := st.Checkpoints(e.ctx)
-	if err != nil {
-		return e.fail("log verify", err)
+	for _, p := range rep.Problems {
+		fmt.Fprintln(e.stdout, p)
 	}
-	size, err := st.TreeSize(e.ctx)
-	if err != nil {
-		return e.fail("log verify", err)
-	}
-	origin := l.Identity().Origin
-	var prev *tlog.Checkpoint
-	bad := 0
-	for _, c := range cps {
-		cp, _, err := tlog.Open(c.Note, origin, vs)
-		if err != nil {
-			fmt.Fprintf(e.stdout, "checkpoint of size %d: %v\n", c.Size, err)
-			bad++
-			continue
-		}
-		root, err := tlog.RootAt(e.ctx, st, cp.Size)
-		if err != nil || root != cp.Root {
-			fmt.Fprintf(e.stdout, "checkpoint of size %d: root %s, the stored tree says %s (%v)\n", cp.Size, cp.Root, root, err)
-			bad++
-		}
-		if prev != nil {
-			proof, err := tlog.ConsistencyProof(e.ctx, st, prev.Size, cp.Size)
-			if err == nil {
-				err = tlog.VerifyConsistency(prev.Size, cp.Size, proof, prev.Root, cp.Root)
-			}
-			if err != nil {
-				fmt.Fprintf(e.stdout, "checkpoints of sizes %d and %d are not consistent: %v\n", prev.Size, cp.Size, err)
-				bad++
-			}
-		}
-		prev = cp
-	}
-	if prev == nil {
-		fmt.Fprintln(e.stdout, "log verify: no checkpoint could be opened")
+	if !rep.OK() {
+		fmt.Fprintf(e.stdout, "log verify: INVALID: %d problems\n", len(rep.Problems))
 		return exitFail
 	}
-	if bad > 0 {
-		fmt.Fprintf(e.stdout, "log verify: INVALID: %d problems\n", bad)
-		return exitFail
-	}
-	fmt.Fprintf(e.stdout, "log verify: ok: %d checkpoints consistent, latest size %d of %d records, root %s\n", len(cps), prev.Size, size, prev.Root)
+	fmt.Fprintf(e.stdout, "log verify: ok: %d checkpoints consistent, latest size %d of %d records, root %s\n",
+		rep.Checkpoints, rep.Latest.Size, rep.Records, rep.Latest.Root)
 	return exitOK
 }
 

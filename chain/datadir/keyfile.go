@@ -1,4 +1,4 @@
-package ledger
+package datadir
 
 import (
 	"crypto/ed25519"
@@ -10,9 +10,6 @@ import (
 	"os"
 	"path/filepath"
 )
-
-// keyFileMode is the only mode a device key file may have.
-const keyFileMode = 0o600
 
 // writeKey writes priv to path as PKCS#8 PEM, mode 0600, atomically: a temp
 // file in the same directory, fsync, rename, fsync of the directory.
@@ -80,16 +77,6 @@ func readKey(path string) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("device key %s is %T, not Ed25519", path, k)
 	}
 	return priv, nil
-}
-
-// PublicKeyPEM encodes pub as a PKIX "PUBLIC KEY" PEM block, the form
-// openssl reads (`openssl pkeyutl -verify -pubin -inkey K.pem -rawin`).
-func PublicKeyPEM(pub ed25519.PublicKey) ([]byte, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
 
 func syncDir(dir string) error {
