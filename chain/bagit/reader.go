@@ -20,6 +20,11 @@ type Bag struct {
 	byPath  map[string]*bagFile
 	dataDir bool
 	limits  Limits
+
+	// Progress, if set, is called as Validate reads the bag's files, with
+	// the bytes read so far and the total it will read (the files'
+	// uncompressed sizes), for a caller that shows progress.
+	Progress func(done, total int64)
 }
 
 type bagFile struct {

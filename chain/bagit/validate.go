@@ -106,6 +106,8 @@ type validator struct {
 	failed  map[string]bool    // files found corrupt
 	// infoLines is bag-info.txt with line numbers.
 	infoLines []infoLine
+	// progress adds bytes read to the caller's progress.
+	progress func(n int64)
 }
 
 func (v *validator) add(p Problem) {
@@ -171,15 +173,22 @@ func (b *Bag) Validate(ctx context.Context) (*Report, error) {
 		return nil, err
 	}
 
+	var total int64
+	for _, f := range b.files {
+		total += int64(f.zf.UncompressedSize64)
+	}
+	v.progress = progressOf(b.Progress, total)
 	for _, f := range b.files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		if t, ok := v.texts[f.path]; ok {
 			v.digests[f.path] = digestsOf(t)
+			v.progress(int64(f.zf.UncompressedSize64))
 			continue
 		}
 		if v.failed[f.path] {
+			v.progress(int64(f.zf.UncompressedSize64))
 			continue // corrupt; reported once already
 		}
 		if err := v.hashFile(ctx, f, need512); err != nil {
@@ -223,7 +232,7 @@ func (v *validator) hashFile(ctx context.Context, f *bagFile, need512 bool) erro
 	rc, err := v.b.open(f)
 	if err == nil {
 		var d Digests
-		d, err = hashCopy(ctx, rc, nil, !need512)
+		d, err = hashCopy(ctx, countingReader{rc, v.progress}, nil, !need512)
 		rc.Close()
 		if err == nil {
 			v.digests[f.path] = d

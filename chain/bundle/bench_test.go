@@ -46,7 +46,7 @@ func bigBundle(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := Export(ctx, l, "BENCH", chain.Person{Name: "Bench"}, f); err != nil {
+	if _, err := Export(ctx, l, "BENCH", chain.Person{Name: "Bench"}, f, ExportOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	if err := f.Close(); err != nil {

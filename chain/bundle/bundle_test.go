@@ -99,7 +99,7 @@ func buildFixture() (*fixture, error) {
 		return nil, err
 	}
 	var buf bytes.Buffer
-	if _, err := Export(ctx, l, "CASE-7", chain.Person{Name: "DC Ann Lee", ID: "alee"}, &buf); err != nil {
+	if _, err := Export(ctx, l, "CASE-7", chain.Person{Name: "DC Ann Lee", ID: "alee"}, &buf, ExportOptions{}); err != nil {
 		return nil, err
 	}
 	f := &fixture{l: nil, zip: buf.Bytes(), pub: first}

@@ -29,6 +29,13 @@ type ExportResult struct {
 	Superseded []store.Supersession
 }
 
+// ExportOptions are Export's optional settings.
+type ExportOptions struct {
+	// Progress, if set, is called as the originals are written (nearly all
+	// of a bundle's bytes), with the bytes written so far and the total.
+	Progress func(done, total int64)
+}
+
 // A Source is what Export needs of an evidence store; *ledger.Ledger is one.
 // ExportSet chooses the exhibits (from the signed records, after the
 // store's checks); Exported signs, in one transaction, an exported record
@@ -52,7 +59,7 @@ type Source interface {
 // derived files), with a checkpoint covering those records; then it writes
 // the bag, streaming originals from the blob store. If writing fails, the
 // export records stay in the log as the record of an attempt.
-func Export(ctx context.Context, l Source, caseRef string, exporter chain.Person, out io.Writer) (*ExportResult, error) {
+func Export(ctx context.Context, l Source, caseRef string, exporter chain.Person, out io.Writer, opt ExportOptions) (*ExportResult, error) {
 	if err := chain.ValidCaseRef(caseRef); err != nil {
 		return nil, err
 	}
@@ -191,8 +198,18 @@ func Export(ctx context.Context, l Source, caseRef string, exporter chain.Person
 	// Write the bag.
 	w := bagit.NewZipWriter(out, name, bagit.Options{Time: now})
 	res := &ExportResult{Name: name, Exhibits: len(all), Superseded: skipped}
+	var total, done int64
 	for _, pf := range payload {
-		if err := addBlob(ctx, w, l, pf); err != nil {
+		total += pf.size
+	}
+	written := func(n int64) {
+		done += n
+		if opt.Progress != nil && n > 0 {
+			opt.Progress(done, total)
+		}
+	}
+	for _, pf := range payload {
+		if err := addBlob(ctx, w, l, pf, written); err != nil {
 			return nil, err
 		}
 		res.Payload += pf.size
@@ -270,13 +287,13 @@ type payloadFile struct {
 
 // addBlob streams one original into the bag and checks, as it passes, that
 // the bytes are the ones the records name.
-func addBlob(ctx context.Context, w *bagit.ZipWriter, blobs blobstore.Fetcher, pf payloadFile) error {
+func addBlob(ctx context.Context, w *bagit.ZipWriter, blobs blobstore.Fetcher, pf payloadFile, report func(n int64)) error {
 	rc, _, err := blobs.Open(ctx, pf.hash)
 	if err != nil {
 		return fmt.Errorf("original %s: %w", pf.hash, err)
 	}
 	defer rc.Close()
-	d, err := w.AddPayload(ctx, pf.path, rc, false)
+	d, err := w.AddPayload(ctx, pf.path, progressReader{rc, report}, false)
 	if err != nil {
 		return fmt.Errorf("original %s: %w", pf.hash, err)
 	}
@@ -291,4 +308,16 @@ func addBytes(ctx context.Context, w *bagit.ZipWriter, path string, b []byte, co
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
+}
+
+// progressReader reports every read's byte count.
+type progressReader struct {
+	r      io.Reader
+	report func(n int64)
+}
+
+func (p progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.report(int64(n))
+	return n, err
 }

@@ -38,7 +38,7 @@ func importFile(t testing.TB, l *ledger.Ledger, caseRef, name, body string) {
 func export(t testing.TB, l *ledger.Ledger, caseRef string) (*ExportResult, []byte) {
 	t.Helper()
 	var buf bytes.Buffer
-	res, err := Export(context.Background(), l, caseRef, chain.Person{Name: "DC Ann Lee", ID: "alee"}, &buf)
+	res, err := Export(context.Background(), l, caseRef, chain.Person{Name: "DC Ann Lee", ID: "alee"}, &buf, ExportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

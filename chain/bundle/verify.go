@@ -96,6 +96,10 @@ type Options struct {
 	// later keys are trusted through the rotation records the previous key
 	// signed.
 	Trusted []ed25519.PublicKey
+	// Progress, if set, is called as the bundle's files are read and
+	// hashed (nearly all of the work), with the bytes read so far and the
+	// total.
+	Progress func(done, total int64)
 }
 
 const (
@@ -155,6 +159,7 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, opt Options) (*Resul
 		return res, nil
 	}
 	res.Bundle = bag.BaseDir()
+	bag.Progress = opt.Progress
 	rep, err := bag.Validate(ctx)
 	if err != nil {
 		return nil, err

@@ -39,7 +39,7 @@ func runExport(e *env, args []string) int {
 		return e.fail("export", err)
 	}
 	defer os.Remove(tmp.Name())
-	res, err := bundle.Export(e.ctx, l, *caseRef, chain.Person{Name: *actor}, tmp)
+	res, err := bundle.Export(e.ctx, l, *caseRef, chain.Person{Name: *actor}, tmp, bundle.ExportOptions{})
 	if err == nil {
 		err = tmp.Sync()
 	}
