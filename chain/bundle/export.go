@@ -12,8 +12,8 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/bagit"
 	"github.com/exhibit-forensics/exhibit/chain/blobstore"
-	"github.com/exhibit-forensics/exhibit/chain/tlog"
 	"github.com/exhibit-forensics/exhibit/chain/store"
+	"github.com/exhibit-forensics/exhibit/chain/tlog"
 )
 
 // ExportResult describes a written bundle.

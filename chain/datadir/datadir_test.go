@@ -94,4 +94,3 @@ func TestInitOpen(t *testing.T) {
 		t.Fatalf("bad initials: %v", err)
 	}
 }
-

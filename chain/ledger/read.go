@@ -41,7 +41,9 @@ func (l *Ledger) ChainRecords(ctx context.Context, chainID string) ([]store.Stor
 }
 
 // Exhibit returns an exhibit by id.
-func (l *Ledger) Exhibit(ctx context.Context, id string) (store.Exhibit, error) { return l.st.Exhibit(ctx, id) }
+func (l *Ledger) Exhibit(ctx context.Context, id string) (store.Exhibit, error) {
+	return l.st.Exhibit(ctx, id)
+}
 
 // ExhibitByRef returns an exhibit by reference (JS/4).
 func (l *Ledger) ExhibitByRef(ctx context.Context, ref string) (store.Exhibit, error) {
@@ -55,7 +57,9 @@ func (l *Ledger) Exhibits(ctx context.Context, caseRef string) ([]store.Exhibit,
 }
 
 // Checkpoints returns every checkpoint the log issued, by size.
-func (l *Ledger) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) { return l.st.Checkpoints(ctx) }
+func (l *Ledger) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
+	return l.st.Checkpoints(ctx)
+}
 
 // InlineBlobs calls fn with the hash and size of every blob kept inline in
 // the record store.
