@@ -6,14 +6,47 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/chain/store/storetest"
 )
+
+// TestNoInitSideEffects checks that the package registers its SQLite
+// driver without init: no init function in its source, and no driver name
+// in database/sql's registry but go-sqlite3's own "sqlite3".
+func TestNoInitSideEffects(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && fn.Name.Name == "init" {
+				t.Errorf("%s: an init function", fset.Position(fn.Pos()))
+			}
+		}
+	}
+	if got := sql.Drivers(); !slices.Equal(got, []string{"sqlite3"}) {
+		t.Errorf("database/sql drivers registered: %q, want only go-sqlite3's own [sqlite3]", got)
+	}
+}
 
 func TestConformance(t *testing.T) {
 	storetest.Test(t, func(t *testing.T) storetest.Opener {
