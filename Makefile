@@ -29,6 +29,7 @@ RACE_PKGS := \
 	./chain/blobstore/memstore \
 	./chain/blobstore/storetest \
 	./chain/ledger \
+	./chain/store/memstore \
 	./chain/store/sqlitestore \
 	./chain/store/storetest \
 	./cmd/exhibit/cli \

@@ -18,7 +18,12 @@
 //     be one more than the chain's head and its prev the head's hash.
 //
 // The conformance suite in chain/store/storetest checks these on every
-// engine: chain/store/sqlitestore (embedded) and, later, PostgreSQL.
+// engine: chain/store/sqlitestore (embedded), chain/store/memstore (in
+// memory, for tests: everything but durability across the process's end)
+// and, later, PostgreSQL. What every engine does the same way — the
+// chain-link rule, the checks on inline blobs, claims and checkpoints, the
+// exhibit index entry read from a first record — is in this package
+// (Link, CheckInlineBlob, CheckClaim, CheckCheckpoint, ExhibitFrom).
 package store
 
 import (

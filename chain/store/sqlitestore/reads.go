@@ -240,32 +240,6 @@ func (s *Store) ChainRecords(ctx context.Context, chainID string) ([]store.Store
 	return out, rows.Err()
 }
 
-// exhibitFrom builds an exhibit's index entry from its first record and
-// its chain's head.
-func exhibitFrom(first store.StoredRecord, head store.ChainHead) (store.Exhibit, error) {
-	// The index covers every exhibit the log holds, including one whose
-	// first record was signed over the size limit before the limit was
-	// enforced: those bytes are this store's own, checked at append.
-	r, err := chain.DecodeOversizedRecord(first.Envelope)
-	if err != nil {
-		return store.Exhibit{}, fmt.Errorf("sqlitestore: exhibit record %d: %w", first.Index, err)
-	}
-	p := r.Statement.Predicate
-	if p.Exhibit == nil {
-		return store.Exhibit{}, fmt.Errorf("sqlitestore: record %d is not an exhibit's first record", first.Index)
-	}
-	e := store.Exhibit{ExhibitInfo: *p.Exhibit, Created: p.Time, FirstIndex: first.Index,
-		HeadIndex: head.Index, Head: head.Hash, Seq: head.Seq, Oversized: first.Oversized()}
-	for _, sub := range r.Statement.Subject {
-		h, err := sub.SHA256()
-		if err != nil {
-			return store.Exhibit{}, err
-		}
-		e.Blobs = append(e.Blobs, store.BlobRef{Name: sub.Name, Hash: h})
-	}
-	return e, nil
-}
-
 // exhibitQuery selects an exhibit's first record and its chain's head.
 const exhibitQuery = `SELECT f.idx, f.hash, f.envelope, h.idx, h.hash, h.seq
 	FROM records f JOIN records h ON h.chain = f.chain
@@ -286,7 +260,11 @@ func scanExhibit(row interface{ Scan(...any) error }) (store.Exhibit, error) {
 	first.Index, head.Index, head.Seq = uint64(fi), uint64(hi), uint64(hs)
 	copy(first.Hash[:], fh)
 	copy(head.Hash[:], hh)
-	return exhibitFrom(first, head)
+	e, err := store.ExhibitFrom(first, head)
+	if err != nil {
+		return store.Exhibit{}, fmt.Errorf("sqlitestore: %w", err)
+	}
+	return e, nil
 }
 
 func getExhibit(ctx context.Context, q querier, where string, args ...any) (store.Exhibit, error) {

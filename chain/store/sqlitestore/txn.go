@@ -102,23 +102,13 @@ func (t *txn) Append(recs ...*chain.Record) (uint64, error) {
 		return first, nil
 	}
 	// Check the links. A chain's first record needs no lookup: the unique
-	// (chain, seq) index refuses a second one.
-	heads := map[string]store.ChainHead{}
+	// (chain, seq) index refuses a second one (insertRecord).
+	heads, err := store.Link(first, recs, t.Head)
+	if err != nil {
+		return 0, err
+	}
 	hashes := make([]chain.Hash, len(recs))
 	for i, r := range recs {
-		p := &r.Statement.Predicate
-		h, ok := heads[p.Chain]
-		if !ok && p.Seq > 1 {
-			var err error
-			if h, _, err = t.Head(p.Chain); err != nil {
-				return 0, err
-			}
-		}
-		if p.Seq != h.Seq+1 || p.Prev != h.Hash {
-			return 0, fmt.Errorf("%w: %s record %s is #%d of chain %s linking %s, but the chain's head is #%d %s",
-				store.ErrBrokenChain, r.Kind, r.Hash, p.Seq, p.Chain, p.Prev, h.Seq, h.Hash)
-		}
-		heads[p.Chain] = store.ChainHead{Seq: p.Seq, Hash: r.Hash, Index: first + uint64(i)}
 		hashes[i] = r.Hash
 	}
 	next := t.tree.Clone()
@@ -246,11 +236,8 @@ func (t *txn) insertRecord(idx int64, r *chain.Record) error {
 }
 
 func (t *txn) PutInlineBlob(h chain.Hash, b []byte) error {
-	if len(b) > store.MaxInlineBlob {
-		return fmt.Errorf("%w: %d bytes", store.ErrTooLarge, len(b))
-	}
-	if chain.Sum(b) != h {
-		return fmt.Errorf("sqlitestore: inline blob: bytes hash to %s, not %s", chain.Sum(b), h)
+	if err := store.CheckInlineBlob(h, b); err != nil {
+		return fmt.Errorf("sqlitestore: %w", err)
 	}
 	if _, err := t.exec(t.s.stmts.putBlob, h[:], b); err != nil {
 		return fmt.Errorf("sqlitestore: inline blob %s: %w", h, err)
@@ -259,11 +246,8 @@ func (t *txn) PutInlineBlob(h chain.Hash, b []byte) error {
 }
 
 func (t *txn) Claim(key string, index uint64) (uint64, error) {
-	if key == "" {
-		return 0, errors.New("sqlitestore: claim: empty key")
-	}
-	if index >= t.tree.Size() {
-		return 0, fmt.Errorf("sqlitestore: claim %q: log index %d is beyond the log's %d records", key, index, t.tree.Size())
+	if err := store.CheckClaim(key, index, t.tree.Size()); err != nil {
+		return 0, fmt.Errorf("sqlitestore: %w", err)
 	}
 	var held int64
 	switch err := t.queryRow(t.s.stmts.claimed, key).Scan(&held); {
@@ -279,19 +263,17 @@ func (t *txn) Claim(key string, index uint64) (uint64, error) {
 }
 
 func (t *txn) AddCheckpoint(c store.Checkpoint) error {
-	if c.Size > t.tree.Size() {
-		return fmt.Errorf("sqlitestore: checkpoint of size %d is beyond the log's %d records", c.Size, t.tree.Size())
-	}
-	var old []byte
-	err := t.queryRow(t.s.stmts.checkpointSize, int64(c.Size)).Scan(&old)
-	switch {
-	case err == nil:
-		if string(old) == string(c.Note) {
-			return nil
-		}
-		return fmt.Errorf("sqlitestore: a different checkpoint of size %d was already issued", c.Size)
-	case !errors.Is(err, sql.ErrNoRows):
+	var prev []byte
+	err := t.queryRow(t.s.stmts.checkpointSize, int64(c.Size)).Scan(&prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlitestore: checkpoint: %w", err)
+	}
+	isNew, err := store.CheckCheckpoint(c, t.tree.Size(), prev, err == nil)
+	if err != nil {
+		return fmt.Errorf("sqlitestore: %w", err)
+	}
+	if !isNew {
+		return nil
 	}
 	if _, err := t.exec(t.s.stmts.addCheckpoint, int64(c.Size), c.Note, c.Issued.UTC().Format(time.RFC3339Nano)); err != nil {
 		return fmt.Errorf("sqlitestore: checkpoint: %w", err)
