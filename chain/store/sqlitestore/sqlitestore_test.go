@@ -15,9 +15,13 @@ import (
 	"strings"
 	"testing"
 
+	xtlog "golang.org/x/mod/sumdb/tlog"
+
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/chain/store/storetest"
+	"github.com/exhibit-forensics/exhibit/chain/tlog"
+	"github.com/exhibit-forensics/exhibit/chain/tlog/tlogtest"
 )
 
 // TestNoInitSideEffects checks that the package registers its SQLite
@@ -203,4 +207,40 @@ func writeFile(t *testing.T, path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestHashReader runs chain/tlog's HashReader conformance test on the
+// store's ReadHashes. The store keeps interior nodes in the tree table and
+// derives each leaf from its record's hash, so the test's writer stores a
+// leaf as a record row whose hash is the test log's record hash
+// (tlogtest.RecordHash), after checking that the leaf is that hash's.
+func TestHashReader(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "exhibit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	write := func(ctx context.Context, nodes []tlog.StoredHash) error {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		for _, n := range nodes {
+			level, i := xtlog.SplitStoredHashIndex(n.Index)
+			if level > 0 {
+				_, err = tx.ExecContext(ctx, `INSERT INTO tree (idx, hash) VALUES (?, ?)`, n.Index, n.Hash[:])
+			} else if h := tlogtest.RecordHash(uint64(i)); tlog.LeafHash(h) != n.Hash {
+				err = fmt.Errorf("leaf %d is not the leaf of the test log's record %d", n.Index, i)
+			} else {
+				_, err = tx.ExecContext(ctx, `INSERT INTO records (idx, hash, chain, seq, envelope) VALUES (?, ?, ?, 1, x'')`, i, h[:], fmt.Sprint("chain-", i))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	}
+	tlogtest.TestHashReader(t, write, s)
 }

@@ -1,7 +1,10 @@
 // Package storetest is the conformance suite every chain/store engine must
 // pass: durability across reopen, atomic and isolated updates under group
-// commit, refusal of records that do not extend their chain, and a Merkle
-// tree that proves every record it holds.
+// commit (a concurrent reader sees whole updates only), a transaction that
+// reads its own writes, refusal of records that do not extend their chain
+// or reuse a reference, claims, inline blobs, checkpoints, exhibits indexed
+// from their first records (oversized ones too), bytes copied in and out,
+// and a Merkle tree that proves every record it holds.
 //
 // An engine's test calls
 //
