@@ -1,5 +1,5 @@
-// Package memstore is an in-memory record store (store.Store), for tests —
-// the ledger's among them — and tools that need no persistence.
+// Package memstore is an in-memory record store (store.Store), for tests
+// and tools that need no persistence.
 //
 // It keeps the store contract of chain/store: the log of records with its
 // Merkle tree, chains that refuse a record that does not extend them,
