@@ -65,7 +65,24 @@ func treeSize(ctx context.Context, q querier) (uint64, error) {
 // TreeSize returns the number of records in the log.
 func (s *Store) TreeSize(ctx context.Context) (uint64, error) { return treeSize(ctx, s.r) }
 
-func scanRecord(row interface{ Scan(...any) error }) (store.StoredRecord, error) {
+// scanner is what both *sql.Row and *sql.Rows offer.
+type scanner interface{ Scan(...any) error }
+
+// collect scans every row of rows with scan, then closes rows.
+func collect[T any](rows *sql.Rows, scan func(scanner) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		x, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+func scanRecord(row scanner) (store.StoredRecord, error) {
 	var r store.StoredRecord
 	var idx int64
 	var h []byte
@@ -228,16 +245,7 @@ func (s *Store) ChainRecords(ctx context.Context, chainID string) ([]store.Store
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: chain %s: %w", chainID, err)
 	}
-	defer rows.Close()
-	var out []store.StoredRecord
-	for rows.Next() {
-		r, err := scanRecord(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return collect(rows, scanRecord)
 }
 
 // exhibitQuery selects an exhibit's first record and its chain's head.
@@ -246,7 +254,7 @@ const exhibitQuery = `SELECT f.idx, f.hash, f.envelope, h.idx, h.hash, h.seq
 	  AND h.seq = (SELECT MAX(seq) FROM records m WHERE m.chain = f.chain)
 	WHERE f.ex_num IS NOT NULL AND `
 
-func scanExhibit(row interface{ Scan(...any) error }) (store.Exhibit, error) {
+func scanExhibit(row scanner) (store.Exhibit, error) {
 	var first store.StoredRecord
 	var head store.ChainHead
 	var fi, hi, hs int64
@@ -295,36 +303,22 @@ func (s *Store) Exhibits(ctx context.Context, caseRef string) ([]store.Exhibit, 
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: exhibits: %w", err)
 	}
-	defer rows.Close()
-	var out []store.Exhibit
-	for rows.Next() {
-		e, err := scanExhibit(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return collect(rows, scanExhibit)
 }
 
-func scanCheckpoints(rows *sql.Rows) ([]store.Checkpoint, error) {
-	defer rows.Close()
-	var out []store.Checkpoint
-	for rows.Next() {
-		var c store.Checkpoint
-		var size int64
-		var issued string
-		if err := rows.Scan(&size, &c.Note, &issued); err != nil {
-			return nil, fmt.Errorf("sqlitestore: checkpoints: %w", err)
-		}
-		c.Size = uint64(size)
-		var err error
-		if c.Issued, err = time.Parse(time.RFC3339Nano, issued); err != nil {
-			return nil, fmt.Errorf("sqlitestore: checkpoint %d: %w", size, err)
-		}
-		out = append(out, c)
+func scanCheckpoint(row scanner) (store.Checkpoint, error) {
+	var c store.Checkpoint
+	var size int64
+	var issued string
+	if err := row.Scan(&size, &c.Note, &issued); err != nil {
+		return c, fmt.Errorf("sqlitestore: checkpoints: %w", err)
 	}
-	return out, rows.Err()
+	c.Size = uint64(size)
+	var err error
+	if c.Issued, err = time.Parse(time.RFC3339Nano, issued); err != nil {
+		return c, fmt.Errorf("sqlitestore: checkpoint %d: %w", size, err)
+	}
+	return c, nil
 }
 
 // Checkpoints returns every checkpoint issued, by size.
@@ -333,7 +327,7 @@ func (s *Store) Checkpoints(ctx context.Context) ([]store.Checkpoint, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlitestore: checkpoints: %w", err)
 	}
-	return scanCheckpoints(rows)
+	return collect(rows, scanCheckpoint)
 }
 
 // LatestCheckpoint returns the largest checkpoint issued.
@@ -342,7 +336,7 @@ func (s *Store) LatestCheckpoint(ctx context.Context) (store.Checkpoint, error) 
 	if err != nil {
 		return store.Checkpoint{}, fmt.Errorf("sqlitestore: checkpoints: %w", err)
 	}
-	cs, err := scanCheckpoints(rows)
+	cs, err := collect(rows, scanCheckpoint)
 	if err != nil {
 		return store.Checkpoint{}, err
 	}
