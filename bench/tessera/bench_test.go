@@ -132,34 +132,6 @@ func TestHarness(t *testing.T) {
 	}
 }
 
-// TestAblation checks that every variant of the ablation appends what it
-// is given and still refuses records that do not extend their chain: a
-// record appended twice, and a second first record of an existing chain
-// (which SkipNewHead leaves to the UNIQUE (chain, seq) index).
-func TestAblation(t *testing.T) {
-	ctx := context.Background()
-	recs, _ := records(t, 300)
-	f := storetest.NewFixture()
-	second := f.Received(t, recs[7].Statement.Predicate.Chain, "JS/100000", "CASE-1", []byte("another item"))
-	for _, v := range AblationLadder {
-		t.Run(v.String(), func(t *testing.T) {
-			l := Load{Writers: 2, Chunk: 64}
-			if _, err := RunAblation(ctx, filepath.Join(t.TempDir(), "a.db"), recs, l, v); err != nil {
-				t.Fatal(err)
-			}
-			for name, bad := range map[string]*chain.Record{"duplicate": recs[3], "second first record": second} {
-				withBad := append(slices.Clone(recs[:10]), bad)
-				_, err := RunAblation(ctx, filepath.Join(t.TempDir(), "a.db"), withBad, Load{Writers: 1, Chunk: 1}, v)
-				if err == nil {
-					t.Errorf("%s: appended", name)
-				} else {
-					t.Logf("%s: %v", name, err)
-				}
-			}
-		})
-	}
-}
-
 // ---- benchmarks ----
 
 // Each benchmark iteration is one complete run: a fresh, empty log, then
@@ -229,27 +201,6 @@ func BenchmarkRawSQLite(b *testing.B) {
 	})
 }
 
-// BenchmarkAblation runs the ablation ladder (ablation.go) under the main
-// load, w4-c256.
-func BenchmarkAblation(b *testing.B) {
-	ctx := context.Background()
-	recs, _ := records(b, *nFlag)
-	l := loads[0]
-	for _, v := range AblationLadder {
-		b.Run(v.String(), func(b *testing.B) {
-			var results []Result
-			for b.Loop() {
-				r, err := RunAblation(ctx, filepath.Join(b.TempDir(), "ablation.db"), recs, l, v)
-				if err != nil {
-					b.Fatal(err)
-				}
-				results = append(results, r)
-			}
-			report(b, results)
-		})
-	}
-}
-
 // ---- TestCompare ----
 
 // A contestant is one way of appending, measured in TestCompare.
@@ -259,7 +210,7 @@ type contestant struct {
 	run     func(ctx context.Context, dir string, l Load, n int) (Result, error)
 }
 
-func contestants(tb testing.TB, ablation bool) []contestant {
+func contestants(tb testing.TB) []contestant {
 	recs, envs := records(tb, *nFlag)
 	cs := []contestant{
 		{"tessera-posix", always, func(ctx context.Context, dir string, l Load, n int) (Result, error) {
@@ -272,17 +223,8 @@ func contestants(tb testing.TB, ablation bool) []contestant {
 			return RunRawSQLite(ctx, filepath.Join(dir, "raw.db"), recs[:n], l)
 		}},
 	}
-	if ablation {
-		for _, v := range AblationLadder {
-			cs = append(cs, contestant{"ablation:" + v.String(), always, func(ctx context.Context, dir string, l Load, n int) (Result, error) {
-				return RunAblation(ctx, filepath.Join(dir, "ablation.db"), recs[:n], l, v)
-			}})
-		}
-	}
 	return cs
 }
-
-var ablationFlag = flag.Bool("ablation", false, "TestCompare: also run the ablation ladder of Exhibit's append path (see ablation.go)")
 
 // TestCompare runs every contestant alternately, -runs rounds per load in
 // one process, and prints every rate, the medians and each contestant's
@@ -296,7 +238,7 @@ func TestCompare(t *testing.T) {
 		t.Skip("pass -compare to run the comparison")
 	}
 	ctx := context.Background()
-	cs := contestants(t, *ablationFlag)
+	cs := contestants(t)
 	var chosen []Load
 	for _, l := range loads {
 		if *loadsFlag == "all" || slices.Contains(strings.Split(*loadsFlag, ","), l.String()) {

@@ -24,15 +24,17 @@ package tesserabench
 // that appended it has returned nil, i.e. when the SQLite transaction that
 // holds it has committed. The database is in WAL mode with
 // synchronous=FULL, so COMMIT fsyncs the WAL before returning: the record's
-// envelope row, its exhibit index row, and the Merkle tree nodes that
-// include it are on disk, surviving a crash. Concurrent Updates are group
-// committed (one transaction, one WAL fsync, each Update in its own
-// SAVEPOINT). Exhibit does more per entry than Tessera: it checks that each
-// record extends its custody chain (a SELECT per new chain), refuses
-// duplicates (UNIQUE index on the record hash), and maintains the exhibit
-// index (a JSON-bearing row per first record). No checkpoint is signed in
-// the measured path on either side, and record signing is done before the
-// clock starts.
+// row (its envelope and, on an exhibit's first record, the exhibit's
+// reference and case) and the Merkle tree's interior nodes that include it
+// are on disk, surviving a crash. Concurrent Updates are group committed
+// (one transaction, one WAL fsync, each Update in its own SAVEPOINT).
+// Exhibit does more per entry than Tessera: it checks that each record
+// extends its custody chain (the head of a chain already begun, cached or
+// SELECTed; a chain's first record needs no lookup) and refuses a second
+// record at the same (chain, seq), an exact duplicate included (a UNIQUE
+// index). Its index of records by hash is derived data, filled in a second
+// database off the commit path. No checkpoint is signed in the measured
+// path on either side, and record signing is done before the clock starts.
 
 import (
 	"context"

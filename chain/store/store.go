@@ -3,9 +3,14 @@
 //
 // The store's primary content is the log: a sequence of records, each kept
 // as the exact DSSE envelope bytes that were signed, at a log index equal to
-// its leaf index in the Merkle tree. Everything else — exhibits, chain heads,
-// exhibit references — is an index derived from those records, kept in the
-// same transaction, so that fsck can re-derive and compare it.
+// its leaf index in the Merkle tree, with the tree's nodes (the interior ones
+// stored; leaves may be derived from the records' hashes, see chain/tlog).
+// Beside it the store keeps the device's identity, the checkpoints it
+// issued, claims and inline blobs. Exhibits, chain heads and exhibit
+// references are derived from the records and kept in the same transaction
+// as them, so that fsck can re-derive and compare them. An engine may keep
+// further derived indexes off the commit path (sqlitestore's index of
+// records by hash) if a lookup through one never misses a record.
 //
 // Durability contract (every engine MUST honour it):
 //   - When Update returns nil, every record appended in it, and the tree
@@ -18,7 +23,12 @@
 //     be one more than the chain's head and its prev the head's hash.
 //
 // The conformance suite in chain/store/storetest checks these on every
-// engine: chain/store/sqlitestore (embedded) and, later, PostgreSQL.
+// engine: chain/store/sqlitestore (embedded), chain/store/memstore (in
+// memory, for tests: everything but durability across the process's end)
+// and, later, PostgreSQL. What every engine does the same way — the
+// chain-link rule, the checks on inline blobs, claims and checkpoints, the
+// exhibit index entry read from a first record — is in this package
+// (Link, CheckInlineBlob, CheckClaim, CheckCheckpoint, ExhibitFrom).
 package store
 
 import (
@@ -127,18 +137,26 @@ type Reader interface {
 	Record(ctx context.Context, index uint64) (StoredRecord, error)
 	RecordByHash(ctx context.Context, h chain.Hash) (StoredRecord, error)
 	// Records calls fn for each record with index in [from, to) in log order.
+	// It fails at the first index in the range with no record.
 	Records(ctx context.Context, from, to uint64, fn func(StoredRecord) error) error
 	// RecordHashes calls fn with the index and hash of each record with
-	// index in [from, to), in log order, without reading the envelopes.
+	// index in [from, to), in log order, without reading the envelopes. It
+	// fails at the first index in the range with no record.
 	RecordHashes(ctx context.Context, from, to uint64, fn func(index uint64, h chain.Hash) error) error
-	// ChainRecords returns a chain's records in chain order.
+	// ChainRecords returns a chain's records in chain order (none for a
+	// chain not begun).
 	ChainRecords(ctx context.Context, chainID string) ([]StoredRecord, error)
+	// Exhibit returns the exhibit whose chain is id, or ErrNotFound.
 	Exhibit(ctx context.Context, id string) (Exhibit, error)
+	// ExhibitByRef returns the exhibit with reference ref, or ErrNotFound
+	// (for a malformed reference too).
 	ExhibitByRef(ctx context.Context, ref string) (Exhibit, error)
-	// Exhibits lists a case's exhibits in reference order.
+	// Exhibits lists a case's exhibits in reference order: by initials,
+	// then number.
 	Exhibits(ctx context.Context, caseRef string) ([]Exhibit, error)
-	// ReadHashes returns stored Merkle tree nodes by storage index
-	// (chain/tlog numbering). It implements tlog.HashReader.
+	// ReadHashes returns Merkle tree nodes by storage index (chain/tlog
+	// numbering): interior nodes as stored, leaves stored or derived from
+	// the records' hashes. It implements tlog.HashReader.
 	ReadHashes(ctx context.Context, indexes []int64) ([]chain.Hash, error)
 	Checkpoints(ctx context.Context) ([]Checkpoint, error)
 	LatestCheckpoint(ctx context.Context) (Checkpoint, error)
@@ -165,24 +183,34 @@ type Tx interface {
 	TreeSize() uint64
 	// Head returns the head of a chain; ok is false for a chain not yet begun.
 	Head(chainID string) (head ChainHead, ok bool, err error)
+	// Exhibit and ExhibitByRef are the Reader's, seeing this transaction's
+	// appends.
 	Exhibit(id string) (Exhibit, error)
 	ExhibitByRef(ref string) (Exhibit, error)
-	// NextRefNumber returns the next free exhibit number for initials
-	// (1 for a producer with no exhibits yet).
+	// NextRefNumber returns one more than the highest exhibit number in use
+	// for initials (1 for a producer with no exhibits yet).
 	NextRefNumber(initials string) (uint64, error)
 	// Append appends records to the log in order, returning the log index
-	// of the first. Each must extend its chain (ErrBrokenChain) and must not
-	// already be in the log (ErrDuplicate).
+	// of the first. Each must extend its chain (ErrBrokenChain; see Link)
+	// and must not already be in the log (ErrDuplicate, or ErrBrokenChain
+	// for a record that is not its chain's first); an exhibit's first
+	// record must not reuse a reference (ErrBrokenChain). It appends all of
+	// recs or, with an error, none, even if the transaction goes on.
 	Append(recs ...*chain.Record) (uint64, error)
 	// Claim records that key names the record at log index, in this
 	// transaction, so that an event delivered twice (an analyser
 	// retransmitting a message after a lost ACK) is stored once. If key is
 	// already claimed it returns ErrClaimed and the index that holds it.
+	// The key must not be empty and the index must be in the log
+	// (CheckClaim).
 	Claim(key string, index uint64) (uint64, error)
 	// PutInlineBlob keeps b, whose SHA-256 must be h, inline. Putting a blob
-	// already there is not an error. At most MaxInlineBlob bytes.
+	// already there is not an error. At most MaxInlineBlob bytes
+	// (ErrTooLarge).
 	PutInlineBlob(h chain.Hash, b []byte) error
 	// AddCheckpoint stores a signed checkpoint of size at most TreeSize.
+	// Adding the same checkpoint again is not an error; a different one of
+	// the same size is (CheckCheckpoint).
 	AddCheckpoint(c Checkpoint) error
 	// Root returns the Merkle root of the log at TreeSize.
 	Root() chain.Hash
@@ -193,7 +221,8 @@ type Store interface {
 	Reader
 	// Update runs fn in a write transaction. Concurrent Updates may be
 	// committed together (group commit); each fn sees its own effects and
-	// fails or succeeds alone. See the package doc for durability.
+	// fails or succeeds alone. An Update whose ctx ends before fn runs does
+	// nothing and returns ctx's error. See the package doc for durability.
 	Update(ctx context.Context, fn func(Tx) error) error
 	Close() error
 }

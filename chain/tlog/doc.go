@@ -15,13 +15,15 @@
 //
 // # Storage
 //
-// Every complete subtree node (leaves included) is stored once, keyed by
+// Every complete subtree node is readable from the store, keyed by
 // golang.org/x/mod/sumdb/tlog.StoredHashIndex(level, index). The numbering is
-// dense and grows with the log, so the nodes written by one append are
+// dense and grows with the log, so the nodes completed by one append are
 // consecutive. A store implements the one-method [HashReader]; [Tree.Append]
-// returns the nodes the caller must write in the same transaction as the
-// records they commit to. Proofs and old roots are computed from stored
-// nodes with one ReadHashes call each.
+// returns the nodes completed, and the caller must write the interior ones
+// in the same transaction as the records they commit to. A leaf hash may be
+// stored too or derived from its record's hash when read ([LeafHash]): the
+// SQLite store derives leaves, the in-memory one stores them. Proofs and old
+// roots are computed from stored nodes with one ReadHashes call each.
 //
 // # Checkpoints and proofs
 //

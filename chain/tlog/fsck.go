@@ -109,7 +109,8 @@ const maxNodeProblems = 1000
 
 // Fsck checks a log of the given size end to end. It re-derives the tree
 // from leaves (the record hashes in log order, with their indexes 0, 1, 2,
-// …), compares every stored node (leaves and complete interior nodes) with
+// …), compares every node the store returns (leaves and complete interior
+// nodes; a store that derives leaves from its records returns those) with
 // the re-derived one, and checks every checkpoint the log issued, given in
 // issue order: it must open with verifiers under origin, not exceed size,
 // carry the re-derived root at its size, be no smaller than the checkpoint
@@ -119,8 +120,9 @@ const maxNodeProblems = 1000
 // Problems found are returned; the error is only for failures that stop the
 // check (context cancelled, store errors other than ErrMissingNode), in
 // which case the problems found so far are returned with it. Fsck does not
-// detect stored nodes beyond size; a store can count them itself
-// (tlog.StoredHashCount gives the expected number).
+// detect stored nodes beyond size, which no proof reads; a store could count
+// them itself (tlog.StoredHashCount gives the expected number of nodes,
+// leaves included; StoredHashCount(size) - size are interior).
 func Fsck(ctx context.Context, leaves iter.Seq2[uint64, chain.Hash], r HashReader, size uint64, checkpoints [][]byte, origin string, verifiers note.Verifiers) ([]Problem, error) {
 	f := &fsck{ctx: ctx, r: r}
 	if size > MaxSize {

@@ -13,7 +13,8 @@ import (
 // InclusionProof returns the RFC 6962 audit path (RFC 9162 section 2.1.3)
 // for leaf index in the tree of the given size, read from stored nodes with
 // one ReadHashes call: the hashes from the leaf's sibling up to a child of
-// the root. The store must hold every node of a tree of at least size leaves.
+// the root. The store must answer for every node of a tree of at least size
+// leaves.
 func InclusionProof(ctx context.Context, r HashReader, index, size uint64) ([]chain.Hash, error) {
 	if size > MaxSize || index >= size {
 		return nil, fmt.Errorf("%w: inclusion proof for index %d in tree size %d", ErrOutOfRange, index, size)

@@ -22,9 +22,13 @@ const MaxSize = 1 << 62
 // ErrMissingNode and no hashes; it MUST NOT return a zero chain.Hash. An index
 // is tlog.StoredHashIndex(level, n) from golang.org/x/mod/sumdb/tlog for the
 // node at that level and horizontal position (level 0 are the leaf hashes).
+// A leaf need not be stored as such: a store may compute it from the record
+// hash it holds for leaf n (LeafHash), and a leaf is absent exactly when
+// that record is. tlogtest.TestHashReader checks a reader against this.
 //
-// A SQL store answers one call with one query, so every function here makes
-// a single ReadHashes call per proof or root.
+// A SQL store can answer one call with one query (the SQLite store does for
+// up to 400 indexes, more than a proof or a root needs), so every function
+// here makes a single ReadHashes call per proof or root.
 type HashReader interface {
 	ReadHashes(ctx context.Context, indexes []int64) ([]chain.Hash, error)
 }

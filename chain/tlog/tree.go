@@ -28,7 +28,7 @@ func EmptyRoot() chain.Hash { return toHash(hasher.EmptyRoot()) }
 // A Tree is the right edge (the compact-range frontier) of a log: the roots
 // of the perfect subtrees that cover leaves [0, Size()). That is all that is
 // needed to append and to compute the current root; everything else lives
-// in storage.
+// in storage (or, for leaves, is derived from the records there).
 //
 // A Tree is not safe for concurrent use. The usual pattern for a writer is:
 //
@@ -117,8 +117,10 @@ func (t *Tree) Clone() *Tree {
 
 // Append adds records to the log, in order, and returns every node completed
 // by them, leaf hashes included, in ascending Index order. The caller MUST
-// store all of them, in the same transaction as the records, before it
-// publishes a checkpoint covering the new size; nodes already stored are
+// store every interior node (level > 0) of them, in the same transaction as
+// the records, before it publishes a checkpoint covering the new size; a
+// leaf (level 0) it MAY instead derive, when read, from the record's hash
+// (LeafHash), which the records already hold. Nodes already returned are
 // never returned again. Append either adds all records or, with an error,
 // none.
 func (t *Tree) Append(recordHashes ...chain.Hash) ([]StoredHash, error) {

@@ -6,14 +6,51 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+
+	xtlog "golang.org/x/mod/sumdb/tlog"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/chain/store/storetest"
+	"github.com/exhibit-forensics/exhibit/chain/tlog"
+	"github.com/exhibit-forensics/exhibit/chain/tlog/tlogtest"
 )
+
+// TestNoInitSideEffects checks that the package registers its SQLite
+// driver without init: no init function in its source, and no driver name
+// in database/sql's registry but go-sqlite3's own "sqlite3".
+func TestNoInitSideEffects(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && fn.Name.Name == "init" {
+				t.Errorf("%s: an init function", fset.Position(fn.Pos()))
+			}
+		}
+	}
+	if got := sql.Drivers(); !slices.Equal(got, []string{"sqlite3"}) {
+		t.Errorf("database/sql drivers registered: %q, want only go-sqlite3's own [sqlite3]", got)
+	}
+}
 
 func TestConformance(t *testing.T) {
 	storetest.Test(t, func(t *testing.T) storetest.Opener {
@@ -170,4 +207,40 @@ func writeFile(t *testing.T, path string, b []byte) {
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestHashReader runs chain/tlog's HashReader conformance test on the
+// store's ReadHashes. The store keeps interior nodes in the tree table and
+// derives each leaf from its record's hash, so the test's writer stores a
+// leaf as a record row whose hash is the test log's record hash
+// (tlogtest.RecordHash), after checking that the leaf is that hash's.
+func TestHashReader(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "exhibit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	write := func(ctx context.Context, nodes []tlog.StoredHash) error {
+		tx, err := s.w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		for _, n := range nodes {
+			level, i := xtlog.SplitStoredHashIndex(n.Index)
+			if level > 0 {
+				_, err = tx.ExecContext(ctx, `INSERT INTO tree (idx, hash) VALUES (?, ?)`, n.Index, n.Hash[:])
+			} else if h := tlogtest.RecordHash(uint64(i)); tlog.LeafHash(h) != n.Hash {
+				err = fmt.Errorf("leaf %d is not the leaf of the test log's record %d", n.Index, i)
+			} else {
+				_, err = tx.ExecContext(ctx, `INSERT INTO records (idx, hash, chain, seq, envelope) VALUES (?, ?, ?, 1, x'')`, i, h[:], fmt.Sprint("chain-", i))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return tx.Commit()
+	}
+	tlogtest.TestHashReader(t, write, s)
 }

@@ -1,7 +1,10 @@
 // Package storetest is the conformance suite every chain/store engine must
 // pass: durability across reopen, atomic and isolated updates under group
-// commit, refusal of records that do not extend their chain, and a Merkle
-// tree that proves every record it holds.
+// commit (a concurrent reader sees whole updates only), a transaction that
+// reads its own writes, refusal of records that do not extend their chain
+// or reuse a reference, claims, inline blobs, checkpoints, exhibits indexed
+// from their first records (oversized ones too), bytes copied in and out,
+// and a Merkle tree that proves every record it holds.
 //
 // An engine's test calls
 //
@@ -14,8 +17,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -47,6 +53,10 @@ func Test(t *testing.T, newDB func(t *testing.T) Opener) {
 		{"MissingNodes", testMissing},
 		{"Claims", testClaims},
 		{"InlineBlobs", testInlineBlobs},
+		{"TxReads", testTxReads},
+		{"Oversized", testOversized},
+		{"Copies", testCopies},
+		{"Closed", testClosed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newDB(t)) })
@@ -91,6 +101,39 @@ func (f *Fixture) Received(t testing.TB, id, ref, caseRef string, blob []byte) *
 		t.Fatal(err)
 	}
 	return r
+}
+
+// Oversized returns the first record of a new exhibit whose envelope is
+// over chain.MaxRecordSize, as one signed before the limit was enforced
+// at signing: Received's record with a note of noteSize bytes added. Its
+// signature does not verify (the note was added after signing); a store
+// does not check signatures.
+func (f *Fixture) Oversized(t testing.TB, id, ref, caseRef string, noteSize int) *chain.Record {
+	t.Helper()
+	r := f.Received(t, id, ref, caseRef, []byte(ref))
+	var env map[string]any
+	if err := json.Unmarshal(r.Envelope, &env); err != nil {
+		t.Fatal(err)
+	}
+	var st map[string]any
+	if err := json.Unmarshal(r.Payload, &st); err != nil {
+		t.Fatal(err)
+	}
+	st["predicate"].(map[string]any)["note"] = strings.Repeat("n", noteSize)
+	payload, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env["payload"] = base64.StdEncoding.EncodeToString(payload)
+	b, err := json.Marshal(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	over, err := chain.DecodeOversizedRecord(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return over
 }
 
 // Next returns a record of kind k extending prev's chain.
@@ -202,10 +245,11 @@ func checkLog(t *testing.T, s store.Store, want []*chain.Record) {
 			t.Fatalf("RecordHashes from %d visited up to %d, want %d", from, j, size)
 		}
 	}
-	if size > 0 {
-		if err := s.RecordHashes(ctx, 0, size+1, func(uint64, chain.Hash) error { return nil }); err == nil {
-			t.Fatalf("RecordHashes beyond the log (%d of %d) succeeded", size+1, size)
-		}
+	if err := s.RecordHashes(ctx, 0, size+1, func(uint64, chain.Hash) error { return nil }); err == nil {
+		t.Fatalf("RecordHashes beyond the log (%d of %d) succeeded", size+1, size)
+	}
+	if err := s.Records(ctx, 0, size+1, func(store.StoredRecord) error { return nil }); err == nil {
+		t.Fatalf("Records beyond the log (%d of %d) succeeded", size+1, size)
 	}
 }
 
@@ -330,6 +374,14 @@ func testBrokenChain(t *testing.T, o Opener) {
 		"reuses a reference":  {f.Received(t, exhibitID(9), "JS/1", "C", []byte("y"))},
 		"forks in one append": {a2, f.Next(t, a1, chain.KindOpened, "fork")},
 		"wrong order":         {a3, a2},
+		"reuses a reference in one append": {
+			f.Received(t, exhibitID(2), "JS/2", "C", []byte("y")),
+			f.Received(t, exhibitID(3), "JS/2", "C", []byte("z")),
+		},
+		"restarts a chain in one append": {
+			f.Received(t, exhibitID(4), "JS/4", "C", []byte("y")),
+			f.Received(t, exhibitID(4), "JS/5", "C", []byte("z")),
+		},
 	}
 	for name, recs := range cases {
 		if _, err := appendRecs(ctx, s, recs...); !errors.Is(err, store.ErrBrokenChain) {
@@ -424,6 +476,42 @@ func testGroupCommit(t *testing.T, o Opener) {
 	for i := range recs {
 		recs[i] = f.Received(t, exhibitID(i+1), fmt.Sprintf("JS/%d", i+1), "C", []byte{byte(i)})
 	}
+	// A reader, while the updates run, sees whole updates only: a log
+	// that never shrinks and whose tree proves every record it holds.
+	stop := make(chan struct{})
+	readErr := make(chan error, 1)
+	go func() {
+		var last uint64
+		for {
+			select {
+			case <-stop:
+				readErr <- nil
+				return
+			default:
+			}
+			size, err := s.TreeSize(ctx)
+			if err == nil && size < last {
+				err = fmt.Errorf("tree size went from %d to %d", last, size)
+			}
+			if err == nil && size > 0 {
+				var root chain.Hash
+				if root, err = tlog.RootAt(ctx, s, size); err == nil {
+					err = s.RecordHashes(ctx, size-1, size, func(i uint64, h chain.Hash) error {
+						proof, err := tlog.InclusionProof(ctx, s, i, size)
+						if err != nil {
+							return err
+						}
+						return tlog.VerifyInclusion(i, size, h, proof, root)
+					})
+				}
+			}
+			if err != nil {
+				readErr <- fmt.Errorf("reading during the updates, at size %d: %w", size, err)
+				return
+			}
+			last = size
+		}
+	}()
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	idx := make([]uint64, n)
@@ -445,6 +533,10 @@ func testGroupCommit(t *testing.T, o Opener) {
 		}()
 	}
 	wg.Wait()
+	close(stop)
+	if err := <-readErr; err != nil {
+		t.Fatal(err)
+	}
 	var kept []*chain.Record
 	byIndex := map[uint64]*chain.Record{}
 	for i := range recs {
@@ -733,4 +825,200 @@ func testInlineBlobs(t *testing.T, o Opener) {
 	if len(listed) != 2 {
 		t.Fatalf("InlineBlobs listed %d, want 2", len(listed))
 	}
+}
+
+// testTxReads checks that a transaction reads its own appends: heads,
+// exhibits, reference numbers, size and root, also after a second Append
+// in the same Update, and that none of it outlives an abandoned Update.
+func testTxReads(t *testing.T, o Opener) {
+	ctx := context.Background()
+	s := open(t, o)
+	f := NewFixture()
+	a1 := f.Received(t, exhibitID(1), "JS/1", "C", []byte("one"))
+	a2 := f.Next(t, a1, chain.KindSealed, "")
+	b1 := f.Received(t, exhibitID(2), "JS/2", "C", []byte("two"))
+	if _, err := appendRecs(ctx, s, a1); err != nil {
+		t.Fatal(err)
+	}
+	ref := tlog.New()
+	if _, err := ref.Append(a1.Hash, a2.Hash, b1.Hash); err != nil {
+		t.Fatal(err)
+	}
+	abandoned := errors.New("abandoned")
+	for _, commit := range []bool{false, true} {
+		err := s.Update(ctx, func(tx store.Tx) error {
+			if _, err := tx.Append(a2); err != nil {
+				return err
+			}
+			if _, err := tx.Append(b1); err != nil {
+				return err
+			}
+			if h, ok, err := tx.Head(exhibitID(1)); err != nil || !ok || h.Hash != a2.Hash || h.Seq != 2 || h.Index != 1 {
+				return fmt.Errorf("Head(JS/1) = %+v %v %v", h, ok, err)
+			}
+			if e, err := tx.Exhibit(exhibitID(1)); err != nil || e.Head != a2.Hash || e.HeadIndex != 1 || e.Seq != 2 || e.FirstIndex != 0 {
+				return fmt.Errorf("Exhibit(JS/1) in the update = %+v %v", e, err)
+			}
+			if e, err := tx.ExhibitByRef("JS/2"); err != nil || e.ID != exhibitID(2) || e.FirstIndex != 2 || e.Head != b1.Hash {
+				return fmt.Errorf("ExhibitByRef(JS/2) in the update = %+v %v", e, err)
+			}
+			if n, err := tx.NextRefNumber("JS"); err != nil || n != 3 {
+				return fmt.Errorf("NextRefNumber(JS) in the update = %d %v", n, err)
+			}
+			if tx.TreeSize() != 3 || tx.Root() != ref.Root() {
+				return fmt.Errorf("TreeSize %d root %s in the update, want 3 %s", tx.TreeSize(), tx.Root(), ref.Root())
+			}
+			if !commit {
+				return abandoned
+			}
+			return nil
+		})
+		if !commit {
+			if !errors.Is(err, abandoned) {
+				t.Fatalf("abandoned update: %v", err)
+			}
+			checkLog(t, s, []*chain.Record{a1})
+			if e, err := s.Exhibit(ctx, exhibitID(1)); err != nil || e.Head != a1.Hash || e.Seq != 1 {
+				t.Fatalf("Exhibit(JS/1) after an abandoned update = %+v %v", e, err)
+			}
+			if _, err := s.ExhibitByRef(ctx, "JS/2"); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("ExhibitByRef(JS/2) after an abandoned update: %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkLog(t, s, []*chain.Record{a1, a2, b1})
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if n, err := tx.NextRefNumber("JS"); err != nil || n != 3 {
+			return fmt.Errorf("NextRefNumber(JS) = %d %v", n, err)
+		}
+		if _, ok, err := tx.Head(exhibitID(9)); ok || err != nil {
+			return fmt.Errorf("Head of a chain not begun: %v %v", ok, err)
+		}
+		if _, err := tx.Exhibit(exhibitID(9)); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("Exhibit of a chain not begun: %v", err)
+		}
+		if _, err := tx.ExhibitByRef("not a reference"); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("ExhibitByRef of a malformed reference: %v", err)
+		}
+		if _, err := tx.Claim("k", 0); err != nil {
+			return err
+		}
+		if held, err := tx.Claim("k", 1); !errors.Is(err, store.ErrClaimed) || held != 0 {
+			return fmt.Errorf("a key claimed twice in one update: %d %v", held, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testOversized checks an exhibit whose first record is over
+// chain.MaxRecordSize (signed before the limit was enforced at signing):
+// the store keeps it, reports it Oversized, and still indexes the exhibit
+// from it.
+func testOversized(t *testing.T, o Opener) {
+	ctx := context.Background()
+	s := open(t, o)
+	f := NewFixture()
+	small := f.Received(t, exhibitID(1), "JS/1", "C", []byte("one"))
+	big := f.Oversized(t, exhibitID(2), "JS/2", "C", chain.MaxRecordSize)
+	if len(big.Envelope) <= chain.MaxRecordSize {
+		t.Fatalf("fixture: %d bytes is not over the limit", len(big.Envelope))
+	}
+	next := f.Next(t, big, chain.KindSealed, "")
+	if _, err := appendRecs(ctx, s, small, big, next); err != nil {
+		t.Fatal(err)
+	}
+	checkLog(t, s, []*chain.Record{small, big, next})
+	sr, err := s.Record(ctx, 1)
+	if err != nil || !sr.Oversized() || !bytes.Equal(sr.Envelope, big.Envelope) {
+		t.Fatalf("Record(1): %d bytes, oversized %v, %v", len(sr.Envelope), sr.Oversized(), err)
+	}
+	if _, err := sr.Decode(); !errors.Is(err, chain.ErrRecordTooLarge) {
+		t.Fatalf("Decode of an oversized record: %v", err)
+	}
+	e, err := s.ExhibitByRef(ctx, "JS/2")
+	if err != nil || !e.Oversized || e.ID != exhibitID(2) || e.FirstIndex != 1 || e.Head != next.Hash || e.Seq != 2 ||
+		len(e.Blobs) != 1 || e.Blobs[0].Hash != chain.Sum([]byte("JS/2")) {
+		t.Fatalf("ExhibitByRef(JS/2) = %+v %v", e, err)
+	}
+	list, err := s.Exhibits(ctx, "C")
+	if err != nil || len(list) != 2 || list[0].Oversized || !list[1].Oversized || list[1].Ref != "JS/2" {
+		t.Fatalf("Exhibits(C) = %+v %v", list, err)
+	}
+}
+
+// testCopies checks that the store keeps its own copy of the bytes it is
+// given and hands out copies: changing a slice afterwards, on either side,
+// changes nothing stored.
+func testCopies(t *testing.T, o Opener) {
+	ctx := context.Background()
+	s := open(t, o)
+	f := NewFixture()
+	a1 := f.Received(t, exhibitID(1), "JS/1", "C", []byte("one"))
+	env := bytes.Clone(a1.Envelope)
+	blob := []byte("inline bytes")
+	h := chain.Sum(blob)
+	note := []byte("note\n")
+	err := s.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Append(a1); err != nil {
+			return err
+		}
+		if err := tx.PutInlineBlob(h, blob); err != nil {
+			return err
+		}
+		return tx.AddCheckpoint(store.Checkpoint{Size: 1, Note: note, Issued: f.Time})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spoil := func(b []byte) {
+		for i := range b {
+			b[i] ^= 0xff
+		}
+	}
+	spoil(a1.Envelope)
+	spoil(blob)
+	spoil(note)
+	defer copy(a1.Envelope, env) // the fixture's record, as it was
+	for range 2 {                // the second time, after spoiling what the first returned
+		r, err := s.Record(ctx, 0)
+		if err != nil || !bytes.Equal(r.Envelope, env) {
+			t.Fatalf("Record(0) changed: %v", err)
+		}
+		b, err := s.InlineBlob(ctx, h)
+		if err != nil || chain.Sum(b) != h {
+			t.Fatalf("InlineBlob changed: %v", err)
+		}
+		c, err := s.LatestCheckpoint(ctx)
+		if err != nil || string(c.Note) != "note\n" {
+			t.Fatalf("LatestCheckpoint changed: %q %v", c.Note, err)
+		}
+		spoil(r.Envelope)
+		spoil(b)
+		spoil(c.Note)
+	}
+}
+
+// testClosed checks that a closed store commits nothing more.
+func testClosed(t *testing.T, o Opener) {
+	ctx := context.Background()
+	f := NewFixture()
+	s, err := o(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1 := f.Received(t, exhibitID(1), "JS/1", "C", []byte("one"))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := appendRecs(ctx, s, a1); err == nil {
+		t.Fatal("Update on a closed store succeeded")
+	}
+	checkLog(t, open(t, o), nil)
 }

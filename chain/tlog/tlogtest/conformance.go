@@ -13,7 +13,9 @@ import (
 
 // TestHashReader checks a node store against the tlog.HashReader contract.
 // write must durably store nodes (as the append transaction would) so that r
-// reads them; the store must start empty. Every backend runs it.
+// reads them; the store must start empty. A store that derives leaves from
+// its records stores, for leaf n, a record whose hash is RecordHash(n): the
+// test log's leaves are those records' leaves. Every backend runs it.
 func TestHashReader(t *testing.T, write func(ctx context.Context, nodes []tlog.StoredHash) error, r tlog.HashReader) {
 	t.Helper()
 	ctx := context.Background()
