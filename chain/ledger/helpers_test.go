@@ -14,9 +14,11 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/blobstore"
 	"github.com/exhibit-forensics/exhibit/chain/blobstore/fsstore"
+	blobmem "github.com/exhibit-forensics/exhibit/chain/blobstore/memstore"
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
+	recmem "github.com/exhibit-forensics/exhibit/chain/store/memstore"
 )
 
 // clock is a manual test clock.
@@ -34,6 +36,9 @@ type testLedger struct {
 	clock *clock
 	files blobstore.Enumerator
 	dir   string // "" for a backend with no directory
+	// again opens the same parts as a new ledger (after Close, as a
+	// restarted process would).
+	again func(t *testing.T) *ledger.Ledger
 }
 
 // A backend makes new, initialised ledgers.
@@ -44,7 +49,7 @@ type backend struct {
 
 // backends are every way a ledger is built: the data directory (SQLite,
 // files, a key file) and the in-memory stores.
-var backends = []backend{{"datadir", newDirLedger}}
+var backends = []backend{{"datadir", newDirLedger}, {"memory", newMemLedger}}
 
 // forEachBackend runs fn as a subtest on every backend.
 func forEachBackend(t *testing.T, fn func(t *testing.T, newLedger func(t *testing.T) testLedger)) {
@@ -63,23 +68,46 @@ func newDirLedger(t *testing.T) testLedger {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	return testLedger{Ledger: l, clock: c, files: dirBlobs(dir), dir: dir}
+	tl := testLedger{Ledger: l, clock: c, files: dirBlobs(dir), dir: dir}
+	tl.again = func(t *testing.T) *ledger.Ledger {
+		l, err := datadir.Open(context.Background(), dir, datadir.Options{Now: c.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	return tl
 }
 
-// newLedger is a ledger in a data directory.
-func newLedger(t *testing.T) (*ledger.Ledger, *clock) {
+// newMemLedger builds a ledger from in-memory parts: the record store of
+// chain/store/memstore, the blob store of chain/blobstore/memstore, a key
+// kept in memory.
+func newMemLedger(t *testing.T) testLedger {
 	t.Helper()
-	tl := newDirLedger(t)
-	return tl.Ledger, tl.clock
-}
-
-// reopen opens tl's data directory again.
-func reopen(t *testing.T, tl testLedger) *ledger.Ledger {
-	t.Helper()
-	l, err := datadir.Open(context.Background(), tl.dir, datadir.Options{Now: tl.clock.Now})
+	c := newClock()
+	db, files, keys := recmem.NewDB(), blobmem.New(), &memKeys{}
+	cfg := ledger.Config{Store: db.Open(), Files: files, Keys: keys, Now: c.Now}
+	l, err := ledger.Create(context.Background(), cfg, "Jo Smith", "JS")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { l.Close() })
+	tl := testLedger{Ledger: l, clock: c, files: files}
+	tl.again = func(t *testing.T) *ledger.Ledger {
+		cfg.Store = db.Open()
+		l, err := ledger.New(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	return tl
+}
+
+// reopen opens tl's parts again as a new ledger.
+func reopen(t *testing.T, tl testLedger) *ledger.Ledger {
+	t.Helper()
+	l := tl.again(t)
 	t.Cleanup(func() { l.Close() })
 	return l
 }
