@@ -5,11 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/bundle"
+	"github.com/exhibit-forensics/exhibit/internal/atomicfile"
 )
 
 func runExport(e *env, args []string) int {
@@ -32,29 +33,16 @@ func runExport(e *env, args []string) int {
 		return code
 	}
 	defer l.Close()
-	// Write beside the destination, then rename: a partial bundle never
-	// appears under the requested name.
-	tmp, err := os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".*.partial")
+	// A partial bundle never appears under the requested name, and an
+	// existing file is never replaced (internal/atomicfile).
+	var res *bundle.ExportResult
+	err := atomicfile.WriteNew(*out, 0o600, func(w io.Writer) error {
+		var err error
+		res, err = bundle.Export(e.ctx, l, *caseRef, chain.Person{Name: *actor}, w)
+		return err
+	})
 	if err != nil {
 		return e.fail("export", err)
-	}
-	defer os.Remove(tmp.Name())
-	res, err := bundle.Export(e.ctx, l, *caseRef, chain.Person{Name: *actor}, tmp)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(tmp.Name(), *out) // fails rather than overwrite
-	}
-	if err != nil {
-		return e.fail("export", err)
-	}
-	if d, err := os.Open(filepath.Dir(*out)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: bundle %s, %d exhibits, %d records, %d bytes of originals, log size %d\n",
 		*out, res.Name, res.Exhibits, res.Records, res.Payload, res.Size)
