@@ -36,6 +36,7 @@ import (
 
 	"golang.org/x/crypto/argon2"
 
+	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/internal/atomicfile"
 )
 
@@ -197,12 +198,19 @@ func (u *Users) Get(id string) (User, bool, error) {
 // the same time.
 var dummy = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$8JLqGx0MGQ3HYW2WcHcWPVP0uvDGdQGvoJRJ0sGxDGo"
 
-// Authenticate checks a password and returns the account and the moment it
-// was checked.
-func (u *Users) Authenticate(id, password string) (User, time.Time, error) {
+// MethodPassword is how Authenticate proves who a person is (a Party's
+// AuthMethod).
+const MethodPassword = "password"
+
+// Authenticate checks the password of account id now and returns who
+// that is, how (MethodPassword) and when (from the clock Open was given,
+// UTC), as a custody record names a party to a handover. An unknown id, a
+// disabled account and a wrong password all give ErrBadCredentials, in the
+// same time.
+func (u *Users) Authenticate(id, password string) (chain.Party, error) {
 	x, ok, err := u.Get(id)
 	if err != nil {
-		return User{}, time.Time{}, err
+		return chain.Party{}, err
 	}
 	hash := dummy
 	if ok {
@@ -210,9 +218,9 @@ func (u *Users) Authenticate(id, password string) (User, time.Time, error) {
 	}
 	match, verr := u.verify(hash, password)
 	if !ok || x.Disabled || verr != nil || !match {
-		return User{}, time.Time{}, ErrBadCredentials
+		return chain.Party{}, ErrBadCredentials
 	}
-	return x, u.now().UTC(), nil
+	return chain.Party{Person: chain.Person{ID: x.ID, Name: x.Name, Role: x.Role}, AuthMethod: MethodPassword, AuthAt: u.now().UTC()}, nil
 }
 
 func (u *Users) hash(password string) (string, error) {
