@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -75,7 +74,7 @@ func labReceive(e *env, args []string) int {
 	codes := fs.String("codes", "", "the analyser's test-code map (a \"testcode v1\" file); without it every code is flagged unknown")
 	level := fs.String("log-level", "info", "stderr log level: debug, info, warn, error")
 	every := fs.Duration("checkpoint-every", time.Minute, "sign a checkpoint of the log this often while receiving (and always on stop)")
-	procs := fs.Int("procs", 1, "processors the receiver may use at once (GOMAXPROCS)")
+	procs := fs.Int("procs", receive.DefaultProcs, "processors the receiver may use at once (GOMAXPROCS)")
 	reply := fs.Duration("reply-timer", 15*time.Second, "astm: the reply timer both sides keep (E1381: 15 s); set it to the instrument's if that differs, since an answer later than it is withheld")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -116,14 +115,7 @@ func labReceive(e *env, args []string) int {
 		}
 		cm = m
 	}
-	// A receiver's work is a chain of short hand-offs (a frame arrives, is
-	// checked, is acknowledged; a message is stored, then acknowledged). With
-	// more than one processor the Go runtime wakes an idle thread for each
-	// hand-off, which at 115200 baud cost more CPU than the work itself
-	// (docs/BENCHMARKS.md); one processor serves many lines at serial speeds.
-	if *procs > 0 {
-		runtime.GOMAXPROCS(*procs)
-	}
+	receive.UseProcs(*procs)
 	l, code := openLedger(e, "lab receive", *data)
 	if l == nil {
 		return code
