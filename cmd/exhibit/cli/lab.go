@@ -132,8 +132,10 @@ func labReceive(e *env, args []string) int {
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return e.fail("lab receive", err)
 	}
+	// The log's signed head follows what was received: a checkpoint every
+	// --checkpoint-every while running, and one on stop.
 	rcv, err := receive.New(receive.Config{Store: l, Dialect: d, Case: *caseRef, Analyser: *analyser, Codes: cm, Logger: log,
-		Timers: link.Timers{Reply: *reply}, Spool: spool,
+		Timers: link.Timers{Reply: *reply}, Spool: spool, Checkpoints: l, CheckpointEvery: *every,
 		Observe: func(o receive.Outcome) {
 			mu.Lock()
 			tally[o.Kind]++
@@ -162,28 +164,8 @@ func labReceive(e *env, args []string) int {
 		return e.fail("lab receive", err)
 	}
 	out.printf("receiving %s (%s) over %s into %s, case %s\n", d.Protocol, d.Name, &tr, *data, *caseRef)
-	// The log's signed head follows what was received: a checkpoint every
-	// --checkpoint-every while running, and one on stop.
-	if *every > 0 {
-		tick := time.NewTicker(*every)
-		defer tick.Stop()
-		go func() {
-			for {
-				select {
-				case <-tick.C:
-					if _, err := l.Checkpoint(e.ctx); err != nil && e.ctx.Err() == nil {
-						log.Error("lab receive: checkpoint failed", "error", err)
-					}
-				case <-e.ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	err = runner.Run(e.ctx, func(ctx context.Context, c transport.Conn) error { return rcv.Serve(ctx, c) })
-	if cp, cerr := l.Checkpoint(context.WithoutCancel(e.ctx)); cerr != nil {
-		err = errors.Join(err, fmt.Errorf("checkpoint on stop: %w", cerr))
-	} else {
+	cp, err := rcv.Run(e.ctx, runner)
+	if cp != nil {
 		out.printf("checkpoint: log size %d\n", cp.Size)
 	}
 	mu.Lock()
