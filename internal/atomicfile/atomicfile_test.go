@@ -123,26 +123,60 @@ func writeString(s string) func(io.Writer) error {
 	return func(w io.Writer) error { _, err := io.WriteString(w, s); return err }
 }
 
-func TestWriteSteps(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "d")
+// subdir makes a directory of that name, so that the steps name it.
+func subdir(t *testing.T, name string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(dir, "users.json")
-	r := use(t, "")
-	if err := Write(path, 0o600, writeString("new")); err != nil {
-		t.Fatal(err)
+	return dir
+}
+
+// writeOrFail writes half of s and then, if step is "write", fails;
+// otherwise it writes the rest.
+func writeOrFail(step, s string) func(io.Writer) error {
+	return func(w io.Writer) error {
+		if _, err := io.WriteString(w, s[:len(s)/2]); err != nil {
+			return err
+		}
+		if step == "write" {
+			return errInjected
+		}
+		_, err := io.WriteString(w, s[len(s)/2:])
+		return err
 	}
-	// The file is synced before it is renamed, and the directory after.
-	want := []string{"create", "chmod", "sync", "close", "rename", "syncdir d"}
-	if !slices.Equal(r.steps, want) {
-		t.Fatalf("steps %q, want %q", r.steps, want)
-	}
-	if b, _ := os.ReadFile(path); string(b) != "new" {
-		t.Fatalf("contents %q", b)
-	}
-	if got := names(t, dir); !slices.Equal(got, []string{"users.json"}) {
-		t.Fatalf("directory holds %q", got)
+}
+
+// The file is synced before it is moved under its name, and the directory
+// after: Write renames (replacing), WriteNew links (never replacing).
+func TestSteps(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		write func(string, fs.FileMode, func(io.Writer) error) error
+		move  string
+	}{
+		{"Write", Write, "rename"},
+		{"WriteNew", WriteNew, "link"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := subdir(t, "out")
+			path := filepath.Join(dir, "case.zip")
+			r := use(t, "")
+			if err := c.write(path, 0o600, writeString("bundle")); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"create", "chmod", "sync", "close", c.move, "syncdir out"}
+			if !slices.Equal(r.steps, want) {
+				t.Fatalf("steps %q, want %q", r.steps, want)
+			}
+			if b, _ := os.ReadFile(path); string(b) != "bundle" {
+				t.Fatalf("contents %q", b)
+			}
+			if got := names(t, dir); !slices.Equal(got, []string{"case.zip"}) {
+				t.Fatalf("directory holds %q", got)
+			}
+		})
 	}
 }
 
@@ -157,16 +191,7 @@ func TestWriteFailureLeavesOldFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			use(t, step)
-			err := Write(path, 0o600, func(w io.Writer) error {
-				if _, err := io.WriteString(w, "half"); err != nil {
-					return err
-				}
-				if step == "write" {
-					return errInjected
-				}
-				_, err := io.WriteString(w, " and the rest")
-				return err
-			})
+			err := Write(path, 0o600, writeOrFail(step, "new contents"))
 			if !errors.Is(err, errInjected) {
 				t.Fatalf("Write = %v, want the injected failure", err)
 			}
@@ -205,28 +230,6 @@ func TestWriteDirSyncFailure(t *testing.T) {
 	err := Write(path, 0o600, writeString("x"))
 	if !errors.Is(err, errInjected) || !strings.Contains(err.Error(), "sync directory") {
 		t.Fatalf("Write = %v", err)
-	}
-}
-
-func TestWriteNewSteps(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "out")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "case.zip")
-	r := use(t, "")
-	if err := WriteNew(path, 0o600, writeString("bundle")); err != nil {
-		t.Fatal(err)
-	}
-	want := []string{"create", "chmod", "sync", "close", "link", "syncdir out"}
-	if !slices.Equal(r.steps, want) {
-		t.Fatalf("steps %q, want %q", r.steps, want)
-	}
-	if b, _ := os.ReadFile(path); string(b) != "bundle" {
-		t.Fatalf("contents %q", b)
-	}
-	if got := names(t, dir); !slices.Equal(got, []string{"case.zip"}) {
-		t.Fatalf("directory holds %q", got)
 	}
 }
 
@@ -297,13 +300,7 @@ func TestWriteNewFailureLeavesNothing(t *testing.T) {
 				failAt = "syncdir " + filepath.Base(dir)
 			}
 			use(t, failAt)
-			err := WriteNew(filepath.Join(dir, "case.zip"), 0o600, func(w io.Writer) error {
-				if step == "write" {
-					return errInjected
-				}
-				_, err := io.WriteString(w, "bundle")
-				return err
-			})
+			err := WriteNew(filepath.Join(dir, "case.zip"), 0o600, writeOrFail(step, "bundle"))
 			if !errors.Is(err, errInjected) {
 				t.Fatalf("WriteNew = %v", err)
 			}
@@ -347,10 +344,7 @@ func TestMode(t *testing.T) {
 }
 
 func TestSymlink(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "by-id")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	dir := subdir(t, "by-id")
 	link := filepath.Join(dir, "analyser")
 	r := use(t, "")
 	for _, target := range []string{"/dev/pts/7", "/dev/pts/9"} {
@@ -382,10 +376,7 @@ func TestSymlink(t *testing.T) {
 }
 
 func TestRenameSyncsDirectory(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "keys")
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	dir := subdir(t, "keys")
 	os.WriteFile(filepath.Join(dir, "device.key.next"), []byte("k"), 0o600)
 	r := use(t, "")
 	if err := Rename(filepath.Join(dir, "device.key.next"), filepath.Join(dir, "device.key")); err != nil {
