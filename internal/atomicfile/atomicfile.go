@@ -147,18 +147,9 @@ func Symlink(target, path string) error {
 	return fmt.Errorf("atomicfile: link %s: no free temporary name", path)
 }
 
-// Rename renames oldpath to newpath (replacing newpath, as rename(2) does)
-// and syncs newpath's directory, so that the rename survives a crash.
-// Both must be in the same directory for that to cover both names.
-func Rename(oldpath, newpath string) error {
-	if err := sys.Rename(oldpath, newpath); err != nil {
-		return fmt.Errorf("atomicfile: %w", err)
-	}
-	return syncDirOf(newpath)
-}
-
 // SyncDir fsyncs directory dir, making the creation, renaming and removal
-// of the names in it durable.
+// of the names in it durable: call it after a rename or a removal that
+// must survive a crash (the writes above call it themselves).
 func SyncDir(dir string) error {
 	if err := sys.SyncDir(dir); err != nil {
 		return fmt.Errorf("atomicfile: sync directory %s: %w", dir, err)

@@ -375,18 +375,19 @@ func TestSymlink(t *testing.T) {
 	}
 }
 
-func TestRenameSyncsDirectory(t *testing.T) {
+func TestSyncDir(t *testing.T) {
 	dir := subdir(t, "keys")
-	os.WriteFile(filepath.Join(dir, "device.key.next"), []byte("k"), 0o600)
 	r := use(t, "")
-	if err := Rename(filepath.Join(dir, "device.key.next"), filepath.Join(dir, "device.key")); err != nil {
+	if err := SyncDir(dir); err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"rename", "syncdir keys"}; !slices.Equal(r.steps, want) {
-		t.Fatalf("steps %q, want %q", r.steps, want)
+	r.failAt = "syncdir keys"
+	err := SyncDir(dir)
+	if want := []string{"syncdir keys", "syncdir keys"}; !slices.Equal(r.steps, want) || !errors.Is(err, errInjected) {
+		t.Fatalf("steps %q, error %v", r.steps, err)
 	}
-	if got := names(t, dir); !slices.Equal(got, []string{"device.key"}) {
-		t.Fatalf("directory holds %q", got)
+	if err := SyncDir(filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("SyncDir of a missing directory succeeded")
 	}
 }
 
