@@ -5,8 +5,8 @@
 //
 //	$argon2id$v=19$m=65536,t=3,p=4$<salt, base64 without padding>$<tag, same>
 //
-// Accounts live in DIR/users.json (mode 0600), rewritten atomically (temp
-// file, fsync, rename, fsync of the directory). They are configuration, not
+// Accounts live in DIR/users.json (mode 0600), rewritten atomically
+// (internal/atomicfile: temp file, fsync, rename, fsync of the directory). They are configuration, not
 // evidence: what a person did is in the signed records, which name them and
 // say how and when they authenticated.
 //
@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -34,6 +35,9 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/internal/atomicfile"
 )
 
 // Errors.
@@ -122,36 +126,10 @@ func (u *Users) save(m map[string]User) error {
 	if err != nil {
 		return err
 	}
-	dir := filepath.Dir(u.path)
-	tmp, err := os.CreateTemp(dir, ".users-*")
-	if err != nil {
+	return atomicfile.Write(u.path, 0o600, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
 		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), u.path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	})
 }
 
 // ValidID reports an error unless id is 2–32 lowercase letters, digits,
@@ -220,12 +198,19 @@ func (u *Users) Get(id string) (User, bool, error) {
 // the same time.
 var dummy = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHRzYWx0c2FsdA$8JLqGx0MGQ3HYW2WcHcWPVP0uvDGdQGvoJRJ0sGxDGo"
 
-// Authenticate checks a password and returns the account and the moment it
-// was checked.
-func (u *Users) Authenticate(id, password string) (User, time.Time, error) {
+// MethodPassword is how Authenticate proves who a person is (a Party's
+// AuthMethod).
+const MethodPassword = "password"
+
+// Authenticate checks the password of account id now and returns who
+// that is, how (MethodPassword) and when (from the clock Open was given,
+// UTC), as a custody record names a party to a handover. An unknown id, a
+// disabled account and a wrong password all give ErrBadCredentials, in the
+// same time.
+func (u *Users) Authenticate(id, password string) (chain.Party, error) {
 	x, ok, err := u.Get(id)
 	if err != nil {
-		return User{}, time.Time{}, err
+		return chain.Party{}, err
 	}
 	hash := dummy
 	if ok {
@@ -233,9 +218,9 @@ func (u *Users) Authenticate(id, password string) (User, time.Time, error) {
 	}
 	match, verr := u.verify(hash, password)
 	if !ok || x.Disabled || verr != nil || !match {
-		return User{}, time.Time{}, ErrBadCredentials
+		return chain.Party{}, ErrBadCredentials
 	}
-	return x, u.now().UTC(), nil
+	return chain.Party{Person: chain.Person{ID: x.ID, Name: x.Name, Role: x.Role}, AuthMethod: MethodPassword, AuthAt: u.now().UTC()}, nil
 }
 
 func (u *Users) hash(password string) (string, error) {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/exhibit-forensics/exhibit/chain"
 )
 
 // cheap keeps tests fast; DefaultParams is checked once below.
@@ -27,12 +29,14 @@ func TestAddAuthenticate(t *testing.T) {
 	if strings.Contains(string(b), "correct horse") || !strings.Contains(string(b), "$argon2id$v=19$m=64,t=1,p=1$") {
 		t.Fatalf("stored form:\n%s", b)
 	}
-	x, at, err := u.Authenticate("jsmith", "correct horse battery")
-	if err != nil || x.Name != "Jo Smith" || !at.Equal(now) {
-		t.Fatalf("Authenticate = %+v %v %v", x, at, err)
+	// Who, how and when: the party a custody record names.
+	p, err := u.Authenticate("jsmith", "correct horse battery")
+	want := chain.Party{Person: chain.Person{ID: "jsmith", Name: "Jo Smith", Role: "photographer"}, AuthMethod: "password", AuthAt: now}
+	if err != nil || p != want || p.AuthAt.Location() != time.UTC {
+		t.Fatalf("Authenticate = %+v %v, want %+v", p, err, want)
 	}
 	for _, bad := range [][2]string{{"jsmith", "wrong password!!"}, {"nobody", "correct horse battery"}, {"jsmith", ""}} {
-		if _, _, err := u.Authenticate(bad[0], bad[1]); !errors.Is(err, ErrBadCredentials) {
+		if p, err := u.Authenticate(bad[0], bad[1]); !errors.Is(err, ErrBadCredentials) || p != (chain.Party{}) {
 			t.Errorf("Authenticate(%q, %q) = %v", bad[0], bad[1], err)
 		}
 	}
@@ -49,6 +53,34 @@ func TestAddAuthenticate(t *testing.T) {
 		if err := u.Add(c.id, c.name, c.role, c.pw); err == nil {
 			t.Errorf("Add(%+v) accepted", c)
 		}
+	}
+}
+
+// The time of authentication is the clock's at the moment of the check, in
+// UTC, whatever zone the clock reads in; a disabled account cannot
+// authenticate.
+func TestAuthenticateTimeAndDisabled(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.FixedZone("CET", 3600))
+	u := Open(dir, func() time.Time { return now }).WithParams(cheap)
+	if err := u.Add("jsmith", "Jo Smith", "photographer", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(90 * time.Second)
+	p, err := u.Authenticate("jsmith", "correct horse battery")
+	if err != nil || p.AuthAt != now.UTC() {
+		t.Fatalf("authenticated at %v (%v), want %v", p.AuthAt, err, now.UTC())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "users.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = []byte(strings.Replace(string(b), `"created"`, `"disabled": true, "created"`, 1))
+	if err := os.WriteFile(filepath.Join(dir, "users.json"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.Authenticate("jsmith", "correct horse battery"); !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("a disabled account authenticated: %v", err)
 	}
 }
 

@@ -39,6 +39,11 @@
 //   - Result codes the analyser's code map does not know are kept with
 //     Unknown set, never guessed.
 //
+// Run serves every connection a lab/transport Runner gives and keeps the
+// log's signed head following what was received: a checkpoint every
+// Config.CheckpointEvery and one when it stops. UseProcs sets the number
+// of processors a receiving process runs on (DefaultProcs, and why).
+//
 // List reads what was captured back from the log, for `exhibit lab results`
 // and `exhibit lab quarantine`; it reads the records themselves and keeps
 // no table of its own.
@@ -116,6 +121,15 @@ type Config struct {
 	// arrives, before it is quarantined; "": os.TempDir(). Put it on the
 	// data directory's file system.
 	Spool string
+	// Checkpoints, if set, keeps the log's signed head following what was
+	// received while Run runs: a checkpoint every CheckpointEvery (none
+	// while running if CheckpointEvery is zero or less) and always one when
+	// Run stops. *ledger.Ledger is a Checkpointer.
+	Checkpoints     Checkpointer
+	CheckpointEvery time.Duration
+	// Clock makes the receiver's timers: the checkpoint cadence, the ASTM
+	// link timers and the HL7 message deadlines. nil: link.SystemClock.
+	Clock link.Clock
 }
 
 // An OutcomeKind says what became of one message.
@@ -209,11 +223,11 @@ func (r *Receiver) Serve(ctx context.Context, rw io.ReadWriter) error {
 	d := r.cfg.Dialect
 	if d.HL7 != nil {
 		s := &hl7.Server{Handler: hl7Handler{r}, Framing: d.HL7.Framing, Options: d.HL7.Options,
-			Codes: r.cfg.Codes, App: "EXHIBIT", OnFailure: hl7.SendAE, Logger: r.log, Spool: r.cfg.Spool}
+			Codes: r.cfg.Codes, App: "EXHIBIT", OnFailure: hl7.SendAE, Logger: r.log, Spool: r.cfg.Spool, Clock: r.cfg.Clock}
 		return s.ServeConn(ctx, rw)
 	}
 	cfg := astm.Config{Role: link.Host, Dialect: d.ASTM, Handler: astmHandler{r}, Codes: r.cfg.Codes,
-		Sender: record.Repeat{"Exhibit"}, Timers: r.cfg.Timers, Logger: r.log, Spool: r.cfg.Spool}
+		Sender: record.Repeat{"Exhibit"}, Timers: r.cfg.Timers, Logger: r.log, Spool: r.cfg.Spool, Clock: r.cfg.Clock}
 	if r.cfg.Orders != nil {
 		cfg.Answer = astm.OrdersAnswer(r.cfg.Orders)
 	}

@@ -41,6 +41,10 @@
 //     if it has not. Each eviction is logged with the peer's address and
 //     its idle time.
 //
+// A Spec is the transport as a command's flags give it (--transport, --link,
+// --listen, --connect, --baud, --max-conns), checked and turned into a
+// Runner the same way for `exhibit lab receive` and `exhibit sim analyser`.
+//
 // Waiting is injected (Wait), and so are the clock (Now) and the ways of
 // opening serial ports and dialling (Open, Dial, Listen), so that tests
 // drive reconnection, time-outs and eviction without sleeping.

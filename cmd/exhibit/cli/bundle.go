@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/bundle"
+	"github.com/exhibit-forensics/exhibit/internal/atomicfile"
 )
 
 func runExport(e *env, args []string) int {
@@ -32,29 +34,18 @@ func runExport(e *env, args []string) int {
 		return code
 	}
 	defer l.Close()
-	// Write beside the destination, then rename: a partial bundle never
-	// appears under the requested name.
-	tmp, err := os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".*.partial")
+	// A partial bundle never appears under the requested name, and an
+	// existing file is never replaced (internal/atomicfile).
+	var res *bundle.ExportResult
+	bar := e.progressBar("export "+filepath.Base(*out), false)
+	err := atomicfile.WriteNew(*out, 0o600, func(w io.Writer) error {
+		var err error
+		res, err = bundle.Export(e.ctx, l, *caseRef, chain.Person{Name: *actor}, w, bundle.ExportOptions{Progress: bar.Update})
+		return err
+	})
+	bar.Finish()
 	if err != nil {
 		return e.fail("export", err)
-	}
-	defer os.Remove(tmp.Name())
-	res, err := bundle.Export(e.ctx, l, *caseRef, chain.Person{Name: *actor}, tmp, bundle.ExportOptions{})
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(tmp.Name(), *out) // fails rather than overwrite
-	}
-	if err != nil {
-		return e.fail("export", err)
-	}
-	if d, err := os.Open(filepath.Dir(*out)); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: bundle %s, %d exhibits, %d records, %d bytes of originals, log size %d\n",
 		*out, res.Name, res.Exhibits, res.Records, res.Payload, res.Size)
@@ -111,7 +102,9 @@ func runVerify(e *env, args []string) int {
 	// Exit status (docs/bundle.md): 0 valid; 1 read and found invalid; 2
 	// usage, or the file could not be opened or read as a zip archive at
 	// all (bundle.ErrUnreadable), or reading failed.
-	res, err := bundle.Verify(e.ctx, f, fi.Size(), bundle.Options{Trusted: keys})
+	bar := e.progressBar("verify "+filepath.Base(pos[0]), *asJSON)
+	res, err := bundle.Verify(e.ctx, f, fi.Size(), bundle.Options{Trusted: keys, Progress: bar.Update})
+	bar.Finish()
 	if errors.Is(err, bundle.ErrUnreadable) {
 		fmt.Fprintf(e.stderr, "exhibit verify: %s could not be read as a bundle: %v\n", pos[0], err)
 		return exitUsage

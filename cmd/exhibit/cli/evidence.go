@@ -127,7 +127,7 @@ func checkInput(path string) error {
 }
 
 func importFile(e *env, l *ledger.Ledger, path, caseRef, kind, actor string) (store.Exhibit, error) {
-	f, err := os.Open(path)
+	f, err := e.openWithProgress(path)
 	if err != nil {
 		return store.Exhibit{}, err
 	}

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
-	"github.com/exhibit-forensics/exhibit/devices/serialport"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/testcode"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
@@ -68,19 +66,15 @@ func labReceive(e *env, args []string) int {
 	fs := newFlags(e, "lab receive", "lab receive --data DIR --protocol astm|hl7 --transport serial|tcp [--link PATH | --listen ADDR | --connect ADDR] [--dialect NAME] [--case REF] [--analyser NAME] [--codes FILE]")
 	data := fs.String("data", "", "data directory (see `exhibit init`)")
 	proto := fs.String("protocol", "", "astm or hl7")
-	tr := fs.String("transport", "", "serial or tcp")
-	linkPath := fs.String("link", "", "serial: the line's stable path (/dev/serial/by-id/…, or the simulator's link)")
-	listen := fs.String("listen", "", "tcp: listen on ADDR for the instrument to connect (port 0: any free port)")
-	connect := fs.String("connect", "", "tcp: connect to an instrument listening on ADDR")
+	var tr transport.Spec
+	tr.Flags(fs, transport.Host)
 	dialect := fs.String("dialect", "", "the instrument's dialect (astm: "+strings.Join(protocol.Names(protocol.ASTM), ", ")+"; hl7: "+strings.Join(protocol.Names(protocol.HL7), ", ")+"); default: the standard")
 	caseRef := fs.String("case", receive.DefaultCase, "case reference the results are captured under")
 	analyser := fs.String("analyser", "", "the instrument's name in records (default: as the messages give it)")
 	codes := fs.String("codes", "", "the analyser's test-code map (a \"testcode v1\" file); without it every code is flagged unknown")
-	baud := fs.Int("baud", 9600, "serial: baud rate (8N1)")
-	maxConns := fs.Int("max-conns", transport.DefaultMaxConns, "tcp --listen: connections served at once; when all are taken, a new connection evicts the one least recently answered (firmware-notes/transport.md)")
 	level := fs.String("log-level", "info", "stderr log level: debug, info, warn, error")
 	every := fs.Duration("checkpoint-every", time.Minute, "sign a checkpoint of the log this often while receiving (and always on stop)")
-	procs := fs.Int("procs", 1, "processors the receiver may use at once (GOMAXPROCS)")
+	procs := fs.Int("procs", receive.DefaultProcs, "processors the receiver may use at once (GOMAXPROCS)")
 	reply := fs.Duration("reply-timer", 15*time.Second, "astm: the reply timer both sides keep (E1381: 15 s); set it to the instrument's if that differs, since an answer later than it is withheld")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -89,27 +83,15 @@ func labReceive(e *env, args []string) int {
 	if len(pos) > 0 {
 		return e.usageErr(fs, "unexpected arguments %q", pos)
 	}
-	if *data == "" || *proto == "" || *tr == "" {
+	if *data == "" || *proto == "" || tr.Transport == "" {
 		return e.usageErr(fs, "--data, --protocol and --transport are required")
 	}
 	d, err := lookupDialect(*proto, *dialect)
 	if err != nil {
 		return e.usageErr(fs, "%v", err)
 	}
-	switch *tr {
-	case "serial":
-		if *linkPath == "" || *listen != "" || *connect != "" {
-			return e.usageErr(fs, "--transport serial needs --link PATH (and no --listen or --connect)")
-		}
-		if *baud <= 0 {
-			return e.usageErr(fs, "--baud %d: want a positive rate", *baud)
-		}
-	case "tcp":
-		if (*listen == "") == (*connect == "") || *linkPath != "" {
-			return e.usageErr(fs, "--transport tcp needs exactly one of --listen ADDR and --connect ADDR")
-		}
-	default:
-		return e.usageErr(fs, "--transport %q: want serial or tcp", *tr)
+	if err := tr.Validate(); err != nil {
+		return e.usageErr(fs, "%v", err)
 	}
 	if err := chain.ValidCaseRef(*caseRef); err != nil {
 		return e.usageErr(fs, "--case: %v", err)
@@ -133,14 +115,7 @@ func labReceive(e *env, args []string) int {
 		}
 		cm = m
 	}
-	// A receiver's work is a chain of short hand-offs (a frame arrives, is
-	// checked, is acknowledged; a message is stored, then acknowledged). With
-	// more than one processor the Go runtime wakes an idle thread for each
-	// hand-off, which at 115200 baud cost more CPU than the work itself
-	// (docs/BENCHMARKS.md); one processor serves many lines at serial speeds.
-	if *procs > 0 {
-		runtime.GOMAXPROCS(*procs)
-	}
+	receive.UseProcs(*procs)
 	l, code := openLedger(e, "lab receive", *data)
 	if l == nil {
 		return code
@@ -157,8 +132,10 @@ func labReceive(e *env, args []string) int {
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return e.fail("lab receive", err)
 	}
+	// The log's signed head follows what was received: a checkpoint every
+	// --checkpoint-every while running, and one on stop.
 	rcv, err := receive.New(receive.Config{Store: l, Dialect: d, Case: *caseRef, Analyser: *analyser, Codes: cm, Logger: log,
-		Timers: link.Timers{Reply: *reply}, Spool: spool,
+		Timers: link.Timers{Reply: *reply}, Spool: spool, Checkpoints: l, CheckpointEvery: *every,
 		Observe: func(o receive.Outcome) {
 			mu.Lock()
 			tally[o.Kind]++
@@ -182,43 +159,13 @@ func labReceive(e *env, args []string) int {
 	if err != nil {
 		return e.fail("lab receive", err)
 	}
-	var runner transport.Runner
-	where := ""
-	switch {
-	case *tr == "serial":
-		runner = &transport.Serial{Path: *linkPath, Mode: serialport.Mode{Baud: *baud}, Logger: log}
-		where = fmt.Sprintf("serial %s at %d baud", *linkPath, *baud)
-	case *listen != "":
-		runner = &transport.Server{Addr: *listen, MaxConns: *maxConns, Logger: log,
-			Ready: func(a net.Addr) { out.printf("listening on %s\n", a) }}
-		where = "tcp, listening"
-	default:
-		runner = &transport.Client{Addr: *connect, Logger: log}
-		where = "tcp, connecting to " + *connect
+	runner, err := tr.Runner(transport.RunnerOptions{Logger: log, Ready: func(a net.Addr) { out.printf("listening on %s\n", a) }})
+	if err != nil {
+		return e.fail("lab receive", err)
 	}
-	out.printf("receiving %s (%s) over %s into %s, case %s\n", d.Protocol, d.Name, where, *data, *caseRef)
-	// The log's signed head follows what was received: a checkpoint every
-	// --checkpoint-every while running, and one on stop.
-	if *every > 0 {
-		tick := time.NewTicker(*every)
-		defer tick.Stop()
-		go func() {
-			for {
-				select {
-				case <-tick.C:
-					if _, err := l.Checkpoint(e.ctx); err != nil && e.ctx.Err() == nil {
-						log.Error("lab receive: checkpoint failed", "error", err)
-					}
-				case <-e.ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	err = runner.Run(e.ctx, func(ctx context.Context, c transport.Conn) error { return rcv.Serve(ctx, c) })
-	if cp, cerr := l.Checkpoint(context.WithoutCancel(e.ctx)); cerr != nil {
-		err = errors.Join(err, fmt.Errorf("checkpoint on stop: %w", cerr))
-	} else {
+	out.printf("receiving %s (%s) over %s into %s, case %s\n", d.Protocol, d.Name, &tr, *data, *caseRef)
+	cp, err := rcv.Run(e.ctx, runner)
+	if cp != nil {
 		out.printf("checkpoint: log size %d\n", cp.Size)
 	}
 	mu.Lock()

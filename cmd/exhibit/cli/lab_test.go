@@ -254,8 +254,10 @@ func TestLabReceiveOverPTY(t *testing.T) {
 	if code := rcv.stop(); code != 0 {
 		t.Fatalf("receive exit %d\n%s", code, rcv.stderr)
 	}
+	// The log's head is signed on stop (receive.Run), and said so.
 	if out := rcv.drain(); !strings.Contains(out, "stopped: 3 stored, 0 duplicates, 0 quarantined (0 of them refused), 0 not stored; link: ") ||
-		!regexp.MustCompile(`link: [1-9]\d* frames taken, 0 refused \(0 damaged`).MatchString(out) {
+		!regexp.MustCompile(`link: [1-9]\d* frames taken, 0 refused \(0 damaged`).MatchString(out) ||
+		!regexp.MustCompile(`(?m)^checkpoint: log size [1-9]\d*$`).MatchString(out) {
 		t.Fatalf("receive output:\n%s", out)
 	}
 	labGolden(t, "results.golden", labMust(t, "results", "--data", data))

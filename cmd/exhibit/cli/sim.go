@@ -1,11 +1,8 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +11,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
+	"github.com/exhibit-forensics/exhibit/internal/atomicfile"
 )
 
 // runSim starts a simulator. Only the multispectral rig exists so far.
@@ -123,20 +121,10 @@ func parseSize(s string) (w, h int, ok bool) {
 	return w, h, err1 == nil && err2 == nil && w > 0 && h > 0
 }
 
-// writeTruth writes the truth through a temporary file renamed into place,
-// so that a failure leaves no half-written file.
+// writeTruth writes the truth atomically (internal/atomicfile), so that a
+// failure leaves no half-written file.
 func writeTruth(path string, sn *scene.Scene) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".truth-*.json")
-	if err != nil {
-		return fmt.Errorf("truth: %w", err)
-	}
-	err = sn.WriteTruth(tmp)
-	err = errors.Join(err, tmp.Sync(), tmp.Close())
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(path, 0o600, sn.WriteTruth); err != nil {
 		return fmt.Errorf("truth %s: %w", path, err)
 	}
 	return nil

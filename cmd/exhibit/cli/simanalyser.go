@@ -25,10 +25,8 @@ const labMaxScenario = 64 << 20
 func runSimAnalyser(e *env, args []string) int {
 	fs := newFlags(e, "sim analyser", "sim analyser --protocol astm|hl7 --transport pty|tcp [--link PATH | --listen ADDR | --connect ADDR] [--dialect NAME] --scenario FILE [faults...]")
 	proto := fs.String("protocol", "", "astm or hl7")
-	tr := fs.String("transport", "", "pty or tcp")
-	linkPath := fs.String("link", "", "pty: the stable path to point at the pseudo-terminal (the receiver opens it)")
-	listen := fs.String("listen", "", "tcp: listen on ADDR for the host to connect (port 0: any free port)")
-	connect := fs.String("connect", "", "tcp: connect to a host listening on ADDR")
+	var tr transport.Spec
+	tr.Flags(fs, transport.Instrument)
 	dialect := fs.String("dialect", "", "dialect (astm: "+strings.Join(protocol.Names(protocol.ASTM), ", ")+"; hl7: "+strings.Join(protocol.Names(protocol.HL7), ", ")+"); default: the standard")
 	scenario := fs.String("scenario", "", "the scenario file (\"analyser-scenario v1\"; see firmware-notes/analyser-simulator.md)")
 	baud := fs.Int("baud", 0, "pace writes as a serial line at this baud rate (8N1); 0: as fast as the transport goes")
@@ -47,24 +45,15 @@ func runSimAnalyser(e *env, args []string) int {
 	if len(pos) > 0 {
 		return e.usageErr(fs, "unexpected arguments %q", pos)
 	}
-	if *proto == "" || *tr == "" || *scenario == "" {
+	if *proto == "" || tr.Transport == "" || *scenario == "" {
 		return e.usageErr(fs, "--protocol, --transport and --scenario are required")
 	}
 	d, err := lookupDialect(*proto, *dialect)
 	if err != nil {
 		return e.usageErr(fs, "%v", err)
 	}
-	switch *tr {
-	case "pty":
-		if *linkPath == "" || *listen != "" || *connect != "" {
-			return e.usageErr(fs, "--transport pty needs --link PATH (and no --listen or --connect)")
-		}
-	case "tcp":
-		if (*listen == "") == (*connect == "") || *linkPath != "" {
-			return e.usageErr(fs, "--transport tcp needs exactly one of --listen ADDR and --connect ADDR")
-		}
-	default:
-		return e.usageErr(fs, "--transport %q: want pty or tcp", *tr)
+	if err := tr.Validate(); err != nil {
+		return e.usageErr(fs, "%v", err)
 	}
 	if *baud < 0 || *reply <= 0 || *replyTimeout <= 0 || *retry <= 0 {
 		return e.usageErr(fs, "--baud, --reply-timer, --reply-timeout and --retry-wait must be positive")
@@ -110,16 +99,14 @@ func runSimAnalyser(e *env, args []string) int {
 	if err != nil {
 		return e.fail("sim analyser", err)
 	}
-	var runner transport.Runner
-	switch {
-	case *tr == "pty":
-		runner = &labsim.PTYLine{Link: serialtest.Link(*linkPath), Logger: log,
-			Ready: func(path string) { out.printf("line %s -> %s\n", *linkPath, path) }}
-	case *listen != "":
-		runner = &transport.Server{Addr: *listen, MaxConns: 1, Logger: log,
-			Ready: func(a net.Addr) { out.printf("listening on %s\n", a) }}
-	default:
-		runner = &transport.Client{Addr: *connect, Logger: log}
+	runner, err := tr.Runner(transport.RunnerOptions{Logger: log,
+		Ready: func(a net.Addr) { out.printf("listening on %s\n", a) },
+		PTY: func(link string) transport.Runner {
+			return &labsim.PTYLine{Link: serialtest.Link(link), Logger: log,
+				Ready: func(path string) { out.printf("line %s -> %s\n", link, path) }}
+		}})
+	if err != nil {
+		return e.fail("sim analyser", err)
 	}
 	tubes, results := sc.Counts()
 	out.printf("analyser %s (%s): %d tubes, %d results; faults: %s\n", d.Protocol, d.Name, tubes, results, faults)

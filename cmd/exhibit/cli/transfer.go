@@ -11,7 +11,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/exhibit-forensics/exhibit/api/auth"
-	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 )
 
@@ -109,11 +108,11 @@ func runTransfer(e *env, args []string) int {
 		if err != nil {
 			return ledger.Authenticated{}, fmt.Errorf("%s: %w", id, err)
 		}
-		u, at, err := users.Authenticate(id, pw)
+		a, err := users.Authenticate(id, pw)
 		if err != nil {
 			return ledger.Authenticated{}, fmt.Errorf("%s: %w", id, err)
 		}
-		return ledger.Authenticated{Person: chain.Person{ID: u.ID, Name: u.Name, Role: u.Role}, Method: "password", At: at}, nil
+		return ledger.Authenticated{Person: a.Person, Method: a.AuthMethod, At: a.AuthAt}, nil
 	}
 	fa, err := authenticate(*from, "handing over")
 	if err != nil {

@@ -6,11 +6,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
+
+	"github.com/exhibit-forensics/exhibit/internal/atomicfile"
 )
 
 // PTY is a pseudo-terminal pair. A simulator reads and writes the master side
@@ -101,16 +102,10 @@ func (p *PTY) String() string { return "pty " + p.path }
 type Link string
 
 // Point makes the link refer to target, replacing any previous target
-// atomically (a temporary symlink renamed over the link), so a driver never
-// sees a half-made link.
+// atomically (internal/atomicfile.Symlink: a temporary symlink renamed over
+// the link), so a driver never sees a half-made link.
 func (l Link) Point(target string) error {
-	tmp := string(l) + ".tmp" + strconv.Itoa(os.Getpid())
-	_ = os.Remove(tmp)
-	if err := os.Symlink(target, tmp); err != nil {
-		return fmt.Errorf("serialtest: link %s: %w", l, err)
-	}
-	if err := os.Rename(tmp, string(l)); err != nil {
-		_ = os.Remove(tmp)
+	if err := atomicfile.Symlink(target, string(l)); err != nil {
 		return fmt.Errorf("serialtest: link %s: %w", l, err)
 	}
 	return nil
