@@ -93,8 +93,8 @@ func buildFixture() (*fixture, error) {
 		return nil, err
 	}
 	at := clock()
-	jo := ledger.Authenticated{Person: chain.Person{ID: "jsmith", Name: "Jo Smith"}, Method: "password", At: at}
-	asha := ledger.Authenticated{Person: chain.Person{ID: "akhan", Name: "Asha Khan"}, Method: "password", At: at}
+	jo := chain.Party{Person: chain.Person{ID: "jsmith", Name: "Jo Smith"}, AuthMethod: "password", AuthAt: at}
+	asha := chain.Party{Person: chain.Person{ID: "akhan", Name: "Asha Khan"}, AuthMethod: "password", AuthAt: at}
 	if _, err := l.Transfer(ctx, "JS/1", jo, asha, "to the laboratory", "SEAL-42"); err != nil {
 		return nil, err
 	}

@@ -12,7 +12,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/exhibit-forensics/exhibit/chain"
-	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/tlog"
 )
 
@@ -64,8 +63,8 @@ func TestCustodyInBundle(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := now.Add(time.Second)
-	a := ledger.Authenticated{Person: chain.Person{ID: "a", Name: "A & B"}, Method: "password", At: at}
-	b := ledger.Authenticated{Person: chain.Person{ID: "c", Name: "<C>"}, Method: "card", At: at}
+	a := chain.Party{Person: chain.Person{ID: "a", Name: "A & B"}, AuthMethod: "password", AuthAt: at}
+	b := chain.Party{Person: chain.Person{ID: "c", Name: "<C>"}, AuthMethod: "card", AuthAt: at}
 	if _, err := l.Transfer(context.Background(), "JS/1", a, b, "to the lab", "SEAL-42"); err != nil {
 		t.Fatal(err)
 	}

@@ -6,46 +6,32 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/exhibit-forensics/exhibit/internal/atomicfile"
 )
 
-// writeKey writes priv to path as PKCS#8 PEM, mode 0600, atomically: a temp
-// file in the same directory, fsync, rename, fsync of the directory.
+// writeKey writes priv to path as PKCS#8 PEM, mode 0600, atomically
+// (internal/atomicfile: a temp file in the same directory, fsync, rename,
+// fsync of the directory).
 func writeKey(path string, priv ed25519.PrivateKey) error {
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
 		return fmt.Errorf("encode device key: %w", err)
 	}
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create key directory: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, ".key-*")
+	err = atomicfile.Write(path, keyFileMode, func(w io.Writer) error {
+		return pem.Encode(w, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	})
 	if err != nil {
 		return fmt.Errorf("write device key: %w", err)
 	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(keyFileMode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write device key: %w", err)
-	}
-	if err := pem.Encode(tmp, &pem.Block{Type: "PRIVATE KEY", Bytes: der}); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write device key: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write device key: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write device key: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write device key: %w", err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 // readKey reads a device key file, refusing one that others can read.
@@ -77,16 +63,4 @@ func readKey(path string) (ed25519.PrivateKey, error) {
 		return nil, fmt.Errorf("device key %s is %T, not Ed25519", path, k)
 	}
 	return priv, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }

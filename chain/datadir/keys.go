@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/internal/atomicfile"
 )
 
 // keyFileMode is the only mode a device key file may have.
@@ -37,7 +38,7 @@ func (k Keys) UseNext() error {
 	if err := os.Rename(k.next(), string(k)); err != nil {
 		return fmt.Errorf("the new key is still at %s: %w", k.next(), err)
 	}
-	return syncDir(filepath.Dir(string(k)))
+	return atomicfile.SyncDir(filepath.Dir(string(k)))
 }
 
 // DropNext removes the next key, if any.
@@ -53,5 +54,5 @@ func (k Keys) Remove() error {
 	if err := os.Remove(string(k)); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(string(k)))
+	return atomicfile.SyncDir(filepath.Dir(string(k)))
 }

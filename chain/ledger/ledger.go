@@ -715,36 +715,26 @@ func (l *Ledger) Exported(ctx context.Context, refs []string, actor chain.Person
 	return recs, cp, err
 }
 
-// Authenticated is a person who has just proved who they are, and how.
-type Authenticated struct {
-	chain.Person
-	Method string // e.g. "password"
-	At     time.Time
-}
-
 // Transfer records a physical handover of the exhibit ref from one person
-// to another. Both must have authenticated at that moment (the caller checks
-// their credentials); the record names both and how each proved it.
-func (l *Ledger) Transfer(ctx context.Context, ref string, from, to Authenticated, reason, seal string) (*chain.Record, error) {
-	if from.ID == "" || to.ID == "" || from.Method == "" || to.Method == "" {
+// to another. Both must have authenticated at that moment (api/auth checks
+// their credentials and says how and when, as a chain.Party); the record
+// names both and how each proved it.
+func (l *Ledger) Transfer(ctx context.Context, ref string, from, to chain.Party, reason, seal string) (*chain.Record, error) {
+	if from.ID == "" || to.ID == "" || from.AuthMethod == "" || to.AuthMethod == "" {
 		return nil, errors.New("transfer: both parties must be identified and authenticated")
 	}
 	if from.ID == to.ID {
 		return nil, errors.New("transfer: the giver and the receiver must be different people")
 	}
 	now := l.Now()
-	for _, p := range []Authenticated{from, to} {
-		if p.At.After(now) || now.Sub(p.At) > 5*time.Minute {
-			return nil, fmt.Errorf("transfer: %s authenticated at %s, not at the moment of the handover", p.Name, p.At.Format(time.RFC3339))
+	for _, p := range []chain.Party{from, to} {
+		if p.AuthAt.After(now) || now.Sub(p.AuthAt) > 5*time.Minute {
+			return nil, fmt.Errorf("transfer: %s authenticated at %s, not at the moment of the handover", p.Name, p.AuthAt.Format(time.RFC3339))
 		}
 	}
+	from.AuthAt, to.AuthAt = from.AuthAt.UTC(), to.AuthAt.UTC()
 	return l.Append(ctx, ref, chain.KindTransferred, from.Person, func(st *chain.Statement) error {
-		st.Predicate.Handover = &chain.Handover{
-			From:   chain.Party{Person: from.Person, AuthMethod: from.Method, AuthAt: from.At.UTC()},
-			To:     chain.Party{Person: to.Person, AuthMethod: to.Method, AuthAt: to.At.UTC()},
-			Reason: reason,
-			Seal:   seal,
-		}
+		st.Predicate.Handover = &chain.Handover{From: from, To: to, Reason: reason, Seal: seal}
 		return nil
 	})
 }

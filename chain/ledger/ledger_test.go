@@ -48,8 +48,8 @@ func testImportAndCustody(t *testing.T, newLedger func(*testing.T) testLedger) {
 		t.Fatal(err)
 	}
 	now := c.Now()
-	jo := ledger.Authenticated{Person: chain.Person{ID: "jsmith", Name: "Jo Smith"}, Method: "password", At: now}
-	asha := ledger.Authenticated{Person: chain.Person{ID: "akhan", Name: "Asha Khan"}, Method: "password", At: now}
+	jo := chain.Party{Person: chain.Person{ID: "jsmith", Name: "Jo Smith"}, AuthMethod: "password", AuthAt: now}
+	asha := chain.Party{Person: chain.Person{ID: "akhan", Name: "Asha Khan"}, AuthMethod: "password", AuthAt: now}
 	rec, err := l.Transfer(ctx, "JS/1", jo, asha, "to the lab", "SEAL-1")
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +62,7 @@ func testImportAndCustody(t *testing.T, newLedger func(*testing.T) testLedger) {
 		t.Fatal("handover to oneself accepted")
 	}
 	stale := asha
-	stale.At = now.Add(-time.Hour)
+	stale.AuthAt = now.Add(-time.Hour)
 	if _, err := l.Transfer(ctx, "JS/1", jo, stale, "", ""); err == nil {
 		t.Fatal("handover with a stale authentication accepted")
 	}

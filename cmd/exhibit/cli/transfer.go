@@ -11,7 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/exhibit-forensics/exhibit/api/auth"
-	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/chain"
 )
 
 // passwordReader reads passwords: without echo from a terminal, else one
@@ -103,16 +103,16 @@ func runTransfer(e *env, args []string) int {
 	defer l.Close()
 	users := auth.Open(*data, l.Now)
 	pr := newPasswordReader(e)
-	authenticate := func(id, role string) (ledger.Authenticated, error) {
+	authenticate := func(id, role string) (chain.Party, error) {
 		pw, err := pr.read(fmt.Sprintf("%s (%s %s): password: ", id, role, *ref))
 		if err != nil {
-			return ledger.Authenticated{}, fmt.Errorf("%s: %w", id, err)
+			return chain.Party{}, fmt.Errorf("%s: %w", id, err)
 		}
 		a, err := users.Authenticate(id, pw)
 		if err != nil {
-			return ledger.Authenticated{}, fmt.Errorf("%s: %w", id, err)
+			return chain.Party{}, fmt.Errorf("%s: %w", id, err)
 		}
-		return ledger.Authenticated{Person: a.Person, Method: a.AuthMethod, At: a.AuthAt}, nil
+		return a, nil
 	}
 	fa, err := authenticate(*from, "handing over")
 	if err != nil {
