@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 func msg(segs ...string) []byte { return []byte(strings.Join(segs, "\r") + "\r") }

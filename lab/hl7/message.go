@@ -13,7 +13,7 @@
 // be read exactly — no MSH, bad delimiters, a bad escape sequence, a byte
 // the declared character set cannot decode, OBX before any OBR — is a
 // typed *Error naming the segment, field and byte, never a half-parsed
-// value. Values go through lab/astm/value, so "<0.5" (or SN "<^0.5") stays
+// value. Values go through lab/value, so "<0.5" (or SN "<^0.5") stays
 // censored. Each message keeps its bytes exactly as received (Raw) with
 // their SHA-256 (ID), and has an Identity — a digest that leaves out MSH-7
 // and the choice of line ending — so that a retransmission is recognised.

@@ -65,7 +65,7 @@ type Handler interface {
 }
 
 // A CodeMap turns instrument codes (OBX-3.1) into panel analytes
-// (lab/astm/testcode.Map is one).
+// (lab/testcode.Map is one).
 type CodeMap interface {
 	Analyte(code string) (string, bool)
 }

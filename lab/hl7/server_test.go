@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/testcode"
 	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
+	"github.com/exhibit-forensics/exhibit/lab/testcode"
 )
 
 const guard = 10 * time.Second

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 // A CE is a coded element (CE/CWE): identifier ^ text ^ coding system.
@@ -107,7 +107,7 @@ type Observation struct {
 	ValueType string // OBX-2: NM, SN, ST, TX, CE, CWE, FT…
 	ID        CE     // OBX-3
 	SubID     string // OBX-4
-	// Value is OBX-5 classified: NM through lab/astm/value; SN with a
+	// Value is OBX-5 classified: NM through lab/value; SN with a
 	// comparator and one number becomes Censored; any other type, or a
 	// value with repetitions or components, is Text. The text is decoded
 	// (escapes resolved, \.br\ a line break); a structured value joins its

@@ -15,11 +15,11 @@ import (
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
 	"github.com/exhibit-forensics/exhibit/lab/hl7"
 	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
 	"github.com/exhibit-forensics/exhibit/lab/transport"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 // Config configures a Sim.

@@ -33,7 +33,7 @@
 // Parsing is strict: a record that cannot be read exactly — unknown type,
 // bad escape, control character, byte the charset cannot decode, broken
 // hierarchy — is an *Error naming the record, field and byte, never a
-// half-parsed value. Measurement values are classified by lab/astm/value, so
+// half-parsed value. Measurement values are classified by lab/value, so
 // "<0.5" stays censored and "7,41" is a number only in a decimal-comma
 // dialect. The format is specified in firmware-notes/astm-lis2a2.md.
 package record
@@ -43,7 +43,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 // Delimiters are the four separators a header declares.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 // split cuts a CR-separated message into raw records.
