@@ -3,6 +3,8 @@ package hl7
 import (
 	"errors"
 	"testing"
+
+	"github.com/exhibit-forensics/exhibit/lab/charset"
 )
 
 // TestCharsetRefusalText pins the words of a charset refusal: they go back
@@ -22,7 +24,7 @@ func TestCharsetRefusalText(t *testing.T) {
 			"hl7 segment 2 (NTE), field 3, byte 8: text not in the declared character set: byte 0x85 has no character in 8859/1"},
 		{"latin9-c1", msg(hdr("ORU^R01|C1|P|2.5.1||||||8859/15"), "NTE|1||\x9f"), Options{},
 			"hl7 segment 2 (NTE), field 3, byte 7: text not in the declared character set: byte 0x9F has no character in 8859/15"},
-		{"cp1252-undefined", msg("MSH|^~\\&|A", "NTE|1||\x81"), Options{DefaultCharset: Windows1252},
+		{"cp1252-undefined", msg("MSH|^~\\&|A", "NTE|1||\x81"), Options{DefaultCharset: charset.Windows1252},
 			"hl7 segment 2 (NTE), field 3, byte 7: text not in the declared character set: byte 0x81 has no character in WINDOWS-1252"},
 		{"utf8", msg(hdr("ORU^R01|C1|P|2.5.1||||||UNICODE UTF-8"), "NTE|1||ok\xc3"), Options{},
 			"hl7 segment 2 (NTE), field 3, byte 9: text not in the declared character set: byte 0xC3 is not valid UTF-8"},
@@ -44,16 +46,16 @@ func TestCharsetEncodeText(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		text string
-		cs   Charset
+		cs   charset.Charset
 		want string
 	}{
-		{"ascii", "Müller", ASCII,
+		{"ascii", "Müller", charset.ASCII,
 			"hl7 segment 2 (PID), field 1: text not in the declared character set: text not in the declared character set: 'ü' is not ASCII"},
-		{"latin1", "5 €", Latin1,
+		{"latin1", "5 €", charset.Latin1,
 			"hl7 segment 2 (PID), field 1: text not in the declared character set: text not in the declared character set: '€' has no byte in 8859/1"},
-		{"latin1-c1", "a\u0085", Latin1,
+		{"latin1-c1", "a\u0085", charset.Latin1,
 			"hl7 segment 2 (PID), field 1: text not in the declared character set: text not in the declared character set: '\\u0085' has no byte in 8859/1"},
-		{"cp1252", "ő", Windows1252,
+		{"cp1252", "ő", charset.Windows1252,
 			"hl7 segment 2 (PID), field 1: text not in the declared character set: text not in the declared character set: 'ő' has no byte in WINDOWS-1252"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

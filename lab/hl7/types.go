@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/lab/charset"
 	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
@@ -22,11 +23,11 @@ func (c CE) field() Field { return C(c.Code, c.Text, c.System) }
 type Header struct {
 	SendingApp, SendingFacility     string
 	ReceivingApp, ReceivingFacility string
-	Time                            time.Time // MSH-7
-	ControlID                       string    // MSH-10
-	ProcessingID                    string    // MSH-11; default P
-	Version                         string    // MSH-12; default 2.5.1
-	Charset                         Charset   // MSH-18 (left empty for ASCII and Windows1252, which table 0211 does not name)
+	Time                            time.Time       // MSH-7
+	ControlID                       string          // MSH-10
+	ProcessingID                    string          // MSH-11; default P
+	Version                         string          // MSH-12; default 2.5.1
+	Charset                         charset.Charset // MSH-18 (left empty for ASCII and Windows1252, which table 0211 does not name)
 }
 
 // versionAtLeast compares dotted HL7 versions ("2.3.1" < "2.5").
@@ -68,7 +69,7 @@ func (h Header) msh(typ, trigger, structure string) Segment {
 	s.Set(10, T(h.ControlID))
 	s.Set(11, T(h.ProcessingID))
 	s.Set(12, T(h.Version))
-	s.Set(18, T(h.Charset.MSH18()))
+	s.Set(18, T(MSH18(h.Charset)))
 	return s
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
+	"github.com/exhibit-forensics/exhibit/lab/charset"
 	"github.com/exhibit-forensics/exhibit/lab/hl7"
 	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
@@ -374,7 +375,7 @@ func (s *Sim) build(at tubeAt, t Tube, seq int) (*outgoing, error) {
 		return o, nil
 	}
 	o.segs = s.hl7Message(at, t, fmt.Sprintf("SIM%06d", seq), now, ts)
-	b, err := hl7.Encode(o.segs, hl7.Standard, hl7.ASCII)
+	b, err := hl7.Encode(o.segs, hl7.Standard, charset.ASCII)
 	if err != nil {
 		return nil, fmt.Errorf("labsim: tube %s: %w", t.ID, err)
 	}
@@ -753,7 +754,7 @@ func (s *Sim) serveHL7(ctx context.Context, ln *line) error {
 // sendHL7 writes one message and waits at most ReplyTimeout for the
 // acknowledgement naming its control id.
 func (s *Sim) sendHL7(ctx context.Context, ln *line, o *outgoing, acks <-chan *hl7.Ack, rerr <-chan error) (*hl7.Ack, error) {
-	b, err := hl7.Encode(o.segs, hl7.Standard, hl7.ASCII)
+	b, err := hl7.Encode(o.segs, hl7.Standard, charset.ASCII)
 	if err != nil {
 		return nil, err
 	}
