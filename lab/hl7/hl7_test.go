@@ -125,6 +125,9 @@ var parseCases = []struct {
 	{"control", msg("MSH|^~\\&|A", "NTE|1||a\x01b"), Options{}, ErrControl, 2},
 	{"bad-segment-name", msg("MSH|^~\\&|A", "pid|1"), Options{}, ErrSegment, 2},
 	{"second-msh", msg("MSH|^~\\&|A", "MSH|^~\\&|B"), Options{}, ErrStructure, 2},
+	// A NUL as the fifth encoding character is a control character, not a
+	// truncation character (found by FuzzParse: it was taken for "none").
+	{"nul-truncation-char", msg("MSH|^~\\&\x00|A|||||||||2.7"), Options{}, ErrDelimiters, 1},
 }
 
 func TestParseErrors(t *testing.T) {

@@ -353,6 +353,9 @@ func headerDelimiters(seg []byte) (Delimiters, *Error) {
 	d.Component, d.Repeat, d.Escape, d.Subcomponent = enc[0], enc[1], enc[2], enc[3]
 	if len(enc) == 5 {
 		d.Truncation = enc[4]
+		if d.Truncation == 0 { // Truncation 0 means "none declared": a NUL declared would vanish
+			return d, &Error{Segment: 1, Name: name, Field: 2, Offset: 3, Err: ErrDelimiters, Detail: fmt.Sprintf("%q cannot be a delimiter", enc[4])}
+		}
 	}
 	if err := d.validate(); err != nil {
 		return d, &Error{Segment: 1, Name: name, Field: 2, Offset: 3, Err: ErrDelimiters, Detail: err.Error()}
