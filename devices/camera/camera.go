@@ -26,32 +26,6 @@ type Camera interface {
 	Close() error
 }
 
-// Resource is the shape every Exhibit device shares (after periph.io's
-// conn.Resource): a name, and Halt to put the device in a safe state. For a
-// camera, Halt abandons a capture in progress (which returns ErrHalted).
-type Resource interface {
-	String() string
-	Halt() error
-}
-
-// Describer is implemented by cameras that can say what they are and how
-// they are; `exhibit devices check` uses it.
-type Describer interface {
-	Identity() Identity
-	Status(ctx context.Context) (Status, error)
-}
-
-// Identity is what a camera says about itself.
-type Identity struct {
-	Model    string
-	Serial   string
-	Firmware string
-}
-
-func (id Identity) String() string {
-	return fmt.Sprintf("%s SN %s firmware %s", id.Model, id.Serial, id.Firmware)
-}
-
 // Status is a camera's report about itself.
 type Status struct {
 	Width, Height int

@@ -24,8 +24,10 @@
 //     sequences them: after changing the light it calls LightChanged so
 //     that a camera which buffers frames discards those exposed under the
 //     old light, and it waits for the light to settle before capturing.
-//   - Halt abandons a capture in progress; there is nothing else unsafe
-//     about a camera. Close releases the device.
+//   - Halt (devices.Resource) abandons a capture in progress; there is
+//     nothing else unsafe about a camera. Close releases the device.
+//     Identity and a one-line status (devices.Describer) are what
+//     `exhibit devices check` prints.
 //
 // Errors are sentinels to test with errors.Is: ErrTimeout (the device did
 // not deliver a frame in time; retrying is reasonable), ErrBusy, ErrClosed,

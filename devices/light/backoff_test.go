@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/devices"
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
 	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
 )
@@ -51,7 +52,7 @@ func TestOpenBacksOff(t *testing.T) {
 	if !slices.Equal(waits, want) {
 		t.Fatalf("backoff %v, want %v", waits, want)
 	}
-	if id := d.Identity(); id != (Identity{Model: "LE6", Serial: "1", Firmware: "2.0"}) {
+	if id := d.Identity(); id != (devices.Identity{Model: "LE6", Serial: "1", Firmware: "2.0"}) {
 		t.Fatalf("identity %+v", id)
 	}
 	if pb.Remaining() != 0 {

@@ -27,9 +27,9 @@
 //   - a refusal to emit UV/violet light with the safety interlock open comes
 //     back as *InterlockError (errors.Is(err, ErrInterlockOpen)); other
 //     numbered device errors as *DeviceError.
-//   - Halt switches the light off. It is separate from Close (which halts
-//     and then releases the port), it runs when a command's context is
-//     cancelled, and HaltOnCancel ties it to a session context; a program
-//     that ties it to signal.NotifyContext switches the light off on
-//     SIGINT/SIGTERM.
+//   - Halt (devices.Resource) switches the light off. It is separate from
+//     Close (which halts and then releases the port), it runs when a
+//     command's context is cancelled, and HaltOnCancel ties it to a session
+//     context; a program that ties it to signal.NotifyContext switches the
+//     light off on SIGINT/SIGTERM.
 package light

@@ -367,6 +367,11 @@ func TestOverTemperature(t *testing.T) {
 	if !st.Derated() || st.Derating != 80 || st.Output() != 80 || st.Temperature != 64 {
 		t.Fatalf("status in a hot room: %v", st)
 	}
+	// Describe, which `exhibit devices check` prints, is the status read
+	// again, as one line.
+	if line, err := d.Describe(ctx); err != nil || line != st.String() {
+		t.Fatalf("Describe = %q, %v; want %q", line, err, st.String())
+	}
 	if e := sim.Emission(); e.Output != 80 {
 		t.Fatalf("simulated output %d, want 80", e.Output)
 	}

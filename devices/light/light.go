@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/devices"
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
 )
 
@@ -109,7 +110,7 @@ type Dev struct {
 	conn   serialport.Conn
 	seq    uint8
 	buf    []byte
-	id     Identity
+	id     devices.Identity
 	closed bool
 
 	statsMu sync.Mutex
@@ -119,14 +120,10 @@ type Dev struct {
 	inflight   context.CancelCauseFunc // cancels the running command; Halt uses it
 }
 
-// Resource is the shape every Exhibit device shares (after periph.io's
-// conn.Resource): a name, and Halt to put the device in a safe state.
-type Resource interface {
-	String() string
-	Halt() error
-}
-
-var _ Resource = (*Dev)(nil)
+var (
+	_ devices.Resource  = (*Dev)(nil)
+	_ devices.Describer = (*Dev)(nil)
+)
 
 // Open opens the port, waits up to cfg.ReconnectTimeout (or ctx) for it to
 // appear, and reads the device's identity and firmware version.
@@ -159,7 +156,7 @@ func (d *Dev) String() string {
 
 // Identity returns the model and serial number read at Open and the
 // firmware version.
-func (d *Dev) Identity() Identity { return d.id }
+func (d *Dev) Identity() devices.Identity { return d.id }
 
 // Stats returns a snapshot of the link counters.
 func (d *Dev) Stats() Stats {
@@ -182,6 +179,9 @@ func (d *Dev) Status(ctx context.Context) (Status, error) {
 	}
 	return parseStatus(f)
 }
+
+// Describe reads the status and returns it as one line (Status.String).
+func (d *Dev) Describe(ctx context.Context) (string, error) { return devices.StatusLine(d.Status(ctx)) }
 
 // SetBand selects the light source. Selecting a UV/violet band while the
 // light is on and the interlock is open returns *InterlockError.
@@ -403,7 +403,7 @@ func (d *Dev) reconnect(ctx context.Context) error {
 			var f map[string]string
 			f, err = d.exchange(ctx, []string{"ID"})
 			if err == nil {
-				id := Identity{Model: f["MODEL"], Serial: f["SN"], Firmware: d.id.Firmware}
+				id := devices.Identity{Model: f["MODEL"], Serial: f["SN"], Firmware: d.id.Firmware}
 				switch {
 				case !first && (id.Model != d.id.Model || id.Serial != d.id.Serial):
 					conn.Close()

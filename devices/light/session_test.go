@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/devices"
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
@@ -32,7 +33,7 @@ type sessionHooks struct {
 func runSession(t *testing.T, d *light.Dev, h sessionHooks) {
 	t.Helper()
 	ctx := context.Background()
-	if id := d.Identity(); id != (light.Identity{Model: "LE6", Serial: "000421", Firmware: "1.4.2"}) {
+	if id := d.Identity(); id != (devices.Identity{Model: "LE6", Serial: "000421", Firmware: "1.4.2"}) {
 		t.Fatalf("identity %+v", id)
 	}
 	// Power-on state: dark, white selected, settled, interlock closed.

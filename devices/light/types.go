@@ -143,17 +143,6 @@ func ParseFilter(s string) (Filter, error) {
 	return 0, fmt.Errorf("light: unknown filter %q (want one of none, yellow, orange, red, ir-pass)", s)
 }
 
-// Identity is what the device says about itself.
-type Identity struct {
-	Model    string
-	Serial   string
-	Firmware string
-}
-
-func (id Identity) String() string {
-	return fmt.Sprintf("%s SN %s firmware %s", id.Model, id.Serial, id.Firmware)
-}
-
 // Status is the device's report from the ST command.
 type Status struct {
 	Band   Band

@@ -12,8 +12,8 @@ import (
 	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
-	"github.com/exhibit-forensics/exhibit/lab/astm/testcode"
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/testcode"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 var domainSession = []string{
@@ -421,5 +421,5 @@ func connPair(t *testing.T, streams func(*testing.T) (hostRW, instRW link.Stream
 	}
 }
 
-// The code map of lab/astm/testcode is the CodeMap both protocols use.
+// The code map of lab/testcode is the CodeMap both protocols use.
 var _ CodeMap = (*testcode.Map)(nil)

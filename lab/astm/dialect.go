@@ -13,7 +13,8 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/charset"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 // DialectHeader is the first line of a dialect file.
@@ -135,7 +136,8 @@ var dialectKeys = []string{"name", "description", "source", "frame-numbers", "ch
 // lines and # comments. Only name is required; other keys default to the
 // standard. See firmware-notes/astm-lis2a2.md for the keys.
 func ParseDialect(data []byte) (*Dialect, error) {
-	d := &Dialect{TestCodeComponent: 4, QuerySpecimenComponent: 2, ReplyTermination: "F"}
+	d := &Dialect{TestCodeComponent: 4, QuerySpecimenComponent: 2, ReplyTermination: "F",
+		Record: record.Options{Charset: charset.Latin1}}
 	seen := map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	line := 0
@@ -209,7 +211,7 @@ func ParseDialect(data []byte) (*Dialect, error) {
 		case "declaration":
 			d.Record.Declaration = val
 		case "charset":
-			d.Record.Charset, err = record.ParseCharset(val)
+			d.Record.Charset, err = charset.Parse(val)
 		case "decimal-mark":
 			switch val {
 			case ".":

@@ -8,7 +8,8 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/charset"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 func TestBuiltinDialects(t *testing.T) {
@@ -34,7 +35,7 @@ func TestBuiltinDialects(t *testing.T) {
 	}
 	std := Standard()
 	if std.Frame != (frame.Options{MaxText: 240, MaxReceive: 63993}) || std.Packing != frame.RecordPerMessage ||
-		std.Record.Delimiters != record.Standard || std.Record.Charset != record.Latin1 ||
+		std.Record.Delimiters != record.Standard || std.Record.Charset != charset.Latin1 ||
 		std.Record.DecimalMark != value.Point || std.TestCodeComponent != 4 || std.QuerySpecimenComponent != 2 ||
 		std.MaxMessage != DefaultMaxMessage || std.MessageLimit() != 4<<20 || (&Dialect{}).MessageLimit() != DefaultMaxMessage {
 		t.Errorf("lis2a2 = %+v", std)
@@ -96,6 +97,7 @@ var dialectCases = []struct {
 	{"bad-packing", "astm-dialect v1\nname x\npacking sideways\n", false},
 	{"bad-delimiters", "astm-dialect v1\nname x\ndelimiters ||^&\n", false},
 	{"bad-charset", "astm-dialect v1\nname x\ncharset ebcdic\n", false},
+	{"charset-latin9", "astm-dialect v1\nname x\ncharset ISO-8859-15\n", true},
 	{"bad-mark", "astm-dialect v1\nname x\ndecimal-mark ;\n", false},
 	{"bad-component", "astm-dialect v1\nname x\ntest-code-component 0\n", false},
 	{"bad-termination", "astm-dialect v1\nname x\nreply-termination Z\n", false},
@@ -118,10 +120,32 @@ func TestParseDialect(t *testing.T) {
 		}
 		if tc.name == "full" {
 			if !d.Frame.NoFrameNumbers || !d.Frame.NoChecksum || !d.Frame.NoTrailer || d.Frame.MaxText != 63993 || d.Frame.MaxReceive != 1000 ||
-				d.Packing != frame.WholeMessage || d.Record.Charset != record.Windows1252 || d.Record.DecimalMark != value.Comma ||
+				d.Packing != frame.WholeMessage || d.Record.Charset != charset.Windows1252 || d.Record.DecimalMark != value.Comma ||
 				d.TestCodeComponent != 1 || d.QuerySpecimenComponent != 3 || d.MaxMessage != 65536 || d.ReplyTermination != "N" || d.Record.Declaration != `\\^&` {
 				t.Errorf("full = %+v", d)
 			}
+		}
+	}
+}
+
+// TestDialectCharset: a dialect's text is ISO-8859-1 unless it says
+// otherwise (the zero record.Options is ASCII), and the charset it names
+// is written back by Format.
+func TestDialectCharset(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want charset.Charset
+		line string
+	}{
+		{"astm-dialect v1\nname x\n", charset.Latin1, "charset iso-8859-1\n"},
+		{"astm-dialect v1\nname x\ncharset latin9\n", charset.Latin9, "charset iso-8859-15\n"},
+		{"astm-dialect v1\nname x\ncharset US-ASCII\n", charset.ASCII, "charset ascii\n"},
+		{"astm-dialect v1\nname x\ncharset utf8\n", charset.UTF8, "charset utf-8\n"},
+		{"astm-dialect v1\nname x\ncharset cp1252\n", charset.Windows1252, "charset windows-1252\n"},
+	} {
+		d, err := ParseDialect([]byte(tc.in))
+		if err != nil || d.Record.Charset != tc.want || !strings.Contains(string(d.Format()), "\n"+tc.line) {
+			t.Errorf("%q: charset %v, %v; want %v written as %q in\n%s", tc.in, d.Record.Charset, err, tc.want, tc.line, d.Format())
 		}
 	}
 }

@@ -9,11 +9,12 @@
 //     records into frames;
 //   - lab/astm/link: the E1381 state machine over any byte stream, with an
 //     injected clock;
-//   - lab/astm/record: E1394 records and messages, delimiters, escapes,
-//     charsets;
-//   - lab/astm/value: measurement values, censored values kept censored;
-//   - lab/astm/testcode: per-analyser test-code maps;
+//   - lab/astm/record: E1394 records and messages, delimiters, escapes;
 //   - lab/astm/astmtest: fake clock, scripted peer, transcripts, pty pairs.
+//
+// What ASTM shares with HL7 lives at lab level: lab/value (measurement
+// values, censored values kept censored), lab/testcode (per-analyser
+// test-code maps) and lab/charset (strict decoding of the wire charset).
 //
 // This package joins them. A Dialect is an instrument family's departures
 // from the standard, as data (dialects/*.dialect, "astm-dialect v1" files;

@@ -138,7 +138,7 @@ func (h HandlerFuncs) Accept(ctx context.Context, m *Message) error { return h.A
 func (h HandlerFuncs) Reject(ctx context.Context, r *Rejected) error { return h.RejectFunc(ctx, r) }
 
 // A CodeMap turns instrument test codes into panel analytes
-// (lab/astm/testcode.Map is one).
+// (lab/testcode.Map is one).
 type CodeMap interface {
 	Analyte(code string) (analyte string, ok bool)
 }

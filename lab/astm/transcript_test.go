@@ -14,7 +14,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
-	"github.com/exhibit-forensics/exhibit/lab/astm/testcode"
+	"github.com/exhibit-forensics/exhibit/lab/testcode"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/exhibit-forensics/exhibit/lab/charset"
 	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
 )
 
@@ -151,11 +152,11 @@ func supportedVersion(v string) bool {
 // declared one that HL7 table 0211 names; otherwise ASCII, which every
 // charset contains (a charset assumed by Options.DefaultCharset is not
 // declared back, and Windows-1252 has no table 0211 name).
-func ackCharset(in *Message) Charset {
-	if in.declared && in.Charset.MSH18() != "" {
+func ackCharset(in *Message) charset.Charset {
+	if in.declared && MSH18(in.Charset) != "" {
 		return in.Charset
 	}
-	return ASCII
+	return charset.ASCII
 }
 
 // Lengths from the HL7 v2.5 segment tables.
@@ -217,7 +218,7 @@ func NewAck(in *Message, code, text string, cause error, h Header) []Segment {
 	out.Set(10, T(controlID))
 	out.Set(11, proc)
 	out.Set(12, T(version))
-	out.Set(18, T(cs.MSH18()))
+	out.Set(18, T(MSH18(cs)))
 	segs := []Segment{out, Seg("MSA", T(code), T(in.ControlID()), T(clipText(text, in.Delimiters, cs, msaTextMax)))}
 	if code != AA {
 		c, ct := errCode(cause)
@@ -241,7 +242,7 @@ func NewAck(in *Message, code, text string, cause error, h Header) []Segment {
 
 // AckCharset returns the charset in which NewAck's acknowledgement of in
 // is to be encoded.
-func AckCharset(in *Message) Charset { return ackCharset(in) }
+func AckCharset(in *Message) charset.Charset { return ackCharset(in) }
 
 func either(f Field, s string) Field {
 	if f.IsEmpty() {
@@ -259,7 +260,7 @@ func num(n int) string {
 
 // sanitize returns a copy of segs whose text cs can encode: control
 // characters become spaces and characters cs has no byte for become "?".
-func sanitize(segs []Segment, cs Charset) []Segment {
+func sanitize(segs []Segment, cs charset.Charset) []Segment {
 	out := make([]Segment, len(segs))
 	for i, s := range segs {
 		out[i] = Segment{Name: s.Name, Fields: make([]Field, len(s.Fields))}
@@ -283,7 +284,7 @@ func sanitize(segs []Segment, cs Charset) []Segment {
 	return out
 }
 
-func sanitizeText(s string, cs Charset) string {
+func sanitizeText(s string, cs charset.Charset) string {
 	ok := true
 	for _, r := range s {
 		if !encodable(r, cs) {
@@ -309,27 +310,27 @@ func sanitizeText(s string, cs Charset) string {
 }
 
 // encodable reports whether r can stand in an acknowledgement in cs.
-func encodable(r rune, cs Charset) bool {
+func encodable(r rune, cs charset.Charset) bool {
 	if r < 0x20 || r == 0x7F || r >= 0x80 && r <= 0x9F || r == utf8.RuneError {
 		return false
 	}
 	if r < 0x80 {
 		return true
 	}
-	_, err := cs.encode(nil, string(r))
+	_, err := encode(cs, nil, string(r))
 	return err == nil
 }
 
 // clipText shortens s so that, escaped in d and encoded in cs, it takes at
 // most max bytes, marking a cut with "...".
-func clipText(s string, d Delimiters, cs Charset, max int) string {
+func clipText(s string, d Delimiters, cs charset.Charset, max int) string {
 	s = sanitizeText(s, cs)
 	size := func(r rune) int {
 		switch {
 		case r < 0x80 && (byte(r) == d.Field || byte(r) == d.Component || byte(r) == d.Repeat ||
 			byte(r) == d.Escape || byte(r) == d.Subcomponent || d.Truncation != 0 && byte(r) == d.Truncation):
 			return 3
-		case cs == UTF8:
+		case cs == charset.UTF8:
 			return utf8.RuneLen(r)
 		}
 		return 1

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/exhibit-forensics/exhibit/lab/charset"
 )
 
 // ackCase is one message and the acknowledgement it must get.
@@ -69,18 +71,18 @@ var ackCases = []ackCase{
 // message of an unsupported type or lacking a required MSH field is
 // refused, not stored as a result (issue 8, items 10 and 14).
 func TestAckWheneverMSHCanBeRead(t *testing.T) {
-	for _, def := range []Charset{ASCII, Windows1252} {
+	for _, def := range []charset.Charset{charset.ASCII, charset.Windows1252} {
 		testAckWheneverMSHCanBeRead(t, def)
 	}
 }
 
-func testAckWheneverMSHCanBeRead(t *testing.T, def Charset) {
+func testAckWheneverMSHCanBeRead(t *testing.T, def charset.Charset) {
 	r := &rec{}
 	s := newServer(r)
 	s.Options.DefaultCharset = def
 	c := serve(t, s)
 	for _, tc := range ackCases {
-		if def != Windows1252 && strings.Contains(tc.name, "undeclared-cp1252") {
+		if def != charset.Windows1252 && strings.Contains(tc.name, "undeclared-cp1252") {
 			continue
 		}
 		t.Run(def.String()+"/"+tc.name, func(t *testing.T) {

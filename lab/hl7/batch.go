@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/lab/charset"
 )
 
 // A Batch is a parsed HL7 batch (the batch protocol of HL7 v2 chapter 2):
@@ -295,9 +296,9 @@ func (s *Server) batchReply(raw []byte, b *Batch, groups [][]*answer, notes []st
 	}
 	enc := func(segs []Segment) ([]byte, bool) {
 		var out []byte
-		for _, seg := range sanitize(segs, ASCII) {
+		for _, seg := range sanitize(segs, charset.ASCII) {
 			var err error
-			if out, err = appendSegment(out, seg, 1, d, ASCII); err != nil {
+			if out, err = appendSegment(out, seg, 1, d, charset.ASCII); err != nil {
 				log.Error("hl7: could not encode a batch acknowledgement", "error", err)
 				return nil, false
 			}
@@ -335,7 +336,7 @@ func (s *Server) batchReply(raw []byte, b *Batch, groups [][]*answer, notes []st
 		if gi == 0 && len(notes) > 0 {
 			comment = fmt.Sprint(notes)
 		}
-		t, ok := enc([]Segment{Seg("BTS", T(strconv.Itoa(len(as))), T(clipText(comment, d, ASCII, 80)))})
+		t, ok := enc([]Segment{Seg("BTS", T(strconv.Itoa(len(as))), T(clipText(comment, d, charset.ASCII, 80)))})
 		if !ok {
 			return nil
 		}

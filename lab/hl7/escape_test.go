@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/exhibit-forensics/exhibit/internal/fuzzseed"
+	"github.com/exhibit-forensics/exhibit/lab/charset"
 )
 
 // escapeCases: one text subcomponent with escapes, and what it decodes to
@@ -50,7 +51,7 @@ func TestEscapes(t *testing.T) {
 			if tc.trunc {
 				d.Truncation = '#'
 			}
-			p := &parser{d: d, cs: UTF8}
+			p := &parser{d: d, cs: charset.UTF8}
 			got, err := p.text([]byte(tc.in), 0)
 			if tc.err != nil {
 				if err == nil || !errors.Is(err, tc.err) {
@@ -62,7 +63,7 @@ func TestEscapes(t *testing.T) {
 				t.Fatalf("%q decodes to %q, %v; want %q", tc.in, got, err, tc.want)
 			}
 			// What was decoded encodes to text that decodes the same.
-			enc, eerr := appendText(nil, got, d, UTF8)
+			enc, eerr := appendText(nil, got, d, charset.UTF8)
 			if eerr != nil {
 				t.Fatalf("encoding %q: %v", got, eerr)
 			}
@@ -131,7 +132,7 @@ func FuzzEscapes(f *testing.F) {
 		if trunc%2 == 1 {
 			d.Truncation = '#'
 		}
-		for _, cs := range []Charset{ASCII, Latin1, UTF8} {
+		for _, cs := range []charset.Charset{charset.ASCII, charset.Latin1, charset.UTF8} {
 			p := &parser{d: d, cs: cs}
 			got, err := p.text(in, 0)
 			if err != nil {

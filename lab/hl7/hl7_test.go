@@ -10,7 +10,8 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/charset"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 func msg(segs ...string) []byte { return []byte(strings.Join(segs, "\r") + "\r") }
@@ -41,7 +42,7 @@ func TestParseORU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Type() != "ORU" || m.Trigger() != "R01" || m.ControlID() != "MSG0001" || m.Version() != "2.5.1" || m.Charset != Latin1 {
+	if m.Type() != "ORU" || m.Trigger() != "R01" || m.ControlID() != "MSG0001" || m.Version() != "2.5.1" || m.Charset != charset.Latin1 {
 		t.Fatalf("header: %s %s %s %s %v", m.Type(), m.Trigger(), m.ControlID(), m.Version(), m.Charset)
 	}
 	if m.ID != chain.Sum(oruTwoGroups) {
@@ -107,7 +108,7 @@ var parseCases = []struct {
 	{"truncation-char", msg("MSH|^~\\&#|A|B|C|D|20240612||ACK^R01^ACK|1|P|2.7", "MSA|AA|X"), Options{}, nil, 0},
 	{"escapes", msg("MSH|^~\\&|A", "NTE|1||a\\F\\b\\S\\c\\R\\d\\E\\e\\T\\f\\.br\\g\\X41\\"), Options{}, nil, 0},
 	{"utf8", msg("MSH|^~\\&|A|||||||||2.5||||||UNICODE UTF-8", "PID|1||X||M\xc3\xbcller"), Options{}, nil, 0},
-	{"default-cp1252", msg("MSH|^~\\&|A", "NTE|1||\x80 5"), Options{DefaultCharset: Windows1252}, nil, 0},
+	{"default-cp1252", msg("MSH|^~\\&|A", "NTE|1||\x80 5"), Options{DefaultCharset: charset.Windows1252}, nil, 0},
 	{"custom-delimiters", msg("MSH#$%@!#A", "PID#1##X$Y%Z"), Options{}, nil, 0},
 	{"no-msh", msg("PID|1"), Options{}, ErrNoMSH, 1},
 	{"empty", nil, Options{}, ErrNoMSH, 1},
@@ -124,6 +125,9 @@ var parseCases = []struct {
 	{"control", msg("MSH|^~\\&|A", "NTE|1||a\x01b"), Options{}, ErrControl, 2},
 	{"bad-segment-name", msg("MSH|^~\\&|A", "pid|1"), Options{}, ErrSegment, 2},
 	{"second-msh", msg("MSH|^~\\&|A", "MSH|^~\\&|B"), Options{}, ErrStructure, 2},
+	// A NUL as the fifth encoding character is a control character, not a
+	// truncation character (found by FuzzParse: it was taken for "none").
+	{"nul-truncation-char", msg("MSH|^~\\&\x00|A|||||||||2.7"), Options{}, ErrDelimiters, 1},
 }
 
 func TestParseErrors(t *testing.T) {
@@ -204,7 +208,7 @@ func TestOrders(t *testing.T) {
 			"ORC|NW|S1\rTQ1|1||||||||S\rOBR|1|S1||GHB^GHB^L\rSPM|1|S1||URINE\rORC|NW|S1\rTQ1|1||||||||R\rOBR|2|S1||BENZ^Benzodiazepines^L\rSPM|1|S1||URINE\r"},
 	} {
 		segs := NewOrders(Header{SendingApp: "EXHIBIT", SendingFacility: "LAB", ReceivingApp: "C111", Time: at, ControlID: "O1", Version: tc.version}, req)
-		out, err := Encode(segs, Standard, ASCII)
+		out, err := Encode(segs, Standard, charset.ASCII)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -264,24 +268,24 @@ func TestAck(t *testing.T) {
 	// Version 2.3: ERR-1 (code and location) instead of ERR-2/3/4,
 	// two-component message type.
 	old, _ := Parse(msg("MSH|^~\\&|A|B|||20240612||ORU^R01|X9|P|2.3", "OBR|1|S||T", "OBX|1|NM|T||1"), Options{})
-	out, _ := Encode(NewAck(old, AE, "no", nil, h), Standard, ASCII)
+	out, _ := Encode(NewAck(old, AE, "no", nil, h), Standard, charset.ASCII)
 	if !strings.HasSuffix(string(out), "\rERR|^^^207&Application internal error&HL70357\r") || !strings.Contains(string(out), "|ACK^R01|") {
 		t.Errorf("2.3 ack %q", out)
 	}
 }
 
 func TestEncodeRefuses(t *testing.T) {
-	if _, err := Encode([]Segment{Seg("PID")}, Standard, ASCII); !errors.Is(err, ErrStructure) {
+	if _, err := Encode([]Segment{Seg("PID")}, Standard, charset.ASCII); !errors.Is(err, ErrStructure) {
 		t.Errorf("no MSH: %v", err)
 	}
-	if _, err := Encode([]Segment{Seg("MSH"), Seg("PID", T("Müller"))}, Standard, ASCII); !errors.Is(err, ErrCharset) {
+	if _, err := Encode([]Segment{Seg("MSH"), Seg("PID", T("Müller"))}, Standard, charset.ASCII); !errors.Is(err, ErrCharset) {
 		t.Errorf("non-ASCII in ASCII: %v", err)
 	}
-	if _, err := Encode([]Segment{Seg("MSH"), Seg("pi")}, Standard, ASCII); !errors.Is(err, ErrSegment) {
+	if _, err := Encode([]Segment{Seg("MSH"), Seg("pi")}, Standard, charset.ASCII); !errors.Is(err, ErrSegment) {
 		t.Errorf("bad name: %v", err)
 	}
 	// A control character is not refused but written as a hexadecimal escape.
-	if out, err := Encode([]Segment{Seg("MSH"), Seg("NTE", T("a\x01"))}, Standard, ASCII); err != nil || string(out) != "MSH|^~\\&\rNTE|a\\X01\\\r" {
+	if out, err := Encode([]Segment{Seg("MSH"), Seg("NTE", T("a\x01"))}, Standard, charset.ASCII); err != nil || string(out) != "MSH|^~\\&\rNTE|a\\X01\\\r" {
 		t.Errorf("control: %q %v", out, err)
 	}
 }
@@ -294,7 +298,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(tc.in, int(tc.opt.DefaultCharset))
 	}
 	f.Fuzz(func(t *testing.T, in []byte, cs int) {
-		opt := Options{DefaultCharset: Charset(uint(cs) % 5)}
+		opt := Options{DefaultCharset: charset.Charset(uint(cs) % 5)}
 		m, err := Parse(in, opt)
 		if err != nil {
 			var e *Error

@@ -13,7 +13,7 @@
 // be read exactly — no MSH, bad delimiters, a bad escape sequence, a byte
 // the declared character set cannot decode, OBX before any OBR — is a
 // typed *Error naming the segment, field and byte, never a half-parsed
-// value. Values go through lab/astm/value, so "<0.5" (or SN "<^0.5") stays
+// value. Values go through lab/value, so "<0.5" (or SN "<^0.5") stays
 // censored. Each message keeps its bytes exactly as received (Raw) with
 // their SHA-256 (ID), and has an Identity — a digest that leaves out MSH-7
 // and the choice of line ending — so that a retransmission is recognised.
@@ -33,6 +33,7 @@ import (
 	"strings"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/lab/charset"
 )
 
 // Delimiters are the separators MSH declares.
@@ -168,7 +169,7 @@ func Seg(name string, fields ...Field) Segment {
 type Message struct {
 	Segments   []Segment
 	Delimiters Delimiters
-	Charset    Charset
+	Charset    charset.Charset
 	// Raw is the message exactly as received: the bytes inside the frame
 	// (for a message in a batch, its bytes as they appear in the batch),
 	// terminators and all. Parse keeps the slice it is given.
@@ -266,7 +267,7 @@ type Options struct {
 	// DefaultCharset applies when MSH-18 is empty. The zero value is ASCII,
 	// HL7's default; set Latin1 or Windows1252 for senders known to send
 	// 8-bit text without declaring it.
-	DefaultCharset Charset
+	DefaultCharset charset.Charset
 }
 
 // Canonical returns raw with segment terminators (CR, LF or CR LF)
@@ -352,6 +353,9 @@ func headerDelimiters(seg []byte) (Delimiters, *Error) {
 	d.Component, d.Repeat, d.Escape, d.Subcomponent = enc[0], enc[1], enc[2], enc[3]
 	if len(enc) == 5 {
 		d.Truncation = enc[4]
+		if d.Truncation == 0 { // Truncation 0 means "none declared": a NUL declared would vanish
+			return d, &Error{Segment: 1, Name: name, Field: 2, Offset: 3, Err: ErrDelimiters, Detail: fmt.Sprintf("%q cannot be a delimiter", enc[4])}
+		}
 	}
 	if err := d.validate(); err != nil {
 		return d, &Error{Segment: 1, Name: name, Field: 2, Offset: 3, Err: ErrDelimiters, Detail: err.Error()}
@@ -360,7 +364,7 @@ func headerDelimiters(seg []byte) (Delimiters, *Error) {
 }
 
 // mshCharset reads MSH-18 (its first repetition) from the raw segment.
-func mshCharset(msh []byte, d Delimiters, opt Options) (cs Charset, declared bool, err error) {
+func mshCharset(msh []byte, d Delimiters, opt Options) (cs charset.Charset, declared bool, err error) {
 	f18 := rawField(msh, d.Field, 18)
 	if len(f18) == 0 {
 		return opt.DefaultCharset, false, nil
@@ -368,7 +372,7 @@ func mshCharset(msh []byte, d Delimiters, opt Options) (cs Charset, declared boo
 	if i := bytes.IndexByte(f18, d.Repeat); i >= 0 {
 		f18 = f18[:i] // the first repetition is the message's charset
 	}
-	cs, err = ParseCharset(string(f18))
+	cs, err = ParseMSH18(string(f18))
 	return cs, err == nil && len(bytes.TrimSpace(f18)) > 0, err
 }
 
@@ -388,7 +392,7 @@ func readHeader(raw []byte, opt Options) *Message {
 	}
 	cs, declared, err := mshCharset(segs[0], d, opt)
 	if err != nil {
-		cs, declared = ASCII, false
+		cs, declared = charset.ASCII, false
 	}
 	p := &parser{d: d, cs: cs, lenient: true}
 	seg, serr := p.segment(segs[0], true)
@@ -410,7 +414,7 @@ func rawField(msh []byte, fd byte, n int) []byte {
 
 type parser struct {
 	d       Delimiters
-	cs      Charset
+	cs      charset.Charset
 	lenient bool // a field that does not decode is left empty (readHeader)
 }
 
@@ -591,7 +595,7 @@ func (p *parser) text(b []byte, off int) (string, *Error) {
 	if plain {
 		buf = b
 	}
-	s, at, detail := p.cs.decode(buf)
+	s, at, detail := decode(p.cs, buf)
 	if detail != "" {
 		if plain {
 			off += at
@@ -681,7 +685,7 @@ func printable(b []byte) string {
 // Encode writes m's segments in its delimiters and charset, each followed
 // by CR. Text holding a delimiter is escaped; a line break becomes \.br\
 // and another control character \Xhh\.
-func Encode(segs []Segment, d Delimiters, cs Charset) ([]byte, error) {
+func Encode(segs []Segment, d Delimiters, cs charset.Charset) ([]byte, error) {
 	if err := d.validate(); err != nil {
 		return nil, fmt.Errorf("hl7: %w: %v", ErrDelimiters, err)
 	}
@@ -700,7 +704,7 @@ func Encode(segs []Segment, d Delimiters, cs Charset) ([]byte, error) {
 
 // appendSegment encodes segment i (0-based) of a message; MSH, BHS and FHS
 // declare the delimiters in their fields 1 and 2.
-func appendSegment(out []byte, s Segment, i int, d Delimiters, cs Charset) ([]byte, error) {
+func appendSegment(out []byte, s Segment, i int, d Delimiters, cs charset.Charset) ([]byte, error) {
 	if !validName([]byte(s.Name)) {
 		return nil, &Error{Segment: i + 1, Offset: -1, Err: ErrSegment, Detail: fmt.Sprintf("%q", s.Name)}
 	}
@@ -740,11 +744,11 @@ func appendSegment(out []byte, s Segment, i int, d Delimiters, cs Charset) ([]by
 	return append(out, '\r'), nil
 }
 
-func appendText(dst []byte, s string, d Delimiters, cs Charset) ([]byte, error) {
+func appendText(dst []byte, s string, d Delimiters, cs charset.Charset) ([]byte, error) {
 	start := 0
 	flush := func(i int) error {
 		var err error
-		dst, err = cs.encode(dst, s[start:i])
+		dst, err = encode(cs, dst, s[start:i])
 		return err
 	}
 	for i := 0; i < len(s); i++ {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
+	"github.com/exhibit-forensics/exhibit/lab/charset"
 	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
 )
 
@@ -65,7 +66,7 @@ type Handler interface {
 }
 
 // A CodeMap turns instrument codes (OBX-3.1) into panel analytes
-// (lab/astm/testcode.Map is one).
+// (lab/testcode.Map is one).
 type CodeMap interface {
 	Analyte(code string) (string, bool)
 }
@@ -425,7 +426,7 @@ func (s *Server) checkHeader(m *Message) error {
 type answer struct {
 	segs []Segment
 	d    Delimiters
-	cs   Charset
+	cs   charset.Charset
 }
 
 func (s *Server) answer(in *Message, code, text string, cause error, at time.Time) *answer {
@@ -527,7 +528,7 @@ type deadliner interface{ SetReadDeadline(time.Time) error }
 // names the message's control id. Other messages read while waiting are
 // skipped. If the stream supports read deadlines, ctx's deadline bounds the
 // wait.
-func (c *Client) Send(ctx context.Context, segs []Segment, d Delimiters, cs Charset) (*Ack, error) {
+func (c *Client) Send(ctx context.Context, segs []Segment, d Delimiters, cs charset.Charset) (*Ack, error) {
 	out, err := Encode(segs, d, cs)
 	if err != nil {
 		return nil, err

@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/testcode"
+	"github.com/exhibit-forensics/exhibit/lab/charset"
 	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
+	"github.com/exhibit-forensics/exhibit/lab/testcode"
 )
 
 const guard = 10 * time.Second
@@ -128,7 +129,7 @@ func TestServerAcceptsThenAcknowledges(t *testing.T) {
 		t.Errorf("unknown codes %v", acc[0].Unknown)
 	}
 	// The ACK's charset follows the message's.
-	if acks[0].Message.Charset != Latin1 {
+	if acks[0].Message.Charset != charset.Latin1 {
 		t.Errorf("ack charset %v", acks[0].Message.Charset)
 	}
 }
@@ -265,7 +266,7 @@ func TestClientServerOverTCP(t *testing.T) {
 	cl := NewClient(conn, mllp.Framing{})
 	at := time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)
 	segs := []Segment{
-		Header{SendingApp: "SIM", Time: at, ControlID: "R1", Version: "2.5.1", Charset: UTF8}.msh("ORU", "R01", "ORU_R01"),
+		Header{SendingApp: "SIM", Time: at, ControlID: "R1", Version: "2.5.1", Charset: charset.UTF8}.msh("ORU", "R01", "ORU_R01"),
 		Seg("PID", T("1"), nil, T("CASE-9"), nil, C("Doe", "Jane")),
 		Seg("OBR", T("1"), T("S9"), nil, C("GHB", "GHB", "L")),
 		Seg("OBX", T("1"), T("SN"), C("GHB", "GHB", "L"), nil, C("<", "0.5"), C("mg/L")),
@@ -273,7 +274,7 @@ func TestClientServerOverTCP(t *testing.T) {
 	}
 	wctx, wcancel := context.WithTimeout(context.Background(), guard)
 	defer wcancel()
-	ack, err := cl.Send(wctx, segs, Standard, UTF8)
+	ack, err := cl.Send(wctx, segs, Standard, charset.UTF8)
 	if err != nil || ack.Code != AA || ack.ControlID != "R1" {
 		t.Fatalf("%+v %v", ack, err)
 	}

@@ -6,7 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/charset"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 // A CE is a coded element (CE/CWE): identifier ^ text ^ coding system.
@@ -22,11 +23,11 @@ func (c CE) field() Field { return C(c.Code, c.Text, c.System) }
 type Header struct {
 	SendingApp, SendingFacility     string
 	ReceivingApp, ReceivingFacility string
-	Time                            time.Time // MSH-7
-	ControlID                       string    // MSH-10
-	ProcessingID                    string    // MSH-11; default P
-	Version                         string    // MSH-12; default 2.5.1
-	Charset                         Charset   // MSH-18 (left empty for ASCII and Windows1252, which table 0211 does not name)
+	Time                            time.Time       // MSH-7
+	ControlID                       string          // MSH-10
+	ProcessingID                    string          // MSH-11; default P
+	Version                         string          // MSH-12; default 2.5.1
+	Charset                         charset.Charset // MSH-18 (left empty for ASCII and Windows1252, which table 0211 does not name)
 }
 
 // versionAtLeast compares dotted HL7 versions ("2.3.1" < "2.5").
@@ -68,7 +69,7 @@ func (h Header) msh(typ, trigger, structure string) Segment {
 	s.Set(10, T(h.ControlID))
 	s.Set(11, T(h.ProcessingID))
 	s.Set(12, T(h.Version))
-	s.Set(18, T(h.Charset.MSH18()))
+	s.Set(18, T(MSH18(h.Charset)))
 	return s
 }
 
@@ -107,7 +108,7 @@ type Observation struct {
 	ValueType string // OBX-2: NM, SN, ST, TX, CE, CWE, FT…
 	ID        CE     // OBX-3
 	SubID     string // OBX-4
-	// Value is OBX-5 classified: NM through lab/astm/value; SN with a
+	// Value is OBX-5 classified: NM through lab/value; SN with a
 	// comparator and one number becomes Censored; any other type, or a
 	// value with repetitions or components, is Text. The text is decoded
 	// (escapes resolved, \.br\ a line break); a structured value joins its

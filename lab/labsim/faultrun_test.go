@@ -20,11 +20,11 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
 	"github.com/exhibit-forensics/exhibit/lab/labsim"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
 	"github.com/exhibit-forensics/exhibit/lab/receive"
 	"github.com/exhibit-forensics/exhibit/lab/transport"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 // ScenarioHeader is the first line of a scenario file.

@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/exhibit-forensics/exhibit/lab/astm"
+	"github.com/exhibit-forensics/exhibit/lab/charset"
 	"github.com/exhibit-forensics/exhibit/lab/hl7"
 	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
 )
@@ -56,8 +57,8 @@ type HL7Dialect struct {
 
 var hl7Dialects = map[string]HL7Dialect{
 	"mllp":        {"MLLP (VT … FS CR); ASCII unless MSH-18 says otherwise", mllp.Standard, hl7.Options{}},
-	"mllp-latin1": {"MLLP; ISO-8859-1 when MSH-18 is empty", mllp.Standard, hl7.Options{DefaultCharset: hl7.Latin1}},
-	"mllp-cp1252": {"MLLP; Windows-1252 when MSH-18 is empty", mllp.Standard, hl7.Options{DefaultCharset: hl7.Windows1252}},
+	"mllp-latin1": {"MLLP; ISO-8859-1 when MSH-18 is empty", mllp.Standard, hl7.Options{DefaultCharset: charset.Latin1}},
+	"mllp-cp1252": {"MLLP; Windows-1252 when MSH-18 is empty", mllp.Standard, hl7.Options{DefaultCharset: charset.Windows1252}},
 	"stx-etx":     {"STX … ETX framing; ASCII unless MSH-18 says otherwise", mllp.Framing{Start: 0x02, End: []byte{0x03}}, hl7.Options{}},
 }
 

@@ -67,9 +67,9 @@ import (
 	"github.com/exhibit-forensics/exhibit/lab/astm"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
 	"github.com/exhibit-forensics/exhibit/lab/hl7"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 // Store is what the receiver needs of the evidence store. *ledger.Ledger
@@ -82,7 +82,7 @@ type Store interface {
 var _ Store = (*ledger.Ledger)(nil)
 
 // A CodeMap turns instrument test codes into panel analytes
-// (lab/astm/testcode.Map is one).
+// (lab/testcode.Map is one).
 type CodeMap interface {
 	Analyte(code string) (analyte string, ok bool)
 }

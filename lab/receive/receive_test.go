@@ -21,10 +21,10 @@ import (
 	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
-	"github.com/exhibit-forensics/exhibit/lab/astm/testcode"
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
 	"github.com/exhibit-forensics/exhibit/lab/hl7"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
+	"github.com/exhibit-forensics/exhibit/lab/testcode"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 const guard = 10 * time.Second

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/devices"
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
 	"github.com/exhibit-forensics/exhibit/devices/light"
 )
@@ -34,12 +35,28 @@ func runDevices(e *env, args []string) int {
 	case *lightPath == "" && *camURL == "":
 		return e.usageErr(fs, "give --light, --camera or both")
 	}
-	ok := true
+	var checks []deviceCheck
 	if *lightPath != "" {
-		ok = checkLight(e, *lightPath, *timeout) && ok
+		checks = append(checks, deviceCheck{"light engine", *lightPath, func(ctx context.Context) (openDevice, error) {
+			d, err := light.Open(ctx, light.Config{Path: *lightPath, ReconnectTimeout: *timeout})
+			if err != nil {
+				return nil, err
+			}
+			return d, nil
+		}})
 	}
 	if *camURL != "" {
-		ok = checkCamera(e, *camURL, *timeout) && ok
+		checks = append(checks, deviceCheck{"camera", *camURL, func(ctx context.Context) (openDevice, error) {
+			d, err := netcam.Open(ctx, netcam.Config{URL: *camURL, StatusTimeout: *timeout})
+			if err != nil {
+				return nil, err
+			}
+			return d, nil
+		}})
+	}
+	ok := true
+	for _, c := range checks {
+		ok = c.run(e, *timeout) && ok
 	}
 	if !ok {
 		return exitFail
@@ -47,38 +64,33 @@ func runDevices(e *env, args []string) int {
 	return exitOK
 }
 
-// checkLight opens the light engine and reads its status. Closing the
-// driver switches the light off (its safe state).
-func checkLight(e *env, path string, timeout time.Duration) bool {
-	ctx, cancel := context.WithTimeout(e.ctx, timeout)
-	defer cancel()
-	d, err := light.Open(ctx, light.Config{Path: path, ReconnectTimeout: timeout})
-	if err != nil {
-		fmt.Fprintf(e.stdout, "light engine  %s: NOT ANSWERING: %v\n", path, err)
-		return false
-	}
-	defer d.Close()
-	fmt.Fprintf(e.stdout, "light engine  %s at %s\n", d.Identity(), path)
-	st, err := d.Status(ctx)
-	if err != nil {
-		fmt.Fprintf(e.stdout, "  status      FAILED: %v\n", err)
-		return false
-	}
-	fmt.Fprintf(e.stdout, "  status      %s\n", st)
-	return true
+// openDevice is what `devices check` needs of an open device.
+type openDevice interface {
+	devices.Describer
+	Close() error
 }
 
-func checkCamera(e *env, url string, timeout time.Duration) bool {
+// A deviceCheck is one device to check: what it is, where, and how to open
+// it.
+type deviceCheck struct {
+	kind string // "light engine", "camera"
+	addr string
+	open func(ctx context.Context) (openDevice, error)
+}
+
+// run opens the device, prints its identity and status, and closes it
+// (which leaves it in its safe state: a light engine switched off).
+func (c deviceCheck) run(e *env, timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(e.ctx, timeout)
 	defer cancel()
-	d, err := netcam.Open(ctx, netcam.Config{URL: url, StatusTimeout: timeout})
+	d, err := c.open(ctx)
 	if err != nil {
-		fmt.Fprintf(e.stdout, "camera        %s: NOT ANSWERING: %v\n", url, err)
+		fmt.Fprintf(e.stdout, "%-13s %s: NOT ANSWERING: %v\n", c.kind, c.addr, err)
 		return false
 	}
 	defer d.Close()
-	fmt.Fprintf(e.stdout, "camera        %s at %s\n", d.Identity(), url)
-	st, err := d.Status(ctx)
+	fmt.Fprintf(e.stdout, "%-13s %s at %s\n", c.kind, d.Identity(), c.addr)
+	st, err := d.Describe(ctx)
 	if err != nil {
 		fmt.Fprintf(e.stdout, "  status      FAILED: %v\n", err)
 		return false

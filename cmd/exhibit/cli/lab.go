@@ -18,9 +18,9 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
-	"github.com/exhibit-forensics/exhibit/lab/astm/testcode"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
 	"github.com/exhibit-forensics/exhibit/lab/receive"
+	"github.com/exhibit-forensics/exhibit/lab/testcode"
 	"github.com/exhibit-forensics/exhibit/lab/transport"
 )
 

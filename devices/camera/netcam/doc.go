@@ -7,7 +7,7 @@
 // are covered by a Content-Digest (RFC 9530) that the driver checks before
 // anything else reads them.
 //
-// Dev implements camera.Camera, camera.Resource and camera.Describer. A
+// Dev implements camera.Camera, devices.Resource and devices.Describer. A
 // capture that times out (the camera hung, or the network lost the reply)
 // or finds the camera busy is retried up to Config.Attempts times; if
 // every attempt fails the error matches camera.ErrTimeout or

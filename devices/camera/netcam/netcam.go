@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/devices"
 	"github.com/exhibit-forensics/exhibit/devices/camera"
 )
 
@@ -63,7 +64,7 @@ type Dev struct {
 	cfg    Config
 	base   *url.URL
 	client *http.Client
-	id     camera.Identity
+	id     devices.Identity
 	status Status // as read at Open: ranges and white balance modes
 
 	capMu    sync.Mutex // serialises captures
@@ -76,9 +77,9 @@ type Dev struct {
 }
 
 var (
-	_ camera.Camera    = (*Dev)(nil)
-	_ camera.Resource  = (*Dev)(nil)
-	_ camera.Describer = (*Dev)(nil)
+	_ camera.Camera     = (*Dev)(nil)
+	_ devices.Resource  = (*Dev)(nil)
+	_ devices.Describer = (*Dev)(nil)
 )
 
 // after is the test seam for the back-off between busy retries.
@@ -120,7 +121,7 @@ func Open(ctx context.Context, cfg Config) (*Dev, error) {
 		return nil, err
 	}
 	d.status = st
-	d.id = camera.Identity{Model: st.Model, Serial: st.Serial, Firmware: st.Firmware}
+	d.id = devices.Identity{Model: st.Model, Serial: st.Serial, Firmware: st.Firmware}
 	return d, nil
 }
 
@@ -130,7 +131,7 @@ func (d *Dev) String() string {
 }
 
 // Identity returns what the camera reported at Open.
-func (d *Dev) Identity() camera.Identity { return d.id }
+func (d *Dev) Identity() devices.Identity { return d.id }
 
 // Stats returns a snapshot of the counters.
 func (d *Dev) Stats() Stats {
@@ -178,6 +179,9 @@ func (d *Dev) readStatus(ctx context.Context) (Status, error) {
 	}
 	return st, nil
 }
+
+// Describe reads the status and returns it as one line (camera.Status.String).
+func (d *Dev) Describe(ctx context.Context) (string, error) { return devices.StatusLine(d.Status(ctx)) }
 
 // Status reads the camera's status.
 func (d *Dev) Status(ctx context.Context) (camera.Status, error) {

@@ -102,6 +102,9 @@ func TestDriverAgainstSimulator(t *testing.T) {
 	if st.Frames != 2 || !st.Ready || st.Width != 320 || st.MaxGain != 16 || st.MinExposure != 100*time.Microsecond {
 		t.Errorf("status %+v", st)
 	}
+	if line, err := d.Describe(ctx); err != nil || line != st.String() || !strings.HasPrefix(line, "ready 320x") {
+		t.Errorf("Describe = %q, %v; want %q", line, err, st.String())
+	}
 	if sim.Stats().Captures != 2 {
 		t.Errorf("simulator saw %d captures", sim.Stats().Captures)
 	}

@@ -51,6 +51,7 @@ import (
 
 	"gocv.io/x/gocv"
 
+	"github.com/exhibit-forensics/exhibit/devices"
 	"github.com/exhibit-forensics/exhibit/devices/camera"
 )
 
@@ -145,9 +146,9 @@ type Dev struct {
 }
 
 var (
-	_ camera.Camera    = (*Dev)(nil)
-	_ camera.Resource  = (*Dev)(nil)
-	_ camera.Describer = (*Dev)(nil)
+	_ camera.Camera     = (*Dev)(nil)
+	_ devices.Resource  = (*Dev)(nil)
+	_ devices.Describer = (*Dev)(nil)
 )
 
 // Open opens /dev/video<cfg.Index> and requests the frame size and format.
@@ -221,13 +222,16 @@ func (d *Dev) String() string {
 
 // Identity is the kernel's device name; V4L2 through OpenCV exposes no
 // serial number or firmware version, so those read "unknown".
-func (d *Dev) Identity() camera.Identity {
+func (d *Dev) Identity() devices.Identity {
 	model := d.name
 	if model == "" {
 		model = "v4l2"
 	}
-	return camera.Identity{Model: model, Serial: "unknown", Firmware: "unknown"}
+	return devices.Identity{Model: model, Serial: "unknown", Firmware: "unknown"}
 }
+
+// Describe reads the status and returns it as one line (camera.Status.String).
+func (d *Dev) Describe(ctx context.Context) (string, error) { return devices.StatusLine(d.Status(ctx)) }
 
 // Status reports the frame size and counters; the temperature is unknown.
 // OpenCV's capture is not safe for concurrent use, so Status waits for a

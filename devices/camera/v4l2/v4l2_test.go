@@ -302,6 +302,9 @@ func TestStatusAndIdentity(t *testing.T) {
 	if id := d.Identity(); id.Serial != "unknown" || d.String() == "" {
 		t.Errorf("identity %v, %q", id, d)
 	}
+	if line, err := d.Describe(context.Background()); err != nil || line != st.String() {
+		t.Errorf("Describe = %q, %v; want %q", line, err, st.String())
+	}
 	release := fake.Block()
 	defer release()
 	if _, err := d.Capture(context.Background()); !errors.Is(err, camera.ErrTimeout) {

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/devices"
 	"github.com/exhibit-forensics/exhibit/devices/light"
 )
 
@@ -186,8 +187,8 @@ func New(cfg Config) *Sim {
 }
 
 // Identity is what the simulator answers to ID and VER.
-func (s *Sim) Identity() light.Identity {
-	return light.Identity{Model: s.cfg.Model, Serial: s.cfg.Serial, Firmware: s.cfg.Firmware}
+func (s *Sim) Identity() devices.Identity {
+	return devices.Identity{Model: s.cfg.Model, Serial: s.cfg.Serial, Firmware: s.cfg.Firmware}
 }
 
 // SetFaults replaces the fault settings (UnplugAfter still fires at most

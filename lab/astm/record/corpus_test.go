@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/exhibit-forensics/exhibit/internal/fuzzseed"
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 // TestWriteCorpus keeps the committed seed corpus of FuzzParseMessage equal to

@@ -3,7 +3,7 @@ package record
 import (
 	"fmt"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 // A Message is one parsed H…L message with its hierarchy resolved.

@@ -25,7 +25,8 @@
 // Fields are numbered as in the standard: field 1 is the record type, field 2
 // the sequence number (except in H, where it is the delimiter declaration).
 // A Record holds Fields; a Field holds one or more Repeats; a Repeat holds
-// one or more components, decoded from the wire charset into Go strings.
+// one or more components, decoded from the wire charset into Go strings
+// (by lab/charset, which HL7 shares).
 // Typed views (Header, Patient, Order, Result, Comment, Query, Terminator)
 // name the fields that matter, and ParseMessage checks the record hierarchy
 // (P, then O under it, then R under that).
@@ -33,7 +34,7 @@
 // Parsing is strict: a record that cannot be read exactly — unknown type,
 // bad escape, control character, byte the charset cannot decode, broken
 // hierarchy — is an *Error naming the record, field and byte, never a
-// half-parsed value. Measurement values are classified by lab/astm/value, so
+// half-parsed value. Measurement values are classified by lab/value, so
 // "<0.5" stays censored and "7,41" is a number only in a decimal-comma
 // dialect. The format is specified in firmware-notes/astm-lis2a2.md.
 package record
@@ -43,7 +44,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/charset"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 // Delimiters are the four separators a header declares.
@@ -231,8 +233,9 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Options configure parsing and formatting.
 type Options struct {
-	// Charset of the text on the wire.
-	Charset Charset
+	// Charset of the text on the wire. The zero value is ASCII; dialects
+	// default to Latin1 (lab/astm.ParseDialect).
+	Charset charset.Charset
 	// Declaration, if set, is a non-standard header field 2 that this
 	// dialect sends (Yumizen: `\\^&`). A header carrying exactly it is read
 	// with Delimiters; any other header must declare delimiters the standard
@@ -269,8 +272,8 @@ func (o Options) Validate() error {
 	default:
 		return fmt.Errorf("record: decimal mark %q is not '.' or ','", o.DecimalMark)
 	}
-	if int(o.Charset) >= len(charsetNames) {
-		return fmt.Errorf("record: unknown charset %d", o.Charset)
+	if !o.Charset.Valid() {
+		return fmt.Errorf("record: %w %d", charset.ErrUnknown, o.Charset)
 	}
 	return nil
 }
@@ -471,14 +474,14 @@ func (p *Parser) fields(rec *Record, raw []byte, start, n int) error {
 // endComp ends the component held in p.buf, which started at byte cs.
 func (p *Parser) endComp(rec *Record, field, cs int) error {
 	from := len(p.text)
-	if isASCII(p.buf) {
-		p.text = append(p.text, p.buf...)
-	} else {
-		s, e := p.opt.Charset.decode(p.buf)
-		if e != nil {
-			return &Error{Type: rec.Type, Field: field, Offset: cs + e.at, Err: ErrCharset, Detail: e.detail}
+	var err error
+	if p.text, err = p.opt.Charset.AppendDecoded(p.text, p.buf); err != nil {
+		at := 0
+		var de *charset.DecodeError
+		if errors.As(err, &de) {
+			at = de.Offset
 		}
-		p.text = append(p.text, s...)
+		return &Error{Type: rec.Type, Field: field, Offset: cs + at, Err: ErrCharset, Detail: err.Error()}
 	}
 	p.comps = append(p.comps, [2]int{from, len(p.text)})
 	p.buf = p.buf[:0]
@@ -565,8 +568,10 @@ func (e *Encoder) appendText(dst []byte, s string) ([]byte, error) {
 	start := 0
 	flush := func(i int) error {
 		var err error
-		dst, err = e.opt.Charset.encode(dst, s[start:i])
-		return err
+		if dst, err = e.opt.Charset.Append(dst, s[start:i]); err != nil {
+			return fmt.Errorf("%w: %v", ErrCharset, err)
+		}
+		return nil
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -598,7 +603,7 @@ func (e *Encoder) appendText(dst []byte, s string) ([]byte, error) {
 // string (not in any wire charset). It is used where a value with
 // components must be shown as one string.
 func FormatField(f Field, d Delimiters) string {
-	e := &Encoder{opt: Options{Charset: UTF8}, d: d}
+	e := &Encoder{opt: Options{Charset: charset.UTF8}, d: d}
 	b, err := e.appendField(nil, f)
 	if err != nil {
 		// Only control characters fail, and parsed fields hold none.

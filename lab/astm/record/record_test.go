@@ -7,7 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/charset"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 // split cuts a CR-separated message into raw records.
@@ -90,13 +91,15 @@ var messageCases = []struct {
 	{"open-escape", "H|\\^&\rP|1||A&F\rL|1\r", Options{}, ErrEscape, 2},
 	{"censored", "H|\\^&\rP|1\rO|1|S1||^^^THC\rR|1|^^^THC|<0.5|ng/mL\rR|2|^^^GHB|>8|mg/L\rL|1|N\r", Options{}, nil, 0},
 	{"decimal-comma", "H|\\^&\rP|1\rO|1|S1||^^^GLU\rR|1|^^^GLU|7,41|mmol/L\rL|1|N\r", Options{DecimalMark: value.Comma}, nil, 0},
-	{"latin1", "H|\\^&\rP|1||Ren\xe9e\rL|1|N\r", Options{}, nil, 0},
-	{"latin1-c1", "H|\\^&\rP|1||\x80\rL|1|N\r", Options{}, ErrCharset, 2},
-	{"cp1252", "H|\\^&\rP|1||\x80 5\rL|1|N\r", Options{Charset: Windows1252}, nil, 0},
-	{"cp1252-undefined", "H|\\^&\rP|1||\x81\rL|1|N\r", Options{Charset: Windows1252}, ErrCharset, 2},
-	{"ascii-high", "H|\\^&\rP|1||\xe9\rL|1|N\r", Options{Charset: ASCII}, ErrCharset, 2},
-	{"utf8", "H|\\^&\rP|1||Ren\xc3\xa9e\rL|1|N\r", Options{Charset: UTF8}, nil, 0},
-	{"utf8-bad", "H|\\^&\rP|1||Ren\xe9e\rL|1|N\r", Options{Charset: UTF8}, ErrCharset, 2},
+	{"latin1", "H|\\^&\rP|1||Ren\xe9e\rL|1|N\r", Options{Charset: charset.Latin1}, nil, 0},
+	{"latin1-c1", "H|\\^&\rP|1||\x80\rL|1|N\r", Options{Charset: charset.Latin1}, ErrCharset, 2},
+	{"latin9", "H|\\^&\rP|1||5 \xa4\rL|1|N\r", Options{Charset: charset.Latin9}, nil, 0},
+	{"ascii-default", "H|\\^&\rP|1||Ren\xe9e\rL|1|N\r", Options{}, ErrCharset, 2},
+	{"cp1252", "H|\\^&\rP|1||\x80 5\rL|1|N\r", Options{Charset: charset.Windows1252}, nil, 0},
+	{"cp1252-undefined", "H|\\^&\rP|1||\x81\rL|1|N\r", Options{Charset: charset.Windows1252}, ErrCharset, 2},
+	{"ascii-high", "H|\\^&\rP|1||\xe9\rL|1|N\r", Options{Charset: charset.ASCII}, ErrCharset, 2},
+	{"utf8", "H|\\^&\rP|1||Ren\xc3\xa9e\rL|1|N\r", Options{Charset: charset.UTF8}, nil, 0},
+	{"utf8-bad", "H|\\^&\rP|1||Ren\xe9e\rL|1|N\r", Options{Charset: charset.UTF8}, ErrCharset, 2},
 	{"control", "H|\\^&\rP|1||a\x01b\rL|1|N\r", Options{}, ErrControl, 2},
 	{"no-header", "P|1\rL|1|N\r", Options{}, ErrStructure, 1},
 	{"two-headers", "H|\\^&\rH|\\^&\rL|1|N\r", Options{}, ErrStructure, 2},
@@ -257,10 +260,10 @@ func TestEncodeEscapesAndCharsets(t *testing.T) {
 		want string
 		err  error
 	}{
-		{Options{}, "P|1||A&F&B^C&S&D^E&R&F&E&G||M\xfcller", nil},
-		{Options{Charset: UTF8}, "P|1||A&F&B^C&S&D^E&R&F&E&G||M\xc3\xbcller", nil},
-		{Options{Charset: ASCII}, "", ErrCharset},
-		{Options{Delimiters: Delimiters{'|', '@', '^', '\\'}}, "P|1||A&F&B^C&S&D^E&R&F&E&G||M\xfcller", nil},
+		{Options{Charset: charset.Latin1}, "P|1||A&F&B^C&S&D^E&R&F&E&G||M\xfcller", nil},
+		{Options{Charset: charset.UTF8}, "P|1||A&F&B^C&S&D^E&R&F&E&G||M\xc3\xbcller", nil},
+		{Options{Charset: charset.ASCII}, "", ErrCharset},
+		{Options{Charset: charset.Latin1, Delimiters: Delimiters{'|', '@', '^', '\\'}}, "P|1||A&F&B^C&S&D^E&R&F&E&G||M\xfcller", nil},
 	} {
 		e, err := NewEncoder(tc.opt)
 		if err != nil {
@@ -336,7 +339,7 @@ func FuzzParseMessage(f *testing.F) {
 		f.Add([]byte(tc.in), int(tc.opt.Charset), tc.opt.DecimalMark == value.Comma, tc.opt.Declaration)
 	}
 	f.Fuzz(func(t *testing.T, in []byte, cs int, comma bool, decl string) {
-		opt := Options{Charset: Charset(uint(cs) % 4), Declaration: decl}
+		opt := Options{Charset: charset.Charset(uint(cs) % 5), Declaration: decl}
 		if comma {
 			opt.DecimalMark = value.Comma
 		}

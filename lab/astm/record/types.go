@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/value"
+	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
 // A TestID is a universal test identifier (O-5, R-3, Q-5): universal test

@@ -1,4 +1,4 @@
-package testcode
+package value
 
 import (
 	"testing"
@@ -9,11 +9,11 @@ import (
 // TestWriteCorpus keeps the committed seed corpus of FuzzParse equal to
 // cases (internal/fuzzseed); -write-corpus rewrites it:
 //
-//	go test ./lab/astm/testcode -run TestWriteCorpus -write-corpus
+//	go test ./lab/value -run TestWriteCorpus -write-corpus
 func TestWriteCorpus(t *testing.T) {
 	var seeds [][]any
 	for _, tc := range cases {
-		seeds = append(seeds, []any{[]byte(tc.in)})
+		seeds = append(seeds, []any{tc.raw, tc.m == Comma})
 	}
 	fuzzseed.Write(t, "FuzzParse", seeds)
 }

@@ -1,4 +1,4 @@
-package value
+package testcode
 
 import (
 	"testing"
@@ -9,11 +9,11 @@ import (
 // TestWriteCorpus keeps the committed seed corpus of FuzzParse equal to
 // cases (internal/fuzzseed); -write-corpus rewrites it:
 //
-//	go test ./lab/astm/value -run TestWriteCorpus -write-corpus
+//	go test ./lab/testcode -run TestWriteCorpus -write-corpus
 func TestWriteCorpus(t *testing.T) {
 	var seeds [][]any
 	for _, tc := range cases {
-		seeds = append(seeds, []any{tc.raw, tc.m == Comma})
+		seeds = append(seeds, []any{[]byte(tc.in)})
 	}
 	fuzzseed.Write(t, "FuzzParse", seeds)
 }

@@ -1,0 +1,259 @@
+package labsim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/lab/astm"
+	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
+	"github.com/exhibit-forensics/exhibit/lab/astm/link"
+	"github.com/exhibit-forensics/exhibit/lab/astm/record"
+	"github.com/exhibit-forensics/exhibit/lab/value"
+)
+
+// The ASTM half of the simulator: an instrument on lab/astm.
+
+// buildASTM fills in o's records, its message id (the SHA-256 of the
+// records as sent, each followed by CR) and its size on the wire.
+func (s *Sim) buildASTM(o *outgoing, d *astm.Dialect, at tubeAt, t Tube, seq int, now time.Time) error {
+	m := s.astmMessage(d, at, t, strconv.Itoa(seq), now.Format("20060102150405"))
+	raws, err := s.enc.Encode(m.Build())
+	if err != nil {
+		return err
+	}
+	var raw []byte
+	for _, r := range raws {
+		raw = append(append(raw, r...), frame.CR)
+	}
+	o.raws, o.d.MessageID = raws, chain.Sum(raw)
+	// The bytes this side writes for the message: ENQ and the frames.
+	o.size = 1
+	for i, f := range frame.Split(raws, d.Packing, d.Frame.Max()) {
+		f.Number = (i + 1) % 8
+		b, err := frame.Append(nil, f, d.Frame)
+		if err != nil {
+			return err
+		}
+		o.size += len(b)
+	}
+	return nil
+}
+
+func testID(d *astm.Dialect, code string) record.TestID {
+	id := make(record.TestID, d.TestCodeComponent)
+	id[d.TestCodeComponent-1] = code
+	return id
+}
+
+func (s *Sim) astmMessage(d *astm.Dialect, at tubeAt, t Tube, control, ts string) *record.Message {
+	o := record.Order{SpecimenParts: record.Repeat{t.ID, at.rack, strconv.Itoa(at.pos)}, Priority: "R", ActionCode: "N", ReportType: "F"}
+	if t.Control {
+		o.ActionCode = "Q"
+	}
+	if t.Type != "" {
+		o.SpecimenDescriptor = record.Repeat{t.Type}
+	}
+	for _, r := range t.Results {
+		o.Tests = append(o.Tests, testID(d, r.Code))
+		x := record.Result{Test: testID(d, r.Code), Value: value.Value{Raw: r.Value}, Units: r.Units, Range: r.Range,
+			Flags: r.Flags, Status: r.Status, Completed: ts}
+		if t.Control {
+			x.Comments = []record.Comment{{Source: "I", Text: record.Text(qcNote(t, r)), Type: "G"}}
+		}
+		o.Results = append(o.Results, x)
+	}
+	return &record.Message{
+		Header:     record.Header{Sender: s.sender, ControlID: control, ProcessingID: "P", Version: "LIS2-A2", Timestamp: ts},
+		Patients:   []record.Patient{{LabID: t.Patient, Orders: []record.Order{o}}},
+		Terminator: record.Terminator{Code: "N"},
+	}
+}
+
+// simHandler takes what the host sends the instrument: replies to queries
+// (handed to the waiting Query by the Conn) and anything else, which is
+// only logged. During a NAK storm it refuses the host's messages.
+type simHandler struct{ s *Sim }
+
+func (h simHandler) Accept(ctx context.Context, m *astm.Message) error {
+	h.s.mu.Lock()
+	defer h.s.mu.Unlock()
+	if h.s.refuse > 0 {
+		h.s.refuse--
+		return errors.New("labsim: refusing (NAK storm)")
+	}
+	return nil
+}
+
+func (h simHandler) Reject(ctx context.Context, r *astm.Rejected) error {
+	h.s.log.Warn("labsim: the host sent something unreadable", "reason", r.Reason)
+	return nil
+}
+
+// hostQueries answers queries from the host with the results of the tubes
+// asked about that have been run; "no information" for the others.
+type hostQueries struct{ s *Sim }
+
+func (q hostQueries) Answer(ctx context.Context, qu *astm.Query) (*record.Message, error) {
+	s := q.s
+	s.mu.Lock()
+	s.stats.HostQueries++
+	var found []Delivery
+	for _, id := range qu.Specimens {
+		if d, ok := s.ran[id]; ok {
+			found = append(found, d)
+		}
+	}
+	s.mu.Unlock()
+	if len(found) == 0 {
+		return &record.Message{Terminator: record.Terminator{Code: "I"}}, nil
+	}
+	m := &record.Message{Header: record.Header{Sender: s.sender, ProcessingID: "P", Version: "LIS2-A2",
+		Timestamp: s.cfg.Now().Format("20060102150405")}, Terminator: record.Terminator{Code: "F"}}
+	for _, d := range found {
+		one := s.astmMessage(qu.Dialect, tubeAt{d.Rack, d.Position, &d.Tube}, d.Tube, "", m.Header.Timestamp)
+		m.Patients = append(m.Patients, one.Patients...)
+	}
+	return m, nil
+}
+
+func (s *Sim) serveASTM(ctx context.Context, ln *line) error {
+	d := s.cfg.Dialect.ASTM
+	conn, err := astm.NewConn(ln, astm.Config{Role: link.Instrument, Dialect: d, Handler: simHandler{s},
+		Answer: hostQueries{s}, Sender: s.sender, Timers: s.cfg.Timers, Logger: s.log, Clock: link.SystemClock,
+		Busy: func() bool {
+			if s.d.busy.roll(s.cfg.Faults.Busy) {
+				s.counts.add(func(c *Counts) { c.BusyAnswers++ })
+				return true
+			}
+			return false
+		}})
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	runErr := make(chan error, 1)
+	go func() { runErr <- conn.Run(rctx) }()
+	err = s.sendASTM(rctx, conn, ln)
+	if errors.Is(err, errRunOver) {
+		// Everything is delivered: stay on the line, answering the host,
+		// until it or we hang up.
+		select {
+		case <-ctx.Done():
+		case err = <-runErr:
+			return err
+		}
+		err = nil
+	}
+	cancel()
+	ln.Close()
+	if rerr := <-runErr; err == nil && ctx.Err() == nil {
+		err = rerr
+	}
+	return err
+}
+
+func (s *Sim) ask(conn *astm.Conn) func(ctx context.Context, t *Tube) ([]string, error) {
+	if !s.cfg.Scenario.Query {
+		return nil
+	}
+	d := s.cfg.Dialect.ASTM
+	return func(ctx context.Context, t *Tube) ([]string, error) {
+		for {
+			s.mu.Lock()
+			s.stats.Queries++
+			s.mu.Unlock()
+			qctx, cancel := context.WithTimeout(ctx, s.cfg.ReplyTimeout)
+			reply, err := conn.Query(qctx, t.ID)
+			cancel()
+			if err == nil {
+				codes, ok := ordersFor(reply, t.ID, d)
+				if ok {
+					return codes, nil
+				}
+				// ASTM replies carry no reference to the query: a reply
+				// about another specimen is a late answer to an earlier
+				// query, and an E terminator an error. Ask again.
+				err = fmt.Errorf("reply does not answer for %s (terminator %q)", t.ID, reply.Parsed.Terminator.Code)
+			}
+			if ctx.Err() != nil || errors.Is(err, link.ErrClosed) {
+				return nil, err
+			}
+			s.log.Warn("labsim: query failed; asking again", "tube", t.ID, "error", err)
+			if err := s.wait(ctx, s.cfg.RetryWait); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// ordersFor reads the test codes ordered for specimen from a reply. It
+// reports false if the reply is not an answer about specimen: orders for
+// other specimens only, or an error terminator.
+func ordersFor(reply *astm.Message, specimen string, d *astm.Dialect) ([]string, bool) {
+	var codes []string
+	about := false
+	for _, p := range reply.Parsed.Patients {
+		for _, o := range p.Orders {
+			if o.SpecimenID != specimen {
+				continue
+			}
+			about = true
+			for _, tid := range o.Tests {
+				codes = append(codes, tid.Code(d.TestCodeComponent))
+			}
+		}
+	}
+	if about {
+		return codes, true
+	}
+	// No orders for it: believable only as "no information" (I).
+	return nil, len(reply.Parsed.Patients) == 0 && reply.Parsed.Terminator.Code == "I"
+}
+
+func (s *Sim) sendASTM(ctx context.Context, conn *astm.Conn, ln *line) error {
+	ask := s.ask(conn)
+	for {
+		o, err := s.head(ctx, ask)
+		if err != nil {
+			return err
+		}
+		// Contention: send these results while the next tube's query goes
+		// out, so that the host's reply and our next transfer bid for the
+		// line together.
+		var contend chan error
+		s.mu.Lock()
+		more := s.next < len(s.tubes) && len(s.queue) == 1
+		s.mu.Unlock()
+		if ask != nil && more && s.d.contention.roll(s.cfg.Faults.Contention) {
+			s.counts.add(func(c *Counts) { c.Contentions++ })
+			contend = make(chan error, 1)
+			go func() { contend <- s.prepare(ctx, ask) }()
+		}
+		if err := s.beforeMessage(ln, o.size, frame.NAK); err != nil {
+			return err
+		}
+		s.attempt(o)
+		err = conn.SendRecords(ctx, o.raws)
+		if contend != nil {
+			if cerr := <-contend; cerr != nil && err == nil {
+				err = cerr
+			}
+		}
+		if err == nil {
+			s.markAcked(o, "")
+			continue
+		}
+		if ctx.Err() != nil || errors.Is(err, link.ErrClosed) {
+			return err
+		}
+		s.log.Warn("labsim: message not acknowledged; sending it again", "tube", o.d.Tube.ID, "error", err)
+		if err := s.wait(ctx, s.cfg.RetryWait); err != nil {
+			return err
+		}
+	}
+}
