@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"sort"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain/blobstore"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/chain/tlog"
+	"github.com/exhibit-forensics/exhibit/internal/atomicfile"
 )
 
 // ExportResult describes a written bundle.
@@ -320,4 +323,25 @@ func (p progressReader) Read(b []byte) (int, error) {
 	n, err := p.r.Read(b)
 	p.report(int64(n))
 	return n, err
+}
+
+// ExportFile writes the bundle of caseRef (Export) to a new file at path,
+// mode 0600: the bytes go to a temporary file beside it, are fsynced, and
+// are linked into place only when the bundle is complete, so a partial
+// bundle never appears under path; a file already at path (or one that
+// appears meanwhile) is never replaced — the error then wraps fs.ErrExist.
+func ExportFile(ctx context.Context, l Source, caseRef string, exporter chain.Person, path string, opt ExportOptions) (*ExportResult, error) {
+	if _, err := os.Lstat(path); err == nil {
+		return nil, fmt.Errorf("%s already exists: choose another name (a bundle is never overwritten): %w", path, fs.ErrExist)
+	}
+	var res *ExportResult
+	err := atomicfile.WriteNew(path, 0o600, func(w io.Writer) error {
+		var err error
+		res, err = Export(ctx, l, caseRef, exporter, w, opt)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }

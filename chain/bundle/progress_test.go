@@ -3,6 +3,10 @@ package bundle
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -61,4 +65,37 @@ func TestProgress(t *testing.T) {
 		t.Fatalf("verify's total %d does not count the bundle's other files beside %d bytes of originals", ver.total[0], res.Payload)
 	}
 	ver.check(t, "verify", ver.total[0])
+}
+
+// ExportFile writes a complete bundle to a new file, and never replaces a
+// file already there (nothing is signed then either).
+func TestExportFile(t *testing.T) {
+	now := time.Date(2026, 11, 27, 9, 0, 0, 0, time.UTC)
+	l := testLedger(t, func() time.Time { now = now.Add(time.Second); return now })
+	importFile(t, l, "CASE-F", "note.txt", "a note")
+	path := filepath.Join(t.TempDir(), "case.zip")
+	res, err := ExportFile(context.Background(), l, "CASE-F", chain.Person{Name: "DC Ann Lee"}, path, ExportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Fatalf("bundle mode %v", fi.Mode().Perm())
+	}
+	if v, err := Verify(context.Background(), bytes.NewReader(b), int64(len(b)), Options{}); err != nil || !v.Valid || v.Bundle != res.Name {
+		t.Fatalf("verify: %v %+v", err, v)
+	}
+	size, _ := l.TreeSize(context.Background())
+	if _, err := ExportFile(context.Background(), l, "CASE-F", chain.Person{Name: "DC Ann Lee"}, path, ExportOptions{}); !errors.Is(err, fs.ErrExist) {
+		t.Fatalf("export over an existing file: %v", err)
+	}
+	if after, _ := l.TreeSize(context.Background()); after != size {
+		t.Fatalf("a refused export signed records: log %d → %d", size, after)
+	}
+	if again, _ := os.ReadFile(path); !bytes.Equal(again, b) {
+		t.Fatal("the existing bundle was changed")
+	}
 }

@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/bundle"
-	"github.com/exhibit-forensics/exhibit/internal/atomicfile"
 )
 
 func runExport(e *env, args []string) int {
@@ -26,23 +24,13 @@ func runExport(e *env, args []string) int {
 	if *data == "" || *caseRef == "" || *out == "" {
 		return e.usageErr(fs, "--data, --case and --out are required")
 	}
-	if _, err := os.Lstat(*out); err == nil {
-		return e.fail("export", fmt.Errorf("%s already exists: choose another name (a bundle is never overwritten)", *out))
-	}
 	l, code := openLedger(e, "export", *data)
 	if l == nil {
 		return code
 	}
 	defer l.Close()
-	// A partial bundle never appears under the requested name, and an
-	// existing file is never replaced (internal/atomicfile).
-	var res *bundle.ExportResult
 	bar := e.progressBar("export "+filepath.Base(*out), false)
-	err := atomicfile.WriteNew(*out, 0o600, func(w io.Writer) error {
-		var err error
-		res, err = bundle.Export(e.ctx, l, *caseRef, chain.Person{Name: *actor}, w, bundle.ExportOptions{Progress: bar.Update})
-		return err
-	})
+	res, err := bundle.ExportFile(e.ctx, l, *caseRef, chain.Person{Name: *actor}, *out, bundle.ExportOptions{Progress: bar.Update})
 	bar.Finish()
 	if err != nil {
 		return e.fail("export", err)
