@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rogpeppe/go-internal/txtar"
+	"golang.org/x/tools/txtar"
 )
 
 // A Transcript is a recorded (or written) protocol exchange.
