@@ -26,7 +26,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/camera/camsim"
 	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 )
 
 // Config configures a rig.
@@ -63,7 +63,7 @@ type Rig struct {
 	Light  *lightsim.Sim
 	Camera *camsim.Sim
 
-	link   serialtest.Link
+	link   pty.Link
 	url    string
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -111,7 +111,7 @@ func Start(ctx context.Context, cfg Config) (*Rig, error) {
 		return nil, fmt.Errorf("rigsim: camera listen: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	r := &Rig{Scene: sn, Light: ls, Camera: cs, link: serialtest.Link(cfg.LightLink),
+	r := &Rig{Scene: sn, Light: ls, Camera: cs, link: pty.Link(cfg.LightLink),
 		url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan struct{})}
 	plugged := make(chan struct{}, 1)
 	var wg sync.WaitGroup

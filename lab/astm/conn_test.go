@@ -322,8 +322,8 @@ func TestConnPair(t *testing.T) {
 	})
 	t.Run("pty", func(t *testing.T) {
 		connPair(t, func(t *testing.T) (link.Stream, link.Stream) {
-			ptm, tty := astmtest.PTY(t)
-			return tty, ptm
+			p := astmtest.PTY(t)
+			return p.Terminal(), p
 		})
 	})
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 	"github.com/exhibit-forensics/exhibit/lab/transport"
 )
 
@@ -16,7 +16,7 @@ import (
 // fault does — the pseudo-terminal is closed, which the receiver sees as
 // an unplugged adapter, and a new one takes its place behind Link.
 type PTYLine struct {
-	Link   serialtest.Link
+	Link   pty.Link
 	Logger *slog.Logger
 	// Ready, if set, is called with each new pseudo-terminal's slave path
 	// once Link points at it.
@@ -36,7 +36,7 @@ func (p *PTYLine) Run(ctx context.Context, serve transport.Session) error {
 	}
 	defer p.Link.Remove()
 	for ctx.Err() == nil {
-		pt, err := serialtest.OpenPTY()
+		pt, err := pty.Open()
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func (p *PTYLine) Run(ctx context.Context, serve transport.Session) error {
 			p.Ready(pt.Path())
 		}
 		stop := context.AfterFunc(ctx, func() { pt.Close() })
-		err = serve(ctx, ptyConn{pt})
+		err = serve(ctx, pt)
 		stop()
 		// Unplug: the link goes first, so the receiver cannot reopen the
 		// old terminal, then the terminal itself.
@@ -61,7 +61,3 @@ func (p *PTYLine) Run(ctx context.Context, serve transport.Session) error {
 	}
 	return nil
 }
-
-type ptyConn struct{ *serialtest.PTY }
-
-func (c ptyConn) String() string { return c.PTY.String() }

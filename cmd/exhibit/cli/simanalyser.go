@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/labsim"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
@@ -113,7 +113,7 @@ func runSimAnalyser(e *env, args []string) int {
 	var runner transport.Runner
 	switch {
 	case *tr == "pty":
-		runner = &labsim.PTYLine{Link: serialtest.Link(*linkPath), Logger: log,
+		runner = &labsim.PTYLine{Link: pty.Link(*linkPath), Logger: log,
 			Ready: func(path string) { out.printf("line %s -> %s\n", *linkPath, path) }}
 	case *listen != "":
 		runner = &transport.Server{Addr: *listen, MaxConns: 1, Logger: log,

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 )
 
 // PTYOptions control ServePTY.
@@ -27,9 +27,9 @@ type PTYOptions struct {
 // the pseudo-terminal (the driver's open port fails), waits for Replug and
 // then plugs in a new pseudo-terminal — with a new /dev/pts number — behind
 // the same link. It returns when ctx is done (nil) or on a failure.
-func (s *Sim) ServePTY(ctx context.Context, link serialtest.Link, o PTYOptions) error {
+func (s *Sim) ServePTY(ctx context.Context, link pty.Link, o PTYOptions) error {
 	for {
-		p, err := serialtest.OpenPTY()
+		p, err := pty.Open()
 		if err != nil {
 			return err
 		}

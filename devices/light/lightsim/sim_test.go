@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/devices/light"
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 )
 
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -293,7 +293,7 @@ func TestThermal(t *testing.T) {
 // side (the slave, opened as a plain file) and Serve's result channel.
 func servePTY(t *testing.T, ctx context.Context, s *Sim) (*os.File, <-chan error) {
 	t.Helper()
-	p, err := serialtest.OpenPTY()
+	p, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +441,7 @@ func TestCorrupt(t *testing.T) {
 func crcHex(s string) string { return fmt.Sprintf("%04X", light.CRC16([]byte(s))) }
 
 func TestServePTYReplug(t *testing.T) {
-	link := serialtest.Link(filepath.Join(t.TempDir(), "light"))
+	link := pty.Link(filepath.Join(t.TempDir(), "light"))
 	s, _ := newSim(Config{Faults: Faults{UnplugAfter: 1}})
 	ctx, cancel := context.WithCancel(context.Background())
 	plugged := make(chan string, 4)

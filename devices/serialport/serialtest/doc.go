@@ -2,9 +2,8 @@
 // periph.io's conntest: Record wraps a real serialport.Conn and captures every
 // byte written and read into a Transcript; Playback replays a Transcript as a
 // serialport.Conn and fails when the driver deviates from it or leaves
-// exchanges unused; OpenPTY opens a pseudo-terminal pair so that a simulator
-// can serve the master side while the real driver opens the slave /dev/pts/N
-// through go.bug.st/serial, exactly as it would open a USB-serial adapter.
+// exchanges unused. (The pseudo-terminal pairs on which a simulator plays the
+// device for the real driver are in devices/serialport/pty.)
 //
 // # Transcript format
 //

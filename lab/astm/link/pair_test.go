@@ -139,8 +139,8 @@ func TestPairOverPipe(t *testing.T) {
 }
 
 func TestPairOverPTY(t *testing.T) {
-	ptm, tty := astmtest.PTY(t)
-	host, inst := runPair(t, tty, ptm)
+	p := astmtest.PTY(t)
+	host, inst := runPair(t, p.Terminal(), p)
 	exchange(t, host, inst)
 }
 

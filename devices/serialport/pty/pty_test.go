@@ -1,0 +1,146 @@
+package pty_test
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
+)
+
+// guard bounds a wait for something that must happen; it is not a timing
+// assertion.
+const guard = 10 * time.Second
+
+func open(t *testing.T) *pty.Pair {
+	t.Helper()
+	p, err := pty.Open()
+	if errors.Is(err, pty.ErrUnsupported) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func readN(t *testing.T, r io.Reader, n int) []byte {
+	t.Helper()
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return buf
+}
+
+// TestRawBothWays: every byte value crosses the pair unchanged in both
+// directions — no echo, no CR/LF translation, no signal or line-editing
+// characters (ETX is ^C, EOT ^D, NAK ^U, ETB ^W).
+func TestRawBothWays(t *testing.T) {
+	p := open(t)
+	if !strings.HasPrefix(p.Path(), "/dev/") || p.String() != "pty "+p.Path() {
+		t.Fatalf("Path %q, String %q", p.Path(), p.String())
+	}
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	if _, err := p.Terminal().Write(all); err != nil {
+		t.Fatal(err)
+	}
+	if got := readN(t, p, len(all)); string(got) != string(all) {
+		t.Fatalf("terminal to master: got %q", got)
+	}
+	if _, err := p.Write(all); err != nil {
+		t.Fatal(err)
+	}
+	if got := readN(t, p.Terminal(), len(all)); string(got) != string(all) {
+		t.Fatalf("master to terminal: got %q", got)
+	}
+}
+
+// TestCloseUnblocksReads guards the non-blocking ends: a simulator blocked
+// in Read, or a test blocked on the terminal end, must return when the pair
+// is closed (the "unplug").
+func TestCloseUnblocksReads(t *testing.T) {
+	p := open(t)
+	done := make(chan error, 2)
+	for _, r := range []io.Reader{p, p.Terminal()} {
+		go func() {
+			_, err := r.Read(make([]byte, 8))
+			done <- err
+		}()
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		select {
+		case err := <-done:
+			if !errors.Is(err, os.ErrClosed) && !errors.Is(err, io.EOF) {
+				t.Fatalf("Read returned %v, want os.ErrClosed", err)
+			}
+		case <-time.After(guard):
+			t.Fatal("Close did not unblock a Read")
+		}
+	}
+	if err := p.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+}
+
+func TestLink(t *testing.T) {
+	dir := t.TempDir()
+	l := pty.Link(filepath.Join(dir, "light"))
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	for _, f := range []string{a, b} {
+		if err := os.WriteFile(f, []byte(filepath.Base(f)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, target := range []string{a, b} {
+		if err := l.Point(target); err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(string(l))
+		if err != nil || string(got) != filepath.Base(target) {
+			t.Fatalf("after Point(%s) link reads %q, %v", target, got, err)
+		}
+		if tg, err := l.Target(); err != nil || tg != target {
+			t.Fatalf("Target = %q, %v; want %q", tg, err, target)
+		}
+	}
+	if err := l.Remove(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(string(l)); !os.IsNotExist(err) {
+		t.Fatalf("link still there after Remove: %v", err)
+	}
+	if err := l.Remove(); err != nil {
+		t.Fatalf("second Remove: %v", err)
+	}
+	if _, err := l.Target(); err == nil {
+		t.Fatal("Target of a removed link succeeded")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 2 {
+		t.Fatalf("temporary files left behind: %v", entries)
+	}
+}
+
+// TestLinkRelativeTarget: a link whose target is relative resolves against
+// the link's directory.
+func TestLinkRelativeTarget(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Symlink("pts-7", filepath.Join(dir, "dev")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pty.Link(filepath.Join(dir, "dev")).Target(); err != nil || got != filepath.Join(dir, "pts-7") {
+		t.Fatalf("Target = %q, %v", got, err)
+	}
+}
