@@ -40,6 +40,7 @@ RACE_PKGS := \
 	./devices/rigsim \
 	./devices/rigsim/scene \
 	./devices/serialport \
+	./devices/serialport/pty \
 	./devices/serialport/serialtest \
 	./lab/astm \
 	./lab/astm/astmtest \
@@ -47,7 +48,8 @@ RACE_PKGS := \
 	./lab/hl7 \
 	./lab/labsim \
 	./lab/receive \
-	./lab/transport
+	./lab/transport \
+	./internal/clock
 
 # Everything CI runs: formatting, vet, every package built (cgo ones included)
 # and every test once — RACE_PKGS with the race detector, the others without.

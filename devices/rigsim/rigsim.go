@@ -27,6 +27,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
 	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 // Config configures a rig.
@@ -52,7 +53,7 @@ type Config struct {
 	// after the unplug fault fires; default 2 s.
 	ReplugAfter time.Duration
 	// Clock is shared by both simulators; default the wall clock.
-	Clock lightsim.Clock
+	Clock clock.Clock
 	// Logger receives plug events; nil discards.
 	Logger *slog.Logger
 }
@@ -86,7 +87,7 @@ func Start(ctx context.Context, cfg Config) (*Rig, error) {
 		cfg.CameraAddr = "127.0.0.1:0"
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = lightsim.RealClock{}
+		cfg.Clock = clock.System
 	}
 	if cfg.ReplugAfter <= 0 {
 		cfg.ReplugAfter = 2 * time.Second
@@ -139,14 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Rig, error) {
 				r.mu.Unlock()
 				cfg.Logger.Info("light engine unplugged (fault)", "replug_in", cfg.ReplugAfter)
 			},
-			Replug: func(ctx context.Context) error {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-cfg.Clock.After(cfg.ReplugAfter):
-					return nil
-				}
-			},
+			Replug: func(ctx context.Context) error { return clock.Sleep(ctx, cfg.Clock, cfg.ReplugAfter) },
 		})
 		r.fail(err)
 	}()

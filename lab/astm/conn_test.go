@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
@@ -32,7 +33,7 @@ type host struct {
 	c     *Conn
 	rec   *recorder
 	peer  *astmtest.Peer
-	clk   *astmtest.Clock
+	clk   *clock.Fake
 	steps chan link.Step
 }
 
@@ -40,7 +41,7 @@ func startHost(t *testing.T, mod func(*Config)) *host {
 	t.Helper()
 	a, b := net.Pipe()
 	h := &host{t: t, rec: newRecorder(), peer: &astmtest.Peer{RW: b, Wait: guard},
-		clk: astmtest.NewClock(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)), steps: make(chan link.Step, 1000)}
+		clk: clock.NewFake(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)), steps: make(chan link.Step, 1000)}
 	cfg := Config{Role: link.Host, Dialect: Standard(), Handler: h.rec, Clock: h.clk, Logger: quiet,
 		Trace: func(s link.Step) { h.steps <- s }}
 	if mod != nil {
@@ -353,7 +354,7 @@ func connPair(t *testing.T, streams func(*testing.T) (hostRW, instRW link.Stream
 				t.Fatal(err)
 			}
 			hrec, irec := newRecorder(), newRecorder()
-			clk := astmtest.NewClock(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC))
+			clk := clock.NewFake(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC))
 			hc, err := NewConn(hostRW, Config{Role: link.Host, Dialect: d, Handler: hrec, Clock: clk, Logger: quiet,
 				Sender: record.Repeat{"Exhibit"},
 				Answer: OrdersAnswer(staticOrders{{PatientID: "CASE-9", SpecimenID: "S9", Tests: []string{"GHB", "BENZ"}, SpecimenType: "URINE"}})})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
@@ -76,14 +77,14 @@ func loadTranscript(t *testing.T, path string) (*astmtest.Transcript, *Dialect, 
 	return tr, d, cfg
 }
 
-func transcriptClock(tr *astmtest.Transcript) *astmtest.Clock {
+func transcriptClock(tr *astmtest.Transcript) *clock.Fake {
 	start := time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)
 	if c := tr.Headers["clock"]; c != "" {
 		if t, err := time.Parse(time.RFC3339, c); err == nil {
 			start = t
 		}
 	}
-	return astmtest.NewClock(start)
+	return clock.NewFake(start)
 }
 
 // TestTranscripts plays every transcript twice. First the transcript plays

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
-	"github.com/exhibit-forensics/exhibit/lab/astm/link"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
 )
 
@@ -82,10 +82,6 @@ const (
 	SendNothing
 )
 
-// A Clock tells the time and makes timers; it is lab/astm/link's, so that
-// lab/astm/astmtest.Clock drives a Server in tests.
-type Clock = link.Clock
-
 // Defaults of the Server's limits.
 const (
 	DefaultMessageTimeout = time.Minute
@@ -141,7 +137,7 @@ type Server struct {
 	// DefaultTypes. Others are quarantined and answered AR (200, or 201 for
 	// a known type with another trigger).
 	Types  []string
-	Clock  Clock            // nil: the system clock; times MessageTimeout and JunkQuiet
+	Clock  clock.Clock      // nil: clock.System; times MessageTimeout and JunkQuiet
 	Now    func() time.Time // nil: Clock.Now; stamps Received
 	Logger *slog.Logger     // nil: slog.Default()
 
@@ -155,11 +151,11 @@ type chunk struct {
 
 // timer is one of ServeConn's deadlines.
 type timer struct {
-	t  link.Timer
+	t  clock.Timer
 	at time.Time
 }
 
-func (t *timer) set(clk Clock, at time.Time, on bool) {
+func (t *timer) set(clk clock.Clock, at time.Time, on bool) {
 	if !on {
 		if t.t != nil {
 			t.t.Stop()
@@ -205,7 +201,7 @@ func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 	}
 	clk := s.Clock
 	if clk == nil {
-		clk = link.SystemClock
+		clk = clock.System
 	}
 	now := s.Now
 	if now == nil {

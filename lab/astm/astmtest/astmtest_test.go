@@ -9,47 +9,6 @@ import (
 	"time"
 )
 
-func TestClock(t *testing.T) {
-	c := NewClock(time.Unix(100, 0))
-	a := c.NewTimer(2 * time.Second)
-	b := c.NewTimer(time.Second)
-	stopped := c.NewTimer(time.Second)
-	if !stopped.Stop() || stopped.Stop() {
-		t.Fatal("Stop should report true once")
-	}
-	if got := c.Pending(); len(got) != 2 || got[0] != time.Second || got[1] != 2*time.Second {
-		t.Fatalf("pending %v", got)
-	}
-	if n := c.Advance(999 * time.Millisecond); n != 0 {
-		t.Fatalf("%d fired early", n)
-	}
-	if n := c.Advance(time.Millisecond); n != 1 {
-		t.Fatalf("%d fired at 1 s", n)
-	}
-	select {
-	case at := <-b.C():
-		if !at.Equal(time.Unix(101, 0)) {
-			t.Fatalf("fired at %v", at)
-		}
-	default:
-		t.Fatal("b did not fire")
-	}
-	select {
-	case <-a.C():
-		t.Fatal("a fired early")
-	default:
-	}
-	if n := c.Advance(time.Hour); n != 1 {
-		t.Fatalf("%d fired later", n)
-	}
-	if a.Stop() {
-		t.Fatal("Stop of a fired timer reported true")
-	}
-	if len(c.Pending()) != 0 || !c.Now().Equal(time.Unix(3701, 0)) {
-		t.Fatalf("pending %v now %v", c.Pending(), c.Now())
-	}
-}
-
 func TestNotation(t *testing.T) {
 	in := "<STX>1H|\\^&<CR><ETX>FF<CR><LF><xE9><x00><notaname>"
 	b, err := Decode(in)
