@@ -10,7 +10,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/internal/clock"
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
 	"github.com/exhibit-forensics/exhibit/lab/astm/testcode"
@@ -32,7 +32,7 @@ type host struct {
 	t     *testing.T
 	c     *Conn
 	rec   *recorder
-	peer  *astmtest.Peer
+	peer  *streamtest.Peer
 	clk   *clock.Fake
 	steps chan link.Step
 }
@@ -40,7 +40,7 @@ type host struct {
 func startHost(t *testing.T, mod func(*Config)) *host {
 	t.Helper()
 	a, b := net.Pipe()
-	h := &host{t: t, rec: newRecorder(), peer: &astmtest.Peer{RW: b, Wait: guard},
+	h := &host{t: t, rec: newRecorder(), peer: &streamtest.Peer{RW: b, Wait: guard},
 		clk: clock.NewFake(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)), steps: make(chan link.Step, 1000)}
 	cfg := Config{Role: link.Host, Dialect: Standard(), Handler: h.rec, Clock: h.clk, Logger: quiet,
 		Trace: func(s link.Step) { h.steps <- s }}
@@ -323,7 +323,7 @@ func TestConnPair(t *testing.T) {
 	})
 	t.Run("pty", func(t *testing.T) {
 		connPair(t, func(t *testing.T) (link.Stream, link.Stream) {
-			p := astmtest.PTY(t)
+			p := streamtest.PTY(t)
 			return p.Terminal(), p
 		})
 	})

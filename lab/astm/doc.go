@@ -12,8 +12,10 @@
 //   - lab/astm/record: E1394 records and messages, delimiters, escapes,
 //     charsets;
 //   - lab/astm/value: measurement values, censored values kept censored;
-//   - lab/astm/testcode: per-analyser test-code maps;
-//   - lab/astm/astmtest: fake clock, scripted peer, transcripts, pty pairs.
+//   - lab/astm/testcode: per-analyser test-code maps.
+//
+// Their tests share internal/streamtest (transcripts, the <STX> notation, a
+// scripted peer, pseudo-terminal pairs) and internal/clock's fake clock.
 //
 // This package joins them. A Dialect is an instrument family's departures
 // from the standard, as data (dialects/*.dialect, "astm-dialect v1" files;

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
 )
 
@@ -79,7 +79,7 @@ func dump(ms []*Message, rs []*Rejected) string {
 		dumpMessage(&b, m)
 	}
 	for _, r := range rs {
-		fmt.Fprintf(&b, "reject %s\n  dialect %s\n  reason %v\n  raw %s\n", r.ID, r.Dialect, r.Reason, astmtest.Encode(r.Raw))
+		fmt.Fprintf(&b, "reject %s\n  dialect %s\n  reason %v\n  raw %s\n", r.ID, r.Dialect, r.Reason, streamtest.Encode(r.Raw))
 	}
 	return b.String()
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/internal/clock"
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
 	"github.com/exhibit-forensics/exhibit/lab/astm/testcode"
@@ -36,13 +36,13 @@ func (o ordersFile) Orders(ctx context.Context, specimens []string) ([]Order, er
 	return out, nil
 }
 
-func loadTranscript(t *testing.T, path string) (*astmtest.Transcript, *Dialect, Config) {
+func loadTranscript(t *testing.T, path string) (*streamtest.Transcript, *Dialect, Config) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := astmtest.ParseTranscript(filepath.Base(path), data)
+	tr, err := streamtest.ParseTranscript(filepath.Base(path), data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,13 +50,13 @@ func loadTranscript(t *testing.T, path string) (*astmtest.Transcript, *Dialect, 
 	if df, ok := tr.Files["dialect"]; ok {
 		d, err = ParseDialect(df)
 	} else {
-		d, err = LookupDialect(tr.Headers["dialect"])
+		d, err = LookupDialect(tr.Header["dialect"])
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := Config{Dialect: d, Logger: quiet}
-	if s := tr.Headers["sender"]; s != "" {
+	if s := tr.Header["sender"]; s != "" {
 		cfg.Sender = strings.Split(s, "^")
 	}
 	if c, ok := tr.Files["codes"]; ok {
@@ -77,9 +77,9 @@ func loadTranscript(t *testing.T, path string) (*astmtest.Transcript, *Dialect, 
 	return tr, d, cfg
 }
 
-func transcriptClock(tr *astmtest.Transcript) *clock.Fake {
+func transcriptClock(tr *streamtest.Transcript) *clock.Fake {
 	start := time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)
-	if c := tr.Headers["clock"]; c != "" {
+	if c := tr.Header["clock"]; c != "" {
 		if t, err := time.Parse(time.RFC3339, c); err == nil {
 			start = t
 		}
@@ -107,7 +107,7 @@ func TestTranscripts(t *testing.T) {
 			covered[d.Name] = true
 			rec := newRecorder()
 			cfg.Role, cfg.Handler, cfg.Clock = link.Host, rec, transcriptClock(tr)
-			playAgainst(t, tr, cfg, 'I')
+			playAgainst(t, tr, cfg, streamtest.Instrument)
 			got := dump(rec.snapshot())
 			golden := strings.TrimSuffix(path, ".txtar") + ".golden"
 			if *update {
@@ -123,7 +123,7 @@ func TestTranscripts(t *testing.T) {
 				t.Errorf("handler saw:\n%s\nwant (%s):\n%s", got, golden, want)
 			}
 
-			if tr.Headers["replay"] == "host-only" {
+			if tr.Header["replay"] == "host-only" {
 				return
 			}
 			accepted, _ := rec.snapshot()
@@ -141,13 +141,13 @@ func TestTranscripts(t *testing.T) {
 
 // playAgainst runs a Conn with cfg on one end of a pipe and the transcript,
 // as side `as`, on the other, until the transcript ends.
-func playAgainst(t *testing.T, tr *astmtest.Transcript, cfg Config, as byte) *Conn {
+func playAgainst(t *testing.T, tr *streamtest.Transcript, cfg Config, as streamtest.Side) *Conn {
 	t.Helper()
 	// The transcript's EOTs end transfers; wait for the Conn to have seen
 	// each before looking at what its handler got.
 	eots := 0
-	for _, l := range tr.Lines {
-		if l.From == as && string(l.Data) == "\x04" {
+	for _, ex := range tr.Exchanges {
+		if ex.From == as && string(ex.Data) == "\x04" {
 			eots++
 		}
 	}
@@ -190,7 +190,7 @@ func splitRaw(raw []byte) [][]byte {
 
 // replayInstrument makes our instrument send what the host accepted and
 // checks its bytes against the transcript.
-func replayInstrument(t *testing.T, tr *astmtest.Transcript, cfg Config, accepted []*Message) {
+func replayInstrument(t *testing.T, tr *streamtest.Transcript, cfg Config, accepted []*Message) {
 	t.Helper()
 	if len(accepted) == 0 {
 		t.Fatal("nothing to replay")
@@ -210,7 +210,7 @@ func replayInstrument(t *testing.T, tr *astmtest.Transcript, cfg Config, accepte
 		<-done
 	}()
 	played := make(chan error, 1)
-	go func() { played <- tr.Play(ctx, b, 'H', guard) }()
+	go func() { played <- tr.Play(ctx, b, streamtest.Host, guard) }()
 	first := accepted[0]
 	if len(first.Parsed.Queries) > 0 {
 		reply, err := c.QueryRecords(ctx, splitRaw(first.Raw))
@@ -246,7 +246,7 @@ func TestTranscriptReplyIsWhatOrdersMessageBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent := string(tr.Sent('H'))
+	sent := string(tr.Sent(streamtest.Host))
 	for _, r := range raws {
 		if !strings.Contains(sent, string(r)+"\r") {
 			t.Errorf("record %q is not in the transcript's reply", r)

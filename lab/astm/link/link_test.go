@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/internal/clock"
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 )
@@ -51,7 +51,7 @@ func (s *sink) End(ctx context.Context, err error) { s.ends <- err }
 type harness struct {
 	t     *testing.T
 	l     *link.Link
-	peer  *astmtest.Peer
+	peer  *streamtest.Peer
 	clk   *clock.Fake
 	steps chan link.Step
 	sink  *sink
@@ -63,7 +63,7 @@ type harness struct {
 func start(t *testing.T, role link.Role, mod func(*link.Config)) *harness {
 	t.Helper()
 	a, b := net.Pipe()
-	h := &harness{t: t, peer: &astmtest.Peer{RW: b, Wait: guard}, clk: clock.NewFake(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)),
+	h := &harness{t: t, peer: &streamtest.Peer{RW: b, Wait: guard}, clk: clock.NewFake(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)),
 		steps: make(chan link.Step, 1000), sink: newSink(), ran: make(chan error, 1)}
 	cfg := link.Config{Role: role, Receiver: h.sink, Clock: h.clk, Trace: func(s link.Step) { record(role, s); h.steps <- s },
 		Busy: h.busy.Load}
@@ -513,7 +513,7 @@ func TestFrameNumbersWrap(t *testing.T) {
 	for i, f := range frames {
 		f.Number = (i + 1) % 8
 		enc, _ := frame.Append(nil, f, frame.Options{})
-		h.expect(astmtest.Encode(enc))
+		h.expect(streamtest.Encode(enc))
 		h.write("<ACK>")
 	}
 	h.expect("<EOT>")
@@ -528,7 +528,7 @@ func TestFrameNumbersWrap(t *testing.T) {
 	for i, f := range frames {
 		f.Number = (i + 1) % 8
 		enc, _ := frame.Append(nil, f, frame.Options{})
-		r.write(astmtest.Encode(enc))
+		r.write(streamtest.Encode(enc))
 		r.expect("<ACK>")
 		if got := r.frame(); got.Number != f.Number {
 			t.Fatalf("frame %d has number %d", i, got.Number)

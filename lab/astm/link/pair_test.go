@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/internal/clock"
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 )
@@ -140,7 +140,7 @@ func TestPairOverPipe(t *testing.T) {
 }
 
 func TestPairOverPTY(t *testing.T) {
-	p := astmtest.PTY(t)
+	p := streamtest.PTY(t)
 	host, inst := runPair(t, p.Terminal(), p)
 	exchange(t, host, inst)
 }

@@ -1,4 +1,4 @@
-package astmtest
+package streamtest
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package astmtest
+package streamtest
 
 import (
 	"bytes"
@@ -38,10 +38,10 @@ func (p *Peer) Expect(want string) error {
 	}
 	got, err := p.Read(len(wb))
 	if err != nil {
-		return fmt.Errorf("astmtest: waiting for %s: got %s, %w", want, Encode(got), err)
+		return fmt.Errorf("streamtest: waiting for %s: got %s, %w", want, Encode(got), err)
 	}
 	if !bytes.Equal(got, wb) {
-		return fmt.Errorf("astmtest: got %s, want %s", Encode(got), want)
+		return fmt.Errorf("streamtest: got %s, want %s", Encode(got), want)
 	}
 	return nil
 }
