@@ -2,7 +2,6 @@ package light
 
 import (
 	"context"
-	"fmt"
 	"io/fs"
 	"slices"
 	"testing"
@@ -11,20 +10,22 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
 	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
 	"github.com/exhibit-forensics/exhibit/internal/clock"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 )
 
 // TestOpenBacksOff: while the port is missing, Open retries with a doubling
 // backoff capped at 250 ms, each wait on the driver's clock: the test takes
 // each wait off the fake clock and lets it pass.
 func TestOpenBacksOff(t *testing.T) {
-	tr, err := serialtest.ParseTranscript([]byte(fmt.Sprintf(
-		"device=light-engine\nfirmware=1.4.2\nbaud=115200\n-- -> --\n%s-- <- --\n%s-- -> --\n%s-- <- --\n%s",
-		Frame{1, []string{"ID"}}.Append(nil), Frame{1, []string{"OK", "MODEL=LE6", "SN=1"}}.Append(nil),
-		Frame{2, []string{"VER"}}.Append(nil), Frame{2, []string{"OK", "FW=2.0"}}.Append(nil))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pb := serialtest.NewPlayback(tr)
+	pb := serialtest.NewPlayback(&streamtest.Transcript{
+		Header: map[string]string{"device": "light-engine", "firmware": "1.4.2", "baud": "115200"},
+		Exchanges: []streamtest.Exchange{
+			{From: streamtest.Host, Data: Frame{1, []string{"ID"}}.Append(nil)},
+			{From: streamtest.Instrument, Data: Frame{1, []string{"OK", "MODEL=LE6", "SN=1"}}.Append(nil)},
+			{From: streamtest.Host, Data: Frame{2, []string{"VER"}}.Append(nil)},
+			{From: streamtest.Instrument, Data: Frame{2, []string{"OK", "FW=2.0"}}.Append(nil)},
+		},
+	})
 	failures := 7
 	open := func(context.Context, string, serialport.Mode) (serialport.Conn, error) {
 		if failures > 0 {

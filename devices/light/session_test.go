@@ -15,6 +15,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
 	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
 	"github.com/exhibit-forensics/exhibit/internal/clock"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 )
 
 var update = flag.Bool("update", false, "re-record testdata/session.txtar from the simulator")
@@ -156,7 +157,7 @@ func playbackOpener(t *testing.T, file string) light.Opener {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := serialtest.ParseTranscript(data)
+	tr, err := streamtest.ParseTranscript(file, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +269,7 @@ func TestSessionFileHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := serialtest.ParseTranscript(data)
+	tr, err := streamtest.ParseTranscript(sessionFile, data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,16 @@ func fired(tm clock.Timer) (time.Time, bool) {
 	}
 }
 
+// notYet fails the test if done already holds a result.
+func notYet(t *testing.T, done <-chan error, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		t.Fatalf("%s: returned %v", what, err)
+	default:
+	}
+}
+
 func TestFake(t *testing.T) {
 	c := clock.NewFake(time.Unix(100, 0))
 	a := c.NewTimer(2 * time.Second)
@@ -108,11 +118,7 @@ func TestFakeBlockUntil(t *testing.T) {
 		done <- c.BlockUntil(ctx, 2)
 	}()
 	first := c.NewTimer(time.Second)
-	select {
-	case err := <-done:
-		t.Fatalf("BlockUntil(2) returned %v with one timer", err)
-	default:
-	}
+	notYet(t, done, "BlockUntil(2) with one timer")
 	c.NewTimer(time.Second)
 	if err := <-done; err != nil {
 		t.Fatalf("BlockUntil(2) = %v", err)
@@ -165,11 +171,7 @@ func TestSleep(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Advance(59 * time.Second)
-	select {
-	case err := <-done:
-		t.Fatalf("Sleep returned %v a second early", err)
-	default:
-	}
+	notYet(t, done, "Sleep a second early")
 	c.Advance(time.Second)
 	if err := <-done; err != nil {
 		t.Fatalf("Sleep = %v", err)

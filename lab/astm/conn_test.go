@@ -329,20 +329,6 @@ func TestConnPair(t *testing.T) {
 	})
 }
 
-type staticOrders []Order
-
-func (s staticOrders) Orders(ctx context.Context, specimens []string) ([]Order, error) {
-	var out []Order
-	for _, o := range s {
-		for _, sp := range specimens {
-			if o.SpecimenID == sp {
-				out = append(out, o)
-			}
-		}
-	}
-	return out, nil
-}
-
 // connPair runs a host and an instrument Conn for every built-in dialect,
 // each over a fresh stream pair from streams (closed when the subtest ends).
 func connPair(t *testing.T, streams func(*testing.T) (hostRW, instRW link.Stream)) {
@@ -357,7 +343,7 @@ func connPair(t *testing.T, streams func(*testing.T) (hostRW, instRW link.Stream
 			clk := clock.NewFake(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC))
 			hc, err := NewConn(hostRW, Config{Role: link.Host, Dialect: d, Handler: hrec, Clock: clk, Logger: quiet,
 				Sender: record.Repeat{"Exhibit"},
-				Answer: OrdersAnswer(staticOrders{{PatientID: "CASE-9", SpecimenID: "S9", Tests: []string{"GHB", "BENZ"}, SpecimenType: "URINE"}})})
+				Answer: OrdersAnswer(orderList{{PatientID: "CASE-9", SpecimenID: "S9", Tests: []string{"GHB", "BENZ"}, SpecimenType: "URINE"}})})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -131,3 +131,19 @@ func fmtComment(c record.Comment) string {
 	}
 	return fmt.Sprintf("source=%s type=%s text=%q", c.Source, c.Type, strings.Join(parts, " / "))
 }
+
+// orderList is a test OrderSource: the orders for the specimens asked
+// about, in the order asked.
+type orderList []Order
+
+func (l orderList) Orders(ctx context.Context, specimens []string) ([]Order, error) {
+	var out []Order
+	for _, s := range specimens {
+		for _, o := range l {
+			if o.SpecimenID == s {
+				out = append(out, o)
+			}
+		}
+	}
+	return out, nil
+}

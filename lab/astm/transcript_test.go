@@ -20,22 +20,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// ordersFile is a test OrderSource read from a transcript's "orders" file:
-// one order per line, "PATIENT SPECIMEN TYPE TEST...".
-type ordersFile []Order
-
-func (o ordersFile) Orders(ctx context.Context, specimens []string) ([]Order, error) {
-	var out []Order
-	for _, s := range specimens {
-		for _, x := range o {
-			if x.SpecimenID == s {
-				out = append(out, x)
-			}
-		}
-	}
-	return out, nil
-}
-
 func loadTranscript(t *testing.T, path string) (*streamtest.Transcript, *Dialect, Config) {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -67,7 +51,8 @@ func loadTranscript(t *testing.T, path string) (*streamtest.Transcript, *Dialect
 		cfg.Codes = m
 	}
 	if o, ok := tr.Files["orders"]; ok {
-		var of ordersFile
+		// One order per line: PATIENT SPECIMEN TYPE TEST...
+		var of orderList
 		for _, l := range strings.Split(strings.TrimSpace(string(o)), "\n") {
 			f := strings.Fields(l)
 			of = append(of, Order{PatientID: f[0], SpecimenID: f[1], SpecimenType: f[2], Tests: f[3:]})
@@ -157,20 +142,8 @@ func playAgainst(t *testing.T, tr *streamtest.Transcript, cfg Config, as streamt
 			ended <- struct{}{}
 		}
 	}
-	a, b := net.Pipe()
-	c, err := NewConn(a, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		a.Close()
-		b.Close()
-		<-done
-	}()
+	c, b, ctx, stop := runOverPipe(t, cfg)
+	defer stop()
 	if err := tr.Play(ctx, b, as, guard); err != nil {
 		t.Fatal(err)
 	}
@@ -184,6 +157,26 @@ func playAgainst(t *testing.T, tr *streamtest.Transcript, cfg Config, as streamt
 	return c
 }
 
+// runOverPipe runs a Conn with cfg on one end of a pipe and returns the
+// other end; stop ends the Conn and closes the pipe.
+func runOverPipe(t *testing.T, cfg Config) (c *Conn, far net.Conn, ctx context.Context, stop func()) {
+	t.Helper()
+	a, b := net.Pipe()
+	c, err := NewConn(a, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	return c, b, ctx, func() {
+		cancel()
+		a.Close()
+		b.Close()
+		<-done
+	}
+}
+
 func splitRaw(raw []byte) [][]byte {
 	return bytes.Split(bytes.TrimSuffix(raw, []byte("\r")), []byte("\r"))
 }
@@ -195,20 +188,8 @@ func replayInstrument(t *testing.T, tr *streamtest.Transcript, cfg Config, accep
 	if len(accepted) == 0 {
 		t.Fatal("nothing to replay")
 	}
-	a, b := net.Pipe()
-	c, err := NewConn(a, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		a.Close()
-		b.Close()
-		<-done
-	}()
+	c, b, ctx, stop := runOverPipe(t, cfg)
+	defer stop()
 	played := make(chan error, 1)
 	go func() { played <- tr.Play(ctx, b, streamtest.Host, guard) }()
 	first := accepted[0]

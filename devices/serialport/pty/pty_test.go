@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 )
 
 // guard bounds a wait for something that must happen; it is not a timing
@@ -29,15 +30,6 @@ func open(t *testing.T) *pty.Pair {
 	return p
 }
 
-func readN(t *testing.T, r io.Reader, n int) []byte {
-	t.Helper()
-	buf := make([]byte, n)
-	if _, err := io.ReadFull(r, buf); err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	return buf
-}
-
 // TestRawBothWays: every byte value crosses the pair unchanged in both
 // directions — no echo, no CR/LF translation, no signal or line-editing
 // characters (ETX is ^C, EOT ^D, NAK ^U, ETB ^W).
@@ -53,14 +45,14 @@ func TestRawBothWays(t *testing.T) {
 	if _, err := p.Terminal().Write(all); err != nil {
 		t.Fatal(err)
 	}
-	if got := readN(t, p, len(all)); string(got) != string(all) {
-		t.Fatalf("terminal to master: got %q", got)
+	if got, err := (&streamtest.Peer{RW: p}).Read(len(all)); err != nil || string(got) != string(all) {
+		t.Fatalf("terminal to master: got %q, %v", got, err)
 	}
 	if _, err := p.Write(all); err != nil {
 		t.Fatal(err)
 	}
-	if got := readN(t, p.Terminal(), len(all)); string(got) != string(all) {
-		t.Fatalf("master to terminal: got %q", got)
+	if got, err := (&streamtest.Peer{RW: p.Terminal(), Wait: guard}).Read(len(all)); err != nil || string(got) != string(all) {
+		t.Fatalf("master to terminal: got %q, %v", got, err)
 	}
 }
 

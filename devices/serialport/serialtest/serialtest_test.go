@@ -9,6 +9,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
 	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 )
 
 // echoDevice answers every line read from p with "ok <line>" until p is closed.
@@ -92,13 +93,13 @@ func TestRecordThenPlayback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = "# recorded by TestRecordThenPlayback\ndevice=echo\nfirmware=0.1\nbaud=115200\n-- -> --\na\n-- <- --\nok a\n-- -> --\nbc\n-- <- --\nok bc\n"
+	const want = "# recorded by TestRecordThenPlayback\ndevice=echo\nfirmware=0.1\nbaud=115200\n-- session --\nH: a<LF>\nI: ok a<LF>\nH: bc<LF>\nI: ok bc<LF>\n"
 	if string(out) != want {
 		t.Fatalf("transcript:\n%s\nwant:\n%s", out, want)
 	}
 
 	// Replay in full: same bytes, Close is clean.
-	tr, err = ParseTranscript(out)
+	tr, err = streamtest.ParseTranscript("echo.txtar", out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,13 +114,13 @@ func TestRecordThenPlayback(t *testing.T) {
 	// Stop early: Close reports the unused exchanges.
 	pb = NewPlayback(tr)
 	pb.Write([]byte("a\n"))
-	if err := pb.Close(); !errors.Is(err, ErrUnused) || !strings.Contains(err.Error(), `3 of 4 exchanges left, next is <- "ok a\n"`) {
+	if err := pb.Close(); !errors.Is(err, ErrUnused) || !strings.Contains(err.Error(), `3 of 4 exchanges left, next is I: ok a<LF>`) {
 		t.Fatalf("Close after partial replay: %v, want ErrUnused naming the next exchange", err)
 	}
 
 	// Deviate: the wrong write fails at once and again at Close.
 	pb = NewPlayback(tr)
-	if _, err := pb.Write([]byte("x\n")); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), `exchange 1: wrote "x\n", transcript has "a\n"`) {
+	if _, err := pb.Write([]byte("x\n")); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), `exchange 1 (echo.txtar:6): wrote x<LF>, transcript has a<LF>`) {
 		t.Fatalf("mismatched write: %v", err)
 	}
 	if err := pb.Close(); !errors.Is(err, ErrMismatch) || !errors.Is(err, ErrUnused) {
@@ -128,12 +129,12 @@ func TestRecordThenPlayback(t *testing.T) {
 }
 
 func TestPlaybackOrdering(t *testing.T) {
-	tr := &Transcript{
+	tr := &streamtest.Transcript{
 		Header: map[string]string{"device": "d", "firmware": "1", "baud": "9600"},
-		Exchanges: []Exchange{
-			{ToDevice, []byte("q\n")},
-			{FromDevice, []byte("r1\n")},
-			{ToDevice, []byte("q\n")},
+		Exchanges: []streamtest.Exchange{
+			{From: streamtest.Host, Data: []byte("q\n")},
+			{From: streamtest.Instrument, Data: []byte("r1\n")},
+			{From: streamtest.Host, Data: []byte("q\n")},
 		},
 	}
 	pb := NewPlayback(tr)
