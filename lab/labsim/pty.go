@@ -25,7 +25,7 @@ type PTYLine struct {
 
 var _ transport.Runner = (*PTYLine)(nil)
 
-// Run serves sessions until ctx ends, then removes Link.
+// Run serves sessions until ctx ends, then removes Link (pty.Link.Serve).
 func (p *PTYLine) Run(ctx context.Context, serve transport.Session) error {
 	if p.Link == "" {
 		return errors.New("labsim: PTYLine needs a link path")
@@ -34,30 +34,16 @@ func (p *PTYLine) Run(ctx context.Context, serve transport.Session) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	defer p.Link.Remove()
-	for ctx.Err() == nil {
-		pt, err := pty.Open()
-		if err != nil {
-			return err
-		}
-		if err := p.Link.Point(pt.Path()); err != nil {
-			pt.Close()
-			return err
-		}
+	session := func(ctx context.Context, pt *pty.Pair) error {
 		log.Info("labsim: serial line ready", "link", string(p.Link), "pty", pt.Path())
 		if p.Ready != nil {
 			p.Ready(pt.Path())
 		}
-		stop := context.AfterFunc(ctx, func() { pt.Close() })
-		err = serve(ctx, pt)
-		stop()
-		// Unplug: the link goes first, so the receiver cannot reopen the
-		// old terminal, then the terminal itself.
-		p.Link.Remove()
-		pt.Close()
-		if ctx.Err() == nil {
-			log.Info("labsim: serial line dropped; plugging in a new one", "error", err)
-		}
+		return serve(ctx, pt)
 	}
-	return nil
+	replug := func(ctx context.Context, err error) error {
+		log.Info("labsim: serial line dropped; plugging in a new one", "error", err)
+		return nil
+	}
+	return p.Link.Serve(ctx, session, replug)
 }

@@ -1,6 +1,7 @@
 package pty
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -53,4 +54,49 @@ func (l Link) Target() (string, error) {
 		t = filepath.Join(filepath.Dir(string(l)), t)
 	}
 	return t, nil
+}
+
+// Serve plays a device behind the link the way a USB-serial adapter comes
+// and goes behind a /dev/serial/by-id link, until ctx ends. It opens a Pair,
+// points the link at it and runs session on it. When the session returns it
+// unplugs: it removes the link first, so that nothing re-opens the old
+// /dev/pts/N (which the kernel may give to another pseudo-terminal), then
+// closes the pair, so that a driver that has it open fails as it does when
+// an adapter is removed. Then it calls next with the session's error: if
+// next returns nil a new pseudo-terminal — with a new /dev/pts number — is
+// plugged in behind the same link; otherwise Serve returns next's error.
+// next may wait (a replug delay) and must return when ctx ends.
+//
+// When ctx ends the pair is closed, which unblocks the session, the link is
+// removed and Serve returns nil. Serve also returns when a pseudo-terminal
+// cannot be opened or the link cannot be set or removed.
+func (l Link) Serve(ctx context.Context, session func(ctx context.Context, p *Pair) error, next func(ctx context.Context, err error) error) error {
+	for ctx.Err() == nil {
+		p, err := Open()
+		if err != nil {
+			return err
+		}
+		if err := l.Point(p.Path()); err != nil {
+			p.Close()
+			return err
+		}
+		stop := context.AfterFunc(ctx, func() { p.Close() })
+		serr := session(ctx, p)
+		stop()
+		rerr := l.Remove()
+		p.Close()
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case rerr != nil:
+			return rerr
+		}
+		if err := next(ctx, serr); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package pty_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -134,5 +135,99 @@ func TestLinkRelativeTarget(t *testing.T) {
 	}
 	if got, err := pty.Link(filepath.Join(dir, "dev")).Target(); err != nil || got != filepath.Join(dir, "pts-7") {
 		t.Fatalf("Target = %q, %v", got, err)
+	}
+}
+
+// TestLinkServe: Serve plugs a new pseudo-terminal in behind the link for
+// each session, unplugs it (the link gone before the pair is closed) when
+// the session returns, asks next whether to go on, closes the pair when
+// ctx ends, and leaves no link behind.
+func TestLinkServe(t *testing.T) {
+	l := pty.Link(filepath.Join(t.TempDir(), "dev"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errSession := errors.New("session over")
+	type plugged struct {
+		path, target string
+		pair         *pty.Pair
+	}
+	plugs := make(chan plugged)
+	resume := make(chan struct{})
+	var nexts []error
+	done := make(chan error, 1)
+	go func() {
+		done <- l.Serve(ctx, func(ctx context.Context, p *pty.Pair) error {
+			target, err := l.Target()
+			if err != nil {
+				return err
+			}
+			plugs <- plugged{p.Path(), target, p}
+			<-resume
+			if len(nexts) == 0 {
+				return errSession // the first session ends by itself
+			}
+			_, err = p.Read(make([]byte, 1)) // the second is ended by ctx
+			return err
+		}, func(ctx context.Context, err error) error {
+			if _, lerr := os.Lstat(string(l)); !os.IsNotExist(lerr) {
+				t.Errorf("next called with the link still there: %v", lerr)
+			}
+			nexts = append(nexts, err)
+			return nil
+		})
+	}()
+	first := <-plugs
+	if first.target != first.path {
+		t.Fatalf("link points at %s during a session on %s", first.target, first.path)
+	}
+	resume <- struct{}{}
+	second := <-plugs
+	if len(nexts) != 1 || nexts[0] != errSession {
+		t.Fatalf("next saw %v, want the first session's error", nexts)
+	}
+	if _, err := first.pair.Write([]byte("x")); err == nil {
+		t.Fatal("the first pair still works after its session ended")
+	}
+	if second.target != second.path {
+		t.Fatalf("link points at %s during a session on %s", second.target, second.path)
+	}
+	resume <- struct{}{}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve after cancel = %v", err)
+		}
+	case <-time.After(guard):
+		t.Fatal("cancelling did not end the session")
+	}
+	if len(nexts) != 1 {
+		t.Fatalf("next called %d times, want once", len(nexts))
+	}
+	if _, err := os.Lstat(string(l)); !os.IsNotExist(err) {
+		t.Fatalf("link left behind: %v", err)
+	}
+}
+
+// TestLinkServeStops: an error from next ends Serve with that error, and a
+// link that cannot be made ends it at once.
+func TestLinkServeStops(t *testing.T) {
+	l := pty.Link(filepath.Join(t.TempDir(), "dev"))
+	stop := errors.New("no replug")
+	sessions := 0
+	err := l.Serve(context.Background(), func(context.Context, *pty.Pair) error {
+		sessions++
+		return nil
+	}, func(context.Context, error) error { return stop })
+	if err != stop || sessions != 1 {
+		t.Fatalf("Serve = %v after %d sessions, want %v after 1", err, sessions, stop)
+	}
+	bad := pty.Link(filepath.Join(t.TempDir(), "missing-dir", "dev"))
+	err = bad.Serve(context.Background(), func(context.Context, *pty.Pair) error {
+		t.Error("session run without a link")
+		return nil
+	}, func(context.Context, error) error { return nil })
+	if err == nil {
+		t.Fatal("Serve with a link in a missing directory succeeded")
 	}
 }
