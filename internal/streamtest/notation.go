@@ -19,17 +19,8 @@ var byteNames = func() map[byte]string {
 	return m
 }()
 
-// token classifies what follows a '<' in the notation: the text up to the
-// next '>' (tok), and whether it is a name, a byte (x and two characters,
-// which must be hex digits) or neither (the '<' is then literal).
-func token(s string) (tok string, closed bool) {
-	j := strings.IndexByte(s, '>')
-	if j < 0 {
-		return "", false
-	}
-	return s[:j], true
-}
-
+// isByteToken reports whether the text between '<' and '>' stands for a
+// byte: x and two characters (which must be hex digits).
 func isByteToken(tok string) bool { return len(tok) == 3 && tok[0] == 'x' }
 
 // Decode turns the <STX> notation into bytes: <NAME> for the control
@@ -45,7 +36,7 @@ func Decode(s string) ([]byte, error) {
 			out = append(out, c)
 			continue
 		}
-		tok, ok := token(s[i+1:])
+		tok, _, ok := strings.Cut(s[i+1:], ">")
 		switch {
 		case !ok:
 		case names[tok] != 0:

@@ -28,14 +28,6 @@ const (
 
 func (s Side) String() string { return string(s) }
 
-// Other returns the other side.
-func (s Side) Other() Side {
-	if s == Host {
-		return Instrument
-	}
-	return Host
-}
-
 // An Exchange is one write: bytes one side sent, in one line of the
 // session.
 type Exchange struct {
