@@ -41,14 +41,16 @@ RACE_PKGS := \
 	./devices/rigsim \
 	./devices/rigsim/scene \
 	./devices/serialport \
+	./devices/serialport/pty \
 	./devices/serialport/serialtest \
 	./lab/astm \
-	./lab/astm/astmtest \
 	./lab/astm/link \
 	./lab/hl7 \
 	./lab/labsim \
 	./lab/receive \
-	./lab/transport
+	./lab/transport \
+	./internal/clock \
+	./internal/streamtest
 
 # Everything CI runs: formatting, vet, every package built (cgo ones included),
 # the bundle verifier built without cgo for other platforms, the bench/tessera

@@ -7,7 +7,6 @@ require (
 	github.com/go-json-experiment/json v1.27.2
 	github.com/google/uuid v1.6.0
 	github.com/mattn/go-sqlite3 v1.14.53
-	github.com/rogpeppe/go-internal v1.16.0
 	github.com/secure-systems-lab/go-securesystemslib v0.10.0
 	github.com/transparency-dev/merkle v0.0.2
 	go.bug.st/serial v1.8.0

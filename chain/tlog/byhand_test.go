@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/exhibit-forensics/exhibit/chain/tlog/tlogtest"
-	"github.com/rogpeppe/go-internal/txtar"
+	"golang.org/x/tools/txtar"
 )
 
 // TestVerifyByHand runs testdata/verify-by-hand.sh, the procedure in

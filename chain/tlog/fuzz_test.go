@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/exhibit-forensics/exhibit/chain/tlog"
-	"github.com/rogpeppe/go-internal/txtar"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/tools/txtar"
 )
 
 func FuzzParseCheckpoint(f *testing.F) {

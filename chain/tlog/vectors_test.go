@@ -16,8 +16,8 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/tlog"
 	"github.com/exhibit-forensics/exhibit/chain/tlog/tlogtest"
-	"github.com/rogpeppe/go-internal/txtar"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/tools/txtar"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/vectors.txtar (then -write-corpus rewrites the fuzz seed corpora made from it)")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
@@ -84,8 +85,8 @@ func TestDriverAgainstSimulator(t *testing.T) {
 }
 
 func TestWaitSettled(t *testing.T) {
-	clock := lightsim.NewManualClock(t0)
-	sim := lightsim.New(lightsim.Config{Clock: clock})
+	clk := clock.NewFake(t0)
+	sim := lightsim.New(lightsim.Config{Clock: clk})
 	d := start(t, sim).open(t, light.Config{})
 	ctx := context.Background()
 	if err := d.SetFilter(ctx, light.FilterOrange); err != nil {
@@ -104,7 +105,7 @@ func TestWaitSettled(t *testing.T) {
 		t.Fatal("WaitSettled returned before the simulated settle time")
 	default:
 	}
-	clock.Advance(lightsim.DefaultSettle.Filter)
+	clk.Advance(lightsim.DefaultSettle.Filter)
 	if err := wait(t, errc, "WaitSettled"); err != nil {
 		t.Fatal(err)
 	}
@@ -187,14 +188,14 @@ func TestNoReplyGivesUp(t *testing.T) {
 // TestLatency: a reply held back by the simulator's clock arrives when the
 // clock moves; the driver waits for it within its timeout.
 func TestLatency(t *testing.T) {
-	clock := lightsim.NewManualClock(t0)
-	sim := lightsim.New(lightsim.Config{Clock: clock})
+	clk := clock.NewFake(t0)
+	sim := lightsim.New(lightsim.Config{Clock: clk})
 	d := start(t, sim).open(t, light.Config{Timeout: 20 * time.Second})
 	sim.SetFaults(lightsim.Faults{Latency: 50 * time.Millisecond})
 	errc := result(func() error { return d.SetLevel(context.Background(), 33) })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := clock.BlockUntil(ctx, 1); err != nil {
+	if err := clk.BlockUntil(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -202,7 +203,7 @@ func TestLatency(t *testing.T) {
 		t.Fatalf("SetLevel returned %v while its reply was held back", err)
 	default:
 	}
-	clock.Advance(50 * time.Millisecond)
+	clk.Advance(50 * time.Millisecond)
 	if err := wait(t, errc, "SetLevel"); err != nil {
 		t.Fatal(err)
 	}
@@ -351,7 +352,7 @@ func TestInterlockRefusal(t *testing.T) {
 func TestOverTemperature(t *testing.T) {
 	th := lightsim.DefaultThermal
 	th.Ambient = 64 // derating 100 - 5·4 = 80 %
-	sim := lightsim.New(lightsim.Config{Thermal: &th, Clock: lightsim.NewManualClock(t0)})
+	sim := lightsim.New(lightsim.Config{Thermal: &th, Clock: clock.NewFake(t0)})
 	d := start(t, sim).open(t, light.Config{})
 	ctx := context.Background()
 	if err := d.SetLevel(ctx, 100); err != nil {
@@ -474,8 +475,8 @@ func TestCancelHaltsLight(t *testing.T) {
 // TestHaltAbandonsCommand: Halt does not wait behind a slow command; the
 // command returns ErrHalted and the light goes off.
 func TestHaltAbandonsCommand(t *testing.T) {
-	clock := lightsim.NewManualClock(t0)
-	sim := lightsim.New(lightsim.Config{Clock: clock})
+	clk := clock.NewFake(t0)
+	sim := lightsim.New(lightsim.Config{Clock: clk})
 	d := start(t, sim).open(t, light.Config{Timeout: 20 * time.Second, HaltTimeout: 20 * time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -484,7 +485,7 @@ func TestHaltAbandonsCommand(t *testing.T) {
 	}
 	sim.SetFaults(lightsim.Faults{Latency: time.Hour})
 	errc := result(func() error { return d.SetLevel(ctx, 50) })
-	if err := clock.BlockUntil(ctx, 1); err != nil { // the simulator holds the reply back
+	if err := clk.BlockUntil(ctx, 1); err != nil { // the simulator holds the reply back
 		t.Fatal(err)
 	}
 	haltc := result(d.Halt)
@@ -493,7 +494,7 @@ func TestHaltAbandonsCommand(t *testing.T) {
 	}
 	// Release the held reply and let OFF through at once.
 	sim.SetFaults(lightsim.Faults{})
-	clock.Advance(time.Hour)
+	clk.Advance(time.Hour)
 	if err := wait(t, haltc, "Halt"); err != nil {
 		t.Fatal(err)
 	}

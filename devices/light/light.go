@@ -13,6 +13,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/devices"
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 // Defaults for Config.
@@ -49,6 +50,10 @@ type Config struct {
 	// Open opens the port; serialport.Open if nil. Tests pass a function
 	// returning serialtest.Record or serialtest.Playback.
 	Open Opener
+	// Clock times the waits between attempts — the reconnect backoff and
+	// WaitSettled's polling; clock.System if nil. Reply time-outs are real
+	// time: they bound reads of a real port.
+	Clock clock.Clock
 	// Logger receives retries, reconnects and Halt failures; nil discards.
 	Logger *slog.Logger
 }
@@ -75,11 +80,10 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Clock == nil {
+		c.Clock = clock.System
+	}
 }
-
-// after is the test seam for the reconnect backoff and WaitSettled's
-// polling.
-var after = time.After
 
 // pollSlice bounds each blocking read so that a cancelled context is noticed
 // promptly even though the serial library's Read takes no context.
@@ -233,10 +237,8 @@ func (d *Dev) WaitSettled(ctx context.Context, poll time.Duration) (Status, erro
 		if err != nil || st.Settled {
 			return st, err
 		}
-		select {
-		case <-ctx.Done():
+		if clock.Sleep(ctx, d.cfg.Clock, poll) != nil {
 			return st, d.cancelled(ctx)
-		case <-after(poll):
 		}
 	}
 }
@@ -431,10 +433,8 @@ func (d *Dev) reconnect(ctx context.Context) error {
 			}
 		}
 		last = err
-		select {
-		case <-wait.Done():
+		if clock.Sleep(wait, d.cfg.Clock, backoff) != nil {
 			return fmt.Errorf("%w: %s: %w (last error: %w)", ErrDisconnected, d.cfg.Path, wait.Err(), last)
-		case <-after(backoff):
 		}
 		backoff = min(2*backoff, 250*time.Millisecond)
 	}

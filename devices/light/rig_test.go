@@ -8,14 +8,14 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 )
 
 // rig is a simulated light engine behind a real pseudo-terminal, reachable
 // at a stable symlink, as a real engine is at /dev/serial/by-id/….
 type rig struct {
 	sim       *lightsim.Sim
-	link      serialtest.Link
+	link      pty.Link
 	plugged   chan string   // each new /dev/pts path
 	unplugged chan struct{} // each simulated unplug
 	replug    chan struct{} // send (or close) to plug back in
@@ -25,10 +25,10 @@ type rig struct {
 // ends.
 func start(tb testing.TB, sim *lightsim.Sim) *rig {
 	tb.Helper()
-	return startAt(tb, sim, serialtest.Link(filepath.Join(tb.TempDir(), "light-engine")))
+	return startAt(tb, sim, pty.Link(filepath.Join(tb.TempDir(), "light-engine")))
 }
 
-func startAt(tb testing.TB, sim *lightsim.Sim, link serialtest.Link) *rig {
+func startAt(tb testing.TB, sim *lightsim.Sim, link pty.Link) *rig {
 	tb.Helper()
 	r := &rig{
 		sim:       sim,

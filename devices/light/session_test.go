@@ -15,6 +15,8 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
 	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 )
 
 var update = flag.Bool("update", false, "re-record testdata/session.txtar from the simulator")
@@ -101,8 +103,8 @@ func runSession(t *testing.T, d *light.Dev, h sessionHooks) {
 // through serialtest.Record and checks the transcript against the committed
 // one (-update rewrites it).
 func TestRecordSession(t *testing.T) {
-	clock := lightsim.NewManualClock(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
-	sim := lightsim.New(lightsim.Config{Clock: clock})
+	clk := clock.NewFake(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
+	sim := lightsim.New(lightsim.Config{Clock: clk})
 	r := start(t, sim)
 	var rec *serialtest.Recorder
 	d := r.open(t, light.Config{
@@ -123,7 +125,7 @@ func TestRecordSession(t *testing.T) {
 	rec.SetHeader("model", d.Identity().Model)
 	rec.Note("Recorded by TestRecordSession (go test ./devices/light -run TestRecordSession -update)")
 	rec.Note("from the real driver against lightsim over a pseudo-terminal. See firmware-notes/light-engine.md.")
-	runSession(t, d, sessionHooks{advance: clock.Advance, interlock: sim.SetInterlock})
+	runSession(t, d, sessionHooks{advance: func(d time.Duration) { clk.Advance(d) }, interlock: sim.SetInterlock})
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +158,7 @@ func playbackOpener(t *testing.T, file string) light.Opener {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := serialtest.ParseTranscript(data)
+	tr, err := streamtest.ParseTranscript(file, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +270,7 @@ func TestSessionFileHeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := serialtest.ParseTranscript(data)
+	tr, err := streamtest.ParseTranscript(sessionFile, data)
 	if err != nil {
 		t.Fatal(err)
 	}

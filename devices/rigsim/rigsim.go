@@ -26,7 +26,8 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/camera/camsim"
 	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 // Config configures a rig.
@@ -52,7 +53,7 @@ type Config struct {
 	// after the unplug fault fires; default 2 s.
 	ReplugAfter time.Duration
 	// Clock is shared by both simulators; default the wall clock.
-	Clock lightsim.Clock
+	Clock clock.Clock
 	// Logger receives plug events; nil discards.
 	Logger *slog.Logger
 }
@@ -63,7 +64,7 @@ type Rig struct {
 	Light  *lightsim.Sim
 	Camera *camsim.Sim
 
-	link   serialtest.Link
+	link   pty.Link
 	url    string
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -86,7 +87,7 @@ func Start(ctx context.Context, cfg Config) (*Rig, error) {
 		cfg.CameraAddr = "127.0.0.1:0"
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = lightsim.RealClock{}
+		cfg.Clock = clock.System
 	}
 	if cfg.ReplugAfter <= 0 {
 		cfg.ReplugAfter = 2 * time.Second
@@ -111,7 +112,7 @@ func Start(ctx context.Context, cfg Config) (*Rig, error) {
 		return nil, fmt.Errorf("rigsim: camera listen: %w", err)
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	r := &Rig{Scene: sn, Light: ls, Camera: cs, link: serialtest.Link(cfg.LightLink),
+	r := &Rig{Scene: sn, Light: ls, Camera: cs, link: pty.Link(cfg.LightLink),
 		url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan struct{})}
 	plugged := make(chan struct{}, 1)
 	var wg sync.WaitGroup
@@ -139,14 +140,7 @@ func Start(ctx context.Context, cfg Config) (*Rig, error) {
 				r.mu.Unlock()
 				cfg.Logger.Info("light engine unplugged (fault)", "replug_in", cfg.ReplugAfter)
 			},
-			Replug: func(ctx context.Context) error {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-cfg.Clock.After(cfg.ReplugAfter):
-					return nil
-				}
-			},
+			Replug: func(ctx context.Context) error { return clock.Sleep(ctx, cfg.Clock, cfg.ReplugAfter) },
 		})
 		r.fail(err)
 	}()

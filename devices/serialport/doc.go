@@ -3,7 +3,7 @@
 // device drivers (devices/light, lab analysers) never import the serial
 // library themselves and can be run against a recorded transcript
 // (serialport/serialtest.Playback) or against a simulator that sits on the far
-// end of a pseudo-terminal (serialtest.OpenPTY).
+// end of a pseudo-terminal (devices/serialport/pty).
 //
 // Concepts, in the style of periph.io's conn package:
 //
@@ -18,7 +18,7 @@
 //     /dev/serial/by-id/usb-FTDI_..., which udev re-creates when the adapter
 //     comes back, rather than /dev/ttyUSB0, whose number may change. Tests do
 //     the same with a symlink that the simulator re-points at each new
-//     pseudo-terminal (serialtest.Link).
+//     pseudo-terminal (pty.Link).
 //   - Closing a Conn is not the same as making a device safe: drivers provide
 //     a separate Halt verb for that.
 //

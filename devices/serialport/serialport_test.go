@@ -10,14 +10,14 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 )
 
 var mode = serialport.Mode{Baud: 115200}
 
-func openPair(t *testing.T) (*serialtest.PTY, serialport.Conn) {
+func openPair(t *testing.T) (*pty.Pair, serialport.Conn) {
 	t.Helper()
-	p, err := serialtest.OpenPTY()
+	p, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestOpenErrors(t *testing.T) {
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	p, err := serialtest.OpenPTY()
+	p, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
 	}

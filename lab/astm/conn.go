@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
@@ -43,7 +44,7 @@ type Config struct {
 	// Sender is H-5 of messages this side builds (e.g. {"Exhibit", "1.0"}).
 	Sender record.Repeat
 
-	Clock            link.Clock // nil: the system clock
+	Clock            clock.Clock // nil: clock.System
 	Timers           link.Timers
 	Busy             func() bool
 	Interrupt        bool
@@ -63,7 +64,7 @@ type Conn struct {
 	h     Handler
 	ans   QueryHandler
 	codes CodeMap
-	clk   link.Clock
+	clk   clock.Clock
 	log   *slog.Logger
 	send  record.Repeat
 	spool string
@@ -100,7 +101,7 @@ func NewConn(s link.Stream, cfg Config) (*Conn, error) {
 	c := &Conn{d: cfg.Dialect, h: cfg.Handler, ans: cfg.Answer, codes: cfg.Codes, clk: cfg.Clock,
 		log: cfg.Logger, send: cfg.Sender, spool: cfg.Spool, enc: enc, role: cfg.Role}
 	if c.clk == nil {
-		c.clk = link.SystemClock
+		c.clk = clock.System
 	}
 	if c.log == nil {
 		c.log = slog.Default()

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
 	"github.com/exhibit-forensics/exhibit/lab/testcode"
@@ -31,16 +32,16 @@ type host struct {
 	t     *testing.T
 	c     *Conn
 	rec   *recorder
-	peer  *astmtest.Peer
-	clk   *astmtest.Clock
+	peer  *streamtest.Peer
+	clk   *clock.Fake
 	steps chan link.Step
 }
 
 func startHost(t *testing.T, mod func(*Config)) *host {
 	t.Helper()
 	a, b := net.Pipe()
-	h := &host{t: t, rec: newRecorder(), peer: &astmtest.Peer{RW: b, Wait: guard},
-		clk: astmtest.NewClock(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)), steps: make(chan link.Step, 1000)}
+	h := &host{t: t, rec: newRecorder(), peer: &streamtest.Peer{RW: b, Wait: guard},
+		clk: clock.NewFake(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)), steps: make(chan link.Step, 1000)}
 	cfg := Config{Role: link.Host, Dialect: Standard(), Handler: h.rec, Clock: h.clk, Logger: quiet,
 		Trace: func(s link.Step) { h.steps <- s }}
 	if mod != nil {
@@ -322,24 +323,10 @@ func TestConnPair(t *testing.T) {
 	})
 	t.Run("pty", func(t *testing.T) {
 		connPair(t, func(t *testing.T) (link.Stream, link.Stream) {
-			ptm, tty := astmtest.PTY(t)
-			return tty, ptm
+			p := streamtest.PTY(t)
+			return p.Terminal(), p
 		})
 	})
-}
-
-type staticOrders []Order
-
-func (s staticOrders) Orders(ctx context.Context, specimens []string) ([]Order, error) {
-	var out []Order
-	for _, o := range s {
-		for _, sp := range specimens {
-			if o.SpecimenID == sp {
-				out = append(out, o)
-			}
-		}
-	}
-	return out, nil
 }
 
 // connPair runs a host and an instrument Conn for every built-in dialect,
@@ -353,10 +340,10 @@ func connPair(t *testing.T, streams func(*testing.T) (hostRW, instRW link.Stream
 				t.Fatal(err)
 			}
 			hrec, irec := newRecorder(), newRecorder()
-			clk := astmtest.NewClock(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC))
+			clk := clock.NewFake(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC))
 			hc, err := NewConn(hostRW, Config{Role: link.Host, Dialect: d, Handler: hrec, Clock: clk, Logger: quiet,
 				Sender: record.Repeat{"Exhibit"},
-				Answer: OrdersAnswer(staticOrders{{PatientID: "CASE-9", SpecimenID: "S9", Tests: []string{"GHB", "BENZ"}, SpecimenType: "URINE"}})})
+				Answer: OrdersAnswer(orderList{{PatientID: "CASE-9", SpecimenID: "S9", Tests: []string{"GHB", "BENZ"}, SpecimenType: "URINE"}})})
 			if err != nil {
 				t.Fatal(err)
 			}

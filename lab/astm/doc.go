@@ -9,8 +9,10 @@
 //     records into frames;
 //   - lab/astm/link: the E1381 state machine over any byte stream, with an
 //     injected clock;
-//   - lab/astm/record: E1394 records and messages, delimiters, escapes;
-//   - lab/astm/astmtest: fake clock, scripted peer, transcripts, pty pairs.
+//   - lab/astm/record: E1394 records and messages, delimiters, escapes.
+//
+// Their tests share internal/streamtest (transcripts, the <STX> notation, a
+// scripted peer, pseudo-terminal pairs) and internal/clock's fake clock.
 //
 // What ASTM shares with HL7 lives at lab level: lab/value (measurement
 // values, censored values kept censored), lab/testcode (per-analyser

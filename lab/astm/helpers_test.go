@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
 )
 
@@ -79,7 +79,7 @@ func dump(ms []*Message, rs []*Rejected) string {
 		dumpMessage(&b, m)
 	}
 	for _, r := range rs {
-		fmt.Fprintf(&b, "reject %s\n  dialect %s\n  reason %v\n  raw %s\n", r.ID, r.Dialect, r.Reason, astmtest.Encode(r.Raw))
+		fmt.Fprintf(&b, "reject %s\n  dialect %s\n  reason %v\n  raw %s\n", r.ID, r.Dialect, r.Reason, streamtest.Encode(r.Raw))
 	}
 	return b.String()
 }
@@ -130,4 +130,20 @@ func fmtComment(c record.Comment) string {
 		parts = append(parts, strings.Join(r, "^"))
 	}
 	return fmt.Sprintf("source=%s type=%s text=%q", c.Source, c.Type, strings.Join(parts, " / "))
+}
+
+// orderList is a test OrderSource: the orders for the specimens asked
+// about, in the order asked.
+type orderList []Order
+
+func (l orderList) Orders(ctx context.Context, specimens []string) ([]Order, error) {
+	var out []Order
+	for _, s := range specimens {
+		for _, o := range l {
+			if o.SpecimenID == s {
+				out = append(out, o)
+			}
+		}
+	}
+	return out, nil
 }

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 )
 
@@ -25,7 +25,7 @@ func junkRun(t *testing.T, name string, n int) ([]*Message, []*Rejected, Stats) 
 	rec := newRecorder()
 	rec.events = make(chan string, 1<<16)
 	c, err := NewConn(a, Config{Role: link.Host, Dialect: d, Handler: rec, Logger: quiet, Spool: t.TempDir(),
-		Clock: astmtest.NewClock(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC))})
+		Clock: clock.NewFake(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC))})
 	if err != nil {
 		t.Fatal(err)
 	}

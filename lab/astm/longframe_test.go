@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
@@ -51,7 +51,7 @@ func bigMessage(n int) *record.Message {
 func TestWholeMessageInOneLongFrame(t *testing.T) {
 	a, b := net.Pipe()
 	t.Cleanup(func() { a.Close(); b.Close() })
-	clk := astmtest.NewClock(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC))
+	clk := clock.NewFake(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC))
 	hrec := newRecorder()
 	hc, err := NewConn(a, Config{Role: link.Host, Dialect: Standard(), Handler: hrec, Clock: clk, Logger: quiet})
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 )
 
@@ -51,7 +51,7 @@ func loggingHost(t *testing.T) (*host, *logBuf) {
 
 func wireBytes(t *testing.T, s string) []byte {
 	t.Helper()
-	b, err := astmtest.Decode(s)
+	b, err := streamtest.Decode(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
 	"github.com/exhibit-forensics/exhibit/lab/testcode"
@@ -19,29 +20,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// ordersFile is a test OrderSource read from a transcript's "orders" file:
-// one order per line, "PATIENT SPECIMEN TYPE TEST...".
-type ordersFile []Order
-
-func (o ordersFile) Orders(ctx context.Context, specimens []string) ([]Order, error) {
-	var out []Order
-	for _, s := range specimens {
-		for _, x := range o {
-			if x.SpecimenID == s {
-				out = append(out, x)
-			}
-		}
-	}
-	return out, nil
-}
-
-func loadTranscript(t *testing.T, path string) (*astmtest.Transcript, *Dialect, Config) {
+func loadTranscript(t *testing.T, path string) (*streamtest.Transcript, *Dialect, Config) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := astmtest.ParseTranscript(filepath.Base(path), data)
+	tr, err := streamtest.ParseTranscript(filepath.Base(path), data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,13 +34,13 @@ func loadTranscript(t *testing.T, path string) (*astmtest.Transcript, *Dialect, 
 	if df, ok := tr.Files["dialect"]; ok {
 		d, err = ParseDialect(df)
 	} else {
-		d, err = LookupDialect(tr.Headers["dialect"])
+		d, err = LookupDialect(tr.Header["dialect"])
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := Config{Dialect: d, Logger: quiet}
-	if s := tr.Headers["sender"]; s != "" {
+	if s := tr.Header["sender"]; s != "" {
 		cfg.Sender = strings.Split(s, "^")
 	}
 	if c, ok := tr.Files["codes"]; ok {
@@ -66,7 +51,8 @@ func loadTranscript(t *testing.T, path string) (*astmtest.Transcript, *Dialect, 
 		cfg.Codes = m
 	}
 	if o, ok := tr.Files["orders"]; ok {
-		var of ordersFile
+		// One order per line: PATIENT SPECIMEN TYPE TEST...
+		var of orderList
 		for _, l := range strings.Split(strings.TrimSpace(string(o)), "\n") {
 			f := strings.Fields(l)
 			of = append(of, Order{PatientID: f[0], SpecimenID: f[1], SpecimenType: f[2], Tests: f[3:]})
@@ -76,14 +62,14 @@ func loadTranscript(t *testing.T, path string) (*astmtest.Transcript, *Dialect, 
 	return tr, d, cfg
 }
 
-func transcriptClock(tr *astmtest.Transcript) *astmtest.Clock {
+func transcriptClock(tr *streamtest.Transcript) *clock.Fake {
 	start := time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)
-	if c := tr.Headers["clock"]; c != "" {
+	if c := tr.Header["clock"]; c != "" {
 		if t, err := time.Parse(time.RFC3339, c); err == nil {
 			start = t
 		}
 	}
-	return astmtest.NewClock(start)
+	return clock.NewFake(start)
 }
 
 // TestTranscripts plays every transcript twice. First the transcript plays
@@ -106,7 +92,7 @@ func TestTranscripts(t *testing.T) {
 			covered[d.Name] = true
 			rec := newRecorder()
 			cfg.Role, cfg.Handler, cfg.Clock = link.Host, rec, transcriptClock(tr)
-			playAgainst(t, tr, cfg, 'I')
+			playAgainst(t, tr, cfg, streamtest.Instrument)
 			got := dump(rec.snapshot())
 			golden := strings.TrimSuffix(path, ".txtar") + ".golden"
 			if *update {
@@ -122,7 +108,7 @@ func TestTranscripts(t *testing.T) {
 				t.Errorf("handler saw:\n%s\nwant (%s):\n%s", got, golden, want)
 			}
 
-			if tr.Headers["replay"] == "host-only" {
+			if tr.Header["replay"] == "host-only" {
 				return
 			}
 			accepted, _ := rec.snapshot()
@@ -140,13 +126,13 @@ func TestTranscripts(t *testing.T) {
 
 // playAgainst runs a Conn with cfg on one end of a pipe and the transcript,
 // as side `as`, on the other, until the transcript ends.
-func playAgainst(t *testing.T, tr *astmtest.Transcript, cfg Config, as byte) *Conn {
+func playAgainst(t *testing.T, tr *streamtest.Transcript, cfg Config, as streamtest.Side) *Conn {
 	t.Helper()
 	// The transcript's EOTs end transfers; wait for the Conn to have seen
 	// each before looking at what its handler got.
 	eots := 0
-	for _, l := range tr.Lines {
-		if l.From == as && string(l.Data) == "\x04" {
+	for _, ex := range tr.Exchanges {
+		if ex.From == as && string(ex.Data) == "\x04" {
 			eots++
 		}
 	}
@@ -156,20 +142,8 @@ func playAgainst(t *testing.T, tr *astmtest.Transcript, cfg Config, as byte) *Co
 			ended <- struct{}{}
 		}
 	}
-	a, b := net.Pipe()
-	c, err := NewConn(a, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	defer func() {
-		cancel()
-		a.Close()
-		b.Close()
-		<-done
-	}()
+	c, b, ctx, stop := runOverPipe(t, cfg)
+	defer stop()
 	if err := tr.Play(ctx, b, as, guard); err != nil {
 		t.Fatal(err)
 	}
@@ -183,17 +157,10 @@ func playAgainst(t *testing.T, tr *astmtest.Transcript, cfg Config, as byte) *Co
 	return c
 }
 
-func splitRaw(raw []byte) [][]byte {
-	return bytes.Split(bytes.TrimSuffix(raw, []byte("\r")), []byte("\r"))
-}
-
-// replayInstrument makes our instrument send what the host accepted and
-// checks its bytes against the transcript.
-func replayInstrument(t *testing.T, tr *astmtest.Transcript, cfg Config, accepted []*Message) {
+// runOverPipe runs a Conn with cfg on one end of a pipe and returns the
+// other end; stop ends the Conn and closes the pipe.
+func runOverPipe(t *testing.T, cfg Config) (c *Conn, far net.Conn, ctx context.Context, stop func()) {
 	t.Helper()
-	if len(accepted) == 0 {
-		t.Fatal("nothing to replay")
-	}
 	a, b := net.Pipe()
 	c, err := NewConn(a, cfg)
 	if err != nil {
@@ -202,14 +169,29 @@ func replayInstrument(t *testing.T, tr *astmtest.Transcript, cfg Config, accepte
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
-	defer func() {
+	return c, b, ctx, func() {
 		cancel()
 		a.Close()
 		b.Close()
 		<-done
-	}()
+	}
+}
+
+func splitRaw(raw []byte) [][]byte {
+	return bytes.Split(bytes.TrimSuffix(raw, []byte("\r")), []byte("\r"))
+}
+
+// replayInstrument makes our instrument send what the host accepted and
+// checks its bytes against the transcript.
+func replayInstrument(t *testing.T, tr *streamtest.Transcript, cfg Config, accepted []*Message) {
+	t.Helper()
+	if len(accepted) == 0 {
+		t.Fatal("nothing to replay")
+	}
+	c, b, ctx, stop := runOverPipe(t, cfg)
+	defer stop()
 	played := make(chan error, 1)
-	go func() { played <- tr.Play(ctx, b, 'H', guard) }()
+	go func() { played <- tr.Play(ctx, b, streamtest.Host, guard) }()
 	first := accepted[0]
 	if len(first.Parsed.Queries) > 0 {
 		reply, err := c.QueryRecords(ctx, splitRaw(first.Raw))
@@ -245,7 +227,7 @@ func TestTranscriptReplyIsWhatOrdersMessageBuilds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sent := string(tr.Sent('H'))
+	sent := string(tr.Sent(streamtest.Host))
 	for _, r := range raws {
 		if !strings.Contains(sent, string(r)+"\r") {
 			t.Errorf("record %q is not in the transcript's reply", r)

@@ -16,8 +16,8 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/internal/fuzzseed"
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
 	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
 )
 
@@ -52,7 +52,7 @@ func (b *bodyRec) Reject(ctx context.Context, rj *Rejected) error {
 // server has dealt with what it was sent.
 type harness struct {
 	t       *testing.T
-	clk     *astmtest.Clock
+	clk     *clock.Fake
 	s       *Server
 	c       net.Conn
 	steps   chan int64
@@ -62,7 +62,7 @@ type harness struct {
 
 func startHarness(t *testing.T, h Handler, tune func(*Server)) *harness {
 	t.Helper()
-	clk := astmtest.NewClock(time.Date(2024, 6, 12, 10, 0, 0, 0, time.UTC))
+	clk := clock.NewFake(time.Date(2024, 6, 12, 10, 0, 0, 0, time.UTC))
 	s := &Server{Handler: h, App: "EXHIBIT", Facility: "LAB", Logger: quiet, Clock: clk}
 	if tune != nil {
 		tune(s)

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
-	"github.com/exhibit-forensics/exhibit/lab/astm/link"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/charset"
 	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
 )
@@ -83,10 +83,6 @@ const (
 	SendNothing
 )
 
-// A Clock tells the time and makes timers; it is lab/astm/link's, so that
-// lab/astm/astmtest.Clock drives a Server in tests.
-type Clock = link.Clock
-
 // Defaults of the Server's limits.
 const (
 	DefaultMessageTimeout = time.Minute
@@ -142,7 +138,7 @@ type Server struct {
 	// DefaultTypes. Others are quarantined and answered AR (200, or 201 for
 	// a known type with another trigger).
 	Types  []string
-	Clock  Clock            // nil: the system clock; times MessageTimeout and JunkQuiet
+	Clock  clock.Clock      // nil: clock.System; times MessageTimeout and JunkQuiet
 	Now    func() time.Time // nil: Clock.Now; stamps Received
 	Logger *slog.Logger     // nil: slog.Default()
 
@@ -156,11 +152,11 @@ type chunk struct {
 
 // timer is one of ServeConn's deadlines.
 type timer struct {
-	t  link.Timer
+	t  clock.Timer
 	at time.Time
 }
 
-func (t *timer) set(clk Clock, at time.Time, on bool) {
+func (t *timer) set(clk clock.Clock, at time.Time, on bool) {
 	if !on {
 		if t.t != nil {
 			t.t.Stop()
@@ -206,7 +202,7 @@ func (s *Server) ServeConn(ctx context.Context, rw io.ReadWriter) error {
 	}
 	clk := s.Clock
 	if clk == nil {
-		clk = link.SystemClock
+		clk = clock.System
 	}
 	now := s.Now
 	if now == nil {

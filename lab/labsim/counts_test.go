@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
 )
@@ -29,8 +30,8 @@ func TestPreMessageFaultsCountedWhenSent(t *testing.T) {
 		all, _ := io.ReadAll(b)
 		got <- all
 	}()
-	now := time.Unix(0, 0)
-	ln := &line{c: pipeConn{a}, faults: &s.cfg.Faults, d: s.d, counts: s.counts, now: func() time.Time { return now }}
+	clk := clock.NewFake(time.Unix(0, 0))
+	ln := &line{c: pipeConn{a}, faults: &s.cfg.Faults, d: s.d, counts: s.counts, clk: clk}
 
 	if err := s.beforeMessage(ln, 100, frame.NAK); err != nil {
 		t.Fatal(err)
@@ -42,7 +43,7 @@ func TestPreMessageFaultsCountedWhenSent(t *testing.T) {
 
 	// The line goes dead (a Timeout fault): the next message's garbage and
 	// NAKs are rolled but never reach the receiver.
-	ln.deadUntil = now.Add(time.Minute)
+	ln.deadUntil = clk.Now().Add(time.Minute)
 	if err := s.beforeMessage(ln, 100, frame.NAK); err != nil {
 		t.Fatal(err)
 	}

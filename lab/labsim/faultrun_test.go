@@ -17,7 +17,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 	"github.com/exhibit-forensics/exhibit/lab/astm"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/labsim"
@@ -121,7 +121,7 @@ func (fr faultRun) run(t *testing.T) {
 	var rcvRunner, simRunner transport.Runner
 	switch fr.transport {
 	case "pty":
-		ln := serialtest.Link(filepath.Join(dir, "analyser"))
+		ln := pty.Link(filepath.Join(dir, "analyser"))
 		simRunner = &labsim.PTYLine{Link: ln, Logger: quiet}
 		rcvRunner = &transport.Serial{Path: string(ln), Mode: serialport.Mode{Baud: 115200}, Backoff: back, Logger: quiet}
 	case "tcp-sim-client":

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/transport"
 )
 
@@ -134,11 +135,10 @@ type line struct {
 	faults *Faults
 	d      *allDice
 	counts *counted
-	now    func() time.Time
+	clk    clock.Clock
 	// bit is the time one bit takes at the configured baud rate; zero: no
 	// pacing.
-	bit   time.Duration
-	sleep func(time.Duration) // nil: a real timer
+	bit time.Duration
 
 	mu         sync.Mutex
 	cutAfter   int // >0: drop the connection after this many more bytes
@@ -195,7 +195,7 @@ func (l *line) arm(n int, disconnect, stall bool) {
 func (l *line) dead() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.now().Before(l.deadUntil)
+	return l.clk.Now().Before(l.deadUntil)
 }
 
 func (l *line) corrupt(p []byte) []byte {
@@ -258,7 +258,7 @@ func (l *line) Write(p []byte) (int, error) {
 	case stall >= 0:
 		l.counts.add(func(c *Counts) { c.Stalls++ })
 		l.mu.Lock()
-		l.deadUntil = l.now().Add(stallFor)
+		l.deadUntil = l.clk.Now().Add(stallFor)
 		l.mu.Unlock()
 	}
 	return len(p), nil
@@ -271,7 +271,7 @@ func (l *line) pace(n int) error {
 		return nil
 	}
 	l.mu.Lock()
-	now := l.now()
+	now := l.clk.Now()
 	if l.free.Before(now) {
 		l.free = now
 	}
@@ -279,12 +279,7 @@ func (l *line) pace(n int) error {
 	until := l.free
 	l.mu.Unlock()
 	if d := until.Sub(now); d > 0 {
-		if l.sleep != nil {
-			l.sleep(d)
-			return nil
-		}
-		t := time.NewTimer(d)
-		<-t.C
+		<-l.clk.NewTimer(d).C()
 	}
 	return nil
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 	"github.com/exhibit-forensics/exhibit/lab/transport"
 )
 
@@ -16,7 +16,7 @@ import (
 // fault does — the pseudo-terminal is closed, which the receiver sees as
 // an unplugged adapter, and a new one takes its place behind Link.
 type PTYLine struct {
-	Link   serialtest.Link
+	Link   pty.Link
 	Logger *slog.Logger
 	// Ready, if set, is called with each new pseudo-terminal's slave path
 	// once Link points at it.
@@ -25,7 +25,7 @@ type PTYLine struct {
 
 var _ transport.Runner = (*PTYLine)(nil)
 
-// Run serves sessions until ctx ends, then removes Link.
+// Run serves sessions until ctx ends, then removes Link (pty.Link.Serve).
 func (p *PTYLine) Run(ctx context.Context, serve transport.Session) error {
 	if p.Link == "" {
 		return errors.New("labsim: PTYLine needs a link path")
@@ -34,34 +34,16 @@ func (p *PTYLine) Run(ctx context.Context, serve transport.Session) error {
 	if log == nil {
 		log = slog.Default()
 	}
-	defer p.Link.Remove()
-	for ctx.Err() == nil {
-		pt, err := serialtest.OpenPTY()
-		if err != nil {
-			return err
-		}
-		if err := p.Link.Point(pt.Path()); err != nil {
-			pt.Close()
-			return err
-		}
+	session := func(ctx context.Context, pt *pty.Pair) error {
 		log.Info("labsim: serial line ready", "link", string(p.Link), "pty", pt.Path())
 		if p.Ready != nil {
 			p.Ready(pt.Path())
 		}
-		stop := context.AfterFunc(ctx, func() { pt.Close() })
-		err = serve(ctx, ptyConn{pt})
-		stop()
-		// Unplug: the link goes first, so the receiver cannot reopen the
-		// old terminal, then the terminal itself.
-		p.Link.Remove()
-		pt.Close()
-		if ctx.Err() == nil {
-			log.Info("labsim: serial line dropped; plugging in a new one", "error", err)
-		}
+		return serve(ctx, pt)
 	}
-	return nil
+	replug := func(ctx context.Context, err error) error {
+		log.Info("labsim: serial line dropped; plugging in a new one", "error", err)
+		return nil
+	}
+	return p.Link.Serve(ctx, session, replug)
 }
-
-type ptyConn struct{ *serialtest.PTY }
-
-func (c ptyConn) String() string { return c.PTY.String() }

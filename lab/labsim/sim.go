@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
 	"github.com/exhibit-forensics/exhibit/lab/hl7"
@@ -186,7 +187,7 @@ func (s *Sim) Serve(ctx context.Context, c transport.Conn) error {
 		return ctx.Err()
 	}
 	defer func() { <-s.session }()
-	ln := &line{c: c, faults: &s.cfg.Faults, d: s.d, counts: s.counts, now: time.Now}
+	ln := &line{c: c, faults: &s.cfg.Faults, d: s.d, counts: s.counts, clk: clock.System}
 	if s.cfg.Baud > 0 {
 		ln.bit = time.Second / time.Duration(s.cfg.Baud)
 	}

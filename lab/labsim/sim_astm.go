@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/astm"
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
@@ -123,7 +124,7 @@ func (q hostQueries) Answer(ctx context.Context, qu *astm.Query) (*record.Messag
 func (s *Sim) serveASTM(ctx context.Context, ln *line) error {
 	d := s.cfg.Dialect.ASTM
 	conn, err := astm.NewConn(ln, astm.Config{Role: link.Instrument, Dialect: d, Handler: simHandler{s},
-		Answer: hostQueries{s}, Sender: s.sender, Timers: s.cfg.Timers, Logger: s.log, Clock: link.SystemClock,
+		Answer: hostQueries{s}, Sender: s.sender, Timers: s.cfg.Timers, Logger: s.log, Clock: clock.System,
 		Busy: func() bool {
 			if s.d.busy.roll(s.cfg.Faults.Busy) {
 				s.counts.add(func(c *Counts) { c.BusyAnswers++ })

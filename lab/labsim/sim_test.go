@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/astm"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
@@ -379,10 +380,24 @@ func TestLineFaults(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	var slept []time.Duration
-	now := time.Unix(0, 0)
+	clk := clock.NewFake(time.Unix(0, 0))
+	bit := time.Second / 115200
 	l := &line{c: pipeConn{a}, faults: &Faults{Corrupt: 1, Stall: time.Minute}, d: newAllDice(1), counts: &counted{},
-		now: func() time.Time { return now }, bit: time.Second / 115200, sleep: func(d time.Duration) { slept = append(slept, d) }}
+		clk: clk, bit: bit}
+	// paced waits until a write is held back for its wire time, checks
+	// how long, and lets the time pass.
+	paced := func(bytes int) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), guard)
+		defer cancel()
+		if err := clk.BlockUntil(ctx, 1); err != nil {
+			t.Fatalf("no write waited for its wire time: %v", err)
+		}
+		if p := clk.Pending(); len(p) != 1 || p[0] != time.Duration(bytes*10)*bit {
+			t.Fatalf("paced %v, want %v for %d bytes", p, time.Duration(bytes*10)*bit, bytes)
+		}
+		clk.Advance(time.Duration(bytes*10) * bit)
+	}
 	read := func(n int) []byte {
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(b, buf); err != nil {
@@ -392,6 +407,7 @@ func TestLineFaults(t *testing.T) {
 	}
 	msg := []byte("0123456789")
 	go l.Write(msg)
+	paced(len(msg))
 	got := read(len(msg))
 	diff := 0
 	for i := range msg {
@@ -402,9 +418,6 @@ func TestLineFaults(t *testing.T) {
 	if diff != 1 || l.counts.get().Corrupted != 1 {
 		t.Fatalf("corrupted write %q: %d bytes differ", got, diff)
 	}
-	if len(slept) != 1 || slept[0] != 100*(time.Second/115200) {
-		t.Fatalf("paced %v", slept)
-	}
 	// Stall after 4 bytes: 4 arrive, the rest and later writes vanish
 	// until the stall is over.
 	l.faults.Corrupt = 0
@@ -412,17 +425,19 @@ func TestLineFaults(t *testing.T) {
 	l.stallAfter = 4
 	errc := make(chan error, 1)
 	go func() { _, err := l.Write(msg); errc <- err }()
+	paced(4)
 	if string(read(4)) != "0123" || <-errc != nil {
 		t.Fatal("stall did not cut the write")
 	}
 	if n, err := l.Write(msg); n != len(msg) || err != nil {
 		t.Fatalf("write on a dead line: %d, %v", n, err)
 	}
-	now = now.Add(2 * time.Minute)
+	clk.Advance(2 * time.Minute)
 	// Disconnect after 3 bytes of the next write.
 	l.arm(5, true, false)
 	l.cutAfter = 3
 	go func() { _, err := l.Write(msg); errc <- err }()
+	paced(3)
 	if string(read(3)) != "012" {
 		t.Fatal("disconnect did not cut the write")
 	}

@@ -64,6 +64,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/astm"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
@@ -128,8 +129,8 @@ type Config struct {
 	Checkpoints     Checkpointer
 	CheckpointEvery time.Duration
 	// Clock makes the receiver's timers: the checkpoint cadence, the ASTM
-	// link timers and the HL7 message deadlines. nil: link.SystemClock.
-	Clock link.Clock
+	// link timers and the HL7 message deadlines. nil: clock.System.
+	Clock clock.Clock
 }
 
 // An OutcomeKind says what became of one message.

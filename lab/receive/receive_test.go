@@ -17,8 +17,8 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm"
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
 	"github.com/exhibit-forensics/exhibit/lab/hl7"
@@ -209,7 +209,7 @@ type journaled struct {
 }
 
 func (c journaled) Write(p []byte) (int, error) {
-	c.j.add("wrote " + astmtest.Encode(p))
+	c.j.add("wrote " + streamtest.Encode(p))
 	return c.Conn.Write(p)
 }
 
@@ -241,7 +241,7 @@ func TestASTMStoredBeforeLastACK(t *testing.T) {
 			<-done
 			synctest.Wait()
 		}()
-		peer := &astmtest.Peer{RW: b, Wait: guard}
+		peer := &streamtest.Peer{RW: b, Wait: guard}
 		must := func(err error) {
 			t.Helper()
 			if err != nil {
@@ -323,7 +323,7 @@ func TestASTMStoreFailureMeansNoACK(t *testing.T) {
 	l := newLedger(t)
 	st := &flaky{Store: l, fail: 2}
 	r, o := newReceiver(t, st, protocol.ASTM, "lis2a2", nil)
-	peer := &astmtest.Peer{RW: serve(t, r), Wait: guard}
+	peer := &streamtest.Peer{RW: serve(t, r), Wait: guard}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -363,7 +363,7 @@ func TestASTMMalformedQuarantined(t *testing.T) {
 	l := newLedger(t)
 	st := &flaky{Store: l, fail: 1}
 	r, o := newReceiver(t, st, protocol.ASTM, "lis2a2", nil)
-	peer := &astmtest.Peer{RW: serve(t, r), Wait: guard}
+	peer := &streamtest.Peer{RW: serve(t, r), Wait: guard}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

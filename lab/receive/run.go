@@ -8,7 +8,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
-	"github.com/exhibit-forensics/exhibit/lab/astm/link"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/transport"
 )
 
@@ -61,7 +61,7 @@ func (r *Receiver) Run(ctx context.Context, t transport.Runner) (*store.Checkpoi
 func (r *Receiver) checkpointEvery(ctx context.Context) {
 	clk := r.cfg.Clock
 	if clk == nil {
-		clk = link.SystemClock
+		clk = clock.System
 	}
 	for {
 		tm := clk.NewTimer(r.cfg.CheckpointEvery)

@@ -11,8 +11,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain/store"
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
-	"github.com/exhibit-forensics/exhibit/lab/astm/link"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
 	"github.com/exhibit-forensics/exhibit/lab/transport"
 )
@@ -20,12 +19,12 @@ import (
 // armClock is the fake clock, telling the test each time a timer is made,
 // so that the test advances time only once the receiver waits on it.
 type armClock struct {
-	*astmtest.Clock
+	*clock.Fake
 	armed chan time.Duration
 }
 
-func (c *armClock) NewTimer(d time.Duration) link.Timer {
-	t := c.Clock.NewTimer(d)
+func (c *armClock) NewTimer(d time.Duration) clock.Timer {
+	t := c.Fake.NewTimer(d)
 	c.armed <- d
 	return t
 }
@@ -86,7 +85,7 @@ func (i idle) Run(ctx context.Context, s transport.Session) error {
 
 func newRunReceiver(t *testing.T, cp Checkpointer, every time.Duration, log *slog.Logger) (*Receiver, *armClock) {
 	t.Helper()
-	clk := &armClock{Clock: astmtest.NewClock(time.Unix(1_700_000_000, 0)), armed: make(chan time.Duration, 100)}
+	clk := &armClock{Fake: clock.NewFake(time.Unix(1_700_000_000, 0)), armed: make(chan time.Duration, 100)}
 	r, _ := newReceiver(t, &flaky{}, protocol.ASTM, "lis2a2", func(c *Config) {
 		c.Checkpoints, c.CheckpointEvery, c.Clock = cp, every, clk
 		if log != nil {

@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm"
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
 )
@@ -17,7 +17,7 @@ import (
 func TestASTMOverLimitQuarantinedFromSpool(t *testing.T) {
 	l := newLedger(t)
 	r, o := newReceiver(t, l, protocol.ASTM, "lis2a2", func(c *Config) { c.Dialect.ASTM.MaxMessage = 4096 })
-	peer := &astmtest.Peer{RW: serve(t, r), Wait: guard}
+	peer := &streamtest.Peer{RW: serve(t, r), Wait: guard}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {

@@ -12,27 +12,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
-// clock is a fake clock for Server.Now: it moves only when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)} }
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+// t0 is where the tests' fake clocks (internal/clock) start.
+var t0 = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 
 // event is something a lineSessions session did.
 type event struct {
@@ -249,16 +234,16 @@ func attr(line, key string) string {
 // although it sent a byte just before.
 func TestServerNeverRefusesForIdleConnections(t *testing.T) {
 	lg := newLogs()
-	clk := newClock()
+	clk := clock.NewFake(t0)
 	ls := newLineSessions()
-	addr := evictServer(t, &Server{Logger: lg.logger(), Now: clk.now, Wait: newHeldWaits().wait}, ls)
+	addr := evictServer(t, &Server{Logger: lg.logger(), Now: clk.Now, Wait: newHeldWaits().wait}, ls)
 
 	// Sixteen intruders, accepted a second apart: even ones idle, odd ones
 	// dribbling.
 	var intruders []*peer
 	for i := 0; i < DefaultMaxConns; i++ {
 		intruders = append(intruders, connect(t, addr, ls))
-		clk.advance(time.Second)
+		clk.Advance(time.Second)
 	}
 	// The dribblers send a byte each, and the server reads it.
 	dribble := func() {
@@ -269,7 +254,7 @@ func TestServerNeverRefusesForIdleConnections(t *testing.T) {
 			ls.expect(t, intruders[i].name, "read")
 		}
 	}
-	clk.advance(time.Minute)
+	clk.Advance(time.Minute)
 	dribble()
 
 	// The analyser connects: it is served, not refused.
@@ -286,7 +271,7 @@ func TestServerNeverRefusesForIdleConnections(t *testing.T) {
 
 	// More dribbling; then a second analyser: the next to go is the
 	// dribbler accepted second, which has just sent a byte.
-	clk.advance(time.Minute)
+	clk.Advance(time.Minute)
 	dribble()
 	b := connect(t, addr, ls)
 	if got := b.send(t, "R2"); got != "ack R2" {
@@ -315,41 +300,41 @@ func TestServerNeverRefusesForIdleConnections(t *testing.T) {
 // one that read least recently.
 func TestServerEvictsLeastRecentProgress(t *testing.T) {
 	lg := newLogs()
-	clk := newClock()
+	clk := clock.NewFake(t0)
 	ls := newLineSessions()
-	addr := evictServer(t, &Server{MaxConns: 3, Logger: lg.logger(), Now: clk.now, Wait: newHeldWaits().wait}, ls)
+	addr := evictServer(t, &Server{MaxConns: 3, Logger: lg.logger(), Now: clk.Now, Wait: newHeldWaits().wait}, ls)
 
 	a := connect(t, addr, ls) // accepted at 0 s, acknowledged at 5 s
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	b := connect(t, addr, ls) // accepted at 1 s, idle
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	c := connect(t, addr, ls) // accepted at 2 s, acknowledged at 3 s
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	if got := c.send(t, "c1"); got != "ack c1" {
 		t.Fatalf("c got %q", got)
 	}
 	ls.expect(t, c.name, "acked")
-	clk.advance(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	if got := a.send(t, "a1"); got != "ack a1" {
 		t.Fatalf("a got %q", got)
 	}
 	ls.expect(t, a.name, "acked")
 	// b sends half a message at 6 s: read, but never acknowledged.
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	if _, err := b.Write([]byte("half")); err != nil {
 		t.Fatal(err)
 	}
 	ls.expect(t, b.name, "read")
 
-	clk.advance(4 * time.Second) // 10 s
+	clk.Advance(4 * time.Second) // 10 s
 	d := connect(t, addr, ls)    // evicts b (progress at 1 s)
 	b.ended(t)
 	ls.expect(t, b.name, "end")
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	e := connect(t, addr, ls) // evicts c (3 s)
 	c.ended(t)
 	ls.expect(t, c.name, "end")
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	f := connect(t, addr, ls) // evicts a (5 s) before d (10 s) and e (11 s)
 	a.ended(t)
 	ls.expect(t, a.name, "end")
@@ -393,19 +378,19 @@ func (g *gate) open(remote string)        { close(g.ch(remote)) }
 // (lab/hl7 closes the connection when it is).
 func TestEvictionLetsAStoreFinish(t *testing.T) {
 	lg := newLogs()
-	clk := newClock()
+	clk := clock.NewFake(t0)
 	ls := newLineSessions()
 	g := newGate()
 	ls.store = g.store
 	w := newHeldWaits()
-	addr := evictServer(t, &Server{MaxConns: 1, EvictGrace: 7 * time.Second, Logger: lg.logger(), Now: clk.now, Wait: w.wait}, ls)
+	addr := evictServer(t, &Server{MaxConns: 1, EvictGrace: 7 * time.Second, Logger: lg.logger(), Now: clk.Now, Wait: w.wait}, ls)
 
 	a := connect(t, addr, ls)
 	if _, err := a.Write([]byte("A1\n")); err != nil {
 		t.Fatal(err)
 	}
 	ls.expect(t, a.name, "storing")
-	clk.advance(time.Hour)
+	clk.Advance(time.Hour)
 	b := connect(t, addr, ls) // evicts a, in the middle of its capture
 	// The grace timer starts (and is held: it never fires).
 	if d := w.seen(t); d != 7*time.Second {
@@ -441,12 +426,12 @@ func TestEvictionLetsAStoreFinish(t *testing.T) {
 // to be written, so nothing is acknowledged late.
 func TestEvictedConnectionClosedAfterGrace(t *testing.T) {
 	lg := newLogs()
-	clk := newClock()
+	clk := clock.NewFake(t0)
 	ls := newLineSessions()
 	g := newGate()
 	ls.store = g.store
 	w := newStepWaits()
-	addr := evictServer(t, &Server{MaxConns: 1, Logger: lg.logger(), Now: clk.now, Wait: w.wait}, ls)
+	addr := evictServer(t, &Server{MaxConns: 1, Logger: lg.logger(), Now: clk.Now, Wait: w.wait}, ls)
 
 	a := connect(t, addr, ls)
 	if _, err := a.Write([]byte("A1\n")); err != nil {
@@ -475,12 +460,12 @@ func TestEvictedConnectionClosedAfterGrace(t *testing.T) {
 // faster than evicted sessions finish cannot pile up.
 func TestEvictedConnectionsAreBounded(t *testing.T) {
 	lg := newLogs()
-	clk := newClock()
+	clk := clock.NewFake(t0)
 	ls := newLineSessions()
 	g := newGate()
 	ls.store = g.store
 	w := newHeldWaits()
-	addr := evictServer(t, &Server{MaxConns: 1, Logger: lg.logger(), Now: clk.now, Wait: w.wait}, ls)
+	addr := evictServer(t, &Server{MaxConns: 1, Logger: lg.logger(), Now: clk.Now, Wait: w.wait}, ls)
 
 	stuck := func() *peer {
 		p := connect(t, addr, ls)
@@ -517,13 +502,13 @@ func TestEvictedConnectionsAreBounded(t *testing.T) {
 // for hours.
 func TestServerKeepsIdleConnectionsWhileSlotsAreFree(t *testing.T) {
 	lg := newLogs()
-	clk := newClock()
+	clk := clock.NewFake(t0)
 	ls := newLineSessions()
-	addr := evictServer(t, &Server{MaxConns: 2, Logger: lg.logger(), Now: clk.now, Wait: newHeldWaits().wait}, ls)
+	addr := evictServer(t, &Server{MaxConns: 2, Logger: lg.logger(), Now: clk.Now, Wait: newHeldWaits().wait}, ls)
 	a := connect(t, addr, ls)
-	clk.advance(72 * time.Hour)
+	clk.Advance(72 * time.Hour)
 	b := connect(t, addr, ls)
-	clk.advance(72 * time.Hour)
+	clk.Advance(72 * time.Hour)
 	for _, p := range []*peer{a, b} {
 		if got := p.send(t, "m"); got != "ack m" {
 			t.Fatalf("%s got %q", p.name, got)

@@ -55,6 +55,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 // A Conn is one connection to an instrument.
@@ -84,20 +86,8 @@ type Runner interface {
 // A WaitFunc waits d or until ctx ends, returning ctx.Err() in that case.
 type WaitFunc func(ctx context.Context, d time.Duration) error
 
-// Sleep is the real WaitFunc.
-func Sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+// Sleep is the real WaitFunc: clock.Sleep on the system clock.
+func Sleep(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, clock.System, d) }
 
 // Backoff is how long to wait between attempts: Min after the first
 // failure, doubling up to Max. A connection that lasted at least Stable

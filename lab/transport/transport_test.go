@@ -18,7 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 )
 
 const guard = 10 * time.Second
@@ -163,8 +163,8 @@ func TestBackoff(t *testing.T) {
 // away, and backs off while the path cannot be opened.
 func TestSerialReopensAfterUnplug(t *testing.T) {
 	dir := t.TempDir()
-	ln := serialtest.Link(filepath.Join(dir, "analyser"))
-	first, err := serialtest.OpenPTY()
+	ln := pty.Link(filepath.Join(dir, "analyser"))
+	first, err := pty.Open()
 	if err != nil {
 		t.Skipf("no pseudo-terminals: %v", err)
 	}
@@ -232,7 +232,7 @@ func TestSerialReopensAfterUnplug(t *testing.T) {
 		w.next(t)
 	}
 	// Plug in again: a new pty, the same stable path.
-	second, err := serialtest.OpenPTY()
+	second, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,7 +284,7 @@ func waitOpen(t *testing.T, opened <-chan struct{}) {
 
 // readN reads n bytes from a pty master, giving up (and closing it) after
 // the guard time.
-func readN(t *testing.T, p *serialtest.PTY, n int) string {
+func readN(t *testing.T, p *pty.Pair, n int) string {
 	t.Helper()
 	ch := make(chan string, 1)
 	go func() {

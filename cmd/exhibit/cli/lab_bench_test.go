@@ -17,7 +17,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 	"github.com/exhibit-forensics/exhibit/lab/astm"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/labsim"
@@ -112,7 +112,7 @@ func labBenchReceive(b *testing.B, store bool) {
 	}
 	lp := filepath.Join(b.TempDir(), "analyser")
 	ready := make(chan string, 1)
-	line := &labsim.PTYLine{Link: serialtest.Link(lp), Logger: quiet, Ready: func(p string) { ready <- p }}
+	line := &labsim.PTYLine{Link: pty.Link(lp), Logger: quiet, Ready: func(p string) { ready <- p }}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	simErr := make(chan error, 1)

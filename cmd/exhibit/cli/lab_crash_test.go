@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/labsim"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
@@ -126,7 +126,7 @@ func labCrash(t *testing.T, tr string) {
 		args = append(args, "--transport", "tcp", "--connect", ln.Addr().String())
 	case "pty":
 		lp := filepath.Join(t.TempDir(), "analyser")
-		runner = &labsim.PTYLine{Link: serialtest.Link(lp), Logger: quiet}
+		runner = &labsim.PTYLine{Link: pty.Link(lp), Logger: quiet}
 		args = append(args, "--transport", "serial", "--link", lp, "--baud", "115200")
 	}
 	simDone := make(chan error, 1)

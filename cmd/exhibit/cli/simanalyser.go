@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/labsim"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
@@ -102,7 +102,7 @@ func runSimAnalyser(e *env, args []string) int {
 	runner, err := tr.Runner(transport.RunnerOptions{Logger: log,
 		Ready: func(a net.Addr) { out.printf("listening on %s\n", a) },
 		PTY: func(link string) transport.Runner {
-			return &labsim.PTYLine{Link: serialtest.Link(link), Logger: log,
+			return &labsim.PTYLine{Link: pty.Link(link), Logger: log,
 				Ready: func(path string) { out.printf("line %s -> %s\n", link, path) }}
 		}})
 	if err != nil {

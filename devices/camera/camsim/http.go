@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 // Protocol is the version of firmware-notes/netcam.md this simulator
@@ -132,26 +134,13 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	json.NewEncoder(w).Encode(d)
 }
 
-// wait sleeps on the simulator's clock, or until ctx is done.
-func (s *Sim) wait(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return nil
-	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-s.cfg.Clock.After(d):
-		return nil
-	}
-}
-
 func (s *Sim) handleStatus(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		writeError(w, http.StatusMethodNotAllowed, "method", "use GET for /status")
 		return
 	}
-	if s.wait(r.Context(), s.latency()) != nil {
+	if clock.Sleep(r.Context(), s.cfg.Clock, s.latency()) != nil {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -228,7 +217,7 @@ func (s *Sim) handleCapture(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "internal", err.Error())
 		return
 	}
-	if s.wait(r.Context(), s.latency()) != nil {
+	if clock.Sleep(r.Context(), s.cfg.Clock, s.latency()) != nil {
 		return
 	}
 	h := w.Header()
@@ -383,7 +372,7 @@ func (s *Sim) handleStream(w http.ResponseWriter, r *http.Request) {
 		if fl != nil {
 			fl.Flush()
 		}
-		if s.wait(r.Context(), previewInterval) != nil {
+		if clock.Sleep(r.Context(), s.cfg.Clock, previewInterval) != nil {
 			return
 		}
 	}

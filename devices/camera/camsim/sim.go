@@ -14,6 +14,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 // Emitter tells what the light engine was emitting at a time;
@@ -62,8 +63,8 @@ type Config struct {
 	Scene *scene.Scene
 	// Light is the light engine; nil means the enclosure is dark.
 	Light Emitter
-	// Clock must be the light simulator's clock. Default RealClock.
-	Clock lightsim.Clock
+	// Clock must be the light simulator's clock. Default clock.System.
+	Clock clock.Clock
 	// Seed seeds noise, motion and faults.
 	Seed                    uint64
 	Model, Serial, Firmware string // defaults "NC12M", "NC0042", "2.3.0"
@@ -105,7 +106,7 @@ func New(cfg Config) (*Sim, error) {
 		return nil, errors.New("camsim: Config.Scene is nil")
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = lightsim.RealClock{}
+		cfg.Clock = clock.System
 	}
 	if cfg.Model == "" {
 		cfg.Model = "NC12M"
@@ -251,10 +252,8 @@ func (s *Sim) Capture(ctx context.Context, req Request) (*Frame, error) {
 	s.stats.Captures++
 	s.mu.Unlock()
 	start := s.cfg.Clock.Now()
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-s.cfg.Clock.After(exp + s.cfg.Sensor.Readout):
+	if err := clock.Sleep(ctx, s.cfg.Clock, exp+s.cfg.Sensor.Readout); err != nil {
+		return nil, err
 	}
 	return s.renderFrame(n, start, exp, gain), nil
 }

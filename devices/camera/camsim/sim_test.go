@@ -22,6 +22,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 func newScene(t testing.TB, seed uint64) *scene.Scene {
@@ -42,16 +43,16 @@ func lit(b light.Band, f light.Filter) fixedLight {
 	return fixedLight{lightsim.Emission{On: true, Band: b, Filter: f, Level: 100, Output: 100, Settled: true}}
 }
 
-// captureNow runs a capture on a ManualClock, advancing it through the
+// captureNow runs a capture on a fake clock (internal/clock), advancing it through the
 // exposure and readout.
-func captureNow(t *testing.T, s *Sim, clk *lightsim.ManualClock, req Request) *Frame {
+func captureNow(t *testing.T, s *Sim, clk *clock.Fake, req Request) *Frame {
 	t.Helper()
 	type res struct {
 		f   *Frame
 		err error
 	}
 	ch := make(chan res, 1)
-	pending := clk.Pending()
+	pending := len(clk.Pending())
 	go func() {
 		f, err := s.Capture(context.Background(), req)
 		ch <- res{f, err}
@@ -132,8 +133,8 @@ func TestEncodePNGRoundTrip(t *testing.T) {
 
 func TestFramesAreDeterministic(t *testing.T) {
 	sc := newScene(t, 3)
-	mk := func(seed uint64) (*Sim, *lightsim.ManualClock) {
-		clk := lightsim.NewManualClock(time.Unix(1e9, 0))
+	mk := func(seed uint64) (*Sim, *clock.Fake) {
+		clk := clock.NewFake(time.Unix(1e9, 0))
 		s, err := New(Config{Scene: sc, Light: lit(light.Band450, light.FilterYellow), Clock: clk, Seed: seed})
 		if err != nil {
 			t.Fatal(err)
@@ -177,7 +178,7 @@ func equal(a, b []uint16) bool {
 
 func TestDarkWithoutLight(t *testing.T) {
 	sc := newScene(t, 3)
-	clk := lightsim.NewManualClock(time.Unix(1e9, 0))
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	s, err := New(Config{Scene: sc, Clock: clk, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -220,7 +221,7 @@ func stats(v []float64) (m, sd float64) {
 // photons, so its relative noise is about √8 times larger.
 func TestNoiseGrowsWithGain(t *testing.T) {
 	sc := newScene(t, 3)
-	clk := lightsim.NewManualClock(time.Unix(1e9, 0))
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	s, err := New(Config{Scene: sc, Light: lit(light.Band415, light.FilterYellow), Clock: clk, Seed: 1, Sensor: Sensor{MaxMotion: -1}})
 	if err != nil {
 		t.Fatal(err)
@@ -295,11 +296,11 @@ func command(t *testing.T, conn net.Conn, r *bufio.Reader, seq int, words ...str
 }
 
 // TestTransitionShowsInFrame drives the real light simulator through its
-// protocol on a shared ManualClock: a frame whose exposure spans a filter
+// protocol on a shared fake clock: a frame whose exposure spans a filter
 // change lies between the frames of the two settled states, and says so.
 func TestTransitionShowsInFrame(t *testing.T) {
 	sc := newScene(t, 4)
-	clk := lightsim.NewManualClock(time.Unix(1e9, 0))
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	ls := lightsim.New(lightsim.Config{Clock: clk})
 	a, b := net.Pipe()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -428,7 +429,7 @@ func post(ctx context.Context, url string, body string) (*http.Response, error) 
 }
 
 func TestBusyAndHang(t *testing.T) {
-	clk := lightsim.NewManualClock(time.Unix(1e9, 0))
+	clk := clock.NewFake(time.Unix(1e9, 0))
 	s, srv := newServer(t, Config{Light: lit(light.BandWhite, light.FilterNone), Clock: clk})
 	// A capture holds the sensor while the clock stands still.
 	first := make(chan *http.Response, 1)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/devices"
 	"github.com/exhibit-forensics/exhibit/devices/camera"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 // Defaults for Config.
@@ -26,6 +27,9 @@ const (
 	DefaultAttempts      = 2
 	// maxErrorBody bounds status and error bodies.
 	maxErrorBody = 64 << 10
+	// busyBackoff is the wait before a capture refused as busy is tried
+	// again.
+	busyBackoff = 50 * time.Millisecond
 )
 
 // Config configures a Dev. Only URL is required.
@@ -48,6 +52,8 @@ type Config struct {
 	MaxPixels int
 	// Logger receives retries; nil discards.
 	Logger *slog.Logger
+	// Clock times the back-off between busy retries; clock.System if nil.
+	Clock clock.Clock
 }
 
 // Stats counts what the driver had to do.
@@ -82,9 +88,6 @@ var (
 	_ devices.Describer = (*Dev)(nil)
 )
 
-// after is the test seam for the back-off between busy retries.
-var after = time.After
-
 // Open reads the camera's status and identity.
 func Open(ctx context.Context, cfg Config) (*Dev, error) {
 	if cfg.URL == "" {
@@ -109,6 +112,9 @@ func Open(ctx context.Context, cfg Config) (*Dev, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System
 	}
 	d := &Dev{cfg: cfg, base: u, client: cfg.Client}
 	if d.client == nil {
@@ -292,10 +298,8 @@ func (d *Dev) Capture(ctx context.Context) (*camera.Frame, error) {
 		case errors.Is(err, camera.ErrBusy):
 			d.count(func(st *Stats) { st.Busy++ })
 			if attempt < d.cfg.Attempts {
-				select {
-				case <-ctx.Done():
-					return nil, fmt.Errorf("netcam: capture: %w", ctx.Err())
-				case <-after(50 * time.Millisecond):
+				if err := clock.Sleep(ctx, d.cfg.Clock, busyBackoff); err != nil {
+					return nil, fmt.Errorf("netcam: capture: %w", err)
 				}
 			}
 		default:

@@ -15,6 +15,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 // litWhite is a light engine that is always on, white, settled.
@@ -231,18 +232,33 @@ func TestBusyIsRetried(t *testing.T) {
 		w.Write(good.body)
 	}))
 	defer srv.Close()
-	old := after
-	after = func(time.Duration) <-chan time.Time {
-		ch := make(chan time.Time, 1)
-		ch <- time.Time{}
-		return ch
-	}
-	defer func() { after = old }()
-	d := open(t, Config{URL: srv.URL, Attempts: 2})
+	clk := clock.NewFake(time.Unix(0, 0))
+	d := open(t, Config{URL: srv.URL, Attempts: 2, Clock: clk})
 	if _, err := d.Configure(context.Background(), camera.Settings{Exposure: time.Millisecond, Gain: 1}); err != nil {
 		t.Fatal(err)
 	}
-	f, err := d.Capture(context.Background())
+	type captured struct {
+		f   *camera.Frame
+		err error
+	}
+	done := make(chan captured, 1)
+	go func() {
+		f, err := d.Capture(context.Background())
+		done <- captured{f, err}
+	}()
+	// The busy answer makes the driver wait on its clock before trying
+	// again; let the wait pass.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := clk.BlockUntil(ctx, 1); err != nil {
+		t.Fatalf("no back-off after busy: %v", err)
+	}
+	if p := clk.Pending(); len(p) != 1 || p[0] != busyBackoff {
+		t.Fatalf("back-off %v, want %v", p, busyBackoff)
+	}
+	clk.Advance(busyBackoff)
+	res := <-done
+	f, err := res.f, res.err
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,6 @@
 // The emission history is queryable with EmissionAt ("what was lit at time
 // t, and had it settled?") for the camera simulator, which must only see the
 // light the engine was really producing during an exposure. All time comes
-// from an injected Clock, so tests drive settling, latency and heating
-// without sleeping.
+// from an injected clock (internal/clock), so tests drive settling, latency
+// and heating without sleeping.
 package lightsim

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
 )
 
 // PTYOptions control ServePTY.
@@ -26,43 +26,31 @@ type PTYOptions struct {
 // link. When the UnplugAfter fault fires, ServePTY removes the link, closes
 // the pseudo-terminal (the driver's open port fails), waits for Replug and
 // then plugs in a new pseudo-terminal — with a new /dev/pts number — behind
-// the same link. It returns when ctx is done (nil) or on a failure.
-func (s *Sim) ServePTY(ctx context.Context, link serialtest.Link, o PTYOptions) error {
-	for {
-		p, err := serialtest.OpenPTY()
-		if err != nil {
-			return err
-		}
-		if err := link.Point(p.Path()); err != nil {
-			p.Close()
-			return err
-		}
+// the same link (pty.Link.Serve). It returns when ctx is done (nil) or on a
+// failure.
+func (s *Sim) ServePTY(ctx context.Context, link pty.Link, o PTYOptions) error {
+	session := func(ctx context.Context, p *pty.Pair) error {
 		if o.OnPlug != nil {
 			o.OnPlug(p.Path())
 		}
-		serr := s.Serve(ctx, p)
-		// The link goes first, so nothing re-opens the old /dev/pts number
-		// (which the kernel may hand to another pseudo-terminal).
-		rerr := link.Remove()
-		p.Close()
-		switch {
-		case ctx.Err() != nil:
-			return nil
-		case rerr != nil:
-			return rerr
-		case !errors.Is(serr, ErrUnplugged):
-			return fmt.Errorf("lightsim: serving %s: %w", p.Path(), serr)
+		if err := s.Serve(ctx, p); !errors.Is(err, ErrUnplugged) {
+			return fmt.Errorf("lightsim: serving %s: %w", p.Path(), err)
+		}
+		return ErrUnplugged
+	}
+	replug := func(ctx context.Context, err error) error {
+		if !errors.Is(err, ErrUnplugged) {
+			return err
 		}
 		if o.OnUnplug != nil {
 			o.OnUnplug()
 		}
 		if o.Replug != nil {
 			if err := o.Replug(ctx); err != nil {
-				if ctx.Err() != nil {
-					return nil
-				}
 				return fmt.Errorf("lightsim: replug: %w", err)
 			}
 		}
+		return nil
 	}
+	return link.Serve(ctx, session, replug)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/devices"
 	"github.com/exhibit-forensics/exhibit/devices/light"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 // Faults are the injectable failures. The rig CLI exposes them as flags.
@@ -67,11 +68,11 @@ var DefaultSettle = Settle{Band: 30 * time.Millisecond, Filter: 120 * time.Milli
 
 // Config configures a simulator. The zero value is usable.
 type Config struct {
-	Model    string // default "LE6"
-	Serial   string // default "000421"
-	Firmware string // default "1.4.2"
-	Clock    Clock  // default RealClock
-	Seed     uint64 // seeds the fault generator; runs with equal seeds see equal faults
+	Model    string      // default "LE6"
+	Serial   string      // default "000421"
+	Firmware string      // default "1.4.2"
+	Clock    clock.Clock // default clock.System
+	Seed     uint64      // seeds the fault generator; runs with equal seeds see equal faults
 	// Baud, if > 0, delays each reply by the time the command and the reply
 	// take on a real line at this rate (10 bits per byte, 8N1): a pty
 	// itself carries bytes at memory speed whatever baud rate is set.
@@ -156,7 +157,7 @@ func New(cfg Config) *Sim {
 		cfg.Firmware = "1.4.2"
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = RealClock{}
+		cfg.Clock = clock.System
 	}
 	if cfg.History <= 0 {
 		cfg.History = 10 * time.Minute
@@ -449,12 +450,8 @@ func (s *Sim) reply(ctx context.Context, w io.Writer, cmdLen int, reply []byte) 
 	}
 	drop := s.faults.DropRate > 0 && s.rng.Float64() < s.faults.DropRate
 	s.mu.Unlock()
-	if delay > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.cfg.Clock.After(delay):
-		}
+	if err := clock.Sleep(ctx, s.cfg.Clock, delay); err != nil {
+		return err
 	}
 	if drop {
 		s.count(func(st *Stats) { st.Dropped++ })

@@ -13,13 +13,14 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/devices/light"
-	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
-func newSim(cfg Config) (*Sim, *ManualClock) {
-	c := NewManualClock(t0)
+func newSim(cfg Config) (*Sim, *clock.Fake) {
+	c := clock.NewFake(t0)
 	cfg.Clock = c
 	return New(cfg), c
 }
@@ -293,7 +294,7 @@ func TestThermal(t *testing.T) {
 // side (the slave, opened as a plain file) and Serve's result channel.
 func servePTY(t *testing.T, ctx context.Context, s *Sim) (*os.File, <-chan error) {
 	t.Helper()
-	p, err := serialtest.OpenPTY()
+	p, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,16 +356,16 @@ func TestServeLinesAndUnplug(t *testing.T) {
 func TestServeLatencyAndDrop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, clock := newSim(Config{Faults: Faults{Latency: time.Second}})
+	s, clk := newSim(Config{Faults: Faults{Latency: time.Second}})
 	host, served := servePTY(t, ctx, s)
 	host.Write([]byte("06 L 40*" + crcHex("06 L 40") + "\n"))
-	if err := clock.BlockUntil(ctx, 1); err != nil {
+	if err := clk.BlockUntil(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
 	if e := s.Emission(); e.Level != 40 {
 		t.Fatalf("command not executed while its reply is delayed: %+v", e)
 	}
-	clock.Advance(time.Second)
+	clk.Advance(time.Second)
 	if got := readLine(t, host); !strings.HasPrefix(got, "06 OK L=40*") {
 		t.Fatalf("delayed reply %q", got)
 	}
@@ -391,19 +392,19 @@ func TestServeLatencyAndDrop(t *testing.T) {
 func TestWireTime(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s, clock := newSim(Config{Baud: 1000}) // 100 bytes/s: 10 ms per byte
+	s, clk := newSim(Config{Baud: 1000}) // 100 bytes/s: 10 ms per byte
 	host, _ := servePTY(t, ctx, s)
 	line := "09 L 7*" + crcHex("09 L 7") + "\n" // 12 bytes; reply "09 OK L=7*XXXX\n" is 15
 	host.Write([]byte(line))
-	if err := clock.BlockUntil(ctx, 1); err != nil {
+	if err := clk.BlockUntil(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(269 * time.Millisecond)
-	if n := clock.Pending(); n != 1 {
+	clk.Advance(269 * time.Millisecond)
+	if n := len(clk.Pending()); n != 1 {
 		t.Fatalf("reply released before the wire time: %d timers pending", n)
 	}
-	clock.Advance(time.Millisecond) // 27 bytes × 10 ms = 270 ms in all
-	if n := clock.Pending(); n != 0 {
+	clk.Advance(time.Millisecond) // 27 bytes × 10 ms = 270 ms in all
+	if n := len(clk.Pending()); n != 0 {
 		t.Fatalf("reply still held after the wire time: %d timers pending", n)
 	}
 	if got := readLine(t, host); !strings.HasPrefix(got, "09 OK L=7*") {
@@ -441,7 +442,7 @@ func TestCorrupt(t *testing.T) {
 func crcHex(s string) string { return fmt.Sprintf("%04X", light.CRC16([]byte(s))) }
 
 func TestServePTYReplug(t *testing.T) {
-	link := serialtest.Link(filepath.Join(t.TempDir(), "light"))
+	link := pty.Link(filepath.Join(t.TempDir(), "light"))
 	s, _ := newSim(Config{Faults: Faults{UnplugAfter: 1}})
 	ctx, cancel := context.WithCancel(context.Background())
 	plugged := make(chan string, 4)

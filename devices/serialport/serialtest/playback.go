@@ -8,29 +8,32 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 )
 
 // Errors reported by Playback.
 var (
 	// ErrMismatch: the driver wrote something other than the transcript's
-	// next "->" bytes, or wrote while the transcript expected it to read.
+	// next host ("H: ") bytes, or wrote while the transcript expected it to
+	// read.
 	ErrMismatch = errors.New("serialtest: playback mismatch")
 	// ErrUnused: Close was called with exchanges left in the transcript.
 	ErrUnused = errors.New("serialtest: playback exchanges left unused")
 )
 
-// Playback replays a Transcript as a serialport.Conn. Writes must match the
-// transcript's "->" sections byte for byte (in any split); reads return the
-// "<-" sections, but only once the "->" before them has been written in
-// full. While the transcript expects a write, or once it is exhausted, Read
-// returns serialport.ErrTimeout: the device has nothing to say, which is how
-// a transcript represents a lost reply.
+// Playback replays a transcript as a serialport.Conn, the driver being the
+// host. Writes must match the transcript's host ("H: ") exchanges byte for
+// byte (in any split); reads return the instrument's ("I: ") exchanges, but
+// only once the host exchanges before them have been written in full. While
+// the transcript expects a write, or once it is exhausted, Read returns
+// serialport.ErrTimeout: the device has nothing to say, which is how a
+// transcript represents a lost reply.
 //
 // Close reports every mismatch seen and fails with ErrUnused if the driver
 // did not consume the whole transcript.
 type Playback struct {
 	mu     sync.Mutex
-	t      *Transcript
+	t      *streamtest.Transcript
 	i      int // current exchange
 	off    int // bytes of exchange i already consumed
 	errs   []error
@@ -40,7 +43,7 @@ type Playback struct {
 var _ serialport.Conn = (*Playback)(nil)
 
 // NewPlayback returns a Conn that replays t.
-func NewPlayback(t *Transcript) *Playback { return &Playback{t: t} }
+func NewPlayback(t *streamtest.Transcript) *Playback { return &Playback{t: t} }
 
 func (p *Playback) advance(n int) {
 	p.off += n
@@ -60,7 +63,7 @@ func (p *Playback) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	if p.i >= len(p.t.Exchanges) || p.t.Exchanges[p.i].Dir != FromDevice {
+	if p.i >= len(p.t.Exchanges) || p.t.Exchanges[p.i].From != streamtest.Instrument {
 		return 0, serialport.ErrTimeout
 	}
 	n := copy(b, p.t.Exchanges[p.i].Data[p.off:])
@@ -78,21 +81,30 @@ func (p *Playback) Write(b []byte) (int, error) {
 	written := 0
 	for written < len(b) {
 		if p.i >= len(p.t.Exchanges) {
-			return written, p.fail("exchange %d: wrote %q after the end of the transcript", p.i+1, b[written:])
+			return written, p.fail("exchange %d: wrote %s after the end of the transcript", p.i+1, streamtest.Encode(b[written:]))
 		}
 		ex := p.t.Exchanges[p.i]
-		if ex.Dir != ToDevice {
-			return written, p.fail("exchange %d: wrote %q while the device still had %q to send", p.i+1, b[written:], ex.Data[p.off:])
+		if ex.From != streamtest.Host {
+			return written, p.fail("%s: wrote %s while the device still had %s to send", p.at(), streamtest.Encode(b[written:]), streamtest.Encode(ex.Data[p.off:]))
 		}
 		want := ex.Data[p.off:]
 		k := min(len(want), len(b)-written)
 		if !bytes.Equal(b[written:written+k], want[:k]) {
-			return written, p.fail("exchange %d: wrote %q, transcript has %q", p.i+1, b[written:], want)
+			return written, p.fail("%s: wrote %s, transcript has %s", p.at(), streamtest.Encode(b[written:]), streamtest.Encode(want))
 		}
 		written += k
 		p.advance(k)
 	}
 	return written, nil
+}
+
+// at names the current exchange: its number and where it is in the file.
+func (p *Playback) at() string {
+	s := fmt.Sprintf("exchange %d", p.i+1)
+	if line := p.t.Exchanges[p.i].Line; line > 0 {
+		s += fmt.Sprintf(" (%s:%d)", p.t.Name, line)
+	}
+	return s
 }
 
 func (p *Playback) fail(format string, args ...any) error {
@@ -124,8 +136,8 @@ func (p *Playback) Close() error {
 	errs := p.errs
 	if p.i < len(p.t.Exchanges) {
 		ex := p.t.Exchanges[p.i]
-		errs = append(errs, fmt.Errorf("%w: %d of %d exchanges left, next is %s %q", ErrUnused,
-			len(p.t.Exchanges)-p.i, len(p.t.Exchanges), ex.Dir, ex.Data[p.off:]))
+		errs = append(errs, fmt.Errorf("%w: %d of %d exchanges left, next is %s: %s", ErrUnused,
+			len(p.t.Exchanges)-p.i, len(p.t.Exchanges), ex.From, streamtest.Encode(ex.Data[p.off:])))
 	}
 	return errors.Join(errs...)
 }

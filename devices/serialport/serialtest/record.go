@@ -3,20 +3,25 @@ package serialtest
 import (
 	"bytes"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 )
 
 // Recorder wraps a serialport.Conn and records every byte that passes through
-// it. It is itself a serialport.Conn, so a driver can be handed a Recorder in
-// place of the real port.
+// it into a transcript: what is written as the host's exchanges, what is read
+// as the instrument's, each run of bytes in one direction merged into one
+// exchange, so that a transcript does not depend on how the kernel split the
+// bytes between reads. It is itself a serialport.Conn, so a driver can be
+// handed a Recorder in place of the real port.
 type Recorder struct {
 	conn serialport.Conn
 
 	mu sync.Mutex
-	t  Transcript
+	t  streamtest.Transcript
 }
 
 var _ serialport.Conn = (*Recorder)(nil)
@@ -48,30 +53,30 @@ func (r *Recorder) Note(text string) {
 	r.t.Notes = append(r.t.Notes, text)
 }
 
-func (r *Recorder) add(dir Dir, b []byte) {
+func (r *Recorder) add(from streamtest.Side, b []byte) {
 	if len(b) == 0 {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if n := len(r.t.Exchanges); n > 0 && r.t.Exchanges[n-1].Dir == dir {
+	if n := len(r.t.Exchanges); n > 0 && r.t.Exchanges[n-1].From == from {
 		r.t.Exchanges[n-1].Data = append(r.t.Exchanges[n-1].Data, b...)
 		return
 	}
-	r.t.Exchanges = append(r.t.Exchanges, Exchange{Dir: dir, Data: bytes.Clone(b)})
+	r.t.Exchanges = append(r.t.Exchanges, streamtest.Exchange{From: from, Data: bytes.Clone(b)})
 }
 
 // Read reads from the wrapped Conn and records the bytes read.
 func (r *Recorder) Read(p []byte) (int, error) {
 	n, err := r.conn.Read(p)
-	r.add(FromDevice, p[:n])
+	r.add(streamtest.Instrument, p[:n])
 	return n, err
 }
 
 // Write writes to the wrapped Conn and records the bytes written.
 func (r *Recorder) Write(p []byte) (int, error) {
 	n, err := r.conn.Write(p)
-	r.add(ToDevice, p[:n])
+	r.add(streamtest.Host, p[:n])
 	return n, err
 }
 
@@ -89,12 +94,12 @@ func (r *Recorder) Drain() error { return r.conn.Drain() }
 func (r *Recorder) Close() error { return r.conn.Close() }
 
 // Transcript returns a copy of what has been recorded so far.
-func (r *Recorder) Transcript() *Transcript {
+func (r *Recorder) Transcript() *streamtest.Transcript {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	t := &Transcript{Header: maps.Clone(r.t.Header), Notes: append([]string(nil), r.t.Notes...)}
+	t := &streamtest.Transcript{Header: maps.Clone(r.t.Header), Notes: slices.Clone(r.t.Notes)}
 	for _, ex := range r.t.Exchanges {
-		t.Exchanges = append(t.Exchanges, Exchange{Dir: ex.Dir, Data: bytes.Clone(ex.Data)})
+		t.Exchanges = append(t.Exchanges, streamtest.Exchange{From: ex.From, Data: bytes.Clone(ex.Data)})
 	}
 	return t
 }

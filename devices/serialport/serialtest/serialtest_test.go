@@ -3,18 +3,17 @@ package serialtest
 import (
 	"context"
 	"errors"
-	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
+	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 )
 
 // echoDevice answers every line read from p with "ok <line>" until p is closed.
-func echoDevice(p *PTY) {
+func echoDevice(p *pty.Pair) {
 	buf := make([]byte, 256)
 	var line []byte
 	for {
@@ -54,7 +53,7 @@ func readLine(t *testing.T, c serialport.Conn) string {
 // pseudo-terminal, then replays it: the replayed Conn must give the driver the
 // same bytes and must fail when the driver deviates or stops early.
 func TestRecordThenPlayback(t *testing.T) {
-	p, err := OpenPTY()
+	p, err := pty.Open()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,13 +93,13 @@ func TestRecordThenPlayback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = "# recorded by TestRecordThenPlayback\ndevice=echo\nfirmware=0.1\nbaud=115200\n-- -> --\na\n-- <- --\nok a\n-- -> --\nbc\n-- <- --\nok bc\n"
+	const want = "# recorded by TestRecordThenPlayback\ndevice=echo\nfirmware=0.1\nbaud=115200\n-- session --\nH: a<LF>\nI: ok a<LF>\nH: bc<LF>\nI: ok bc<LF>\n"
 	if string(out) != want {
 		t.Fatalf("transcript:\n%s\nwant:\n%s", out, want)
 	}
 
 	// Replay in full: same bytes, Close is clean.
-	tr, err = ParseTranscript(out)
+	tr, err = streamtest.ParseTranscript("echo.txtar", out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,13 +114,13 @@ func TestRecordThenPlayback(t *testing.T) {
 	// Stop early: Close reports the unused exchanges.
 	pb = NewPlayback(tr)
 	pb.Write([]byte("a\n"))
-	if err := pb.Close(); !errors.Is(err, ErrUnused) || !strings.Contains(err.Error(), `3 of 4 exchanges left, next is <- "ok a\n"`) {
+	if err := pb.Close(); !errors.Is(err, ErrUnused) || !strings.Contains(err.Error(), `3 of 4 exchanges left, next is I: ok a<LF>`) {
 		t.Fatalf("Close after partial replay: %v, want ErrUnused naming the next exchange", err)
 	}
 
 	// Deviate: the wrong write fails at once and again at Close.
 	pb = NewPlayback(tr)
-	if _, err := pb.Write([]byte("x\n")); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), `exchange 1: wrote "x\n", transcript has "a\n"`) {
+	if _, err := pb.Write([]byte("x\n")); !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), `exchange 1 (echo.txtar:6): wrote x<LF>, transcript has a<LF>`) {
 		t.Fatalf("mismatched write: %v", err)
 	}
 	if err := pb.Close(); !errors.Is(err, ErrMismatch) || !errors.Is(err, ErrUnused) {
@@ -130,12 +129,12 @@ func TestRecordThenPlayback(t *testing.T) {
 }
 
 func TestPlaybackOrdering(t *testing.T) {
-	tr := &Transcript{
+	tr := &streamtest.Transcript{
 		Header: map[string]string{"device": "d", "firmware": "1", "baud": "9600"},
-		Exchanges: []Exchange{
-			{ToDevice, []byte("q\n")},
-			{FromDevice, []byte("r1\n")},
-			{ToDevice, []byte("q\n")},
+		Exchanges: []streamtest.Exchange{
+			{From: streamtest.Host, Data: []byte("q\n")},
+			{From: streamtest.Instrument, Data: []byte("r1\n")},
+			{From: streamtest.Host, Data: []byte("q\n")},
 		},
 	}
 	pb := NewPlayback(tr)
@@ -180,69 +179,5 @@ func TestPlaybackOrdering(t *testing.T) {
 	}
 	if _, err := pb.Read(buf); !errors.Is(err, serialport.ErrClosed) {
 		t.Fatalf("Read after Close: %v", err)
-	}
-}
-
-func TestLink(t *testing.T) {
-	dir := t.TempDir()
-	l := Link(filepath.Join(dir, "light"))
-	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
-	for _, f := range []string{a, b} {
-		if err := os.WriteFile(f, []byte(filepath.Base(f)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, target := range []string{a, b} {
-		if err := l.Point(target); err != nil {
-			t.Fatal(err)
-		}
-		got, err := os.ReadFile(string(l))
-		if err != nil || string(got) != filepath.Base(target) {
-			t.Fatalf("after Point(%s) link reads %q, %v", target, got, err)
-		}
-		if tg, err := l.Target(); err != nil || tg != target {
-			t.Fatalf("Target = %q, %v; want %q", tg, err, target)
-		}
-	}
-	if err := l.Remove(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Lstat(string(l)); !os.IsNotExist(err) {
-		t.Fatalf("link still there after Remove: %v", err)
-	}
-	if err := l.Remove(); err != nil {
-		t.Fatalf("second Remove: %v", err)
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 2 {
-		t.Fatalf("temporary files left behind: %v", entries)
-	}
-}
-
-// TestPTYCloseUnblocksMasterRead guards the non-blocking master: a simulator
-// blocked in Read must return when the PTY is closed (the "unplug").
-func TestPTYCloseUnblocksMasterRead(t *testing.T) {
-	p, err := OpenPTY()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(p.Path(), "/dev/pts/") {
-		t.Fatalf("Path = %q", p.Path())
-	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := p.Read(make([]byte, 8))
-		done <- err
-	}()
-	if err := p.Close(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if !errors.Is(err, os.ErrClosed) && !errors.Is(err, io.EOF) {
-			t.Fatalf("master Read returned %v, want os.ErrClosed", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not unblock the master Read")
 	}
 }

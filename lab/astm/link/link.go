@@ -10,7 +10,8 @@
 // The link is an explicit state machine (see Table and FormatTable; the
 // table is printed in firmware-notes/astm-lis2a2.md) over any byte stream
 // (a serial port, a pseudo-terminal, a TCP connection) and an injected
-// Clock. It plays both roles — host and instrument differ only in line
+// clock (internal/clock): the link never sleeps, every wait is a timer of
+// its Clock, so tests drive time with a clock.Fake. It plays both roles — host and instrument differ only in line
 // contention, which the instrument wins — and both directions: Send
 // transfers a message, and frames received from the other side go to a
 // Receiver.
@@ -52,6 +53,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 )
 
@@ -117,7 +119,7 @@ type Config struct {
 	Role     Role          // Host or Instrument; required
 	Frame    frame.Options // the dialect's frame shape
 	Receiver Receiver      // required
-	Clock    Clock         // nil: SystemClock
+	Clock    clock.Clock   // nil: clock.System
 	Timers   Timers
 	// MaxAttempts overrides the number of sends of one frame before the
 	// message is aborted; 0 means MaxAttempts.
@@ -209,7 +211,7 @@ type request struct {
 type Link struct {
 	cfg   Config
 	rw    Stream
-	clk   Clock
+	clk   clock.Clock
 	tm    Timers
 	max   int
 	reqs  chan *request
@@ -221,7 +223,7 @@ type Link struct {
 	// Owned by the Run goroutine.
 	ctx      context.Context
 	state    State
-	timer    Timer
+	timer    clock.Timer
 	timerC   <-chan time.Time
 	queue    []*request
 	cur      *request
@@ -260,7 +262,7 @@ func New(rw Stream, cfg Config) (*Link, error) {
 	l := &Link{cfg: cfg, rw: rw, clk: cfg.Clock, tm: cfg.Timers.withDefaults(), max: cfg.MaxAttempts,
 		reqs: make(chan *request), cancl: make(chan *request, 16), stop: make(chan struct{}), nakFN: -1}
 	if l.clk == nil {
-		l.clk = SystemClock
+		l.clk = clock.System
 	}
 	if l.max <= 0 {
 		l.max = MaxAttempts

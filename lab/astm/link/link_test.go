@@ -11,7 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 )
@@ -50,8 +51,8 @@ func (s *sink) End(ctx context.Context, err error) { s.ends <- err }
 type harness struct {
 	t     *testing.T
 	l     *link.Link
-	peer  *astmtest.Peer
-	clk   *astmtest.Clock
+	peer  *streamtest.Peer
+	clk   *clock.Fake
 	steps chan link.Step
 	sink  *sink
 	stop  context.CancelFunc
@@ -62,7 +63,7 @@ type harness struct {
 func start(t *testing.T, role link.Role, mod func(*link.Config)) *harness {
 	t.Helper()
 	a, b := net.Pipe()
-	h := &harness{t: t, peer: &astmtest.Peer{RW: b, Wait: guard}, clk: astmtest.NewClock(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)),
+	h := &harness{t: t, peer: &streamtest.Peer{RW: b, Wait: guard}, clk: clock.NewFake(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)),
 		steps: make(chan link.Step, 1000), sink: newSink(), ran: make(chan error, 1)}
 	cfg := link.Config{Role: role, Receiver: h.sink, Clock: h.clk, Trace: func(s link.Step) { record(role, s); h.steps <- s },
 		Busy: h.busy.Load}
@@ -512,7 +513,7 @@ func TestFrameNumbersWrap(t *testing.T) {
 	for i, f := range frames {
 		f.Number = (i + 1) % 8
 		enc, _ := frame.Append(nil, f, frame.Options{})
-		h.expect(astmtest.Encode(enc))
+		h.expect(streamtest.Encode(enc))
 		h.write("<ACK>")
 	}
 	h.expect("<EOT>")
@@ -527,7 +528,7 @@ func TestFrameNumbersWrap(t *testing.T) {
 	for i, f := range frames {
 		f.Number = (i + 1) % 8
 		enc, _ := frame.Append(nil, f, frame.Options{})
-		r.write(astmtest.Encode(enc))
+		r.write(streamtest.Encode(enc))
 		r.expect("<ACK>")
 		if got := r.frame(); got.Number != f.Number {
 			t.Fatalf("frame %d has number %d", i, got.Number)
@@ -1070,11 +1071,11 @@ func TestLateReplyWithheld(t *testing.T) {
 // tickClock is a fake clock whose reading moves on a nanosecond at every
 // Now, so that a token read before a send is stamped earlier than the send,
 // as on a real clock.
-type tickClock struct{ *astmtest.Clock }
+type tickClock struct{ *clock.Fake }
 
 func (c tickClock) Now() time.Time {
 	c.Advance(time.Nanosecond)
-	return c.Clock.Now()
+	return c.Fake.Now()
 }
 
 // Two answers in one read, the second an extra one (line noise that looked
@@ -1088,7 +1089,7 @@ func (c tickClock) Now() time.Time {
 func TestStaleReplyIgnored(t *testing.T) {
 	var clk tickClock
 	h := start(t, link.Instrument, func(c *link.Config) {
-		clk = tickClock{astmtest.NewClock(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC))}
+		clk = tickClock{clock.NewFake(time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC))}
 		c.Clock = clk
 	})
 	frames := frame.Split(domainRecords, frame.RecordPerMessage, 0)

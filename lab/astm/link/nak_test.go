@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 )
@@ -30,7 +30,7 @@ func nextNAK(t *testing.T, ch chan link.NAK) link.NAK {
 
 func wireLen(t *testing.T, s string) int64 {
 	t.Helper()
-	b, err := astmtest.Decode(s)
+	b, err := streamtest.Decode(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/lab/astm/astmtest"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
+	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 )
@@ -17,7 +18,7 @@ import (
 // end is one running link of a pair.
 type end struct {
 	l     *link.Link
-	clk   *astmtest.Clock
+	clk   *clock.Fake
 	sink  *sink
 	steps chan link.Step
 }
@@ -27,7 +28,7 @@ func runPair(t *testing.T, hostRW, instRW link.Stream) (host, inst *end) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var done []chan error
 	mk := func(role link.Role, rw link.Stream) *end {
-		e := &end{clk: astmtest.NewClock(time.Unix(0, 0)), sink: newSink(), steps: make(chan link.Step, 1000)}
+		e := &end{clk: clock.NewFake(time.Unix(0, 0)), sink: newSink(), steps: make(chan link.Step, 1000)}
 		l, err := link.New(rw, link.Config{Role: role, Receiver: e.sink, Clock: e.clk, Trace: func(s link.Step) { record(role, s); e.steps <- s }})
 		if err != nil {
 			t.Fatal(err)
@@ -139,8 +140,8 @@ func TestPairOverPipe(t *testing.T) {
 }
 
 func TestPairOverPTY(t *testing.T) {
-	ptm, tty := astmtest.PTY(t)
-	host, inst := runPair(t, tty, ptm)
+	p := streamtest.PTY(t)
+	host, inst := runPair(t, p.Terminal(), p)
 	exchange(t, host, inst)
 }
 

@@ -73,7 +73,17 @@ def transfer(records, side='I', **kw):
     return lines
 
 
+# Every transcript header has device=, firmware= and baud=
+# (firmware-notes/transcripts.md). These sessions are synthetic and the tests
+# play them over in-memory pipes, so baud= records the line they stand for:
+# 9600 baud, the typical analyser setting (shared/domain/analysers.md).
+BAUD = '9600'
+
+
 def write(name, headers, session, files=()):
+    keys = [k for k, _ in headers]
+    assert keys[:2] == ['device', 'firmware'] and 'baud' not in keys, name
+    headers = headers[:2] + [('baud', BAUD)] + headers[2:]
     parts = ['%s=%s' % kv for kv in headers]
     parts.append('-- session --')
     parts += session

@@ -1,0 +1,66 @@
+// Package clock is the one clock seam of the tree: code that waits or reads
+// the time takes a Clock, so that tests drive time by hand with a Fake
+// instead of sleeping. The ASTM link, the HL7 server, the light-engine
+// driver, the network-camera driver and the device and analyser simulators
+// all take one; System is the real clock.
+//
+// A Clock makes Timers rather than returning channels (as time.After
+// does), so that code waiting on one of several events can stop the timer it
+// no longer needs.
+//
+// The Fake fires timers only when Advance moves it past their deadlines, in
+// deadline order; BlockUntil lets a test wait until the code under test is
+// waiting on the clock, so that tests hold no timed assertions. Rejected
+// alternatives: a library fake (github.com/jonboulle/clockwork) brings an
+// interface of a dozen methods for the two used here, and testing/synctest
+// changes how every test is run where an injected clock already serves.
+package clock
+
+import (
+	"context"
+	"time"
+)
+
+// A Clock tells the time and makes timers.
+type Clock interface {
+	Now() time.Time
+	NewTimer(d time.Duration) Timer
+}
+
+// A Timer delivers one value on C after its duration unless stopped.
+type Timer interface {
+	C() <-chan time.Time
+	// Stop prevents the timer from firing. It reports whether it did so:
+	// false if the timer had already fired or been stopped.
+	Stop() bool
+}
+
+// System is the real clock.
+var System Clock = system{}
+
+type system struct{}
+
+func (system) Now() time.Time { return time.Now() }
+
+func (system) NewTimer(d time.Duration) Timer { return sysTimer{time.NewTimer(d)} }
+
+type sysTimer struct{ t *time.Timer }
+
+func (t sysTimer) C() <-chan time.Time { return t.t.C }
+func (t sysTimer) Stop() bool          { return t.t.Stop() }
+
+// Sleep waits d on c, or until ctx ends, in which case it returns
+// ctx.Err(). A d <= 0 does not wait.
+func Sleep(ctx context.Context, c Clock, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := c.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
