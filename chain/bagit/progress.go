@@ -18,6 +18,11 @@ func progressOf(report func(done, total int64), total int64) func(n int64) {
 	}
 }
 
+// CountReads returns a reader that reads r and reports every read's byte
+// count to add, for progress: Validate uses it, and so does a caller
+// writing a bag (chain/bundle's export) for the bytes it streams in.
+func CountReads(r io.Reader, add func(n int64)) io.Reader { return countingReader{r, add} }
+
 // countingReader reports every read's byte count to add.
 type countingReader struct {
 	r   io.Reader

@@ -296,7 +296,7 @@ func addBlob(ctx context.Context, w *bagit.ZipWriter, blobs blobstore.Fetcher, p
 		return fmt.Errorf("original %s: %w", pf.hash, err)
 	}
 	defer rc.Close()
-	d, err := w.AddPayload(ctx, pf.path, progressReader{rc, report}, false)
+	d, err := w.AddPayload(ctx, pf.path, bagit.CountReads(rc, report), false)
 	if err != nil {
 		return fmt.Errorf("original %s: %w", pf.hash, err)
 	}
@@ -311,18 +311,6 @@ func addBytes(ctx context.Context, w *bagit.ZipWriter, path string, b []byte, co
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
-}
-
-// progressReader reports every read's byte count.
-type progressReader struct {
-	r      io.Reader
-	report func(n int64)
-}
-
-func (p progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	p.report(int64(n))
-	return n, err
 }
 
 // ExportFile writes the bundle of caseRef (Export) to a new file at path,
