@@ -91,7 +91,7 @@ func log1M(b *testing.B, size int) (*Store, chain.Hash) {
 	return s, tree.Root()
 }
 
-// BenchmarkRederiveRoot1M measures what ledger.Open checks before a data
+// BenchmarkRederiveRoot1M measures what ledger.New (what datadir.Open calls) checks before a data
 // directory may sign: every record hash of a 1,000,000-record log read in
 // log order (RecordHashes) and the Merkle root re-derived from them, then
 // compared with the root of the stored tree. Its baseline, run alternately
