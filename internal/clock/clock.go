@@ -18,6 +18,7 @@ package clock
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -62,5 +63,32 @@ func Sleep(ctx context.Context, c Clock, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// WithTimeout is context.WithTimeout on c: the context it returns is
+// cancelled once d has passed on c, and then context.Cause reports
+// context.DeadlineExceeded (its Err reports context.Canceled, as the
+// context package does for every cancellation it did not time itself).
+// Calling cancel releases the timer.
+func WithTimeout(ctx context.Context, c Clock, d time.Duration) (context.Context, context.CancelFunc) {
+	tctx, cancel := context.WithCancelCause(ctx)
+	t := c.NewTimer(d)
+	stop := make(chan struct{})
+	go func() {
+		select {
+		case <-t.C():
+			cancel(context.DeadlineExceeded)
+		case <-stop:
+		case <-tctx.Done():
+		}
+	}()
+	var once sync.Once
+	return tctx, func() {
+		once.Do(func() {
+			t.Stop()
+			close(stop)
+			cancel(context.Canceled)
+		})
 	}
 }

@@ -193,3 +193,50 @@ func TestSleep(t *testing.T) {
 		t.Fatalf("Sleep(0) on a cancelled context = %v", err)
 	}
 }
+
+// TestWithTimeout: the context ends, with DeadlineExceeded as its cause,
+// only when the fake clock passes the time-out; cancel ends it early with
+// Canceled and releases the timer; a parent ending ends it too.
+func TestWithTimeout(t *testing.T) {
+	ctx, stop := context.WithTimeout(context.Background(), guard)
+	defer stop()
+	c := clock.NewFake(time.Unix(0, 0))
+
+	tctx, cancel := clock.WithTimeout(ctx, c, 5*time.Second)
+	defer cancel()
+	if err := c.BlockUntil(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(4 * time.Second)
+	if tctx.Err() != nil {
+		t.Fatalf("ended after 4 s of 5: %v", tctx.Err())
+	}
+	c.Advance(time.Second)
+	select {
+	case <-tctx.Done():
+	case <-ctx.Done():
+		t.Fatal("not ended after 5 s")
+	}
+	if cause := context.Cause(tctx); cause != context.DeadlineExceeded {
+		t.Fatalf("cause %v, want DeadlineExceeded", cause)
+	}
+
+	tctx2, cancel2 := clock.WithTimeout(ctx, c, time.Minute)
+	cancel2()
+	cancel2() // twice is harmless
+	if context.Cause(tctx2) != context.Canceled {
+		t.Fatalf("cancelled: cause %v", context.Cause(tctx2))
+	}
+	if p := c.Pending(); len(p) != 0 {
+		t.Fatalf("timer left after cancel: %v", p)
+	}
+
+	parent, endParent := context.WithCancel(ctx)
+	tctx3, cancel3 := clock.WithTimeout(parent, c, time.Minute)
+	defer cancel3()
+	endParent()
+	<-tctx3.Done()
+	if context.Cause(tctx3) != context.Canceled {
+		t.Fatalf("parent ended: cause %v", context.Cause(tctx3))
+	}
+}

@@ -110,10 +110,10 @@ type Config struct {
 	// StoreTimeout bounds one capture. The capture runs on its own
 	// context so that a message being stored when the receiver is stopped
 	// is still stored (and, if the line is still up, acknowledged).
-	// Zero means 10 s.
+	// Zero means 10 s. It is measured in real time whatever Clock is: it
+	// bounds the store's own input and output.
 	StoreTimeout time.Duration
-	Logger       *slog.Logger     // nil: slog.Default()
-	Now          func() time.Time // nil: time.Now; used for Outcome.Durable
+	Logger       *slog.Logger // nil: slog.Default()
 	// Observe, if set, is told the outcome of every capture attempt. It is
 	// called from connection goroutines, possibly concurrently.
 	Observe func(Outcome)
@@ -128,8 +128,9 @@ type Config struct {
 	// Run stops. *ledger.Ledger is a Checkpointer.
 	Checkpoints     Checkpointer
 	CheckpointEvery time.Duration
-	// Clock makes the receiver's timers: the checkpoint cadence, the ASTM
-	// link timers and the HL7 message deadlines. nil: clock.System.
+	// Clock makes the receiver's timers (the checkpoint cadence, the ASTM
+	// link timers, the HL7 message deadlines) and measures
+	// Outcome.Durable. nil: clock.System.
 	Clock clock.Clock
 }
 
@@ -205,8 +206,8 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 10 * time.Second
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System
 	}
 	r := &Receiver{cfg: cfg, log: cfg.Logger}
 	if r.log == nil {
@@ -433,7 +434,7 @@ func clipText(s string, n int) string {
 // durably stored; an error wrapping ErrRefused promises it is durably
 // stored in quarantine and must be refused.
 func (r *Receiver) keep(ctx context.Context, c capture) error {
-	start := r.cfg.Now()
+	start := r.cfg.Clock.Now()
 	c.reason = clipReason(c.reason)
 	analyser := r.cfg.Analyser
 	if analyser == "" {
@@ -457,7 +458,7 @@ func (r *Receiver) keep(ctx context.Context, c capture) error {
 		refused = true
 		out, ex, fresh, err = r.capture(sctx, c, analyser)
 	}
-	out.Durable = r.cfg.Now().Sub(start)
+	out.Durable = r.cfg.Clock.Now().Sub(start)
 	out.Refused = refused && err == nil
 	switch {
 	case err != nil:

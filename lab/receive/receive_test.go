@@ -17,6 +17,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/internal/streamtest"
 	"github.com/exhibit-forensics/exhibit/lab/astm"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
@@ -625,5 +626,34 @@ func TestKey(t *testing.T) {
 	}
 	if k := Key(protocol.HL7, h, true); k != "hl7:quarantine:"+h.String() {
 		t.Fatal(k)
+	}
+}
+
+// advancing is a Store that moves a fake clock on while it captures, as a
+// slow disk would take time.
+type advancing struct {
+	Store
+	clk  *clock.Fake
+	took time.Duration
+}
+
+func (a advancing) Capture(ctx context.Context, req ledger.CaptureRequest) (store.Exhibit, *chain.Record, bool, error) {
+	a.clk.Advance(a.took)
+	return a.Store.Capture(ctx, req)
+}
+
+// TestDurableMeasuredOnClock: Outcome.Durable (what `lab receive` prints
+// as durable=) is read from the receiver's Clock, so that it is exactly
+// the time the store took on that clock.
+func TestDurableMeasuredOnClock(t *testing.T) {
+	clk := clock.NewFake(time.Date(2024, 6, 12, 10, 31, 0, 0, time.UTC))
+	st := advancing{Store: newLedger(t), clk: clk, took: 1500 * time.Millisecond}
+	r, o := newReceiver(t, st, protocol.HL7, "mllp", func(c *Config) { c.Clock = clk })
+	c := hl7Client(t, r)
+	if a := send(t, c, oru); a.Code != hl7.AA {
+		t.Fatalf("ack %+v", a)
+	}
+	if out := o.next(t); out.Kind != Stored || out.Durable != 1500*time.Millisecond {
+		t.Fatalf("outcome %+v, want Stored with Durable 1.5s", out)
 	}
 }

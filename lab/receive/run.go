@@ -8,7 +8,6 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
-	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/transport"
 )
 
@@ -60,9 +59,6 @@ func (r *Receiver) Run(ctx context.Context, t transport.Runner) (*store.Checkpoi
 // checkpointEvery signs a checkpoint every CheckpointEvery until ctx ends.
 func (r *Receiver) checkpointEvery(ctx context.Context) {
 	clk := r.cfg.Clock
-	if clk == nil {
-		clk = clock.System
-	}
 	for {
 		tm := clk.NewTimer(r.cfg.CheckpointEvery)
 		select {

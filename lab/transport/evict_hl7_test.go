@@ -77,7 +77,7 @@ func TestEvictionKeepsHL7AckAfterDurable(t *testing.T) {
 		ctxErr: map[string]error{}}
 	srv := &hl7.Server{Handler: k, App: "EXHIBIT", Logger: lg.logger()}
 	ready := make(chan net.Addr, 1)
-	s := &Server{Addr: "127.0.0.1:0", MaxConns: 1, Logger: lg.logger(), Wait: newHeldWaits().wait,
+	s := &Server{Addr: "127.0.0.1:0", MaxConns: 1, Logger: lg.logger(), Clock: newHeldWaits(),
 		Ready: func(a net.Addr) { ready <- a }}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -236,7 +236,7 @@ func TestServerNeverRefusesForIdleConnections(t *testing.T) {
 	lg := newLogs()
 	clk := clock.NewFake(t0)
 	ls := newLineSessions()
-	addr := evictServer(t, &Server{Logger: lg.logger(), Now: clk.Now, Wait: newHeldWaits().wait}, ls)
+	addr := evictServer(t, &Server{Logger: lg.logger(), Clock: newHeldWaits().on(clk)}, ls)
 
 	// Sixteen intruders, accepted a second apart: even ones idle, odd ones
 	// dribbling.
@@ -302,7 +302,7 @@ func TestServerEvictsLeastRecentProgress(t *testing.T) {
 	lg := newLogs()
 	clk := clock.NewFake(t0)
 	ls := newLineSessions()
-	addr := evictServer(t, &Server{MaxConns: 3, Logger: lg.logger(), Now: clk.Now, Wait: newHeldWaits().wait}, ls)
+	addr := evictServer(t, &Server{MaxConns: 3, Logger: lg.logger(), Clock: newHeldWaits().on(clk)}, ls)
 
 	a := connect(t, addr, ls) // accepted at 0 s, acknowledged at 5 s
 	clk.Advance(time.Second)
@@ -383,7 +383,7 @@ func TestEvictionLetsAStoreFinish(t *testing.T) {
 	g := newGate()
 	ls.store = g.store
 	w := newHeldWaits()
-	addr := evictServer(t, &Server{MaxConns: 1, EvictGrace: 7 * time.Second, Logger: lg.logger(), Now: clk.Now, Wait: w.wait}, ls)
+	addr := evictServer(t, &Server{MaxConns: 1, EvictGrace: 7 * time.Second, Logger: lg.logger(), Clock: w.on(clk)}, ls)
 
 	a := connect(t, addr, ls)
 	if _, err := a.Write([]byte("A1\n")); err != nil {
@@ -431,7 +431,7 @@ func TestEvictedConnectionClosedAfterGrace(t *testing.T) {
 	g := newGate()
 	ls.store = g.store
 	w := newStepWaits()
-	addr := evictServer(t, &Server{MaxConns: 1, Logger: lg.logger(), Now: clk.Now, Wait: w.wait}, ls)
+	addr := evictServer(t, &Server{MaxConns: 1, Logger: lg.logger(), Clock: w.on(clk)}, ls)
 
 	a := connect(t, addr, ls)
 	if _, err := a.Write([]byte("A1\n")); err != nil {
@@ -465,7 +465,7 @@ func TestEvictedConnectionsAreBounded(t *testing.T) {
 	g := newGate()
 	ls.store = g.store
 	w := newHeldWaits()
-	addr := evictServer(t, &Server{MaxConns: 1, Logger: lg.logger(), Now: clk.Now, Wait: w.wait}, ls)
+	addr := evictServer(t, &Server{MaxConns: 1, Logger: lg.logger(), Clock: w.on(clk)}, ls)
 
 	stuck := func() *peer {
 		p := connect(t, addr, ls)
@@ -504,7 +504,7 @@ func TestServerKeepsIdleConnectionsWhileSlotsAreFree(t *testing.T) {
 	lg := newLogs()
 	clk := clock.NewFake(t0)
 	ls := newLineSessions()
-	addr := evictServer(t, &Server{MaxConns: 2, Logger: lg.logger(), Now: clk.Now, Wait: newHeldWaits().wait}, ls)
+	addr := evictServer(t, &Server{MaxConns: 2, Logger: lg.logger(), Clock: newHeldWaits().on(clk)}, ls)
 	a := connect(t, addr, ls)
 	clk.Advance(72 * time.Hour)
 	b := connect(t, addr, ls)

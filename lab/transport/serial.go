@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 // Serial runs sessions over a serial line, reopening it by path whenever it
@@ -20,9 +21,8 @@ type Serial struct {
 	Backoff Backoff
 	Logger  *slog.Logger
 	// Open opens the port; nil means serialport.Open. A test seam.
-	Open func(ctx context.Context, path string, m serialport.Mode) (serialport.Conn, error)
-	Wait WaitFunc         // nil: Sleep
-	Now  func() time.Time // nil: time.Now
+	Open  func(ctx context.Context, path string, m serialport.Mode) (serialport.Conn, error)
+	Clock clock.Clock // backoff waits and connection times; nil: clock.System
 }
 
 var _ Runner = (*Serial)(nil)
@@ -32,7 +32,7 @@ func (s *Serial) Run(ctx context.Context, serve Session) error {
 	if s.Path == "" {
 		return errors.New("transport: serial line needs a path")
 	}
-	c := newCommon(s.Logger, s.Wait, s.Now)
+	c := newCommon(s.Logger, s.Clock)
 	open := s.Open
 	if open == nil {
 		open = serialport.Open

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 // DefaultKeepAlive is the TCP keep-alive used when none is given: probe
@@ -68,10 +70,9 @@ type Server struct {
 	// Listen opens the listener; nil uses net.ListenConfig with the
 	// keep-alive settings. A test seam.
 	Listen func(ctx context.Context, addr string) (net.Listener, error)
-	// Wait waits after an Accept error and for an evicted connection's
-	// grace; nil: Sleep.
-	Wait WaitFunc
-	Now  func() time.Time // nil: time.Now; progress and idle times
+	// Clock times the wait after an Accept error, an evicted connection's
+	// grace, and progress and idle times; nil: clock.System.
+	Clock clock.Clock
 }
 
 var _ Runner = (*Server)(nil)
@@ -96,7 +97,7 @@ func (s *Server) Run(ctx context.Context, serve Session) error {
 // Serve serves connections accepted from ln until ctx ends, then closes ln
 // and every connection and waits for their sessions to return.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, serve Session) error {
-	c := newCommon(s.Logger, s.Wait, s.Now)
+	c := newCommon(s.Logger, s.Clock)
 	max := s.MaxConns
 	if max <= 0 {
 		max = DefaultMaxConns
@@ -226,16 +227,15 @@ type Client struct {
 	Logger    *slog.Logger
 	// Dial connects; nil uses net.Dialer with a 10 s timeout and the
 	// keep-alive settings. A test seam.
-	Dial func(ctx context.Context, addr string) (net.Conn, error)
-	Wait WaitFunc         // nil: Sleep
-	Now  func() time.Time // nil: time.Now
+	Dial  func(ctx context.Context, addr string) (net.Conn, error)
+	Clock clock.Clock // backoff waits and connection times; nil: clock.System
 }
 
 var _ Runner = (*Client)(nil)
 
 // Run dials and serves connections, one at a time, until ctx ends.
 func (cl *Client) Run(ctx context.Context, serve Session) error {
-	c := newCommon(cl.Logger, cl.Wait, cl.Now)
+	c := newCommon(cl.Logger, cl.Clock)
 	dial := cl.Dial
 	if dial == nil {
 		d := net.Dialer{Timeout: 10 * time.Second, KeepAliveConfig: keepAlive(cl.KeepAlive)}

@@ -45,9 +45,10 @@
 // --listen, --connect, --baud, --max-conns), checked and turned into a
 // Runner the same way for `exhibit lab receive` and `exhibit sim analyser`.
 //
-// Waiting is injected (Wait), and so are the clock (Now) and the ways of
-// opening serial ports and dialling (Open, Dial, Listen), so that tests
-// drive reconnection, time-outs and eviction without sleeping.
+// The clock is injected (Clock, an internal/clock.Clock: backoff waits,
+// eviction grace, idle and connection times), and so are the ways of opening
+// serial ports and dialling (Open, Dial, Listen), so that tests drive
+// reconnection, time-outs and eviction without sleeping.
 package transport
 
 import (
@@ -82,12 +83,6 @@ type Session func(ctx context.Context, c Conn) error
 type Runner interface {
 	Run(ctx context.Context, s Session) error
 }
-
-// A WaitFunc waits d or until ctx ends, returning ctx.Err() in that case.
-type WaitFunc func(ctx context.Context, d time.Duration) error
-
-// Sleep is the real WaitFunc: clock.Sleep on the system clock.
-func Sleep(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, clock.System, d) }
 
 // Backoff is how long to wait between attempts: Min after the first
 // failure, doubling up to Max. A connection that lasted at least Stable
@@ -127,23 +122,24 @@ func (b Backoff) Next(cur time.Duration) time.Duration {
 
 // common holds what every transport is given.
 type common struct {
-	log  *slog.Logger
-	wait WaitFunc
-	now  func() time.Time
+	log *slog.Logger
+	clk clock.Clock
 }
 
-func newCommon(l *slog.Logger, w WaitFunc, now func() time.Time) common {
+func newCommon(l *slog.Logger, clk clock.Clock) common {
 	if l == nil {
 		l = slog.Default()
 	}
-	if w == nil {
-		w = Sleep
+	if clk == nil {
+		clk = clock.System
 	}
-	if now == nil {
-		now = time.Now
-	}
-	return common{l, w, now}
+	return common{l, clk}
 }
+
+// wait waits d on the clock, or until ctx ends (then ctx.Err()).
+func (c common) wait(ctx context.Context, d time.Duration) error { return clock.Sleep(ctx, c.clk, d) }
+
+func (c common) now() time.Time { return c.clk.Now() }
 
 // closeOnDone closes c when ctx ends and returns a function that stops
 // watching.

@@ -19,49 +19,86 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
 	"github.com/exhibit-forensics/exhibit/devices/serialport/pty"
+	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
 
 const guard = 10 * time.Second
 
-// waits is a WaitFunc that records each wait and returns at once, so that
-// tests see backoff without sleeping. A stepped one (newStepWaits) instead
-// hands each wait to the test over step and returns only once the test has
-// taken it (or ctx has ended): a runner whose waits return at once retries
-// as fast as the machine allows, so a test that lets it run free cannot
-// tell how many attempts it will have made by the time it looks. A held
-// one (newHeldWaits) announces each wait on held and lasts until ctx ends:
-// a time-out that never expires.
+// waits is a clock.Clock whose timers are scripted: it records the
+// duration of each timer the transport makes (a backoff wait, an eviction
+// grace) and tells the time from a clock.Fake that the test advances. By
+// default each timer fires at once, so that tests see backoff without
+// sleeping. A stepped one (newStepWaits) instead hands each wait to the
+// test over step and fires only once the test has taken it (or the timer
+// is stopped): a runner whose waits return at once retries as fast as the
+// machine allows, so a test that lets it run free cannot tell how many
+// attempts it will have made by the time it looks. A held one
+// (newHeldWaits) announces each wait on held and never fires: a time-out
+// that never expires.
 type waits struct {
 	mu   sync.Mutex
 	got  []time.Duration
+	fake *clock.Fake
 	step chan time.Duration // nil: do not wait for the test
 	held chan time.Duration // nil: do not hold
 }
 
-func newWaits() *waits { return &waits{} }
+var _ clock.Clock = (*waits)(nil)
 
-func newStepWaits() *waits { return &waits{step: make(chan time.Duration)} }
+func newWaits() *waits { return &waits{fake: clock.NewFake(t0)} }
 
-func newHeldWaits() *waits { return &waits{held: make(chan time.Duration, 100)} }
+func newStepWaits() *waits { return &waits{fake: clock.NewFake(t0), step: make(chan time.Duration)} }
 
-func (w *waits) wait(ctx context.Context, d time.Duration) error {
+func newHeldWaits() *waits {
+	return &waits{fake: clock.NewFake(t0), held: make(chan time.Duration, 100)}
+}
+
+// on makes w tell the time from c.
+func (w *waits) on(c *clock.Fake) *waits {
+	w.fake = c
+	return w
+}
+
+func (w *waits) Now() time.Time { return w.fake.Now() }
+
+func (w *waits) NewTimer(d time.Duration) clock.Timer {
 	w.mu.Lock()
 	w.got = append(w.got, d)
 	w.mu.Unlock()
+	t := &scriptedTimer{c: make(chan time.Time, 1), stop: make(chan struct{})}
 	switch {
 	case w.step != nil:
-		select {
-		case w.step <- d:
-		case <-ctx.Done():
-		}
+		go func() {
+			select {
+			case w.step <- d:
+				t.c <- w.Now()
+			case <-t.stop:
+			}
+		}()
 	case w.held != nil:
 		select {
 		case w.held <- d:
 		default:
 		}
-		<-ctx.Done()
+	default:
+		t.c <- w.Now()
 	}
-	return ctx.Err()
+	return t
+}
+
+// A scriptedTimer fires when its waits says so.
+type scriptedTimer struct {
+	c    chan time.Time
+	once sync.Once
+	stop chan struct{}
+}
+
+func (t *scriptedTimer) C() <-chan time.Time { return t.c }
+
+func (t *scriptedTimer) Stop() bool {
+	stopped := false
+	t.once.Do(func() { close(t.stop); stopped = len(t.c) == 0 })
+	return stopped
 }
 
 // seen returns the next wait a held waits began.
@@ -175,7 +212,7 @@ func TestSerialReopensAfterUnplug(t *testing.T) {
 	w := newStepWaits()
 	lg := newLogs()
 	s := &Serial{Path: string(ln), Mode: serialport.Mode{Baud: 115200}, Backoff: Backoff{Min: time.Millisecond, Max: 8 * time.Millisecond},
-		Wait: w.wait, Logger: lg.logger()}
+		Clock: w, Logger: lg.logger()}
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
 	type got struct {
@@ -311,7 +348,7 @@ func TestSerialReadWaitsAcrossTimeouts(t *testing.T) {
 			t.Errorf("default baud %d", m.Baud)
 		}
 		return f, nil
-	}, Wait: newWaits().wait, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	}, Clock: newWaits(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
 	got := make(chan string, 1)
@@ -532,7 +569,7 @@ func TestClientRedials(t *testing.T) {
 	fails := 3
 	w := newWaits()
 	cl := &Client{Addr: ln.Addr().String(), Backoff: Backoff{Min: time.Millisecond, Max: 4 * time.Millisecond, Stable: time.Hour},
-		Wait: w.wait, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Clock: w, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Dial: func(ctx context.Context, addr string) (net.Conn, error) {
 			if fails > 0 {
 				fails--

@@ -58,13 +58,13 @@ func runSimAnalyser(e *env, args []string) int {
 	if *baud < 0 || *reply <= 0 || *replyTimeout <= 0 || *retry <= 0 {
 		return e.usageErr(fs, "--baud, --reply-timer, --reply-timeout and --retry-wait must be positive")
 	}
-	now := time.Now
+	var stamp time.Time
 	if *at != "" {
 		t, err := time.Parse(time.RFC3339, *at)
 		if err != nil {
 			return e.usageErr(fs, "--time %q: want RFC 3339, e.g. 2024-06-12T10:30:00Z", *at)
 		}
-		now = func() time.Time { return t }
+		stamp = t
 	}
 	log, err := labLogger(e, *level)
 	if err != nil {
@@ -86,7 +86,7 @@ func runSimAnalyser(e *env, args []string) int {
 		return e.fail("sim analyser", fmt.Errorf("%s: %w", *scenario, err))
 	}
 	out := &labOut{w: e.stdout}
-	sim, err := labsim.New(labsim.Config{Scenario: sc, Dialect: d, Faults: faults, Baud: *baud, Now: now, Logger: log,
+	sim, err := labsim.New(labsim.Config{Scenario: sc, Dialect: d, Faults: faults, Baud: *baud, Timestamp: stamp, Logger: log,
 		Timers: link.Timers{Reply: *reply}, ReplyTimeout: *replyTimeout, RetryWait: *retry,
 		OnAck: func(dv labsim.Delivery) {
 			verdict := "acked"
