@@ -123,6 +123,11 @@ type Counts struct {
 	Disconnects   int   // Disconnect: connections dropped
 	GarbageBursts int   // Garbage: bursts written
 	Written       int64 // bytes this side wrote on the line
+	// Forged: reads whose corruption made a byte that affirms (ASTM: ACK
+	// or EOT; HL7: the A of AA). E1381 and MLLP protect no reply, so a
+	// corrupted refusal can read as an acknowledgement: the simulator then
+	// believes delivered a message the host never acknowledged.
+	Forged int
 }
 
 // errCut is returned by a write that a Disconnect fault cut short.
@@ -139,8 +144,12 @@ type line struct {
 	// bit is the time one bit takes at the configured baud rate; zero: no
 	// pacing.
 	bit time.Duration
+	// affirms reports whether a byte read could make an acknowledgement
+	// out of a refusal; nil: none can.
+	affirms func(byte) bool
 
 	mu         sync.Mutex
+	forged     int // reads corrupted into an affirming byte
 	cutAfter   int // >0: drop the connection after this many more bytes
 	stallAfter int // >0: go dead after this many more bytes
 	deadUntil  time.Time
@@ -198,15 +207,25 @@ func (l *line) dead() bool {
 	return l.clk.Now().Before(l.deadUntil)
 }
 
-func (l *line) corrupt(p []byte) []byte {
+// corrupt returns p with one byte changed if the Corrupt fault strikes, and
+// the index of that byte (-1 if it did not strike).
+func (l *line) corrupt(p []byte) ([]byte, int) {
 	if len(p) == 0 || !l.d.corrupt.roll(l.faults.Corrupt) {
-		return p
+		return p, -1
 	}
 	q := append([]byte(nil), p...)
 	i := l.d.corrupt.intN(len(q))
 	q[i] ^= byte(1 + l.d.corrupt.intN(255))
 	l.counts.add(func(c *Counts) { c.Corrupted++ })
-	return q
+	return q, i
+}
+
+// forgedReads returns how many reads so far were corrupted into an
+// affirming byte.
+func (l *line) forgedReads() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.forged
 }
 
 func (l *line) Write(p []byte) (int, error) {
@@ -241,7 +260,7 @@ func (l *line) Write(p []byte) (int, error) {
 	case stall >= 0:
 		out = p[:stall]
 	}
-	out = l.corrupt(out)
+	out, _ = l.corrupt(out)
 	if err := l.pace(len(out)); err != nil {
 		return 0, err
 	}
@@ -291,7 +310,14 @@ func (l *line) Read(p []byte) (int, error) {
 			continue // lost on the dead line
 		}
 		if n > 0 {
-			copy(p[:n], l.corrupt(p[:n]))
+			q, i := l.corrupt(p[:n])
+			copy(p[:n], q)
+			if i >= 0 && l.affirms != nil && l.affirms(q[i]) {
+				l.mu.Lock()
+				l.forged++
+				l.mu.Unlock()
+				l.counts.add(func(c *Counts) { c.Forged++ })
+			}
 		}
 		return n, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/internal/clock"
+	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
 	"github.com/exhibit-forensics/exhibit/lab/hl7"
@@ -34,8 +35,14 @@ type Config struct {
 	// RetryWait is the pause before a message the host refused or did not
 	// answer is sent again on the same connection; zero means 1 s.
 	RetryWait time.Duration
-	Now       func() time.Time // message timestamps; nil: time.Now
-	Logger    *slog.Logger     // nil: slog.Default()
+	// Clock times everything the simulator waits for (link timers, reply
+	// time-outs, retry waits, stalls) and dates its messages; nil:
+	// clock.System.
+	Clock clock.Clock
+	// Timestamp, if set, dates every message instead of the clock (for
+	// transcripts that must come out byte for byte the same).
+	Timestamp time.Time
+	Logger    *slog.Logger // nil: slog.Default()
 	// OnAck, if set, is called for each message the host acknowledged
 	// (ASTM: the ACK of its last frame; HL7: AA or AR), in order.
 	OnAck func(Delivery)
@@ -57,6 +64,12 @@ type Delivery struct {
 	// Rejected is the reason an HL7 host gave for AR ("do not send again");
 	// empty when the message was accepted.
 	Rejected string
+	// Forged: while the acknowledged attempt was out, the Corrupt fault
+	// turned a byte the simulator read into an affirming one (Counts.Forged),
+	// so the acknowledgement it acted on may be a refusal the line
+	// garbled. The host may then hold the message only in quarantine, or
+	// not at all: no protocol in use protects its replies.
+	Forged bool
 }
 
 // Stats count what a run did.
@@ -131,8 +144,8 @@ func New(cfg Config) (*Sim, error) {
 	if cfg.RetryWait <= 0 {
 		cfg.RetryWait = time.Second
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
+	if cfg.Clock == nil {
+		cfg.Clock = clock.System
 	}
 	s := &Sim{cfg: cfg, log: cfg.Logger, d: newAllDice(cfg.Faults.Seed), counts: &counted{},
 		session: make(chan struct{}, 1), ran: map[string]Delivery{}, done: make(chan struct{})}
@@ -187,13 +200,15 @@ func (s *Sim) Serve(ctx context.Context, c transport.Conn) error {
 		return ctx.Err()
 	}
 	defer func() { <-s.session }()
-	ln := &line{c: c, faults: &s.cfg.Faults, d: s.d, counts: s.counts, clk: clock.System}
+	ln := &line{c: c, faults: &s.cfg.Faults, d: s.d, counts: s.counts, clk: s.cfg.Clock}
 	if s.cfg.Baud > 0 {
 		ln.bit = time.Second / time.Duration(s.cfg.Baud)
 	}
 	if s.cfg.Dialect.HL7 != nil {
+		ln.affirms = func(b byte) bool { return b == 'A' }
 		return s.serveHL7(ctx, ln)
 	}
+	ln.affirms = func(b byte) bool { return b == frame.ACK || b == frame.EOT }
 	return s.serveASTM(ctx, ln)
 }
 
@@ -275,8 +290,9 @@ func (s *Sim) prepare(ctx context.Context, ask func(ctx context.Context, t *Tube
 }
 
 // markAcked records that the head message was acknowledged.
-func (s *Sim) markAcked(o *outgoing, rejected string) {
+func (s *Sim) markAcked(o *outgoing, rejected string, forged bool) {
 	s.mu.Lock()
+	o.d.Forged = forged
 	if len(s.queue) > 0 && s.queue[0] == o {
 		s.queue = s.queue[1:]
 	}
@@ -300,7 +316,17 @@ func (s *Sim) attempt(o *outgoing) {
 	s.mu.Unlock()
 }
 
-func (s *Sim) wait(ctx context.Context, d time.Duration) error { return transport.Sleep(ctx, d) }
+func (s *Sim) wait(ctx context.Context, d time.Duration) error {
+	return clock.Sleep(ctx, s.cfg.Clock, d)
+}
+
+// now is when the message being built is dated.
+func (s *Sim) now() time.Time {
+	if !s.cfg.Timestamp.IsZero() {
+		return s.cfg.Timestamp
+	}
+	return s.cfg.Clock.Now()
+}
 
 // beforeMessage injects the faults that precede a message and plans those
 // that strike during it.
@@ -344,7 +370,7 @@ func (s *Sim) beforeMessage(ln *line, size int, nak byte) error {
 // build makes the message for tube t, run as message number seq, in the
 // dialect's protocol.
 func (s *Sim) build(at tubeAt, t Tube, seq int) (*outgoing, error) {
-	now := s.cfg.Now()
+	now := s.now()
 	o := &outgoing{d: Delivery{Protocol: s.cfg.Dialect.Protocol, Rack: at.rack, Position: at.pos, Tube: t}}
 	var err error
 	if d := s.cfg.Dialect.ASTM; d != nil {

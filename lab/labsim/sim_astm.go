@@ -113,7 +113,7 @@ func (q hostQueries) Answer(ctx context.Context, qu *astm.Query) (*record.Messag
 		return &record.Message{Terminator: record.Terminator{Code: "I"}}, nil
 	}
 	m := &record.Message{Header: record.Header{Sender: s.sender, ProcessingID: "P", Version: "LIS2-A2",
-		Timestamp: s.cfg.Now().Format("20060102150405")}, Terminator: record.Terminator{Code: "F"}}
+		Timestamp: s.now().Format("20060102150405")}, Terminator: record.Terminator{Code: "F"}}
 	for _, d := range found {
 		one := s.astmMessage(qu.Dialect, tubeAt{d.Rack, d.Position, &d.Tube}, d.Tube, "", m.Header.Timestamp)
 		m.Patients = append(m.Patients, one.Patients...)
@@ -124,7 +124,7 @@ func (q hostQueries) Answer(ctx context.Context, qu *astm.Query) (*record.Messag
 func (s *Sim) serveASTM(ctx context.Context, ln *line) error {
 	d := s.cfg.Dialect.ASTM
 	conn, err := astm.NewConn(ln, astm.Config{Role: link.Instrument, Dialect: d, Handler: simHandler{s},
-		Answer: hostQueries{s}, Sender: s.sender, Timers: s.cfg.Timers, Logger: s.log, Clock: clock.System,
+		Answer: hostQueries{s}, Sender: s.sender, Timers: s.cfg.Timers, Logger: s.log, Clock: s.cfg.Clock,
 		Busy: func() bool {
 			if s.d.busy.roll(s.cfg.Faults.Busy) {
 				s.counts.add(func(c *Counts) { c.BusyAnswers++ })
@@ -168,7 +168,7 @@ func (s *Sim) ask(conn *astm.Conn) func(ctx context.Context, t *Tube) ([]string,
 			s.mu.Lock()
 			s.stats.Queries++
 			s.mu.Unlock()
-			qctx, cancel := context.WithTimeout(ctx, s.cfg.ReplyTimeout)
+			qctx, cancel := clock.WithTimeout(ctx, s.cfg.Clock, s.cfg.ReplyTimeout)
 			reply, err := conn.Query(qctx, t.ID)
 			cancel()
 			if err == nil {
@@ -239,6 +239,7 @@ func (s *Sim) sendASTM(ctx context.Context, conn *astm.Conn, ln *line) error {
 			return err
 		}
 		s.attempt(o)
+		forged := ln.forgedReads()
 		err = conn.SendRecords(ctx, o.raws)
 		if contend != nil {
 			if cerr := <-contend; cerr != nil && err == nil {
@@ -246,7 +247,7 @@ func (s *Sim) sendASTM(ctx context.Context, conn *astm.Conn, ln *line) error {
 			}
 		}
 		if err == nil {
-			s.markAcked(o, "")
+			s.markAcked(o, "", ln.forgedReads() != forged)
 			continue
 		}
 		if ctx.Err() != nil || errors.Is(err, link.ErrClosed) {

@@ -150,17 +150,19 @@ func (s *Sim) serveHL7(ctx context.Context, ln *line) error {
 			return err
 		}
 		s.attempt(o)
+		before := ln.forgedReads()
 		ack, err := s.sendHL7(ctx, ln, o, acks, rerr)
+		forged := ln.forgedReads() != before
 		switch {
 		case errors.Is(err, errNoAck):
 			s.log.Warn("labsim: no acknowledgement; sending again", "tube", o.d.Tube.ID)
 		case err != nil:
 			return err
 		case ack.Code == hl7.AA:
-			s.markAcked(o, "")
+			s.markAcked(o, "", forged)
 		case ack.Code == hl7.AR:
 			s.log.Warn("labsim: the host rejected a message", "tube", o.d.Tube.ID, "reason", ack.Text)
-			s.markAcked(o, "AR: "+ack.Text)
+			s.markAcked(o, "AR: "+ack.Text, forged)
 		default:
 			s.log.Warn("labsim: the host could not keep a message; sending it again", "tube", o.d.Tube.ID, "code", ack.Code, "text", ack.Text)
 			if err := s.wait(ctx, s.cfg.RetryWait); err != nil {
@@ -177,7 +179,7 @@ func (s *Sim) sendHL7(ctx context.Context, ln *line, o *outgoing, acks <-chan *h
 		return nil, err
 	}
 	id := o.segs[0].Text(10)
-	t := time.NewTimer(s.cfg.ReplyTimeout)
+	t := s.cfg.Clock.NewTimer(s.cfg.ReplyTimeout)
 	defer t.Stop()
 	for {
 		select {
@@ -187,7 +189,7 @@ func (s *Sim) sendHL7(ctx context.Context, ln *line, o *outgoing, acks <-chan *h
 			}
 		case err := <-rerr:
 			return nil, err
-		case <-t.C:
+		case <-t.C():
 			return nil, errNoAck
 		case <-ctx.Done():
 			return nil, ctx.Err()

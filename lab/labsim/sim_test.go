@@ -14,9 +14,11 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/astm"
+	"github.com/exhibit-forensics/exhibit/lab/astm/frame"
 	"github.com/exhibit-forensics/exhibit/lab/astm/link"
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
 	"github.com/exhibit-forensics/exhibit/lab/hl7"
+	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
 )
 
@@ -449,5 +451,118 @@ func TestLineFaults(t *testing.T) {
 	}
 	if c := l.counts.get(); c.Stalls != 1 || c.Disconnects != 1 {
 		t.Fatalf("counts %+v", c)
+	}
+}
+
+// TestHL7ResendOnClock: the simulator's reply time-out runs on its Clock.
+// A host that reads the first message and never acknowledges it gets the
+// same bytes again only once the fake clock has passed ReplyTimeout, and
+// every message is dated with Config.Timestamp.
+func TestHL7ResendOnClock(t *testing.T) {
+	d, err := protocol.Lookup(protocol.HL7, "mllp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
+	stamp := time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)
+	sim, err := New(Config{Scenario: example(t), Dialect: d, Logger: quiet, Clock: clk, Timestamp: stamp,
+		ReplyTimeout: 45 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := net.Pipe()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	sd := make(chan error, 1)
+	go func() { sd <- sim.Serve(ctx, pipeConn{b}) }()
+	defer func() { cancel(); a.Close(); b.Close(); <-sd }()
+
+	msgs := make(chan []byte, 4)
+	go func() {
+		r := mllp.NewReader(a, d.HL7.Framing, 0)
+		for {
+			m, err := r.ReadMessage()
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- m
+		}
+	}()
+	next := func() []byte {
+		t.Helper()
+		select {
+		case m, ok := <-msgs:
+			if !ok {
+				t.Fatal("the simulator's stream ended")
+			}
+			return m
+		case <-ctx.Done():
+			t.Fatal("no message")
+		}
+		return nil
+	}
+	first := next()
+	if err := clk.BlockUntil(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if p := clk.Pending(); len(p) != 1 || p[0] != 45*time.Second {
+		t.Fatalf("pending timers %v, want the 45 s reply time-out", p)
+	}
+	clk.Advance(44 * time.Second)
+	select {
+	case m := <-msgs:
+		t.Fatalf("sent again before the time-out: %q", m)
+	default:
+	}
+	clk.Advance(time.Second)
+	if again := next(); string(again) != string(first) {
+		t.Fatalf("resent %q, first %q", again, first)
+	}
+	m, err := hl7.Parse(first, d.HL7.Options)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Segments[0].Text(7); got != "20240612103000" {
+		t.Fatalf("MSH-7 %q, want the configured timestamp", got)
+	}
+}
+
+// TestLineCountsForgedReplies: every read the Corrupt fault turns into an
+// affirming byte (for ASTM: ACK or EOT) is counted as forged, and no other
+// read is — so that a fault run can tell an acknowledgement the host gave
+// from one the line made out of a refusal.
+func TestLineCountsForgedReplies(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	l := &line{c: pipeConn{a}, faults: &Faults{Corrupt: 1}, d: newAllDice(3), counts: &counted{},
+		clk: clock.NewFake(time.Unix(0, 0)), affirms: func(c byte) bool { return c == frame.ACK || c == frame.EOT }}
+	const n = 3000
+	go func() {
+		for range n {
+			if _, err := b.Write([]byte{frame.NAK}); err != nil {
+				return
+			}
+		}
+	}()
+	affirmed := 0
+	buf := make([]byte, 1)
+	for range n {
+		if _, err := io.ReadFull(l, buf); err != nil {
+			t.Fatal(err)
+		}
+		if buf[0] == frame.NAK {
+			t.Fatal("a read was not corrupted at Corrupt 1")
+		}
+		if buf[0] == frame.ACK || buf[0] == frame.EOT {
+			affirmed++
+		}
+	}
+	c := l.counts.get()
+	if affirmed == 0 {
+		t.Fatalf("no NAK of %d became ACK or EOT; the test shows nothing (change the seed)", n)
+	}
+	if c.Forged != affirmed || l.forgedReads() != affirmed || c.Corrupted != n {
+		t.Fatalf("forged %d (line %d), corrupted %d; read %d affirming bytes of %d", c.Forged, l.forgedReads(), c.Corrupted, affirmed, n)
 	}
 }
