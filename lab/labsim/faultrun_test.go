@@ -316,7 +316,9 @@ func check(t *testing.T, l *ledger.Ledger, sc *labsim.Scenario, sim *labsim.Sim,
 		case n == 1:
 		case n == 0 && d.Forged:
 			t.Logf("message %s (tube %s): the simulator read a garbled refusal as its acknowledgement; the host did not store it as results", d.MessageID, d.Tube.ID)
-			explainLost(t, l, quarantine, d)
+			if !explainLost(t, l, quarantine, d) {
+				t.Errorf("message %s (tube %s), never acknowledged by the host, is not in quarantine either", d.MessageID, d.Tube.ID)
+			}
 			for _, x := range d.Tube.Results {
 				forgedOut[key{d.Tube.ID, x.Code}] = true
 			}
@@ -436,7 +438,9 @@ func TestFaultRunASTMEveryFault(t *testing.T) {
 // explainLost logs what the receiver quarantined that mentions the tube of
 // an acknowledged message it did not store, so that a failure says whether
 // the message arrived altered, arrived in pieces, or never arrived.
-func explainLost(t *testing.T, l *ledger.Ledger, quarantine []receive.Entry, d labsim.Delivery) {
+// explainLost logs the quarantine entries that hold d's tube and reports
+// whether there were any.
+func explainLost(t *testing.T, l *ledger.Ledger, quarantine []receive.Entry, d labsim.Delivery) bool {
 	t.Helper()
 	found := false
 	for _, e := range quarantine {
@@ -459,4 +463,5 @@ func explainLost(t *testing.T, l *ledger.Ledger, quarantine []receive.Entry, d l
 	if !found {
 		t.Logf("nothing quarantined mentions tube %s", d.Tube.ID)
 	}
+	return found
 }
