@@ -164,9 +164,9 @@ func (fr faultRun) run(t *testing.T) {
 	}
 	st := sim.Stats()
 	mu.Lock()
-	t.Logf("%s/%s over %s: %d results in %d messages, %v; sends %d, corrupted %d, disconnects %d, garbage %d, stalls %d, NAK storms %d, busy %d, contentions %d, queries %d, not ordered %d; receiver: %d stored, %d duplicates, %d quarantined, %d refused",
+	t.Logf("%s/%s over %s: %d results in %d messages, %v; sends %d, corrupted %d, disconnects %d, garbage %d, stalls %d, NAK storms %d, busy %d, contentions %d, queries %d, not ordered %d, reads forged into a reply %d; receiver: %d stored, %d duplicates, %d quarantined, %d refused",
 		fr.proto, fr.dialect, fr.transport, fr.results, st.Messages, elapsed.Round(time.Millisecond), st.Sends, st.Corrupted, st.Disconnects,
-		st.GarbageBursts, st.Stalls, st.NAKStorms, st.BusyAnswers, st.Contentions, st.Queries, st.NoOrders, outcomes[receive.Stored], outcomes[receive.Duplicate], outcomes[receive.Quarantined], outcomes[receive.Failed])
+		st.GarbageBursts, st.Stalls, st.NAKStorms, st.BusyAnswers, st.Contentions, st.Queries, st.NoOrders, st.Forged, outcomes[receive.Stored], outcomes[receive.Duplicate], outcomes[receive.Quarantined], outcomes[receive.Failed])
 	mu.Unlock()
 	for _, f := range injected(fr.faults, st.Counts) {
 		switch {
