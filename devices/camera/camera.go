@@ -137,6 +137,13 @@ type Frame struct {
 	// Pix[(y*Width+x)*Channels+c]. len(Pix) == Width*Height*Channels.
 	Pix  []uint16
 	Meta Meta
+	// Encoded is the image exactly as the device sent it, when it sent an
+	// encoded image (netcam: the PNG whose Content-Digest the driver
+	// checked, from which Pix was decoded), and EncodedType its media type
+	// ("image/png"). It is what evidence keeps as the original: the bytes
+	// as received. nil for a device that delivers raw samples (v4l2).
+	Encoded     []byte
+	EncodedType string
 }
 
 // Meta is what the device said about a frame.

@@ -367,6 +367,7 @@ func (d *Dev) attempt(ctx context.Context, body []byte, exposure time.Duration) 
 	}
 	f.Meta.Device = d.String()
 	f.Meta.Received = time.Now()
+	f.Encoded, f.EncodedType = payload, "image/png"
 	return f, nil
 }
 

@@ -1,8 +1,11 @@
 package netcam
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"image"
+	"image/png"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -88,6 +91,24 @@ func TestDriverAgainstSimulator(t *testing.T) {
 	}
 	if m.Device != d.String() || m.Received.IsZero() {
 		t.Errorf("meta device %q received %v", m.Device, m.Received)
+	}
+	// The bytes as received are kept: the PNG the samples came from.
+	if f.EncodedType != "image/png" {
+		t.Errorf("encoded type %q", f.EncodedType)
+	}
+	img, err := png.Decode(bytes.NewReader(f.Encoded))
+	if err != nil {
+		t.Fatalf("the encoded frame does not decode: %v", err)
+	}
+	g, ok := img.(*image.Gray16)
+	if !ok || g.Rect.Dx() != f.Width || g.Rect.Dy() != f.Height {
+		t.Fatalf("encoded frame %T %v", img, img.Bounds())
+	}
+	for i, v := range f.Pix {
+		x, y := i%f.Width, i/f.Width
+		if g.Gray16At(x, y).Y != v {
+			t.Fatalf("pixel (%d,%d): samples %d, encoded %d", x, y, v, g.Gray16At(x, y).Y)
+		}
 	}
 	f2, err := d.Capture(ctx)
 	if err != nil {
