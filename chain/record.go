@@ -59,6 +59,7 @@ const (
 	KindExported    Kind = "exported"
 	KindSynced      Kind = "synced"
 	KindDisposed    Kind = "disposed"
+	KindRejected    Kind = "rejected"     // a captured picture set aside by its photographer (kept)
 	KindKeyEnrolled Kind = "key-enrolled" // a device key starts signing
 	KindKeyRotated  Kind = "key-rotated"  // a device key hands over to its successor
 	KindKeyRetired  Kind = "key-retired"  // a device key stops signing
@@ -67,7 +68,7 @@ const (
 var knownKinds = map[Kind]bool{
 	KindReceived: true, KindCaptured: true, KindDerived: true, KindTransferred: true,
 	KindSealed: true, KindOpened: true, KindAnalysed: true, KindAuthorised: true,
-	KindViewed: true, KindExported: true, KindSynced: true, KindDisposed: true,
+	KindViewed: true, KindExported: true, KindSynced: true, KindDisposed: true, KindRejected: true,
 	KindKeyEnrolled: true, KindKeyRotated: true, KindKeyRetired: true,
 }
 
@@ -146,12 +147,66 @@ type Predicate struct {
 	Key      *KeyEvent `json:"key,omitempty"`      // key-*
 	Export   *Export   `json:"export,omitempty"`   // exported
 	Lab      *Lab      `json:"lab,omitempty"`      // captured from an analyser
+	Image    *Image    `json:"image,omitempty"`    // captured picture of an image set
+	ImageSet *ImageSet `json:"imageSet,omitempty"` // captured image set
+	Members  []Member  `json:"members,omitempty"`  // sealed image set: the pictures it holds
 	// Supersedes is set on the first record of an exhibit that re-records
 	// another exhibit's first record, which exceeds MaxRecordSize (written
 	// before the limit was enforced at signing): the record hash of the
 	// record it replaces. See docs/records.md, "Records over the limit".
 	Supersedes Hash   `json:"supersedes,omitzero"`
 	Note       string `json:"note,omitempty"`
+}
+
+// Image describes one picture of an image set, on its first (captured)
+// record: the subject is the picture exactly as the camera sent it.
+type Image struct {
+	Shot    string `json:"shot"`    // the capture profile's shot id, e.g. "415-yellow"
+	Attempt int    `json:"attempt"` // 1 for the first take of the shot, 2 for its first retake, …
+	Band    string `json:"band"`    // light engine band token (firmware-notes/light-engine.md)
+	Filter  string `json:"filter"`  // barrier filter token
+	Level   int    `json:"level"`   // light level, %
+	// ExposureNs and Gain are what the camera reported it applied; Gain is
+	// a decimal in the camera's own units.
+	ExposureNs int64  `json:"exposureNs"`
+	Gain       string `json:"gain"`
+	Width      int    `json:"width"`
+	Height     int    `json:"height"`
+	BitDepth   int    `json:"bitDepth"`
+	MediaType  string `json:"mediaType"` // of the subject, e.g. "image/png"
+}
+
+// ImageSet describes a capture, on the image set's first (captured)
+// record: the subject is the capture's plan as used (the profile, in JSON).
+type ImageSet struct {
+	Profile string `json:"profile"` // name@version
+	Site    string `json:"site"`    // body site, as the photographer recorded it
+	// Restricted marks restricted media (an intimate area): viewers see it
+	// blurred until they give a reason.
+	Restricted bool `json:"restricted,omitempty"`
+	// BiometricMark marks offender biometric material revealed under
+	// alternate light (finger-marks, bite-marks): the only pictures ever
+	// sent to biometric services.
+	BiometricMark bool      `json:"biometricMark,omitempty"`
+	Consent       []Consent `json:"consent"`
+}
+
+// Consent is one decision about the capture: who consented, or refused, to
+// what, and when.
+type Consent struct {
+	By    string    `json:"by"`    // who decided, e.g. "the person photographed"
+	To    string    `json:"to"`    // what, e.g. "photographs of injuries"
+	Given bool      `json:"given"` // false: refused
+	At    time.Time `json:"at"`
+}
+
+// A Member is a picture a sealed image set holds: the image exhibit and
+// its first record.
+type Member struct {
+	ID     string `json:"id"`
+	Ref    string `json:"ref"`
+	Shot   string `json:"shot"`
+	Record Hash   `json:"record"`
 }
 
 // Lab describes a message captured from a laboratory analyser: the subject
@@ -526,6 +581,59 @@ func (r *Record) check() error {
 		if err := checkLabValues(p.Lab, st.Subject); err != nil {
 			return err
 		}
+	}
+	return checkImaging(k, p)
+}
+
+// checkImaging checks the image, imageSet and members sections and
+// rejected records (docs/records.md, "Pictures").
+func checkImaging(k Kind, p *Predicate) error {
+	kindIs := func(want string) bool { return p.Exhibit != nil && p.Exhibit.Kind == want }
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrMalformedRecord}, args...)...)
+	}
+	if im := p.Image; im != nil {
+		switch {
+		case k != KindCaptured || p.Seq != 1 || !kindIs(ExhibitImage):
+			return bad("an image section belongs on the first (captured) record of an image exhibit")
+		case p.Exhibit.PartOf == "":
+			return bad("a picture names no image set (exhibit.partOf)")
+		case im.Shot == "" || im.Attempt < 1 || im.Band == "" || im.Filter == "" || im.MediaType == "" || im.Gain == "":
+			return bad("image section: shot, attempt, band, filter, gain and mediaType are required")
+		case im.Width < 1 || im.Height < 1 || im.BitDepth < 1 || im.BitDepth > 16 || im.ExposureNs < 1 || im.Level < 0 || im.Level > 100:
+			return bad("image section: size %dx%d, bit depth %d, exposure %d ns or level %d out of range", im.Width, im.Height, im.BitDepth, im.ExposureNs, im.Level)
+		}
+	}
+	if set := p.ImageSet; set != nil {
+		switch {
+		case k != KindCaptured || p.Seq != 1 || !kindIs(ExhibitImageSet):
+			return bad("an imageSet section belongs on the first (captured) record of an image-set exhibit")
+		case set.Profile == "" || set.Site == "":
+			return bad("imageSet section: profile and site are required")
+		}
+		for i, c := range set.Consent {
+			if c.By == "" || c.To == "" || c.At.IsZero() {
+				return bad("imageSet consent %d: by, to and at are required", i+1)
+			}
+		}
+	}
+	if p.Members != nil {
+		if k != KindSealed || !kindIs(ExhibitImageSet) {
+			return bad("members belong on a sealed record of an image set")
+		}
+		shots := map[string]bool{}
+		for i, m := range p.Members {
+			if m.ID == "" || m.Ref == "" || m.Shot == "" || m.Record.IsZero() {
+				return bad("member %d: id, ref, shot and record are required", i+1)
+			}
+			if shots[m.Shot] {
+				return bad("member %d: shot %q appears twice", i+1, clip(m.Shot))
+			}
+			shots[m.Shot] = true
+		}
+	}
+	if k == KindRejected && (!kindIs(ExhibitImage) || p.Note == "") {
+		return bad("a rejected record belongs on an image exhibit and gives the reason in note")
 	}
 	return nil
 }
