@@ -412,6 +412,12 @@ type CaptureRequest struct {
 	// record: it becomes a blob the record names as a subject (after the
 	// captured bytes) and the result carries its digest and size.
 	Lab *chain.Lab
+	// PartOf is the exhibit id of the image set (or sample) this exhibit
+	// is part of; Image and ImageSet are the picture and image-set sections
+	// (docs/records.md, "Pictures").
+	PartOf   string
+	Image    *chain.Image
+	ImageSet *chain.ImageSet
 	// Note is free text for the record.
 	Note string
 
@@ -465,9 +471,11 @@ func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhi
 			PredicateType: chain.KindCaptured.PredicateType(),
 			Predicate: chain.Predicate{
 				Chain: exID.String(), Seq: 1, Time: at,
-				Exhibit:    &chain.ExhibitInfo{ID: exID.String(), Ref: chain.FormatRef(req.Initials, refNum), Case: req.Case, Kind: req.Kind},
+				Exhibit:    &chain.ExhibitInfo{ID: exID.String(), Ref: chain.FormatRef(req.Initials, refNum), Case: req.Case, Kind: req.Kind, PartOf: req.PartOf},
 				Source:     &chain.Source{FileName: req.FileName, Size: info.Size, Device: req.Device},
 				Lab:        lab,
+				Image:      req.Image,
+				ImageSet:   req.ImageSet,
 				Supersedes: req.supersedes,
 				Note:       req.Note,
 			},
