@@ -403,6 +403,11 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
 				line = append(line, c)
 				continue
 			}
+			// Whether the reply is lost is decided as the command
+			// arrives, before it is carried out: a test that changes the
+			// faults once it sees the command applied cannot change the
+			// fate of its reply.
+			drop := s.dropNext()
 			var reply []byte
 			if overflow {
 				reply = errorFrame(seqOf(line), light.CodeLineTooLong, "")
@@ -412,7 +417,7 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
 			}
 			n := len(line) + 1
 			line, overflow = line[:0], false
-			if err := s.reply(ctx, rw, n, reply); err != nil {
+			if err := s.reply(ctx, rw, n, reply, drop); err != nil {
 				return err
 			}
 		}
@@ -440,15 +445,21 @@ func (s *Sim) corrupt(b []byte) {
 	}
 }
 
+// dropNext rolls whether the reply to the command just read is lost.
+func (s *Sim) dropNext() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults.DropRate > 0 && s.rng.Float64() < s.faults.DropRate
+}
+
 // reply waits for latency and wire time, then sends (or drops) the reply
 // and applies the unplug fault.
-func (s *Sim) reply(ctx context.Context, w io.Writer, cmdLen int, reply []byte) error {
+func (s *Sim) reply(ctx context.Context, w io.Writer, cmdLen int, reply []byte, drop bool) error {
 	s.mu.Lock()
 	delay := s.faults.Latency
 	if s.cfg.Baud > 0 {
 		delay += time.Duration(float64(cmdLen+len(reply)) * 10 / float64(s.cfg.Baud) * float64(time.Second))
 	}
-	drop := s.faults.DropRate > 0 && s.rng.Float64() < s.faults.DropRate
 	s.mu.Unlock()
 	if err := clock.Sleep(ctx, s.cfg.Clock, delay); err != nil {
 		return err
