@@ -78,12 +78,14 @@ func rigFrame(t *testing.T, sc *scene.Scene, s Shot) exposure {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	return measure(sc, r.f)
+	return measure(sc, r.f.Pix, r.f.Width, r.f.Height, r.f.Offset)
 }
 
-// measure finds the skin region from the scene's truth: the frame less the
-// scale's bounding box and each bruise's, each grown by 3 mm.
-func measure(sc *scene.Scene, f *camsim.Frame) exposure {
+// measure measures a frame of sc (w × h samples pix, showing the truth
+// shifted by offset). The skin region is the frame less the scale's
+// bounding box and each bruise's, each grown by 3 mm (which also covers the
+// few pixels of hand motion of a frame whose offset is not known).
+func measure(sc *scene.Scene, pix []uint16, w, h int, offset [2]int) exposure {
 	tr := sc.Truth()
 	grow := 3 / sc.MMPerPixel()
 	type box struct{ x0, y0, x1, y1 float64 }
@@ -98,13 +100,13 @@ func measure(sc *scene.Scene, f *camsim.Frame) exposure {
 	}
 	var sum float64
 	var n, clipped int
-	for y := 0; y < f.Height; y++ {
-		for x := 0; x < f.Width; x++ {
-			v := f.Pix[y*f.Width+x]
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			v := pix[y*w+x]
 			if v == 65535 {
 				clipped++
 			}
-			px, py := float64(x+f.Offset[0])+0.5, float64(y+f.Offset[1])+0.5
+			px, py := float64(x+offset[0])+0.5, float64(y+offset[1])+0.5
 			skin := true
 			for _, b := range boxes {
 				if px >= b.x0 && px <= b.x1 && py >= b.y0 && py <= b.y1 {
@@ -118,9 +120,9 @@ func measure(sc *scene.Scene, f *camsim.Frame) exposure {
 			}
 		}
 	}
-	sorted := slices.Clone(f.Pix)
+	sorted := slices.Clone(pix)
 	slices.Sort(sorted)
-	return exposure{skinMean: sum / float64(n) / 65535, clipped: float64(clipped) / float64(len(f.Pix)),
+	return exposure{skinMean: sum / float64(n) / 65535, clipped: float64(clipped) / float64(len(pix)),
 		p995: float64(sorted[len(sorted)*995/1000]) / 65535}
 }
 
@@ -146,8 +148,7 @@ func TestExposure(t *testing.T) {
 		scenes[g] = sc
 	}
 	t.Logf("%d×%d frames, scene seed 10, camera seed 7, no hand motion", w, h)
-	t.Logf("%-26s %-8s %-5s %-9s %-4s %-7s %-7s %-7s %-7s %s", "profile/shot", "band", "level", "exposure", "gain",
-		"skin g1", "skin g6", "clip g1", "clip g6", "headroom")
+	tableHeader(t)
 	measured := map[string]bool{}
 	for _, p := range All() {
 		for _, s := range p.Shots {
@@ -160,29 +161,43 @@ func TestExposure(t *testing.T) {
 			for _, g := range []int{1, 6} {
 				m[g] = rigFrame(t, scenes[g], s)
 			}
-			// headroom: how much the exposure could grow before the
-			// brighter frame's 99.5th percentile reaches full scale.
-			headroom := 1 / max(m[1].p995, m[6].p995)
-			t.Logf("%-26s %-8s %-5d %-9v %-4v %-7.1f %-7.1f %-7.3f %-7.3f %.2f", p.Name+"/"+s.ID,
-				s.Band.Token()+"/"+s.Filter.Token(), s.Level, s.Camera.Exposure, s.Camera.Gain,
-				100*m[1].skinMean, 100*m[6].skinMean, 100*m[1].clipped, 100*m[6].clipped, headroom)
-			for _, g := range []int{1, 6} {
-				e := m[g]
-				where := fmt.Sprintf("%s %s, skin group %d", p.ID(), s.ID, g)
-				if e.clipped >= maxClipped {
-					t.Errorf("%s: %.2f %% of the frame clipped, want under %.1f %%", where, 100*e.clipped, 100*maxClipped)
-				}
-				switch {
-				case e.skinMean > skinHigh:
-					t.Errorf("%s: skin mean %.1f %% of full scale, want at most %.0f %%", where, 100*e.skinMean, 100*skinHigh)
-				case e.skinMean < skinLow && e.skinMean*headroom >= skinLow:
-					t.Errorf("%s: skin mean %.1f %% of full scale, want %.0f %% (there is headroom ×%.2f before clipping)",
-						where, 100*e.skinMean, 100*skinLow, headroom)
-				case e.skinMean < skinLow && headroom > maxHeadroom:
-					t.Errorf("%s: skin mean %.1f %% of full scale, and only %.0f %% of the range before clipping used: expose longer",
-						where, 100*e.skinMean, 100/headroom)
-				}
-			}
+			checkExposure(t, p, s, m)
 		}
 	}
+}
+
+// checkExposure checks one shot's frames on skin groups 1 and 6 against the
+// targets, and logs a line of the table.
+func checkExposure(t *testing.T, p Profile, s Shot, m [7]exposure) {
+	t.Helper()
+	// headroom: how much the exposure could grow before the brighter
+	// frame's 99.5th percentile reaches full scale.
+	headroom := 1 / max(m[1].p995, m[6].p995)
+	t.Logf("%-26s %-8s %-5d %-9v %-4v %-7.1f %-7.1f %-7.3f %-7.3f %.2f", p.Name+"/"+s.ID,
+		s.Band.Token()+"/"+s.Filter.Token(), s.Level, s.Camera.Exposure, s.Camera.Gain,
+		100*m[1].skinMean, 100*m[6].skinMean, 100*m[1].clipped, 100*m[6].clipped, headroom)
+	for _, g := range []int{1, 6} {
+		e := m[g]
+		where := fmt.Sprintf("%s %s, skin group %d", p.ID(), s.ID, g)
+		if e.clipped >= maxClipped {
+			t.Errorf("%s: %.2f %% of the frame clipped, want under %.1f %%", where, 100*e.clipped, 100*maxClipped)
+		}
+		switch {
+		case e.skinMean > skinHigh:
+			t.Errorf("%s: skin mean %.1f %% of full scale, want at most %.0f %%", where, 100*e.skinMean, 100*skinHigh)
+		case e.skinMean < skinLow && e.skinMean*headroom >= skinLow:
+			t.Errorf("%s: skin mean %.1f %% of full scale, want %.0f %% (there is headroom ×%.2f before clipping)",
+				where, 100*e.skinMean, 100*skinLow, headroom)
+		case e.skinMean < skinLow && headroom > maxHeadroom:
+			t.Errorf("%s: skin mean %.1f %% of full scale, and only %.0f %% of the range before clipping used: expose longer",
+				where, 100*e.skinMean, 100/headroom)
+		}
+	}
+}
+
+// tableHeader logs the header of checkExposure's table.
+func tableHeader(t *testing.T) {
+	t.Helper()
+	t.Logf("%-26s %-8s %-5s %-9s %-4s %-7s %-7s %-7s %-7s %s", "profile/shot", "band", "level", "exposure", "gain",
+		"skin g1", "skin g6", "clip g1", "clip g6", "headroom")
 }
