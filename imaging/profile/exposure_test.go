@@ -21,8 +21,10 @@ var fullRes = flag.Bool("full-res", false, "TestExposure: render the rig's full 
 // skin groups 1 and 6. Where the second cannot be had without breaking the
 // first — the ABFO scale's fluorescent white base is 5–8 times as bright as
 // the darkest skin behind most filters — a shot may leave a group below 20 %
-// only if raising its exposure to reach 20 % would clip, and only if it uses
-// at least 80 % of the range the clipping limit leaves (headroom ≤ 1.25).
+// only if raising its exposure to reach 20 % would clip, only if it uses at
+// least 80 % of the range the clipping limit leaves (headroom ≤ 1.25), and
+// only if what would clip is the scale (at least 95 % of the frame's
+// brightest 0.5 % inside the scale's bounding box).
 const (
 	skinLow, skinHigh = 0.20, 0.60
 	maxClipped        = 0.005
@@ -40,6 +42,9 @@ type exposure struct {
 	skinMean float64 // mean of the skin region, fraction of full scale
 	clipped  float64 // fraction of the frame at 65535
 	p995     float64 // the frame's 99.5th percentile, fraction of full scale
+	// brightInScale is the share of the pixels at or above p995 that lie
+	// in the scale's bounding box.
+	brightInScale float64
 }
 
 // rigFrame renders one frame of the simulated rig's camera (camsim, with
@@ -122,8 +127,22 @@ func measure(sc *scene.Scene, pix []uint16, w, h int, offset [2]int) exposure {
 	}
 	sorted := slices.Clone(pix)
 	slices.Sort(sorted)
+	p995 := sorted[len(sorted)*995/1000]
+	var bright, inScale int
+	sc0 := boxes[0]
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			if pix[y*w+x] >= p995 {
+				bright++
+				px, py := float64(x+offset[0])+0.5, float64(y+offset[1])+0.5
+				if px >= sc0.x0 && px <= sc0.x1 && py >= sc0.y0 && py <= sc0.y1 {
+					inScale++
+				}
+			}
+		}
+	}
 	return exposure{skinMean: sum / float64(n) / 65535, clipped: float64(clipped) / float64(len(pix)),
-		p995: float64(sorted[len(sorted)*995/1000]) / 65535}
+		p995: float64(p995) / 65535, brightInScale: float64(inScale) / float64(bright)}
 }
 
 // TestExposure renders every shot of every built-in profile with the
@@ -173,9 +192,10 @@ func checkExposure(t *testing.T, p Profile, s Shot, m [7]exposure) {
 	// headroom: how much the exposure could grow before the brighter
 	// frame's 99.5th percentile reaches full scale.
 	headroom := 1 / max(m[1].p995, m[6].p995)
-	t.Logf("%-26s %-8s %-5d %-9v %-4v %-7.1f %-7.1f %-7.3f %-7.3f %.2f", p.Name+"/"+s.ID,
+	t.Logf("%-26s %-8s %-5d %-9v %-4v %-7.1f %-7.1f %-7.3f %-7.3f %-8.2f %.0f / %.0f", p.Name+"/"+s.ID,
 		s.Band.Token()+"/"+s.Filter.Token(), s.Level, s.Camera.Exposure, s.Camera.Gain,
-		100*m[1].skinMean, 100*m[6].skinMean, 100*m[1].clipped, 100*m[6].clipped, headroom)
+		100*m[1].skinMean, 100*m[6].skinMean, 100*m[1].clipped, 100*m[6].clipped, headroom,
+		100*m[1].brightInScale, 100*m[6].brightInScale)
 	for _, g := range []int{1, 6} {
 		e := m[g]
 		where := fmt.Sprintf("%s %s, skin group %d", p.ID(), s.ID, g)
@@ -191,6 +211,9 @@ func checkExposure(t *testing.T, p Profile, s Shot, m [7]exposure) {
 		case e.skinMean < skinLow && headroom > maxHeadroom:
 			t.Errorf("%s: skin mean %.1f %% of full scale, and only %.0f %% of the range before clipping used: expose longer",
 				where, 100*e.skinMean, 100/headroom)
+		case e.skinMean < skinLow && e.brightInScale < 0.95:
+			t.Errorf("%s: skin mean %.1f %% of full scale, held down by something other than the scale (%.0f %% of the brightest pixels in it)",
+				where, 100*e.skinMean, 100*e.brightInScale)
 		}
 	}
 }
@@ -198,6 +221,6 @@ func checkExposure(t *testing.T, p Profile, s Shot, m [7]exposure) {
 // tableHeader logs the header of checkExposure's table.
 func tableHeader(t *testing.T) {
 	t.Helper()
-	t.Logf("%-26s %-8s %-5s %-9s %-4s %-7s %-7s %-7s %-7s %s", "profile/shot", "band", "level", "exposure", "gain",
-		"skin g1", "skin g6", "clip g1", "clip g6", "headroom")
+	t.Logf("%-26s %-8s %-5s %-9s %-4s %-7s %-7s %-7s %-7s %-8s %s", "profile/shot", "band", "level", "exposure", "gain",
+		"skin g1", "skin g6", "clip g1", "clip g6", "headroom", "top 0.5% in scale g1 / g6")
 }

@@ -257,22 +257,22 @@ func duration(s string) (time.Duration, error) {
 	default:
 		return 0, bad
 	}
-	ip, fp, _ := strings.Cut(num, ".")
-	if !allDigits(ip) || strings.Contains(num, ".") && !allDigits(fp) || len(ip) > 1 && ip[0] == '0' || len(ip) > 6 || len(fp) > 9 {
+	ip, fp, frac := strings.Cut(num, ".")
+	if !allDigits(ip) || frac && !allDigits(fp) || len(ip) > 1 && ip[0] == '0' {
 		return 0, bad
 	}
-	whole, _ := strconv.ParseInt(ip, 10, 64)
+	whole, err := strconv.ParseInt(ip, 10, 64)
+	if err != nil || whole >= math.MaxInt64/int64(unit) {
+		return 0, fmt.Errorf("%q: too long", s)
+	}
 	d := time.Duration(whole) * unit
-	scale := int64(unit)
+	step := unit
 	for _, c := range fp {
-		if scale%10 != 0 {
+		if step%10 != 0 {
 			return 0, fmt.Errorf("%q: finer than a nanosecond", s)
 		}
-		scale /= 10
-		d += time.Duration(int64(c-'0') * scale)
-	}
-	if d > math.MaxInt64/2 {
-		return 0, bad
+		step /= 10
+		d += time.Duration(c-'0') * step
 	}
 	return d, nil
 }
@@ -299,8 +299,8 @@ func yesNo(s string) (bool, error) {
 	return false, fmt.Errorf("%q: want yes or no", s)
 }
 
-// Format writes p in the file format Parse reads. Parse(Format(p)) gives p
-// back (with Digest set) for any valid p.
+// Format writes p in the file format Parse reads. For a profile that Parse
+// returned, Parse(Format(p)) gives p back (with the Digest of the new text).
 func Format(p Profile) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s\nname        %s\nversion     %d\ncamera      %s\ndescription %s\n",
@@ -324,16 +324,22 @@ func Format(p Profile) []byte {
 	return b.Bytes()
 }
 
-// formatDuration writes d exactly: in seconds or milliseconds when that
-// needs at most three decimals, otherwise in microseconds.
+// formatDuration writes d exactly: in the largest of s, ms and us in which
+// it needs at most three decimals.
 func formatDuration(d time.Duration) string {
 	for _, u := range []struct {
 		unit time.Duration
 		name string
-	}{{time.Second, "s"}, {time.Millisecond, "ms"}} {
-		if d >= u.unit && d%(u.unit/1000) == 0 {
-			return strconv.FormatFloat(float64(d)/float64(u.unit), 'f', -1, 64) + u.name
+	}{{time.Second, "s"}, {time.Millisecond, "ms"}, {time.Microsecond, "us"}} {
+		step := u.unit / 1000
+		if d < u.unit && u.unit != time.Microsecond || d%step != 0 {
+			continue
 		}
+		out := strconv.FormatInt(int64(d/u.unit), 10)
+		if f := d % u.unit; f != 0 {
+			out += "." + strings.TrimRight(fmt.Sprintf("%03d", f/step), "0")
+		}
+		return out + u.name
 	}
-	return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', -1, 64) + "us"
+	return strconv.FormatInt(int64(d), 10) + "ns" // negative: not a valid profile
 }
