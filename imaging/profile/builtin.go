@@ -96,6 +96,7 @@ func Lookup(name string) (Profile, error) {
 		}
 		want = v
 	}
+	// all is sorted by version, so the last match is the latest.
 	var found *Profile
 	var versions []string
 	for i := range all {
@@ -108,7 +109,7 @@ func Lookup(name string) (Profile, error) {
 			found = p
 		}
 	}
-	if found != nil && (want == 0 || found.Version == want) {
+	if found != nil {
 		return found.clone(), nil
 	}
 	for file, err := range bad {

@@ -19,6 +19,7 @@ reference   yes
 
 shot        415-yellow
 label       Violet light (415 nm) through the yellow filter
+note        This light is switched on only with the enclosure closed. Hold still for a moment.
 band        415
 filter      YEL
 level       80
@@ -30,6 +31,7 @@ reference   no
 
 shot        450-orange
 label       Blue light (450 nm) through the orange filter
+note        Hold still: this picture takes about a sixth of a second.
 band        450
 filter      ORG
 level       80

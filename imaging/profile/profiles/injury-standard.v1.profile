@@ -33,6 +33,7 @@ reference   yes
 
 shot        415-yellow
 label       Violet light (415 nm) through the yellow filter
+note        This light is switched on only with the enclosure closed. Hold still for a moment.
 band        415
 filter      YEL
 level       80
@@ -44,6 +45,7 @@ reference   no
 
 shot        450-orange
 label       Blue light (450 nm) through the orange filter
+note        Hold still: this picture takes about a sixth of a second.
 band        450
 filter      ORG
 level       80
@@ -65,7 +67,8 @@ interlock   no
 reference   no
 
 shot        365-yellow
-label       Ultraviolet light (365 nm) through the yellow filter (optional)
+label       Ultraviolet light (365 nm) through the yellow filter
+note        This light is switched on only with the enclosure closed. Hold still: this picture takes about a seventh of a second.
 band        365
 filter      YEL
 level       80
