@@ -65,10 +65,10 @@ func Parse(b []byte) (Profile, error) {
 	}
 	for i, text := range lines[1:] {
 		n := i + 2
-		if strings.IndexFunc(text, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) >= 0 {
+		if strings.IndexFunc(text, control) >= 0 {
 			return fail(n, shotID(), "", "control character (save the file as plain text with LF line endings)")
 		}
-		line := strings.TrimSpace(text)
+		line := strings.Trim(text, " \t")
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
@@ -76,7 +76,7 @@ func Parse(b []byte) (Profile, error) {
 		if k, v, ok := strings.Cut(line, "\t"); ok && len(k) < len(key) {
 			key, val = k, v
 		}
-		val = strings.TrimSpace(val)
+		val = strings.Trim(val, " \t")
 		if val == "" {
 			return fail(n, shotID(), key, "no value")
 		}
@@ -131,6 +131,12 @@ func Parse(b []byte) (Profile, error) {
 	sum := sha256.Sum256(b)
 	p.Digest = "sha256:" + hex.EncodeToString(sum[:])
 	return p, nil
+}
+
+// control reports the characters a profile file may not hold: C0 controls
+// other than tab, DEL and C1 controls.
+func control(r rune) bool {
+	return r < ' ' && r != '\t' || r >= 0x7f && r <= 0x9f
 }
 
 // set stores one value; shot -1 is the profile itself.

@@ -79,6 +79,8 @@ var cases = []struct {
 	{"header-v2", edit("exhibit-profile v1", "exhibit-profile v2"), "line 1: the first line"},
 	{"crlf", strings.ReplaceAll(minimal, "\n", "\r\n"), "line 1: the first line"},
 	{"control", edit("One white", "One\x01white"), "line 5: control character"},
+	{"c1-control", edit("One white", "One\u0085white"), "line 5: control character"},
+	{"nbsp-kept", edit("One white shot", "One white shot\u00a0"), ""},
 	{"not-utf8", edit("One white", "One \xff white"), "not UTF-8"},
 	{"unknown-key", edit("gain        1", "gain        1\ncolour      red"), `line 13: shot "locator": colour: unknown key`},
 	{"twice", edit("gain        1", "gain        1\ngain        2"), `line 13: shot "locator": gain: written twice (also on line 12)`},
