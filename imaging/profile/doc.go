@@ -6,9 +6,9 @@
 // firmware-notes/light-engine.md: "415" and "YEL", never a free-text
 // colour), a light level, and the exposure and gain that give a well-exposed
 // frame through that filter. Barrier-filtered bands are dim — only the skin's
-// fluorescence passes the filter — so their exposures are tens of times those
-// of white light; a profile is where those numbers are measured once and
-// written down, instead of being guessed at the kiosk.
+// fluorescence passes the filter — so they need tens of times the exposure
+// of white light, as time, gain or both; a profile is where those numbers
+// are measured once and written down, instead of being guessed at the kiosk.
 //
 // Profiles are data, not code: text files in the "exhibit-profile v1"
 // format (docs/profiles.md specifies it), embedded in the binary from

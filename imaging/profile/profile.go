@@ -12,8 +12,7 @@ import (
 )
 
 // LocatorID is the id of the locator shot, which every profile starts with:
-// white light, no filter, framed wide enough to show where on the body the
-// injury is.
+// white light, no filter, framed to show where on the body the injury is.
 const LocatorID = "locator"
 
 // A Profile is one version of a capture profile.
