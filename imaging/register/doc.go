@@ -1,0 +1,2 @@
+// Package register aligns the bands of a capture to a reference band.
+package register

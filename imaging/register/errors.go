@@ -1,0 +1,7 @@
+package register
+
+import "errors"
+
+// ErrNoConverge: ECC could not register a band to the reference — it
+// failed outright, or its correlation stayed below Config.MinCorrelation.
+var ErrNoConverge = errors.New("register: bands could not be aligned")
