@@ -30,7 +30,7 @@ func ecc(templ, input gocv.Mat, warp *gocv.Mat, motion, iterations int, eps floa
 	rc := C.exhibit_register_ecc(unsafe.Pointer(templ.Ptr()), unsafe.Pointer(input.Ptr()), unsafe.Pointer(warp.Ptr()),
 		C.int(motion), C.int(iterations), C.double(eps), C.int(gauss), &rho, &msg[0], C.int(len(msg)))
 	if rc != 0 {
-		return 0, fmt.Errorf("%w: %s", ErrNoConverge, C.GoString(&msg[0]))
+		return 0, fmt.Errorf("%s: %w", C.GoString(&msg[0]), ErrNoConverge)
 	}
 	return float64(rho), nil
 }

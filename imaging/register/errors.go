@@ -4,4 +4,4 @@ import "errors"
 
 // ErrNoConverge: ECC could not register a band to the reference — it
 // failed outright, or its correlation stayed below Config.MinCorrelation.
-var ErrNoConverge = errors.New("register: bands could not be aligned")
+var ErrNoConverge = errors.New("register: ECC did not converge")

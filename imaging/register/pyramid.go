@@ -101,7 +101,7 @@ func normalise(src gocv.Mat, how Normalisation) (gocv.Mat, error) {
 	mean, sd := meanStd(img)
 	if !(sd > 0) || math.IsNaN(mean) {
 		img.Close()
-		return gocv.Mat{}, fmt.Errorf("%w: the image is uniform (nothing to align on)", ErrNoConverge)
+		return gocv.Mat{}, fmt.Errorf("the image is uniform, nothing to align on: %w", ErrNoConverge)
 	}
 	img.SubtractFloat(float32(mean))
 	img.DivideFloat(float32(sd))
@@ -171,7 +171,7 @@ func residual(ref, band gocv.Mat, w Warp) (float64, error) {
 		}
 	}
 	if n < 2 {
-		return math.NaN(), fmt.Errorf("%w: the warp leaves no overlap with the reference", ErrNoConverge)
+		return math.NaN(), fmt.Errorf("the warp leaves no overlap with the reference: %w", ErrNoConverge)
 	}
 	ma, mb := sa/n, sb/n
 	var vaa, vbb float64
@@ -184,7 +184,7 @@ func residual(ref, band gocv.Mat, w Warp) (float64, error) {
 	}
 	sda, sdb := math.Sqrt(vaa/n), math.Sqrt(vbb/n)
 	if !(sda > 0) || !(sdb > 0) {
-		return math.NaN(), fmt.Errorf("%w: the overlap is uniform", ErrNoConverge)
+		return math.NaN(), fmt.Errorf("the overlap is uniform: %w", ErrNoConverge)
 	}
 	var ss float64
 	for i := range a {
