@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/exhibit-forensics/exhibit/devices/camera"
@@ -357,5 +358,23 @@ func TestConfig(t *testing.T) {
 	cancel()
 	if _, err := reg.Register(ctx, ref); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: err = %v", err)
+	}
+}
+
+// TestAdvice checks that every kind of failure gets a plain sentence.
+func TestAdvice(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{fmt.Errorf("band 2: %w", ErrNoConverge), "retake this band"},
+		{context.Canceled, "Nothing was lost"},
+		{errors.New("register: frame has 3 channels"), "system administrator"},
+	} {
+		got := Advice(c.err)
+		if c.want == "" && got != "" || !strings.Contains(got, c.want) {
+			t.Errorf("Advice(%v) = %q, want it to say %q", c.err, got, c.want)
+		}
 	}
 }
