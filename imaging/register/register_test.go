@@ -378,3 +378,99 @@ func TestAdvice(t *testing.T) {
 		}
 	}
 }
+
+// TestSyntheticMotion moves a simulator band further than camsim's hand
+// motion does — long shifts and rotations, applied with Apply — and
+// registers it back. The moved band's border (uncovered by the warp)
+// would be an edge no real frame has, so reference and band are both
+// cropped by a margin wider than it. Within the capture range the
+// displacement at every corner is within ±0.5 px; beyond it (3° here)
+// registration must fail with ErrNoConverge rather than return a wrong
+// warp: whenever Estimate succeeds, its warp is right.
+func TestSyntheticMotion(t *testing.T) {
+	if testing.Short() {
+		t.Skip("renders two 12 MP layers")
+	}
+	const margin = 100
+	r := newRig(t, 9, 4, 4000, 3000)
+	ref, refOff := r.shoot(t, shotCrossP)
+	band, off := r.shoot(t, shot415Y)
+	hand := Warp{{1, 0, float64(refOff[0] - off[0])}, {0, 1, float64(refOff[1] - off[1])}}
+	reg, err := New(crop(ref, margin), Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	toCrop, fromCrop := Warp{{1, 0, -margin}, {0, 1, -margin}}, Warp{{1, 0, margin}, {0, 1, margin}}
+	for _, c := range []struct {
+		deg, tx, ty float64
+		inRange     bool
+	}{
+		{0, 40, -30, true},
+		{0, 64, 0, true},
+		{0.5, 3, 2, true},
+		{1, 0, 0, true},
+		{2, 5, 5, true},
+		{3, 0, 0, false},
+	} {
+		name := fmt.Sprintf("%g° (%g, %g)", c.deg, c.tx, c.ty)
+		s := rot(c.deg, c.tx, c.ty)
+		moved, _, err := Apply(band, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		est, err := reg.Estimate(context.Background(), crop(moved, margin))
+		// moved(x) = band(s·x) and band(hand·x) ≈ ref(x), so the warp from
+		// ref to moved is s⁻¹∘hand, here in the crops' coordinates.
+		want := compose(toCrop, compose(compose(invert(s), hand), fromCrop))
+		worst := 0.0
+		w, h := float64(band.Width-2*margin-1), float64(band.Height-2*margin-1)
+		for _, p := range [][2]float64{{0, 0}, {w, 0}, {0, h}, {w, h}} {
+			for i := range 2 {
+				got := est.Warp[i][0]*p[0] + est.Warp[i][1]*p[1] + est.Warp[i][2]
+				exp := want[i][0]*p[0] + want[i][1]*p[1] + want[i][2]
+				worst = max(worst, math.Abs(got-exp))
+			}
+		}
+		t.Logf("%-16s rotation %+.4f° (want %+.4f°), worst corner error %.3f px, ECC %.3f, err %v",
+			name, est.Warp.RotationDeg(), want.RotationDeg(), worst, est.Correlation, err)
+		switch {
+		case err == nil && worst > tolerancePx:
+			t.Errorf("%s: registered with a corner %.3f px off", name, worst)
+		case err != nil && !errors.Is(err, ErrNoConverge):
+			t.Errorf("%s: %v", name, err)
+		case err != nil && c.inRange:
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// crop returns f without a margin of m pixels on every side.
+func crop(f *camera.Frame, m int) *camera.Frame {
+	w, h := f.Width-2*m, f.Height-2*m
+	out := &camera.Frame{Width: w, Height: h, Channels: 1, Pix: make([]uint16, w*h)}
+	for y := range h {
+		copy(out.Pix[y*w:(y+1)*w], f.Pix[(y+m)*f.Width+m:])
+	}
+	return out
+}
+
+// invert returns the inverse of an invertible warp.
+func invert(w Warp) Warp {
+	a, b, c, d := w[0][0], w[0][1], w[1][0], w[1][1]
+	det := a*d - b*c
+	ia, ib, ic, id := d/det, -b/det, -c/det, a/det
+	return Warp{{ia, ib, -(ia*w[0][2] + ib*w[1][2])}, {ic, id, -(ic*w[0][2] + id*w[1][2])}}
+}
+
+// compose returns the warp x ↦ a(b(x)).
+func compose(a, b Warp) Warp {
+	var o Warp
+	for i := range 2 {
+		for j := range 3 {
+			o[i][j] = a[i][0]*b[0][j] + a[i][1]*b[1][j]
+		}
+		o[i][2] += a[i][2]
+	}
+	return o
+}
