@@ -86,7 +86,8 @@ type Config struct {
 	// 1e-4.
 	Epsilon float64
 	// MinCorrelation is the lowest ECC correlation accepted at the finest
-	// level; default 0.5. Below it Register fails with ErrNoConverge.
+	// level; default 0.6 (package doc). Below it Register fails with
+	// ErrNoConverge.
 	MinCorrelation float64
 }
 
@@ -94,7 +95,7 @@ type Config struct {
 const (
 	DefaultIterations     = 50
 	DefaultEpsilon        = 1e-4
-	DefaultMinCorrelation = 0.5
+	DefaultMinCorrelation = 0.6
 )
 
 // DefaultLevels are the default downscale factors, coarse to fine.
