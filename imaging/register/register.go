@@ -180,7 +180,9 @@ type Result struct {
 	Estimate
 	// Frame is the band warped onto the reference grid, 16-bit, the same
 	// size as the reference. Pixels whose source lies (even partly)
-	// outside the band are 0 and marked invalid in Mask.
+	// outside the band are 0 and marked invalid in Mask. Meta is the
+	// band's; Encoded is nil (this is a derivative, not what the camera
+	// sent).
 	Frame *camera.Frame
 	// Mask marks the pixels of Frame that come wholly from inside the band.
 	Mask *Mask
@@ -223,6 +225,8 @@ type Params struct {
 	Iterations     int     `json:"iterations"`
 	Epsilon        float64 `json:"epsilon"`
 	GaussFiltSize  int     `json:"ecc_gauss_filt_size"`
+	Downscale      string  `json:"downscale"`
+	GradientSigma  float64 `json:"gradient_sigma,omitempty"`
 	MinCorrelation float64 `json:"min_correlation"`
 	Interpolation  string  `json:"interpolation"`
 	Border         string  `json:"border"`
@@ -241,7 +245,7 @@ type Mask struct {
 }
 
 // Registrar registers bands to one reference, reusing the reference's
-// pyramid across bands.
+// pyramid across bands. It is meant for one goroutine at a time.
 type Registrar struct {
 	cfg  Config
 	ref  *camera.Frame
@@ -279,11 +283,17 @@ func (r *Registrar) Close() {
 func (r *Registrar) Params() Params { return r.cfg.params() }
 
 func (c Config) params() Params {
-	return Params{
+	p := Params{
 		Motion: c.Motion.String(), Normalise: c.Normalise.String(), Levels: append([]int(nil), c.Levels...),
 		Iterations: c.Iterations, Epsilon: c.Epsilon, GaussFiltSize: eccGauss, MinCorrelation: c.MinCorrelation,
-		Interpolation: "bilinear", Border: "constant 0, masked", OpenCV: OpenCVVersion(), Gocv: gocv.Version(),
+		Downscale:     "area (INTER_AREA) of the top-left crop to whole multiples of the coarsest factor",
+		Interpolation: "bilinear (INTER_LINEAR, WARP_INVERSE_MAP)", Border: "constant 0, masked",
+		OpenCV: OpenCVVersion(), Gocv: gocv.Version(),
 	}
+	if c.Normalise == Gradient {
+		p.GradientSigma = gradSigma
+	}
+	return p
 }
 
 // Register estimates band's warp to the reference and applies it once at
@@ -414,7 +424,6 @@ func Apply(f *camera.Frame, w Warp) (*camera.Frame, *Mask, error) {
 	defer dst.Close()
 	gocv.WarpAffineWithParams(src, &dst, m, size, flags, gocv.BorderConstant, color.RGBA{})
 	out := &camera.Frame{Width: f.Width, Height: f.Height, Channels: 1, Meta: f.Meta}
-	out.Meta.Discarded = 0
 	px, err := dst.DataPtrUint16()
 	if err != nil {
 		return nil, nil, fmt.Errorf("register: apply: %w", err)
