@@ -30,10 +30,11 @@
 // The domain notes' timings set the levels: ECC at 1/2 resolution costs
 // seconds per band, at 1/4 and 1/8 a fraction of a second. With two levels
 // the coarse one absorbs the ±8 px relative motion (1 px at 1/8) and the
-// fine one gives sub-pixel accuracy; a third level at 1/2 halved the worst
-// error on the simulator (0.12 px against 0.27) but cost 0.3–1.5 s per band
-// on this 2-core machine, so it is available (Config.Levels) but not the
-// default.
+// fine one gives sub-pixel accuracy. In an exploratory run (12 MP, six
+// skin groups, white reference) a third level at 1/2 cut the worst
+// translation error from 0.29 to 0.12 px but took 0.27–1.05 s per band on
+// this 2-core machine instead of about 0.1 s, so it is available
+// (Config.Levels: 8, 4, 2) but not the default.
 //
 // # Why a Euclidean model
 //
@@ -139,8 +140,13 @@
 //
 // # Cost
 //
-// On this 2-core machine (shared, load average about 4), median of
-// -count=5 of BenchmarkRegister, a 12 MP 16-bit band takes about 0.1 s to
-// register (estimate about 60 ms, apply about 80 ms, the reference pyramid
-// 8 ms once per capture).
+// BenchmarkRegister registers five 12 MP 16-bit bands (white, 415 nm +
+// yellow, 450 nm + orange, 850 nm + IR-pass, 450 nm + yellow) to a
+// cross-polarised reference prepared once; BenchmarkParts splits one band
+// into estimate and apply. On this shared 2-core machine the medians of
+// -count=5 were 0.08–0.14 s per band (estimate about 60 ms, apply about 80
+// ms, the reference pyramid 8 ms) at a load average of about 4, and
+// 0.2–0.36 s per band at a load average of 8–10 (other builds running). Of
+// Apply's cost, the 16-bit warp and the mask's 8-bit warp take about the
+// same time each.
 package register
