@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -132,4 +133,19 @@ func Lookup(name string) (Profile, error) {
 func (p Profile) clone() Profile {
 	p.Shots = append([]Shot(nil), p.Shots...)
 	return p
+}
+
+// File returns the bytes of p's file when p is a built-in profile exactly
+// as released: what a capture keeps as its plan, so that its digest is the
+// one testdata/released.sha256 lists. For any other profile — one changed
+// in code, even if it still carries the released Digest — it returns
+// Format(p).
+func File(p Profile) []byte {
+	b, err := fs.ReadFile(builtin, path.Join("profiles", p.Name+".v"+strconv.Itoa(p.Version)+FileExt))
+	if err == nil {
+		if q, err := Parse(b); err == nil && reflect.DeepEqual(q, p) {
+			return b
+		}
+	}
+	return Format(p)
 }

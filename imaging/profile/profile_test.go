@@ -463,3 +463,21 @@ func TestJSON(t *testing.T) {
 		t.Errorf("JSON\n%s\nwant\n%s", b, want)
 	}
 }
+
+// TestFile: a built-in profile's file is the released bytes; a profile
+// changed in code is written out afresh.
+func TestFile(t *testing.T) {
+	p, err := Lookup("injury-standard@1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := File(p)
+	sum := sha256.Sum256(b)
+	if "sha256:"+hex.EncodeToString(sum[:]) != p.Digest || !bytes.HasPrefix(b, []byte(Header+"\n#")) {
+		t.Fatalf("File of %s is not the released file", p.ID())
+	}
+	p.Shots[1].Level = 70
+	if q, err := Parse(File(p)); err != nil || q.Shots[1].Level != 70 {
+		t.Fatalf("File of a changed profile: %v, %+v", err, q)
+	}
+}

@@ -1,6 +1,6 @@
 // Package seal turns a capture into evidence through the ledger
 // (docs/records.md, "Pictures"): an image-set exhibit whose original is the
-// capture plan, one picture exhibit per frame taken — the bytes exactly as
+// capture plan (the profile file as used), one picture exhibit per frame taken — the bytes exactly as
 // the camera sent them, part of the set — a rejected record on every picture a
 // retake set aside, and a sealed record on the set naming the pictures it
 // holds.
@@ -46,9 +46,11 @@ var _ Ledger = (*ledger.Ledger)(nil)
 type Request struct {
 	Case string
 	// Profile is "name@version"; Plan the capture plan as used (the
-	// profile in JSON), kept as the set's original.
-	Profile string
-	Plan    []byte
+	// profile file, docs/profiles.md), kept as the set's original under
+	// PlanName (default "capture.profile").
+	Profile  string
+	Plan     []byte
+	PlanName string
 	Site    string
 	Consent []chain.Consent
 	// Restricted and BiometricMark are the set's flags.
@@ -84,8 +86,12 @@ func Begin(ctx context.Context, l Ledger, req Request) (*Set, error) {
 	if consent == nil {
 		consent = []chain.Consent{}
 	}
+	name := req.PlanName
+	if name == "" {
+		name = "capture.profile"
+	}
 	ex, _, _, err := l.Capture(ctx, ledger.CaptureRequest{
-		Case: req.Case, Kind: chain.ExhibitImageSet, FileName: "capture.json", Body: bytes.NewReader(req.Plan),
+		Case: req.Case, Kind: chain.ExhibitImageSet, FileName: name, Body: bytes.NewReader(req.Plan),
 		Actor: req.Photographer, Device: req.Device,
 		ImageSet: &chain.ImageSet{Profile: req.Profile, Site: req.Site, Restricted: req.Restricted,
 			BiometricMark: req.BiometricMark, Consent: consent},

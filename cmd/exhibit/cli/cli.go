@@ -53,6 +53,7 @@ func init() {
 		{"sim", "sim rig|analyser: run the simulated imaging rig or a lab analyser", runSim},
 		{"lab", "lab receive|results|quarantine: analyser results, stored before they are acknowledged", runLab},
 		{"devices", "devices check: identity, firmware and status of devices", runDevices},
+		{"capture", "take a capture profile's pictures with the light engine and camera, and seal them", runCapture},
 		{"profile", "profile list: the capture profiles built in (bands, filters, exposures)", runProfile},
 	}
 }
