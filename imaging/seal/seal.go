@@ -51,8 +51,8 @@ type Request struct {
 	Profile  string
 	Plan     []byte
 	PlanName string
-	Site    string
-	Consent []chain.Consent
+	Site     string
+	Consent  []chain.Consent
 	// Restricted and BiometricMark are the set's flags.
 	Restricted, BiometricMark bool
 	// Photographer took the pictures; Device names the kiosk.
