@@ -28,6 +28,16 @@ func setStatement(s *Signer) *Statement {
 	return st
 }
 
+// derivedStatement is the first record of a derivative.
+func derivedStatement(s *Signer) *Statement {
+	st := receivedStatement(s)
+	st.PredicateType = KindDerived.PredicateType()
+	st.Predicate.Source = nil
+	st.Predicate.Exhibit.DerivedFrom = "0190a0b0-0000-7000-8000-0000000000aa"
+	st.Subject = append(st.Subject, SubjectFor("clahe.recipe.json", Sum([]byte("recipe"))))
+	return st
+}
+
 // sealedStatement is an image set's sealed record naming its pictures.
 func sealedStatement(s *Signer) *Statement {
 	st := setStatement(s)
@@ -71,6 +81,14 @@ func TestImagingSections(t *testing.T) {
 			st.Predicate.Seq, st.Predicate.Prev, st.Predicate.ImageSet, st.Predicate.Note = 2, Sum([]byte("first")), nil, "no"
 			return st
 		}, "rejected record"},
+		{"derivative", func() *Statement { return derivedStatement(s) }, ""},
+		{"derivative from nothing", func() *Statement { st := derivedStatement(s); st.Predicate.Exhibit.DerivedFrom = ""; return st }, "derivedFrom"},
+		{"derivative without its recipe", func() *Statement { st := derivedStatement(s); st.Subject = st.Subject[:1]; return st }, "two subjects"},
+		{"derivative with a source", func() *Statement {
+			st := derivedStatement(s)
+			st.Predicate.Source = &Source{Size: 1}
+			return st
+		}, "no source"},
 		{"picture outside a set", func() *Statement { st := pictureStatement(s); st.Predicate.Exhibit.PartOf = ""; return st }, "partOf"},
 		{"picture on a received record", func() *Statement {
 			st := pictureStatement(s)

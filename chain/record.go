@@ -582,12 +582,13 @@ func (r *Record) check() error {
 			return err
 		}
 	}
-	return checkImaging(k, p)
+	return checkImaging(k, p, len(st.Subject))
 }
 
-// checkImaging checks the image, imageSet and members sections and
-// rejected records (docs/records.md, "Pictures").
-func checkImaging(k Kind, p *Predicate) error {
+// checkImaging checks the image, imageSet and members sections, rejected
+// records and derivatives' first records (docs/records.md, "Pictures" and
+// "Derivatives").
+func checkImaging(k Kind, p *Predicate, subjects int) error {
 	kindIs := func(want string) bool { return p.Exhibit != nil && p.Exhibit.Kind == want }
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrMalformedRecord}, args...)...)
@@ -631,6 +632,9 @@ func checkImaging(k Kind, p *Predicate) error {
 			}
 			shots[m.Shot] = true
 		}
+	}
+	if k == KindDerived && p.Seq == 1 && (p.Exhibit.DerivedFrom == "" || p.Source != nil || subjects < 2) {
+		return bad("a derivative's first record names what it was derived from (exhibit.derivedFrom), its bytes and its recipe (two subjects), and has no source section")
 	}
 	if k == KindRejected && (!kindIs(ExhibitImage) || p.Note == "") {
 		return bad("a rejected record belongs on an image exhibit and gives the reason in note")

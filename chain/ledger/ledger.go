@@ -418,10 +418,23 @@ type CaptureRequest struct {
 	PartOf   string
 	Image    *chain.Image
 	ImageSet *chain.ImageSet
+	// DerivedFrom, if set, makes the record "derived" rather than
+	// "captured": a derivative made from the exhibit with this id by a
+	// recorded recipe, which Extra holds (docs/records.md, "Derivatives").
+	// A derived record has no source section.
+	DerivedFrom string
+	// Extra are further blobs the record names as subjects, after Body.
+	Extra []Extra
 	// Note is free text for the record.
 	Note string
 
 	supersedes chain.Hash // set by Repair
+}
+
+// Extra is a further blob of a capture: a derivative's recipe.
+type Extra struct {
+	Name string
+	Body []byte
 }
 
 // Capture stores the bytes durably, then creates a new exhibit whose first
@@ -465,14 +478,31 @@ func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhi
 	for _, v := range values {
 		subjects = append(subjects, chain.SubjectFor(v.name, v.hash))
 	}
+	var extraTaken []taken
+	for _, x := range req.Extra {
+		if x.Name == "" {
+			return ex, nil, false, errors.New("an extra blob needs a name")
+		}
+		t, err := l.take(ctx, bytes.NewReader(x.Body))
+		if err != nil {
+			return ex, nil, false, fmt.Errorf("store %s: %w", x.Name, err)
+		}
+		extraTaken = append(extraTaken, t)
+		subjects = append(subjects, chain.SubjectFor(x.Name, t.info.Hash))
+	}
+	kind, source := chain.KindCaptured, &chain.Source{FileName: req.FileName, Size: info.Size, Device: req.Device}
+	if req.DerivedFrom != "" {
+		kind, source = chain.KindDerived, nil
+	}
 	statement := func(refNum uint64, at time.Time) *chain.Statement {
 		st := &chain.Statement{
 			Subject:       subjects,
-			PredicateType: chain.KindCaptured.PredicateType(),
+			PredicateType: kind.PredicateType(),
 			Predicate: chain.Predicate{
 				Chain: exID.String(), Seq: 1, Time: at,
-				Exhibit:    &chain.ExhibitInfo{ID: exID.String(), Ref: chain.FormatRef(req.Initials, refNum), Case: req.Case, Kind: req.Kind, PartOf: req.PartOf},
-				Source:     &chain.Source{FileName: req.FileName, Size: info.Size, Device: req.Device},
+				Exhibit: &chain.ExhibitInfo{ID: exID.String(), Ref: chain.FormatRef(req.Initials, refNum), Case: req.Case, Kind: req.Kind,
+					PartOf: req.PartOf, DerivedFrom: req.DerivedFrom},
+				Source:     source,
 				Lab:        lab,
 				Image:      req.Image,
 				ImageSet:   req.ImageSet,
@@ -520,7 +550,7 @@ func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhi
 		if err := tk.put(tx); err != nil {
 			return err
 		}
-		for _, t := range valueTaken {
+		for _, t := range append(valueTaken, extraTaken...) {
 			if err := t.put(tx); err != nil {
 				return err
 			}
