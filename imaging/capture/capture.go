@@ -50,16 +50,17 @@ type Config struct {
 // Timing is where a capture's time went.
 type Timing struct {
 	Settle   time.Duration // waiting for the light to settle, all shots
-	Exposure time.Duration // the camera exposing and sending, all shots
+	Exposure time.Duration // the exposures themselves, as the camera applied them
+	Capture  time.Duration // the rest of each capture: readout, transfer, decoding
 	Keep     time.Duration // writing and hashing the originals, recording them
 	Register time.Duration
 	Seal     time.Duration // recording the set and sealing it
 	Total    time.Duration
 }
 
-// Software is the time the software itself took: everything but settling
-// and exposing.
-func (t Timing) Software() time.Duration { return t.Keep + t.Register + t.Seal }
+// Software is the time the capture took apart from the light settling and
+// the sensor exposing: what a faster program could shorten.
+func (t Timing) Software() time.Duration { return t.Total - t.Settle - t.Exposure }
 
 // Result is a sealed capture.
 type Result struct {
@@ -144,7 +145,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	runErr := s.Run(ctx, shots)
 	for _, f := range s.Frames() {
 		res.Timing.Settle += f.Settle
-		res.Timing.Exposure += f.Expose
+		exp := min(f.Applied.Exposure, f.Expose)
+		res.Timing.Exposure += exp
+		res.Timing.Capture += f.Expose - exp
 		if ex, ok := set.Picture(f); ok {
 			res.Pictures = append(res.Pictures, ex)
 		}

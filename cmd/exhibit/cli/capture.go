@@ -116,8 +116,8 @@ func runCapture(e *env, args []string) int {
 		name string
 		d    time.Duration
 	}{
-		{"light settle", t.Settle}, {"exposure", t.Exposure}, {"write+hash", t.Keep},
-		{"register", t.Register}, {"seal", t.Seal},
+		{"light settle", t.Settle}, {"exposure", t.Exposure}, {"capture", t.Capture}, {"write+hash", t.Keep},
+		{"register", t.Register}, {"seal", t.Seal}, {"software", t.Software()},
 	} {
 		fmt.Fprintf(e.stdout, "%-12s %6.2f s\n", row.name, row.d.Seconds())
 	}
