@@ -1,0 +1,176 @@
+package web
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+)
+
+// chromium returns the browser the browser tests drive, or skips.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"/usr/bin/chromium", "chromium", "chromium-browser"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	t.Skip("chromium is not installed (scripts/setup installs Debian's): skipping the browser test")
+	return ""
+}
+
+// artefacts is where screenshots go: $EXHIBIT_ARTEFACTS/api-web when that
+// is set (kept after the test), else a temporary directory.
+func artefacts(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if d := os.Getenv("EXHIBIT_ARTEFACTS"); d != "" {
+		dir = filepath.Join(d, "api-web")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// browser starts a headless chromium at the given window size.
+func browser(t *testing.T, w, h int) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.WindowSize(w, h),
+		// Tests run as root in CI, where chromium's sandbox cannot start.
+		chromedp.NoSandbox,
+	)
+	// The deadline only stops a hung browser from hanging the test run; no
+	// assertion depends on time.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	ctx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	ctx, cancelTab := chromedp.NewContext(ctx)
+	t.Cleanup(cancelTab)
+	return ctx
+}
+
+func shoot(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", p)
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("text of %s: %v", sel, err)
+	}
+	return strings.TrimSpace(s)
+}
+
+func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// TestBrowser signs in through the real form in chromium on
+// http://127.0.0.1, checks the cookie chromium kept, uses a form, and
+// waits out the idle time-out on the fake clock.
+func TestBrowser(t *testing.T) {
+	f := newFixture(t)
+	srv := httptest.NewServer(f.s)
+	t.Cleanup(srv.Close)
+	dir := artefacts(t)
+	ctx := browser(t, 1280, 800)
+
+	do(t, ctx, "open the sign-in page", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#user")))
+	shoot(t, ctx, dir, "login.png")
+
+	do(t, ctx, "sign in with a wrong password",
+		chromedp.SendKeys(chromedp.CSS("#user"), "jsmith"),
+		chromedp.SendKeys(chromedp.CSS("#password"), "not my password"),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#login-error")),
+	)
+	if got := text(t, ctx, "#login-error"); got != msgMismatch {
+		t.Fatalf("error shown: %q", got)
+	}
+	shoot(t, ctx, dir, "login-failed.png")
+
+	// The user name is kept; only the password is typed again.
+	do(t, ctx, "sign in",
+		chromedp.SendKeys(chromedp.CSS("#password"), password("jsmith")),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("header .who")),
+	)
+	if got := text(t, ctx, "header .who"); !strings.Contains(got, "Jo Smith") || !strings.Contains(got, "photographer") {
+		t.Fatalf("header says %q", got)
+	}
+	shoot(t, ctx, dir, "signed-in.png")
+
+	// Chromium kept the Secure, __Host- cookie from plain http on loopback.
+	cookies, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
+		r, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{})
+		return r.Cookies, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sess *network.Cookie
+	for _, c := range cookies {
+		t.Logf("chromium holds cookie %s secure=%v httpOnly=%v sameSite=%v path=%s", c.Name, c.Secure, c.HTTPOnly, c.SameSite, c.Path)
+		if c.Name == "__Host-exhibit-session" {
+			sess = c
+		}
+	}
+	if sess == nil || !sess.Secure || !sess.HTTPOnly || sess.SameSite != network.CookieSameSiteStrict || sess.Path != "/" {
+		t.Fatalf("session cookie in chromium: %+v", sess)
+	}
+
+	// A form with its hidden token goes through.
+	do(t, ctx, "use a form", chromedp.Click(chromedp.CSS("#do")), chromedp.WaitVisible(chromedp.CSS("#done")))
+	if got := text(t, ctx, "#done"); got != "done" {
+		t.Fatalf("form post gave %q", got)
+	}
+
+	// A page for another role says so calmly.
+	do(t, ctx, "open the lab bench", chromedp.Navigate(srv.URL+"/lab"), chromedp.WaitVisible(chromedp.CSS("main h1")))
+	if got := text(t, ctx, "main h1"); got != "This page is not for your role" {
+		t.Fatalf("403 page heading %q", got)
+	}
+	shoot(t, ctx, dir, "forbidden.png")
+
+	// Five idle minutes on the server's clock, then any click lands on the
+	// sign-in page with the reason.
+	do(t, ctx, "go to the start", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("header .who")))
+	f.clk.Advance(5 * time.Minute)
+	do(t, ctx, "reload after the idle time-out", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#user")))
+	if got := text(t, ctx, ".notice"); got != "You were signed out after 5 minutes without activity. Please sign in again." {
+		t.Fatalf("notice %q", got)
+	}
+	loc, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil || !strings.HasPrefix(loc, srv.URL+"/login") {
+		t.Fatalf("at %q %v", loc, err)
+	}
+	if f.store.Len() != 0 {
+		t.Fatal("session still stored after the time-out")
+	}
+	shoot(t, ctx, dir, "timed-out.png")
+}
