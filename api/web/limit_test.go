@@ -1,11 +1,17 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/exhibit-forensics/exhibit/chain"
 )
 
 func TestLimiter(t *testing.T) {
@@ -166,5 +172,62 @@ func TestMessagesDoNotTellAccounts(t *testing.T) {
 		if known[i] != unknown[i] {
 			t.Fatalf("attempt %d differs:\n%s\n----\n%s", i+1, known[i], unknown[i])
 		}
+	}
+}
+
+// gateUsers holds every password check until release is closed.
+type gateUsers struct {
+	Authenticator
+	release      chan struct{}
+	inside, most atomic.Int64
+}
+
+func (g *gateUsers) Authenticate(id, pw string) (chain.Party, error) {
+	n := g.inside.Add(1)
+	for m := g.most.Load(); n > m && !g.most.CompareAndSwap(m, n); m = g.most.Load() {
+	}
+	<-g.release
+	g.inside.Add(-1)
+	return g.Authenticator.Authenticate(id, pw)
+}
+
+func TestPasswordChecksAreBounded(t *testing.T) {
+	const n = 4
+	var gate *gateUsers
+	f, _ := setup(t, func(cfg *Config) {
+		gate = &gateUsers{Authenticator: cfg.Users, release: make(chan struct{})}
+		cfg.Users = gate
+		cfg.MaxChecks = 2
+	})
+	type attempt struct {
+		c    *client
+		form url.Values
+	}
+	var attempts []attempt
+	for i := range n {
+		c := f.client(fmt.Sprintf("192.0.2.%d", 20+i))
+		page := c.do("GET", "/login", nil)
+		id := testUsers[i].id
+		attempts = append(attempts, attempt{c, url.Values{"user": {id}, "password": {password(id)}, CSRFField: {token(t, page.body)}}})
+	}
+	codes := make(chan int, n)
+	for _, a := range attempts {
+		go func() { codes <- a.c.do("POST", "/login", a.form).StatusCode }()
+	}
+	// Wait until every attempt is either checking or waiting its turn.
+	for f.s.queued.Load()+gate.inside.Load() < n {
+		runtime.Gosched()
+	}
+	if in := gate.inside.Load(); in != 2 {
+		t.Fatalf("%d checks at once, want 2", in)
+	}
+	close(gate.release)
+	for range n {
+		if code := <-codes; code != http.StatusSeeOther {
+			t.Errorf("sign-in = %d", code)
+		}
+	}
+	if m := gate.most.Load(); m > 2 {
+		t.Fatalf("%d password checks ran at once; MaxChecks is 2", m)
 	}
 }

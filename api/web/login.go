@@ -102,6 +102,19 @@ func (s *Server) postLogin(c *gin.Context) {
 		return
 	}
 
+	// Wait for a turn to check a password; the lock is looked at only
+	// then, so that a burst of attempts cannot all pass it together.
+	s.queued.Add(1)
+	select {
+	case s.checks <- struct{}{}:
+		s.queued.Add(-1)
+		defer func() { <-s.checks }()
+	case <-c.Request.Context().Done():
+		s.queued.Add(-1)
+		s.cfg.Logger.Warn("web: sign-in abandoned while waiting for a turn", "user", id, "addr", c.RemoteIP())
+		c.AbortWithStatus(http.StatusServiceUnavailable)
+		return
+	}
 	now := s.cfg.Clock.Now()
 	accountKey, addressKey := "account:"+id, "address:"+c.RemoteIP()
 	if wait := max(s.accounts.locked(accountKey, now), s.addresses.locked(addressKey, now)); wait > 0 {

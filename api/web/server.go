@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -46,6 +47,12 @@ type Config struct {
 	// client address (defaults DefaultAccountLimit, DefaultAddressLimit;
 	// zero fields take the default's).
 	AccountLimit, AddressLimit Limit
+	// MaxChecks is how many passwords are checked at once (default 2).
+	// Each argon2id check takes 64 MiB and a core for a moment; a burst of
+	// sign-ins waits its turn rather than exhausting the machine, and since
+	// the lock is looked at only once a request's turn has come, at most
+	// MaxChecks-1 passwords beyond a limit are checked before it locks.
+	MaxChecks int
 	// InsecureCookies drops the Secure attribute and the __Host- prefix.
 	// Leave it false: Chromium keeps Secure cookies from http://127.0.0.1
 	// and http://localhost (see the package doc). Set it only for a browser
@@ -83,8 +90,10 @@ type Server struct {
 	base      fsTemplates
 	login     *Page
 	message   *Page
-	cookie    string // session cookie name
-	preCookie string // sign-in form cookie name
+	checks    chan struct{} // one token per password check in progress
+	queued    atomic.Int64  // sign-ins waiting for a turn (tests watch it)
+	cookie    string        // session cookie name
+	preCookie string        // sign-in form cookie name
 }
 
 //go:embed templates/*.html
@@ -112,6 +121,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Lifetime <= 0 {
 		cfg.Lifetime = DefaultLifetime
 	}
+	if cfg.MaxChecks <= 0 {
+		cfg.MaxChecks = 2
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -130,6 +142,7 @@ func New(cfg Config) (*Server, error) {
 		addresses: newLimiter(cfg.AddressLimit.withDefaults(DefaultAddressLimit)),
 		cookie:    "__Host-exhibit-session",
 		preCookie: "__Host-exhibit-signin",
+		checks:    make(chan struct{}, cfg.MaxChecks),
 	}
 	if cfg.InsecureCookies {
 		s.cookie, s.preCookie = "exhibit-session", "exhibit-signin"
