@@ -83,6 +83,45 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	return strings.TrimSpace(s)
 }
 
+// touchTargets fails unless every visible control on the page is at least
+// 48 CSS pixels each way.
+func touchTargets(t *testing.T, ctx context.Context, where string) {
+	t.Helper()
+	small, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll(
+		'input:not([type=hidden]), button, select, textarea, a'))
+		.filter(e => { const r = e.getBoundingClientRect(); return r.width < 48 || r.height < 48 })
+		.map(e => { const r = e.getBoundingClientRect(); return (e.id || e.textContent.trim()) + ' ' + r.width + 'x' + r.height })`))
+	if err != nil {
+		t.Fatalf("%s: measuring controls: %v", where, err)
+	}
+	if len(small) > 0 {
+		t.Errorf("%s: controls smaller than 48 px: %v", where, small)
+	}
+}
+
+// sessionCookie fails unless chromium holds the session cookie with every
+// attribute it was given.
+func sessionCookie(t *testing.T, ctx context.Context) {
+	t.Helper()
+	cookies, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
+		r, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{})
+		return r.Cookies, err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sess *network.Cookie
+	for _, c := range cookies {
+		t.Logf("chromium holds cookie %s secure=%v httpOnly=%v sameSite=%v path=%s", c.Name, c.Secure, c.HTTPOnly, c.SameSite, c.Path)
+		if c.Name == "__Host-exhibit-session" {
+			sess = c
+		}
+	}
+	if sess == nil || !sess.Secure || !sess.HTTPOnly || sess.SameSite != network.CookieSameSiteStrict || sess.Path != "/" {
+		t.Fatalf("session cookie in chromium: %+v", sess)
+	}
+}
+
 func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	if err := chromedp.Do(ctx, steps...); err != nil {
@@ -102,6 +141,7 @@ func TestBrowser(t *testing.T) {
 
 	do(t, ctx, "open the sign-in page", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#user")))
 	shoot(t, ctx, dir, "login.png")
+	touchTargets(t, ctx, "sign-in page")
 
 	do(t, ctx, "sign in with a wrong password",
 		chromedp.SendKeys(chromedp.CSS("#user"), "jsmith"),
@@ -124,25 +164,10 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("header says %q", got)
 	}
 	shoot(t, ctx, dir, "signed-in.png")
+	touchTargets(t, ctx, "signed-in layout")
 
 	// Chromium kept the Secure, __Host- cookie from plain http on loopback.
-	cookies, err := chromedp.Run(ctx, func(ctx context.Context, tg *chromedp.Target) ([]*network.Cookie, error) {
-		r, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{})
-		return r.Cookies, err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sess *network.Cookie
-	for _, c := range cookies {
-		t.Logf("chromium holds cookie %s secure=%v httpOnly=%v sameSite=%v path=%s", c.Name, c.Secure, c.HTTPOnly, c.SameSite, c.Path)
-		if c.Name == "__Host-exhibit-session" {
-			sess = c
-		}
-	}
-	if sess == nil || !sess.Secure || !sess.HTTPOnly || sess.SameSite != network.CookieSameSiteStrict || sess.Path != "/" {
-		t.Fatalf("session cookie in chromium: %+v", sess)
-	}
+	sessionCookie(t, ctx)
 
 	// A form with its hidden token goes through.
 	do(t, ctx, "use a form", chromedp.Click(chromedp.CSS("#do")), chromedp.WaitVisible(chromedp.CSS("#done")))
@@ -173,4 +198,24 @@ func TestBrowser(t *testing.T) {
 		t.Fatal("session still stored after the time-out")
 	}
 	shoot(t, ctx, dir, "timed-out.png")
+}
+
+// TestBrowserLocalhost signs in at http://localhost, the other loopback
+// name a kiosk may be opened at: chromium keeps the Secure __Host- cookie
+// there too.
+func TestBrowserLocalhost(t *testing.T) {
+	f := newFixture(t)
+	srv := httptest.NewServer(f.s)
+	t.Cleanup(srv.Close)
+	base := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
+	ctx := browser(t, 1024, 768)
+	do(t, ctx, "sign in at "+base,
+		chromedp.Navigate(base+"/login"),
+		chromedp.WaitVisible(chromedp.CSS("#user")),
+		chromedp.SendKeys(chromedp.CSS("#user"), "amehta"),
+		chromedp.SendKeys(chromedp.CSS("#password"), password("amehta")),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("header .who")),
+	)
+	sessionCookie(t, ctx)
 }
