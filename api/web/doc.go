@@ -17,7 +17,10 @@
 // data), .Nonce for an inline script, and .CSRFToken, which every form puts
 // in a hidden field with {{template "csrf" $}}. Handlers read the user with
 // CurrentUser and the token with CSRFToken; a request that is not a form
-// sends the token in the X-CSRF-Token header.
+// sends the token in the X-CSRF-Token header. gin starts in its debug mode,
+// which prints every route: the command that serves a UI calls
+// gin.SetMode(gin.ReleaseMode) first (a process-wide setting, so it is not
+// made here).
 //
 // # Sessions
 //
@@ -31,7 +34,10 @@
 // (default 5 minutes: a kiosk is shared and a victim's pictures must not stay
 // on an unattended screen) and Lifetime after sign-in (default 12 hours, a
 // long shift), both measured on the injected clock; sign-out and a time-out
-// delete it from the store. A signed-in page reloads itself (a meta refresh,
+// delete it from the store. Requests a page's script makes by itself (a
+// live preview's frames, a status poll) send the X-Exhibit-Passive header:
+// they are served but are not activity, or an abandoned kiosk that keeps
+// polling would never time out. A signed-in page reloads itself (a meta refresh,
 // no JavaScript) a few seconds after the idle time-out, so an abandoned
 // screen falls back to the sign-in page by itself. Sessions also carry a
 // little UI state (SetState, State: the case and capture the photographer
@@ -81,7 +87,11 @@
 // purpose only costs them a minute or two at first. The address limit is
 // looser because everyone at a kiosk signs in from 127.0.0.1; it stops one
 // client guessing across many accounts. The address is the TCP peer's
-// (X-Forwarded-For is not trusted). A locked attempt is refused without
+// (X-Forwarded-For is not trusted), and for IPv6 its /64 network, which one
+// client can usually roam. At most Config.MaxChecks passwords (default 2)
+// are checked at once, each argon2id check taking 64 MiB; a sign-in looks at
+// the locks only when its turn comes, so a burst of attempts can neither
+// exhaust the machine nor slip past a lock together. A locked attempt is refused without
 // checking the password ("Too many attempts. Try again in 2 minutes."), and
 // no message, status or lock differs between an unknown account and a wrong
 // password ("That user name and password do not match.").

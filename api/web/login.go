@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -116,7 +117,7 @@ func (s *Server) postLogin(c *gin.Context) {
 		return
 	}
 	now := s.cfg.Clock.Now()
-	accountKey, addressKey := "account:"+id, "address:"+c.RemoteIP()
+	accountKey, addressKey := "account:"+id, "address:"+addressKey(c.RemoteIP())
 	if wait := max(s.accounts.locked(accountKey, now), s.addresses.locked(addressKey, now)); wait > 0 {
 		// Locked: the password is not even checked.
 		s.cfg.Logger.Warn("web: sign-in refused while locked", "user", id, "addr", c.RemoteIP(), "wait", wait)
@@ -197,6 +198,24 @@ func (s *Server) postLogout(c *gin.Context) {
 	s.cfg.Logger.Info("web: signed out", "user", sess.User.ID)
 	s.clearCookie(c, s.cookie)
 	c.Redirect(http.StatusSeeOther, "/login?m="+endedOut)
+}
+
+// addressKey is the part of a client's address that the address limit
+// counts: the whole of an IPv4 address, the /64 network of an IPv6 one
+// (one subscriber is usually given a whole /64 and can pick any address in
+// it).
+func addressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		if p, err := a.Prefix(64); err == nil {
+			return p.String()
+		}
+	}
+	return a.String()
 }
 
 func lockedMessage(wait time.Duration) string {

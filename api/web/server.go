@@ -78,6 +78,11 @@ const (
 	CSRFField = "csrf_token"
 	// CSRFHeader carries it for requests that are not forms.
 	CSRFHeader = "X-CSRF-Token"
+	// PassiveHeader marks a request a page's script makes by itself (a
+	// live preview's next frame, a status poll): with any value, the
+	// request is served as usual but does not count as activity, so that
+	// an abandoned screen that keeps polling still times out.
+	PassiveHeader = "X-Exhibit-Passive"
 )
 
 // Server serves sign-in and sign-out and holds the middleware and page
@@ -217,6 +222,7 @@ func (s *Server) loadSession(c *gin.Context) {
 	ctx := c.Request.Context()
 	key := keyOf(ck.Value)
 	now := s.cfg.Clock.Now()
+	passive := c.GetHeader(PassiveHeader) != ""
 	ended := ""
 	sess, err := s.cfg.Store.Update(ctx, key, func(x *Session) error {
 		switch {
@@ -225,7 +231,9 @@ func (s *Server) loadSession(c *gin.Context) {
 		case now.Sub(x.LastSeen) >= s.cfg.IdleTimeout:
 			ended = endedIdle
 		default:
-			x.LastSeen = now
+			if !passive {
+				x.LastSeen = now
+			}
 			return nil
 		}
 		return errSessionEnded

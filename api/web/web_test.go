@@ -547,3 +547,33 @@ func TestNewNeedsUsers(t *testing.T) {
 		t.Fatal("New with an off-site Home succeeded")
 	}
 }
+
+// Requests a page's script makes by itself do not keep a session alive.
+func TestPassiveRequests(t *testing.T) {
+	f, c := setup(t)
+	c.login("jsmith")
+	f.clk.Advance(4 * time.Minute)
+	if r := c.do("GET", "/", nil, PassiveHeader, "1"); r.StatusCode != 200 {
+		t.Fatalf("passive request within the idle time: %d", r.StatusCode)
+	}
+	f.clk.Advance(time.Minute)
+	r := c.do("GET", "/", nil, PassiveHeader, "1")
+	if r.StatusCode != http.StatusSeeOther || !strings.HasPrefix(r.Header.Get("Location"), "/login?m=idle") {
+		t.Fatalf("passive requests kept the session alive: %d %q", r.StatusCode, r.Header.Get("Location"))
+	}
+}
+
+func TestAddressKey(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"192.0.2.10", "192.0.2.10"},
+		{"::ffff:192.0.2.10", "192.0.2.10"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"},
+		{"::1", "::/64"},
+		{"not an address", "not an address"},
+	} {
+		if got := addressKey(tc.in); got != tc.want {
+			t.Errorf("addressKey(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
