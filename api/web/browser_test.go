@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -218,4 +219,57 @@ func TestBrowserLocalhost(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("header .who")),
 	)
 	sessionCookie(t, ctx)
+}
+
+// TestBrowserPlainHTTPElsewhere serves plain http on this machine's first
+// address that is not loopback: chromium drops the Secure cookies there, so
+// nobody can sign in, and the page says what to do instead.
+func TestBrowserPlainHTTPElsewhere(t *testing.T) {
+	ip := externalIPv4(t)
+	f := newFixture(t)
+	ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Skipf("cannot listen on %s: %v", ip, err)
+	}
+	srv := httptest.NewUnstartedServer(f.s)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	ctx := browser(t, 1024, 768)
+	do(t, ctx, "sign in at "+srv.URL,
+		chromedp.Navigate(srv.URL+"/login"),
+		chromedp.WaitVisible(chromedp.CSS("#user")),
+		chromedp.SendKeys(chromedp.CSS("#user"), "amehta"),
+		chromedp.SendKeys(chromedp.CSS("#password"), password("amehta")),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#login-error")),
+	)
+	if got := text(t, ctx, "#login-error"); got != msgInsecure {
+		t.Fatalf("error shown: %q", got)
+	}
+	shoot(t, ctx, artefacts(t), "plain-http-elsewhere.png")
+	if f.store.Len() != 0 {
+		t.Fatal("a session was made")
+	}
+	if n := f.users.n.Load(); n != 0 {
+		t.Fatalf("%d passwords checked", n)
+	}
+}
+
+// externalIPv4 returns an IPv4 address of this machine that is not
+// loopback, or skips.
+func externalIPv4(t *testing.T) string {
+	t.Helper()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Skipf("no interface addresses: %v", err)
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	t.Skip("this machine has no IPv4 address but loopback")
+	return ""
 }

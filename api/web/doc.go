@@ -58,10 +58,12 @@
 // Secure on plain http: the kiosk serves http://127.0.0.1:PORT, without
 // TLS. Browsers treat loopback as a secure context, and Chromium (Debian's
 // 156 here, tested by TestBrowser) keeps Secure and __Host- cookies set over
-// http://127.0.0.1, so the safe default works for the kiosk as it is. Over
-// plain http to any other address a browser drops the cookie and nobody can
-// sign in: that is intended, since such a server must use HTTPS. Only
-// Chromium is tested; Config.InsecureCookies (the cookie without Secure and
+// http://127.0.0.1 and http://localhost (TestBrowser, TestBrowserLocalhost),
+// so the safe default works for the kiosk as it is. Over plain http to any
+// other address chromium drops both cookies and nobody can sign in
+// (TestBrowserPlainHTTPElsewhere): that is intended, since such a server
+// must use HTTPS, and the sign-in page then says so. Only Chromium is
+// tested; Config.InsecureCookies (the cookie without Secure and
 // without the prefix) exists for a browser that refuses, and must never be
 // used off loopback.
 //

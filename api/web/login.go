@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -19,6 +20,7 @@ const (
 	msgMismatch = "That user name and password do not match."
 	msgExpired  = "This sign-in form had expired. Please try again."
 	msgOut      = "You have signed out."
+	msgInsecure = "Sign-in needs a secure connection. Open this screen at an https:// address, or on this machine at http://127.0.0.1."
 )
 
 type loginData struct {
@@ -97,8 +99,13 @@ func (s *Server) postLogin(c *gin.Context) {
 	ck, err := c.Request.Cookie(s.preCookie)
 	form := c.PostForm(CSRFField)
 	if err != nil || form == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(form)) != 1 {
-		s.cfg.Logger.Warn("web: sign-in form without a valid token", "addr", c.RemoteIP())
+		s.cfg.Logger.Warn("web: sign-in form without a valid token", "addr", c.RemoteIP(), "host", c.Request.Host)
 		d.Error = msgExpired
+		if err != nil && s.plainRemote(c) {
+			// The browser dropped the Secure sign-in cookie: plain http
+			// to an address that is not this machine.
+			d.Error = msgInsecure
+		}
 		s.renderLogin(c, http.StatusForbidden, d)
 		return
 	}
@@ -198,6 +205,24 @@ func (s *Server) postLogout(c *gin.Context) {
 	s.cfg.Logger.Info("web: signed out", "user", sess.User.ID)
 	s.clearCookie(c, s.cookie)
 	c.Redirect(http.StatusSeeOther, "/login?m="+endedOut)
+}
+
+// plainRemote reports whether the request came over plain http to a host
+// name that is not loopback, where browsers drop Secure cookies.
+func (s *Server) plainRemote(c *gin.Context) bool {
+	if s.cfg.InsecureCookies || c.Request.TLS != nil {
+		return false
+	}
+	host := c.Request.Host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	return err != nil || !a.IsLoopback()
 }
 
 // addressKey is the part of a client's address that the address limit

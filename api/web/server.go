@@ -29,6 +29,8 @@ type Authenticator interface {
 	Authenticate(id, password string) (chain.Party, error)
 }
 
+var _ Authenticator = (*auth.Users)(nil)
+
 // Config configures a Server. Only Users is required.
 type Config struct {
 	Users Authenticator

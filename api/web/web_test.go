@@ -577,3 +577,26 @@ func TestAddressKey(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainRemote(t *testing.T) {
+	f, _ := setup(t)
+	for _, tc := range []struct {
+		host string
+		want bool
+	}{
+		{"127.0.0.1:8080", false},
+		{"localhost:8080", false},
+		{"kiosk.localhost", false},
+		{"[::1]:8080", false},
+		{"127.0.0.2", false},
+		{"192.0.2.2:8080", true},
+		{"kiosk.example:443", true},
+		{"[2001:db8::1]:80", true},
+	} {
+		c, _ := gin.CreateTestContext(httptest.NewRecorder())
+		c.Request = httptest.NewRequest("GET", "http://"+tc.host+"/login", nil)
+		if got := f.s.plainRemote(c); got != tc.want {
+			t.Errorf("plainRemote(%s) = %v, want %v", tc.host, got, tc.want)
+		}
+	}
+}
