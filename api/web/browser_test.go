@@ -202,14 +202,14 @@ func TestBrowser(t *testing.T) {
 }
 
 // TestBrowserLocalhost signs in at http://localhost, the other loopback
-// name a kiosk may be opened at: chromium keeps the Secure __Host- cookie
-// there too.
+// name a kiosk may be opened at, on an upright tablet's screen: chromium
+// keeps the Secure __Host- cookie there too.
 func TestBrowserLocalhost(t *testing.T) {
 	f := newFixture(t)
 	srv := httptest.NewServer(f.s)
 	t.Cleanup(srv.Close)
 	base := strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)
-	ctx := browser(t, 1024, 768)
+	ctx := browser(t, 768, 1024) // a tablet held upright
 	do(t, ctx, "sign in at "+base,
 		chromedp.Navigate(base+"/login"),
 		chromedp.WaitVisible(chromedp.CSS("#user")),
@@ -219,6 +219,8 @@ func TestBrowserLocalhost(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("header .who")),
 	)
 	sessionCookie(t, ctx)
+	shoot(t, ctx, artefacts(t), "signed-in-portrait.png")
+	touchTargets(t, ctx, "signed-in layout, portrait")
 }
 
 // TestBrowserPlainHTTPElsewhere serves plain http on this machine's first
