@@ -3,12 +3,16 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/exhibit-forensics/exhibit/chain"
 )
 
 func TestMemoryStore(t *testing.T) {
@@ -110,5 +114,67 @@ func TestPages(t *testing.T) {
 	bad := f.client("192.0.2.98").tryLogin(`<script>alert(1)</script>`, "x")
 	if strings.Contains(bad.body, "<script>alert") {
 		t.Fatal("user name not escaped")
+	}
+}
+
+// Two requests of one browser at once (a page and its preview, a double
+// tap) never undo each other's state: the touch and SetState both go
+// through Update.
+func TestConcurrentRequestsKeepState(t *testing.T) {
+	const n = 8
+	f, c := setup(t)
+	tok := c.login("jsmith")
+	ck := c.cookies["__Host-exhibit-session"]
+	done := make(chan int, 2*n)
+	for i := range n {
+		// Each goroutine its own client holding the same session.
+		post := &client{t: t, h: f.s, addr: c.addr, cookies: map[string]*http.Cookie{ck.Name: ck}}
+		get := &client{t: t, h: f.s, addr: c.addr, cookies: map[string]*http.Cookie{ck.Name: ck}}
+		go func() {
+			done <- post.do("POST", "/state", url.Values{CSRFField: {tok}, "key": {fmt.Sprintf("k%d", i)}, "value": {"v"}}).StatusCode
+		}()
+		go func() { done <- get.do("GET", "/", nil).StatusCode }()
+	}
+	for range 2 * n {
+		if code := <-done; code != http.StatusOK {
+			t.Errorf("status %d", code)
+		}
+	}
+	sess, err := f.store.Get(context.Background(), keyOf(ck.Value))
+	if err != nil || len(sess.State) != n {
+		t.Fatalf("state after concurrent requests: %v %v", sess.State, err)
+	}
+}
+
+// failingStore fails every write.
+type failingStore struct{ *MemoryStore }
+
+func (failingStore) Put(context.Context, Session) error { return errors.New("disk full") }
+
+// brokenUsers cannot check passwords at all.
+type brokenUsers struct{}
+
+func (brokenUsers) Authenticate(string, string) (chain.Party, error) {
+	return chain.Party{}, errors.New("users.json: permission denied")
+}
+
+func TestSignInFailuresOfTheMachine(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"store cannot write", func(cfg *Config) { cfg.Store = failingStore{NewMemoryStore()} }, "Sign-in is not working on this machine right now."},
+		{"accounts cannot be read", func(cfg *Config) { cfg.Users = brokenUsers{} }, "Passwords cannot be checked on this machine right now."},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, c := setup(t, tc.edit)
+			for range 6 { // more than the account limit: these are not failures of the user's
+				r := c.tryLogin("jsmith", password("jsmith"))
+				if r.StatusCode != http.StatusInternalServerError || !strings.Contains(r.body, tc.want) {
+					t.Fatalf("= %d\n%s", r.StatusCode, r.body)
+				}
+			}
+		})
 	}
 }
