@@ -177,10 +177,11 @@ func New(cfg Config) (*Server, error) {
 	}
 	e.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, v any) {
 		s.cfg.Logger.Error("web: handler panicked", "path", c.Request.URL.Path, "panic", v)
-		s.fail(c, http.StatusInternalServerError, "Something went wrong", "This screen could not be shown. Nothing you saved has been lost.", "Please try again. If it happens again, tell a supervisor.")
+		s.fail(c, http.StatusInternalServerError, "Something went wrong", "This screen could not be shown.", "Please try again. If it happens again, tell a supervisor.")
 	}))
 	e.Use(s.headers, s.loadSession)
-	e.StaticFS(staticPrefix, http.FS(static))
+	// One file, served as such: no directory listing.
+	e.StaticFileFS(staticPrefix+"/exhibit.css", "exhibit.css", http.FS(static))
 	e.GET("/login", s.getLogin)
 	e.POST("/login", s.postLogin)
 	e.POST("/logout", s.postLogout)

@@ -12,6 +12,8 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/exhibit-forensics/exhibit/chain"
 )
 
@@ -176,5 +178,18 @@ func TestSignInFailuresOfTheMachine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPanicGivesACalmPage(t *testing.T) {
+	f, c := setup(t)
+	f.s.Engine().GET("/panic", f.s.RequireLogin(), func(*gin.Context) { panic("bug") })
+	c.login("jsmith")
+	r := c.do("GET", "/panic", nil)
+	if r.StatusCode != http.StatusInternalServerError || !strings.Contains(r.body, "This screen could not be shown.") || r.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("= %d %v\n%s", r.StatusCode, r.Header, r.body)
+	}
+	if r := c.do("GET", "/static/", nil); r.StatusCode != http.StatusNotFound {
+		t.Fatalf("static directory listing: %d", r.StatusCode)
 	}
 }
