@@ -108,26 +108,33 @@ func (p *Page) render(c *gin.Context, status int, title string, data any, csrf s
 	c.Data(status, "text/html; charset=utf-8", b.Bytes())
 }
 
-// A Link is a button-like link on a message page.
-type Link struct{ Href, Text string }
+// A link is a button-like link on a message page.
+type link struct{ Href, Text string }
 
 type messageData struct {
 	Heading string
 	Lines   []string
-	Link    *Link
+	Link    *link
+}
+
+// Message shows a calm page with status, a heading and lines of plain
+// text, and a button back to the start (or to sign-in), and stops the
+// request: for a UI's own "not found" or "not allowed" moments.
+func (s *Server) Message(c *gin.Context, status int, heading string, lines ...string) {
+	s.fail(c, status, heading, lines...)
 }
 
 // fail shows a calm message page with status and stops the request.
 func (s *Server) fail(c *gin.Context, status int, heading string, lines ...string) {
-	link := Link{Href: "/login", Text: "Sign in"}
+	to := link{Href: "/login", Text: "Sign in"}
 	if _, ok := CurrentUser(c); ok {
-		link = Link{Href: s.cfg.Home, Text: "Go to the start"}
+		to = link{Href: s.cfg.Home, Text: "Go to the start"}
 	}
-	s.failLink(c, status, heading, link, lines...)
+	s.failLink(c, status, heading, to, lines...)
 }
 
-func (s *Server) failLink(c *gin.Context, status int, heading string, link Link, lines ...string) {
-	s.message.Render(c, status, heading, messageData{Heading: heading, Lines: lines, Link: &link})
+func (s *Server) failLink(c *gin.Context, status int, heading string, lnk link, lines ...string) {
+	s.message.Render(c, status, heading, messageData{Heading: heading, Lines: lines, Link: &lnk})
 	c.Abort()
 }
 

@@ -349,11 +349,11 @@ func (s *Server) checkCSRF(c *gin.Context) bool {
 		user = sess.User.ID
 	}
 	s.cfg.Logger.Warn("web: request without a valid CSRF token refused", "user", user, "path", c.Request.URL.Path, "missing", got == "")
-	link := Link{Href: "/login", Text: "Sign in"}
+	to := link{Href: "/login", Text: "Sign in"}
 	if sess != nil {
-		link = Link{Href: s.cfg.Home, Text: "Start again"}
+		to = link{Href: s.cfg.Home, Text: "Start again"}
 	}
-	s.failLink(c, http.StatusForbidden, "This form could not be accepted", link,
+	s.failLink(c, http.StatusForbidden, "This form could not be accepted", to,
 		"It may have been open since before you last signed in, or it did not come from this screen.",
 		"Nothing was changed. Go back, reload the page and try again.")
 	return false

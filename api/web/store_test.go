@@ -181,13 +181,20 @@ func TestSignInFailuresOfTheMachine(t *testing.T) {
 	}
 }
 
-func TestPanicGivesACalmPage(t *testing.T) {
+func TestMessagePages(t *testing.T) {
 	f, c := setup(t)
 	f.s.Engine().GET("/panic", f.s.RequireLogin(), func(*gin.Context) { panic("bug") })
 	c.login("jsmith")
 	r := c.do("GET", "/panic", nil)
 	if r.StatusCode != http.StatusInternalServerError || !strings.Contains(r.body, "This screen could not be shown.") || r.Header.Get("Content-Security-Policy") == "" {
 		t.Fatalf("= %d %v\n%s", r.StatusCode, r.Header, r.body)
+	}
+	f.s.Engine().GET("/case/:ref", f.s.RequireLogin(), func(c *gin.Context) {
+		f.s.Message(c, http.StatusNotFound, "No such case", "There is no case "+c.Param("ref")+".")
+	})
+	r = c.do("GET", "/case/%3Cb%3E", nil)
+	if r.StatusCode != http.StatusNotFound || !strings.Contains(r.body, "There is no case &lt;b&gt;.") || !strings.Contains(r.body, "Go to the start") {
+		t.Fatalf("Message page = %d\n%s", r.StatusCode, r.body)
 	}
 	if r := c.do("GET", "/static/", nil); r.StatusCode != http.StatusNotFound {
 		t.Fatalf("static directory listing: %d", r.StatusCode)
