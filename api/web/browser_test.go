@@ -176,9 +176,22 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("form post gave %q", got)
 	}
 
+	// A form whose token is not the session's is refused, and the page
+	// says nothing was changed.
+	do(t, ctx, "post a form with a wrong token",
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.SetValue(chromedp.CSS("main form input[name=csrf_token]"), "not-the-token"),
+		chromedp.Click(chromedp.CSS("#do")),
+		chromedp.WaitVisible(chromedp.CSS(".message h1")),
+	)
+	if got := text(t, ctx, ".message h1"); got != "This form could not be accepted" {
+		t.Fatalf("CSRF page heading %q", got)
+	}
+	shoot(t, ctx, dir, "csrf-refused.png")
+
 	// A page for another role says so calmly.
-	do(t, ctx, "open the lab bench", chromedp.Navigate(srv.URL+"/lab"), chromedp.WaitVisible(chromedp.CSS("main h1")))
-	if got := text(t, ctx, "main h1"); got != "This page is not for your role" {
+	do(t, ctx, "open the lab bench", chromedp.Navigate(srv.URL+"/lab"), chromedp.WaitVisible(chromedp.CSS(".message h1")))
+	if got := text(t, ctx, ".message h1"); got != "This page is not for your role" {
 		t.Fatalf("403 page heading %q", got)
 	}
 	shoot(t, ctx, dir, "forbidden.png")
