@@ -20,7 +20,9 @@
 // sends the token in the X-CSRF-Token header. gin starts in its debug mode,
 // which prints every route: the command that serves a UI calls
 // gin.SetMode(gin.ReleaseMode) first (a process-wide setting, so it is not
-// made here).
+// made here). The sign-in form lets a personal machine's password manager
+// fill it; a kiosk's browser should run with its password manager off
+// (Chromium's PasswordManagerEnabled policy), since the kiosk is shared.
 //
 // # Sessions
 //
