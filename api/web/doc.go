@@ -45,7 +45,8 @@
 // little UI state (SetState, State: the case and capture the photographer
 // was on) so that a reload, or a browser closed and reopened within the idle
 // time, resumes where it was; the cookie therefore lasts Lifetime rather
-// than ending with the browser.
+// than ending with the browser. The account is checked at sign-in only: an
+// account disabled meanwhile keeps its open sessions until they time out.
 //
 // The cookie is __Host-exhibit-session: HttpOnly (scripts cannot read it),
 // Secure, Path=/, no Domain (the __Host- prefix makes the browser insist on
@@ -58,10 +59,10 @@
 // the sign-in page.
 //
 // Secure on plain http: the kiosk serves http://127.0.0.1:PORT, without
-// TLS. Browsers treat loopback as a secure context, and Chromium (Debian's
-// 156 here, tested by TestBrowser) keeps Secure and __Host- cookies set over
-// http://127.0.0.1 and http://localhost (TestBrowser, TestBrowserLocalhost),
-// so the safe default works for the kiosk as it is. Over plain http to any
+// TLS. Loopback origins count as potentially trustworthy (W3C Secure
+// Contexts), and Chromium (Debian's 156 here) keeps Secure and __Host-
+// cookies set over http://127.0.0.1 and http://localhost (TestBrowser,
+// TestBrowserLocalhost), so the safe default works for the kiosk as it is. Over plain http to any
 // other address chromium drops both cookies and nobody can sign in
 // (TestBrowserPlainHTTPElsewhere): that is intended, since such a server
 // must use HTTPS, and the sign-in page then says so. Only Chromium is
@@ -86,8 +87,8 @@
 // a limit locks that key for 1 minute, then 2, 4 … up to an hour for each
 // further lock-out, forgotten after a day without failures; a successful
 // sign-in clears its account's count. Five allows a stressed person a few
-// typing mistakes; doubling locks make guessing slow (after a few lock-outs,
-// about five guesses an hour) while someone who locks a colleague out on
+// typing mistakes; doubling locks make guessing slow (from the seventh
+// lock-out on, five guesses an hour) while someone who locks a colleague out on
 // purpose only costs them a minute or two at first. The address limit is
 // looser because everyone at a kiosk signs in from 127.0.0.1; it stops one
 // client guessing across many accounts. The address is the TCP peer's
