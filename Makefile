@@ -50,7 +50,8 @@ RACE_PKGS := \
 	./lab/receive \
 	./lab/transport \
 	./internal/clock \
-	./internal/streamtest
+	./internal/streamtest \
+	./api/web
 
 # Everything CI runs: formatting, vet, every package built (cgo ones included),
 # the bundle verifier built without cgo for other platforms, the bench/tessera
