@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
@@ -98,15 +99,29 @@ func Shots(p profile.Profile, optional []string) ([]session.Shot, error) {
 	return out, nil
 }
 
-// Run takes the capture and seals it. On an error the pictures already
-// recorded stay recorded (and the set unsealed); the error is a
-// *session.ShotError when a shot failed.
-func Run(ctx context.Context, cfg Config) (*Result, error) {
-	clk := cfg.Clock
-	if clk == nil {
-		clk = clock.System
+// A Capture is a capture in progress: the set is recorded, shots are taken
+// (Shoot), retaken (Retake), and the capture is finished (Finish: bands
+// registered, set sealed). The kiosk drives one step by step; Run does all
+// in one go. Its methods are not safe for concurrent use.
+type Capture struct {
+	cfg   Config
+	clk   clock.Clock
+	start time.Time
+	ref   profile.Shot
+	shots []session.Shot
+	set   *seal.Set
+	s     *session.Session
+	keep  time.Duration
+	res   *Result
+}
+
+// Begin checks the profile and records the image set.
+func Begin(ctx context.Context, cfg Config) (*Capture, error) {
+	c := &Capture{cfg: cfg, clk: cfg.Clock}
+	if c.clk == nil {
+		c.clk = clock.System
 	}
-	start := clk.Now()
+	c.start = c.clk.Now()
 	p := cfg.Profile
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("capture: %w", err)
@@ -115,57 +130,103 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if !ok {
 		return nil, fmt.Errorf("capture: profile %s has no reference shot", p.ID())
 	}
+	c.ref = ref
 	shots, err := Shots(p, cfg.Optional)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Registration: map[string]register.Estimate{}}
+	c.shots = shots
+	c.res = &Result{Registration: map[string]register.Estimate{}}
 	req := cfg.Set
-	req.Profile, req.Plan, req.PlanName = p.ID(), profile.Format(p), p.Name+".v"+fmt.Sprint(p.Version)+profile.FileExt
-
-	t0 := clk.Now()
+	req.Profile, req.Plan, req.PlanName = p.ID(), profile.File(p), p.Name+".v"+strconv.Itoa(p.Version)+profile.FileExt
+	t0 := c.clk.Now()
 	set, err := seal.Begin(ctx, cfg.Ledger, req)
 	if err != nil {
 		return nil, err
 	}
-	res.Set = set.Exhibit
-	res.Timing.Seal += clk.Now().Sub(t0)
-
-	var keep time.Duration
-	s, err := session.New(session.Config{Light: cfg.Light, Camera: cfg.Camera, Clock: clk, OnProgress: cfg.OnProgress,
+	c.set = set
+	c.res.Set = set.Exhibit
+	c.res.Timing.Seal += c.clk.Now().Sub(t0)
+	c.s, err = session.New(session.Config{Light: cfg.Light, Camera: cfg.Camera, Clock: c.clk, OnProgress: cfg.OnProgress,
 		Keep: func(ctx context.Context, f *session.Frame) error {
-			t := clk.Now()
+			t := c.clk.Now()
 			err := set.Keep(ctx, f)
-			keep += clk.Now().Sub(t)
+			c.keep += c.clk.Now().Sub(t)
 			return err
 		}})
 	if err != nil {
 		return nil, err
 	}
-	runErr := s.Run(ctx, shots)
-	for _, f := range s.Frames() {
+	return c, nil
+}
+
+// Set is the image set's exhibit.
+func (c *Capture) Set() store.Exhibit { return c.set.Exhibit }
+
+// Shots are the shots the capture takes, in order.
+func (c *Capture) Shots() []session.Shot { return append([]session.Shot(nil), c.shots...) }
+
+// Shoot takes every shot not yet taken, in order. After an error (a
+// *session.ShotError) the devices are safe and Shoot may be called again
+// to carry on from the shot that failed.
+func (c *Capture) Shoot(ctx context.Context) error {
+	taken := map[string]bool{}
+	for _, f := range c.s.Frames() {
+		taken[f.Shot.ID] = true
+	}
+	var todo []session.Shot
+	for _, sh := range c.shots {
+		if !taken[sh.ID] {
+			todo = append(todo, sh)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	return c.s.Run(ctx, todo)
+}
+
+// Retake takes the shot again; the frame it replaces is set aside with
+// reason, and kept.
+func (c *Capture) Retake(ctx context.Context, shotID, reason string) (*session.Frame, error) {
+	return c.s.Retake(ctx, shotID, reason)
+}
+
+// Frames returns every frame taken, rejected ones included; Accepted the
+// current frame of each shot.
+func (c *Capture) Frames() []*session.Frame   { return c.s.Frames() }
+func (c *Capture) Accepted() []*session.Frame { return c.s.Accepted() }
+
+// Picture returns the exhibit a frame was recorded as.
+func (c *Capture) Picture(f *session.Frame) (store.Exhibit, bool) { return c.set.Picture(f) }
+
+// Finish registers the bands to the reference shot and seals the set.
+// Every shot must have been taken.
+func (c *Capture) Finish(ctx context.Context) (*Result, error) {
+	res := c.res
+	res.Pictures, res.Timing.Settle, res.Timing.Exposure, res.Timing.Capture = nil, 0, 0, 0
+	for _, f := range c.s.Frames() {
 		res.Timing.Settle += f.Settle
 		exp := min(f.Applied.Exposure, f.Expose)
 		res.Timing.Exposure += exp
 		res.Timing.Capture += f.Expose - exp
-		if ex, ok := set.Picture(f); ok {
+		if ex, ok := c.set.Picture(f); ok {
 			res.Pictures = append(res.Pictures, ex)
 		}
 	}
-	res.Timing.Keep = keep
-	if runErr != nil {
-		res.Timing.Total = clk.Now().Sub(start)
-		return res, runErr
+	res.Timing.Keep = c.keep
+	res.Accepted = c.s.Accepted()
+	if len(res.Accepted) != len(c.shots) {
+		return res, fmt.Errorf("capture: %d of %d shots taken; take the rest before finishing", len(res.Accepted), len(c.shots))
 	}
-	res.Accepted = s.Accepted()
 
 	// Register every band but the locator to the reference shot.
-	t1 := clk.Now()
+	t1 := c.clk.Now()
 	var refFrame *camera.Frame
 	var bands []*session.Frame
 	for _, f := range res.Accepted {
 		switch f.Shot.ID {
-		case ref.ID:
+		case c.ref.ID:
 			refFrame = f.Image
 		case profile.LocatorID:
 		default:
@@ -181,23 +242,42 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	}
 	regs, err := register.Bands(ctx, refFrame, imgs, register.Config{})
 	if err != nil {
-		res.Timing.Total = clk.Now().Sub(start)
 		return res, fmt.Errorf("capture: %w", err)
 	}
-	res.Registration[ref.ID] = register.Estimate{Warp: register.Identity, Correlation: 1}
+	res.Registration[c.ref.ID] = register.Estimate{Warp: register.Identity, Correlation: 1}
 	for i, f := range bands {
 		res.Registration[f.Shot.ID] = regs[i].Estimate
 	}
-	res.Timing.Register = clk.Now().Sub(t1)
+	res.Timing.Register = c.clk.Now().Sub(t1)
 
-	t2 := clk.Now()
-	rec, err := set.Seal(ctx, res.Accepted)
+	t2 := c.clk.Now()
+	rec, err := c.set.Seal(ctx, res.Accepted)
 	if err != nil {
-		res.Timing.Total = clk.Now().Sub(start)
 		return res, err
 	}
 	res.Sealed = rec
-	res.Timing.Seal += clk.Now().Sub(t2)
-	res.Timing.Total = clk.Now().Sub(start)
+	res.Timing.Seal += c.clk.Now().Sub(t2)
+	res.Timing.Total = c.clk.Now().Sub(c.start)
 	return res, nil
+}
+
+// Run takes the capture and seals it: Begin, Shoot, Finish. On an error the
+// pictures already recorded stay recorded (and the set unsealed); the error
+// is a *session.ShotError when a shot failed.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	c, err := Begin(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Shoot(ctx); err != nil {
+		res := c.res
+		for _, f := range c.s.Frames() {
+			if ex, ok := c.set.Picture(f); ok {
+				res.Pictures = append(res.Pictures, ex)
+			}
+		}
+		res.Timing.Total = c.clk.Now().Sub(c.start)
+		return res, err
+	}
+	return c.Finish(ctx)
 }
