@@ -122,9 +122,10 @@ func (t Thresholds) Motion(ref, f *camera.Frame, sc *scale.Result) (Finding, err
 		return Finding{}, err
 	}
 	px := s.Px()
-	dist := fmt.Sprintf("%.0f pixels", px)
+	dist, small := fmt.Sprintf("%.0f pixels", px), fmt.Sprintf("%.1f pixels", px)
 	if sc != nil {
-		dist = fmt.Sprintf("%.1f mm (%.0f pixels)", sc.LengthMM(s.DX, s.DY), px)
+		mm := sc.LengthMM(s.DX, s.DY)
+		dist, small = fmt.Sprintf("%.1f mm (%.0f pixels)", mm, px), fmt.Sprintf("%.1f mm, %.1f pixels", mm, px)
 	}
 	out := Finding{Gate: GateMotion, Value: px, Threshold: t.MotionWarnPx, Unit: "px"}
 	switch {
@@ -137,7 +138,7 @@ func (t Thresholds) Motion(ref, f *camera.Frame, sc *scale.Result) (Finding, err
 		out.Message = fmt.Sprintf("The skin or the camera moved %s since the first band. "+
 			"It can be corrected, but steady the camera for the remaining bands.", dist)
 	default:
-		out.Message = fmt.Sprintf("The picture has hardly moved since the first band (%s).", dist)
+		out.Message = fmt.Sprintf("The picture has hardly moved since the first band (%s).", small)
 	}
 	return out, nil
 }
