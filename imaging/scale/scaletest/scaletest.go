@@ -4,8 +4,9 @@
 // filter, returned as the *camera.Frame a capture session would hand over,
 // with the scene's ground truth beside it.
 //
-// It drives camsim directly on a fake clock (internal/clock), so a 2-second
-// exposure costs no wall time, and it chooses each exposure from the layer
+// It drives camsim directly on a clock on which every wait is over at once
+// (time jumps ahead by the wait), so a 2-second exposure costs no wall time
+// and no goroutine, and it chooses each exposure from the layer
 // the camera will see, so that every band — white light or a dim
 // barrier-filtered one — comes out well exposed unless the test asks for
 // more (Shot.Overexpose).
@@ -31,7 +32,7 @@ import (
 type Rig struct {
 	Scene *scene.Scene
 	cam   *camsim.Sim
-	clk   *clock.Fake
+	clk   *instant
 	emit  *emitter
 	mu    sync.Mutex // one capture at a time
 }
@@ -45,7 +46,7 @@ func NewRig(tb testing.TB, cfg scene.Config, maxMotion int) *Rig {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	clk := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	clk := &instant{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	em := &emitter{}
 	cam, err := camsim.New(camsim.Config{Scene: sc, Light: em, Clock: clk, Seed: cfg.Seed,
 		Sensor: camsim.Sensor{MaxMotion: maxMotion}})
@@ -110,29 +111,41 @@ func (r *Rig) Capture(tb testing.TB, s Shot) (*camera.Frame, *camsim.Frame) {
 	r.emit.e = lightsim.Emission{On: true, Band: s.Band, Filter: s.Filter, Level: 100, Output: 100, Settled: true}
 	r.emit.mu.Unlock()
 	exp, gain := r.Exposure(s.Band, s.Filter, s.Fill)
-	type res struct {
-		f   *camsim.Frame
-		err error
+	f, err := r.cam.Capture(context.Background(), camsim.Request{Exposure: exp, Gain: gain})
+	if err != nil {
+		tb.Fatal(err)
 	}
-	ch := make(chan res, 1)
-	pending := len(r.clk.Pending())
-	go func() {
-		f, err := r.cam.Capture(context.Background(), camsim.Request{Exposure: exp, Gain: gain})
-		ch <- res{f, err}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := r.clk.BlockUntil(ctx, pending+1); err != nil {
-		tb.Fatalf("the camera simulator never started its exposure: %v", err)
-	}
-	applied, _ := r.cam.Sensor().Applied(exp, gain)
-	r.clk.Advance(applied + r.cam.Sensor().Readout)
-	got := <-ch
-	if got.err != nil {
-		tb.Fatal(got.err)
-	}
-	return Frame(got.f), got.f
+	return Frame(f), f
 }
+
+// instant is a clock.Clock on which every timer has fired as soon as it is
+// made: time jumps ahead by the timer's duration.
+type instant struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+var _ clock.Clock = (*instant)(nil)
+
+func (c *instant) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *instant) NewTimer(d time.Duration) clock.Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(max(d, 0))
+	t := firedTimer(make(chan time.Time, 1))
+	t <- c.now
+	return t
+}
+
+type firedTimer chan time.Time
+
+func (t firedTimer) C() <-chan time.Time { return t }
+func (t firedTimer) Stop() bool          { return false }
 
 // Frame converts a camera simulator frame to the frame a driver returns.
 func Frame(f *camsim.Frame) *camera.Frame {
