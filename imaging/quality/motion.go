@@ -129,6 +129,11 @@ func (t Thresholds) Motion(ref, f *camera.Frame, sc *scale.Result) (Finding, err
 	}
 	out := Finding{Gate: GateMotion, Value: px, Threshold: t.MotionWarnPx, Unit: "px"}
 	switch {
+	case s.Response < t.MotionMinResponse:
+		out.Level, out.Value, out.Threshold, out.Unit = Warn, s.Response, t.MotionMinResponse, "response"
+		out.Message = "Movement since the first band could not be checked: the two pictures have too little in common. " +
+			"If this one is too dark or blurred, fix that first; otherwise check that the same area of skin and the scale " +
+			"are in view, and take this band again if they are not."
 	case px > t.MotionFailPx:
 		out.Level, out.Threshold = Fail, t.MotionFailPx
 		out.Message = fmt.Sprintf("The skin or the camera moved %s since the first band, too far for the bands to be lined up. "+

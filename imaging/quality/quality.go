@@ -101,6 +101,12 @@ type Thresholds struct {
 	// takes out small shifts; large ones mean the skin or the camera moved
 	// and the bands' lighting and focus differ.
 	MotionWarnPx, MotionFailPx float64
+	// MotionMinResponse: when the phase-correlation peak (Shift.Response)
+	// is lower than this (0.5), the two frames have too little in common
+	// for the shift to be trusted, and the gate warns instead of judging
+	// the shift. Band pairs of the simulated rig score 0.85–0.99, two
+	// different scenes about 0.3.
+	MotionMinResponse float64
 	// TiltWarnDeg: a scale tilted more than this warns (10°).
 	TiltWarnDeg float64
 	// ScaleConfidenceWarn: a scale found with less confidence than this
@@ -113,7 +119,7 @@ var Defaults = Thresholds{
 	FocusWarn: 10, FocusFail: 5,
 	ClipLevel: 0.98, ClipWarn: 0.001, ClipFail: 0.01,
 	FloorLevel: 0.002, FloorWarn: 0.10, FloorFail: 0.30,
-	MotionWarnPx: 20, MotionFailPx: 100,
+	MotionWarnPx: 20, MotionFailPx: 100, MotionMinResponse: 0.5,
 	TiltWarnDeg:         10,
 	ScaleConfidenceWarn: 0.5,
 }
@@ -125,7 +131,7 @@ func (t Thresholds) filled() Thresholds {
 		{&t.FocusWarn, &d.FocusWarn}, {&t.FocusFail, &d.FocusFail},
 		{&t.ClipLevel, &d.ClipLevel}, {&t.ClipWarn, &d.ClipWarn}, {&t.ClipFail, &d.ClipFail},
 		{&t.FloorLevel, &d.FloorLevel}, {&t.FloorWarn, &d.FloorWarn}, {&t.FloorFail, &d.FloorFail},
-		{&t.MotionWarnPx, &d.MotionWarnPx}, {&t.MotionFailPx, &d.MotionFailPx},
+		{&t.MotionWarnPx, &d.MotionWarnPx}, {&t.MotionFailPx, &d.MotionFailPx}, {&t.MotionMinResponse, &d.MotionMinResponse},
 		{&t.TiltWarnDeg, &d.TiltWarnDeg}, {&t.ScaleConfidenceWarn, &d.ScaleConfidenceWarn},
 	} {
 		if *p.v == 0 {

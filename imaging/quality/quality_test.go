@@ -251,6 +251,23 @@ func TestMotionLevels(t *testing.T) {
 			t.Errorf("moved %.1f mm: message %q does not say so", mm, m.Message)
 		}
 	}
+	// Frames with too little in common: another scene, and a featureless
+	// frame.
+	other, _ := rig(t, scene.Config{Seed: 2, Skin: 6}, -1).Capture(t, bands[0])
+	flat := &camera.Frame{Width: ref.Width, Height: ref.Height, Channels: 1, Pix: make([]uint16, len(ref.Pix)), Meta: ref.Meta}
+	for i := range flat.Pix {
+		flat.Pix[i] = uint16(1000 + i*7919%97)
+	}
+	for name, f := range map[string]*camera.Frame{"another scene": other, "a featureless frame": flat} {
+		m, err := quality.Thresholds{}.Motion(ref, f, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %v", name, m)
+		if m.Level != quality.Warn || m.Unit != "response" || !strings.Contains(m.Message, "could not be checked") {
+			t.Errorf("%s: %v; want a warning that movement could not be checked", name, m)
+		}
+	}
 	if _, err := quality.EstimateShift(ref, &camera.Frame{Width: 20, Height: 20, Channels: 1, Pix: make([]uint16, 400), Meta: camera.Meta{BitDepth: 16}}); err == nil {
 		t.Error("frames of different sizes compared without an error")
 	}
