@@ -298,6 +298,18 @@ func TestScaleGate(t *testing.T) {
 			}
 		}
 	}
+	// A scale found with less confidence than asked for warns.
+	r0 := rig(t, scene.Config{Seed: 4, Skin: 5, Width: 2000, Height: 1500}, -1)
+	f0, _ := r0.Capture(t, bands[0])
+	got, res, err := quality.Thresholds{ScaleConfidenceWarn: 1.01}.Scale(f0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("confidence below the threshold: %v", got)
+	if got.Level != quality.Warn || res == nil || !strings.Contains(got.Message, "hard to read") || got.Value != res.Confidence {
+		t.Errorf("confidence %.2f under a threshold of 1.01: %v", res.Confidence, got)
+	}
+
 	// Without the scale: the part of the frame beside it.
 	r := rig(t, scene.Config{Seed: 4, Skin: 5, Width: 2000, Height: 1500}, -1)
 	f, _ := r.Capture(t, bands[0])
@@ -316,7 +328,7 @@ func TestScaleGate(t *testing.T) {
 	for y := range f.Height {
 		crop.Pix = append(crop.Pix, f.Pix[y*f.Width+from:y*f.Width+to]...)
 	}
-	got, res, err := quality.Thresholds{}.Scale(crop)
+	got, res, err = quality.Thresholds{}.Scale(crop)
 	if err != nil {
 		t.Fatal(err)
 	}

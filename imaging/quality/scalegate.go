@@ -32,7 +32,7 @@ func (t Thresholds) Scale(f *camera.Frame) (Finding, *scale.Result, error) {
 		out.Level = Warn
 		out.Message = fmt.Sprintf("The scale is tilted %.0f° — hold the camera square to the skin, then take this band again.", r.TiltDeg)
 	case r.Confidence < t.ScaleConfidenceWarn:
-		out.Level = Warn
+		out.Level, out.Value, out.Threshold, out.Unit = Warn, r.Confidence, t.ScaleConfidenceWarn, "confidence"
 		out.Message = fmt.Sprintf("The scale is hard to read (confidence %.0f %%). Check that it lies flat, "+
 			"is not covered or in shadow, and take this band again if in doubt.", 100*r.Confidence)
 	default:
