@@ -57,7 +57,9 @@
 // 10 % difference), and the ring's contrast against the noise of the white
 // base around it (1 from ten noise deviations up).
 //
-// Find needs the circles in the frame, at least about 8 pixels in radius
-// in the reduced copy (about 32 pixels at 12 MP), and none at the frame's
-// edge. A print other than the ABFO No. 2's needs its own Geometry.
+// Find needs all three circles in the frame and clear of its edge. In the
+// reduced copy a ring's outline must be at least 4 pixels across its minor
+// semi-axis and at most a quarter of the frame; the tests cover the
+// default rig's circles, 88 pixels in radius at 4000 pixels across and 44 at
+// 2000. A print other than the ABFO No. 2's needs its own Geometry.
 package scale

@@ -34,14 +34,16 @@ var ABFO2 = Geometry{CentreDistanceMM: 85, CircleDiameterMM: 10}
 type Circle struct {
 	// X, Y is the centre in pixels (pixel (0,0)'s centre at 0.5, 0.5; x
 	// to the right, y down).
-	X, Y float64
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
 	// Ratio is the minor/major axis ratio of the ring's ellipse; AngleDeg
 	// the direction of its major axis (degrees from the x axis, turning
 	// towards y, 0–180).
-	Ratio, AngleDeg float64
+	Ratio    float64 `json:"axis_ratio"`
+	AngleDeg float64 `json:"angle_deg"`
 	// Contrast is how much darker the printed ring is than the white base
 	// around it, in units of the pixel noise there.
-	Contrast float64
+	Contrast float64 `json:"contrast"`
 }
 
 // Result is a found scale and what it says about the camera's view of the
@@ -50,34 +52,37 @@ type Result struct {
 	// MMPerPixel is the scale along the tilt axis (the direction the tilt
 	// does not foreshorten): what the frame would have everywhere if the
 	// camera were square to the skin.
-	MMPerPixel float64
+	MMPerPixel float64 `json:"mm_per_px"`
 	// MMPerPixelAcross is the scale across the tilt axis, where the skin is
 	// foreshortened: MMPerPixel / cos(TiltDeg).
-	MMPerPixelAcross float64
+	MMPerPixelAcross float64 `json:"mm_per_px_across"`
 	// TiltDeg is the angle between the sensor and the skin (0 = square).
 	// TiltAxisDeg is the image direction of the axis the skin is tilted
 	// about (degrees from the x axis, turning towards y, 0–180);
 	// meaningless when TiltDeg is near 0.
-	TiltDeg, TiltAxisDeg float64
+	TiltDeg     float64 `json:"tilt_deg"`
+	TiltAxisDeg float64 `json:"tilt_axis_deg"`
 	// EllipseTiltDeg is the tilt read from the mean axis ratio of the three
 	// ring ellipses alone (axis ratio = cos tilt): a check on TiltDeg,
 	// which comes from the circles' centres and is the more precise
 	// (see the package documentation).
-	EllipseTiltDeg float64
+	EllipseTiltDeg float64 `json:"ellipse_tilt_deg"`
 	// Circles are the corner circle first, then the one at the end of the
 	// scale's first arm, then the one at the end of its second: seen print
 	// side up, the second arm is a quarter turn anticlockwise from the
 	// first (the first runs right when the second runs up).
-	Circles [3]Circle
+	Circles [3]Circle `json:"circles"`
 	// Confidence, 0–1, is how well the three circles agree with one scale
 	// seen through one affine view (see the package documentation).
-	Confidence float64
+	Confidence float64 `json:"confidence"`
 
 	m affine // plane mm (scale axes) to pixels
 }
 
 // LengthMM converts a displacement of (dx, dy) pixels in the frame into
-// millimetres on the skin plane.
+// millimetres on the skin plane, through the map the circles' centres fix.
+// It needs a Result that Find returned (a decoded one lacks the map and
+// gives NaN).
 func (r *Result) LengthMM(dx, dy float64) float64 {
 	// Solve M·p = (dx, dy) for p in plane mm.
 	m := r.m
@@ -88,6 +93,13 @@ func (r *Result) LengthMM(dx, dy float64) float64 {
 	u := (m.d*dx - m.b*dy) / det
 	v := (-m.c*dx + m.a*dy) / det
 	return math.Hypot(u, v)
+}
+
+// AreaMM2 converts an area of px square pixels in the frame into square
+// millimetres on the skin plane (each pixel covers MMPerPixel ×
+// MMPerPixelAcross).
+func (r *Result) AreaMM2(px float64) float64 {
+	return px * r.MMPerPixel * r.MMPerPixelAcross
 }
 
 // String summarises the result in one line.

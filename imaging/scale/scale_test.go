@@ -204,6 +204,12 @@ func TestLengthMM(t *testing.T) {
 			t.Errorf("circle %d to %d: %.4f mm, want %.4f", p.a, p.b, got, p.want)
 		}
 	}
+	// A bruise's area in the frame converts to its area on the skin.
+	for _, b := range rig.Scene.Truth().Bruises {
+		if got := r.AreaMM2(b.AreaPx); math.Abs(got/b.AreaMM2-1) > 0.01 {
+			t.Errorf("bruise %d: %.0f px² is %.1f mm², truth %.1f", b.ID, b.AreaPx, got, b.AreaMM2)
+		}
+	}
 	// A bruise's truth outline: its first and 37th points are opposite.
 	b := rig.Scene.Truth().Bruises[0]
 	p, q := b.OutlinePx[0], b.OutlinePx[36]
