@@ -276,3 +276,24 @@ func TestNoScale(t *testing.T) {
 		t.Errorf("a colour frame: %v, want an error that is not ErrNoScale", err)
 	}
 }
+
+// TestSteepTilts goes beyond the 0–30° the kiosk needs, to 60° (the
+// simulator's limit), on random scale poses: the weak-perspective view
+// keeps the circles' centres exact however oblique the shot.
+func TestSteepTilts(t *testing.T) {
+	if testing.Short() {
+		t.Skip("many scenes")
+	}
+	for seed := uint64(100); seed < 108; seed++ {
+		tilt := 32 + float64(seed%8)*4
+		rig := scaletest.NewRig(t, scene.Config{Seed: seed, Width: 2000, Height: 1500, TiltDeg: tilt, TiltAxisDeg: float64(seed * 37 % 180)}, -1)
+		tr := rig.Scene.Truth()
+		for _, b := range []scaletest.Shot{{Band: light.BandWhite}, {Band: light.Band365, Filter: light.FilterYellow}} {
+			f, _ := rig.Capture(t, b)
+			name := fmt.Sprintf("seed%d/skin%d/tilt%.0f/%s", seed, tr.SkinGroup, tilt, scaletest.Name(b.Band, b.Filter))
+			if r := check(t, name, f, tr); r != nil {
+				t.Logf("%s: %v", name, r)
+			}
+		}
+	}
+}
