@@ -51,7 +51,8 @@ RACE_PKGS := \
 	./lab/transport \
 	./internal/clock \
 	./internal/streamtest \
-	./api/web
+	./api/web \
+	./imaging/capture
 
 # Everything CI runs: formatting, vet, every package built (cgo ones included),
 # the bundle verifier built without cgo for other platforms, the bench/tessera

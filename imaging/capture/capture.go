@@ -18,12 +18,14 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/devices/camera"
 	"github.com/exhibit-forensics/exhibit/imaging/profile"
+	"github.com/exhibit-forensics/exhibit/imaging/quality"
 	"github.com/exhibit-forensics/exhibit/imaging/register"
 	"github.com/exhibit-forensics/exhibit/imaging/seal"
 	"github.com/exhibit-forensics/exhibit/imaging/session"
@@ -54,6 +56,7 @@ type Timing struct {
 	Exposure time.Duration // the exposures themselves, as the camera applied them
 	Capture  time.Duration // the rest of each capture: readout, transfer, decoding
 	Keep     time.Duration // writing and hashing the originals, recording them
+	Quality  time.Duration // waiting for the quality gates after the last shot (they run while later shots expose)
 	Register time.Duration
 	Seal     time.Duration // recording the set and sealing it
 	Total    time.Duration
@@ -72,8 +75,11 @@ type Result struct {
 	// shot, in the order of Accepted (the reference's own is the identity;
 	// the locator, framed wider, is not registered and has none).
 	Registration map[string]register.Estimate
-	Sealed       *chain.Record
-	Timing       Timing
+	// Findings are the quality gates' verdicts on each accepted frame, by
+	// shot id (imaging/quality).
+	Findings map[string][]quality.Finding
+	Sealed   *chain.Record
+	Timing   Timing
 }
 
 // Shots returns the shots of p a capture takes: every shot that is not
@@ -113,6 +119,17 @@ type Capture struct {
 	s     *session.Session
 	keep  time.Duration
 	res   *Result
+
+	mu       sync.Mutex
+	refFrame *camera.Frame
+	gates    map[*session.Frame]*gated
+}
+
+// gated is the quality gates' verdict on one frame, once done is closed.
+type gated struct {
+	done     chan struct{}
+	findings []quality.Finding
+	err      error
 }
 
 // Begin checks the profile and records the image set.
@@ -136,7 +153,8 @@ func Begin(ctx context.Context, cfg Config) (*Capture, error) {
 		return nil, err
 	}
 	c.shots = shots
-	c.res = &Result{Registration: map[string]register.Estimate{}}
+	c.res = &Result{Registration: map[string]register.Estimate{}, Findings: map[string][]quality.Finding{}}
+	c.gates = map[*session.Frame]*gated{}
 	req := cfg.Set
 	req.Profile, req.Plan, req.PlanName = p.ID(), profile.File(p), p.Name+".v"+strconv.Itoa(p.Version)+profile.FileExt
 	t0 := c.clk.Now()
@@ -152,12 +170,54 @@ func Begin(ctx context.Context, cfg Config) (*Capture, error) {
 			t := c.clk.Now()
 			err := set.Keep(ctx, f)
 			c.keep += c.clk.Now().Sub(t)
+			if err == nil {
+				c.check(f)
+			}
 			return err
 		}})
 	if err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// check runs the quality gates on f in the background, while the next shot
+// is taken: on the two cores of a kiosk the camera's exposure and transfer
+// leave one idle. Motion is judged against the reference shot once it is
+// taken (the locator, framed wider, is not compared).
+func (c *Capture) check(f *session.Frame) {
+	g := &gated{done: make(chan struct{})}
+	c.mu.Lock()
+	if f.Shot.ID == c.ref.ID {
+		c.refFrame = f.Image
+	}
+	ref := c.refFrame
+	c.gates[f] = g
+	c.mu.Unlock()
+	if f.Shot.ID == c.ref.ID || f.Shot.ID == profile.LocatorID {
+		ref = nil
+	}
+	go func() {
+		defer close(g.done)
+		g.findings, _, g.err = quality.Thresholds{}.Frame(f.Image, ref)
+	}()
+}
+
+// Findings waits for the quality gates' verdict on f (taken in this
+// capture) and returns it.
+func (c *Capture) Findings(ctx context.Context, f *session.Frame) ([]quality.Finding, error) {
+	c.mu.Lock()
+	g := c.gates[f]
+	c.mu.Unlock()
+	if g == nil {
+		return nil, errors.New("capture: no such frame in this capture")
+	}
+	select {
+	case <-g.done:
+		return g.findings, g.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Set is the image set's exhibit.
@@ -219,6 +279,16 @@ func (c *Capture) Finish(ctx context.Context) (*Result, error) {
 	if len(res.Accepted) != len(c.shots) {
 		return res, fmt.Errorf("capture: %d of %d shots taken; take the rest before finishing", len(res.Accepted), len(c.shots))
 	}
+
+	tq := c.clk.Now()
+	for _, f := range res.Accepted {
+		fs, err := c.Findings(ctx, f)
+		if err != nil {
+			return res, fmt.Errorf("capture: quality gates of %s: %w", f.Shot.ID, err)
+		}
+		res.Findings[f.Shot.ID] = fs
+	}
+	res.Timing.Quality = c.clk.Now().Sub(tq)
 
 	// Register every band but the locator to the reference shot.
 	t1 := c.clk.Now()

@@ -1,11 +1,23 @@
 package capture_test
 
 import (
+	"context"
+	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
+	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
+	"github.com/exhibit-forensics/exhibit/devices/light"
+	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
+	"github.com/exhibit-forensics/exhibit/devices/rigsim"
+	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
 	"github.com/exhibit-forensics/exhibit/imaging/capture"
 	"github.com/exhibit-forensics/exhibit/imaging/profile"
+	"github.com/exhibit-forensics/exhibit/imaging/seal"
 )
 
 // TestShots: optional shots are taken only when named, in profile order,
@@ -37,5 +49,81 @@ func TestShots(t *testing.T) {
 	}
 	if _, err := capture.Shots(p, []string{"415-yellow"}); err == nil {
 		t.Error("a shot that is not optional named as optional was accepted")
+	}
+}
+
+// TestCaptureAgainstRig: a step-by-step capture through the real drivers
+// on the simulated rig — a shot refused (the interlock open) is resumed by
+// Shoot once the enclosure is closed; every accepted frame has the quality
+// gates' verdict; Finish registers and seals.
+func TestCaptureAgainstRig(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := rigsim.Start(ctx, rigsim.Config{Seed: 5, LightLink: filepath.Join(t.TempDir(), "light"),
+		Scene:       scene.Config{Width: 800, Height: 600, Skin: 3},
+		LightFaults: lightsim.Faults{InterlockOpen: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ld, err := light.Open(ctx, light.Config{Path: r.LightLink()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ld.Close()
+	cam, err := netcam.Open(ctx, netcam.Config{URL: r.CameraURL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cam.Close()
+	l, err := datadir.Init(ctx, t.TempDir(), "Jo Smith", "JS", datadir.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	p, err := profile.Lookup("injury-quick")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := capture.Begin(ctx, capture.Config{Ledger: l, Light: ld, Camera: cam, Profile: p,
+		Set: seal.Request{Case: "C-1", Site: "left shin", Photographer: chain.Person{Name: "Jo Smith"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Shoot(ctx)
+	var ie *light.InterlockError
+	if !errors.As(err, &ie) {
+		t.Fatalf("with the enclosure open: %v", err)
+	}
+	if _, err := c.Finish(ctx); err == nil {
+		t.Fatal("finished with shots missing")
+	}
+	r.Light.SetInterlock(false)
+	if err := c.Shoot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(c.Frames()); n != 3 {
+		t.Fatalf("%d frames, want 3 (the refused shot taken once)", n)
+	}
+	res, err := c.Finish(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range res.Accepted {
+		fs := res.Findings[f.Shot.ID]
+		if len(fs) < 4 {
+			t.Errorf("%s: findings %v", f.Shot.ID, fs)
+		}
+		for _, fd := range fs {
+			if fd.Message == "" {
+				t.Errorf("%s: a finding without a message: %+v", f.Shot.ID, fd)
+			}
+		}
+	}
+	if res.Sealed == nil || len(res.Registration) != 3 {
+		t.Fatalf("sealed %v, registration %v", res.Sealed, res.Registration)
+	}
+	if e := r.Light.Emission(); e.On {
+		t.Error("the light is still on")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/imaging/capture"
 	"github.com/exhibit-forensics/exhibit/imaging/profile"
+	"github.com/exhibit-forensics/exhibit/imaging/quality"
 	"github.com/exhibit-forensics/exhibit/imaging/seal"
 	"github.com/exhibit-forensics/exhibit/imaging/session"
 )
@@ -111,13 +112,20 @@ func runCapture(e *env, args []string) int {
 		}
 		return e.fail("capture", err)
 	}
+	for _, f := range res.Accepted {
+		for _, fd := range res.Findings[f.Shot.ID] {
+			if fd.Level != quality.OK {
+				fmt.Fprintf(e.stderr, "%s: %s: %s\n", fd.Level, f.Shot.ID, fd.Message)
+			}
+		}
+	}
 	t := res.Timing
 	for _, row := range []struct {
 		name string
 		d    time.Duration
 	}{
 		{"light settle", t.Settle}, {"exposure", t.Exposure}, {"capture", t.Capture}, {"write+hash", t.Keep},
-		{"register", t.Register}, {"seal", t.Seal}, {"software", t.Software()},
+		{"quality", t.Quality}, {"register", t.Register}, {"seal", t.Seal}, {"software", t.Software()},
 	} {
 		fmt.Fprintf(e.stdout, "%-12s %6.2f s\n", row.name, row.d.Seconds())
 	}

@@ -43,7 +43,7 @@ func TestCaptureCommand(t *testing.T) {
 			t.Errorf("not a REF HASH line: %q", l)
 		}
 	}
-	for _, want := range []string{"light settle", "exposure", "capture", "write+hash", "register", "seal", "software"} {
+	for _, want := range []string{"light settle", "exposure", "capture", "write+hash", "quality", "register", "seal", "software"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("timing breakdown lacks %q:\n%s", want, out)
 		}
