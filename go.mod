@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/creack/pty v1.1.24
+	github.com/disintegration/imaging v1.6.2
 	github.com/go-json-experiment/json v1.27.2
 	github.com/google/uuid v1.6.0
 	github.com/mattn/go-sqlite3 v1.14.53
@@ -18,3 +19,5 @@ require (
 	golang.org/x/text v0.44.0
 	golang.org/x/tools v0.52.0
 )
+
+require golang.org/x/image v0.0.0-20191009234506-e7c1f5e7dbb8 // indirect
