@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,9 +111,14 @@ func digest(t *testing.T, img any) (string, string) {
 	return size, hex.EncodeToString(h.Sum(nil))
 }
 
+var pictures = flag.String("pictures", "", "write the golden derivatives as PNGs into this directory, to look at")
+
 func TestGolden(t *testing.T) {
 	var lines []string
 	for name, img := range derivatives(t) {
+		if *pictures != "" {
+			writePNG(t, filepath.Join(*pictures, name+".png"), img)
+		}
 		size, sum := digest(t, img)
 		lines = append(lines, fmt.Sprintf("%s %s %s", name, size, sum))
 	}
@@ -292,5 +298,28 @@ func TestImagingVersion(t *testing.T) {
 	}
 	if !bytes.Equal(m[1], []byte(ImagingModuleVersion)) {
 		t.Errorf("go.mod has %s, ImagingModuleVersion is %s", m[1], ImagingModuleVersion)
+	}
+}
+
+func writePNG(t *testing.T, path string, img any) {
+	t.Helper()
+	var im image.Image
+	switch v := img.(type) {
+	case *camera.Frame:
+		g, err := v.Gray16()
+		if err != nil {
+			t.Fatal(err)
+		}
+		im = g
+	case *image.NRGBA:
+		im = v
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, im); err != nil {
+		t.Fatal(err)
 	}
 }
