@@ -3,6 +3,7 @@ package enhance
 import (
 	"encoding/json"
 	"fmt"
+	"runtime"
 
 	"gocv.io/x/gocv"
 )
@@ -55,7 +56,10 @@ func ImagingLibraries() map[string]string {
 	return map[string]string{LibImaging: ImagingModuleVersion}
 }
 
-// GoLibraries is the Go release's part, for a Step computed in Go alone.
-// Go arithmetic on float64 is IEEE-754 and does not change between
-// releases, so no version is recorded: the map is empty, not nil.
-func GoLibraries() map[string]string { return map[string]string{} }
+// LibGo names the Go release in Step.Libraries.
+const LibGo = "go"
+
+// GoLibraries is the Go release, for a Step computed in Go alone. Go's
+// float64 arithmetic is IEEE-754 and math.Round and math.Pow are specified
+// to the bit, so the release should not matter; it is recorded anyway.
+func GoLibraries() map[string]string { return map[string]string{LibGo: runtime.Version()} }

@@ -184,7 +184,10 @@ func golden(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ov := res.Overlay(prev)
+	ov, step := res.Overlay(prev)
+	if step.Op != "outline-overlay" {
+		t.Errorf("overlay step %v", step)
+	}
 	if *pictures != "" {
 		f, err := os.Create(filepath.Join(*pictures, "measure-overlay.png"))
 		if err != nil {

@@ -4,23 +4,36 @@ import (
 	"image"
 	"image/color"
 	"image/draw"
+
+	"github.com/exhibit-forensics/exhibit/imaging/enhance"
 )
 
 // OutlineColour is the colour of the outlines Overlay draws: a saturated
 // yellow that stands out on grey skin pictures.
 var OutlineColour = color.NRGBA{R: 255, G: 220, B: 0, A: 255}
 
+// OverlayParams are what an overlay Step records.
+type OverlayParams struct {
+	Colour color.NRGBA `json:"colour"`
+	// Width is the outline's width in preview pixels.
+	Width int `json:"width"`
+}
+
 // Overlay returns a copy of preview, an 8-bit picture of the measured frame
 // at any size (enhance.Preview makes one), with each bruise's outline drawn
-// over it, about two preview pixels wide. The preview is assumed to show the
-// whole frame: its pixels are mapped to the frame's in proportion.
-func (r *Result) Overlay(preview image.Image) *image.NRGBA {
+// over it in OutlineColour, about two preview pixels wide, and the Step that
+// describes the drawing (the measurement's and the preview's are Result.Step
+// and the preview's own). The preview is assumed to show the whole frame:
+// its pixels are mapped to the frame's in proportion.
+func (r *Result) Overlay(preview image.Image) (*image.NRGBA, enhance.Step) {
+	step := enhance.Step{Op: "outline-overlay", Inputs: []string{"measurement", "preview"},
+		Params: OverlayParams{Colour: OutlineColour, Width: 2}, Libraries: enhance.GoLibraries()}
 	b := preview.Bounds()
 	out := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	draw.Draw(out, out.Rect, preview, b.Min, draw.Src)
 	pw, ph := b.Dx(), b.Dy()
 	if pw == 0 || ph == 0 || r.w == 0 {
-		return out
+		return out, step
 	}
 	// The label a preview pixel's centre falls on, in the reduced map.
 	label := func(px, py int) int32 {
@@ -55,5 +68,5 @@ func (r *Result) Overlay(preview image.Image) *image.NRGBA {
 			}
 		}
 	}
-	return out
+	return out, step
 }
