@@ -68,3 +68,45 @@ func BenchmarkMeasureAlone12MP(b *testing.B) {
 		}
 	}
 }
+
+// TestFullResolution measures the benchmark's 12 MP frames with the default
+// parameters (Reduce 4): every bruise found, each area within ±10 % of the
+// truth. The accuracy runs work at half resolution to save time; this shows
+// the defaults hold at the rig's own.
+func TestFullResolution(t *testing.T) {
+	if testing.Short() {
+		t.Skip("12 MP")
+	}
+	fs, err := benchFrames()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Measure(fs[0], fs[1], benchParams())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scene.New(scene.Config{Seed: 1, Skin: 4, Bruises: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	truth := sc.Truth().Bruises
+	if len(res.Bruises) != len(truth) {
+		t.Errorf("found %d bruises, the scene has %d", len(res.Bruises), len(truth))
+	}
+	for _, tb := range truth {
+		found := false
+		for _, b := range res.Bruises {
+			if inside(tb.OutlinePx, b.CentroidPx[0], b.CentroidPx[1]) {
+				found = true
+				e := b.AreaMM2/tb.AreaMM2 - 1
+				t.Logf("bruise %d (%.1f days): %.1f mm², truth %.1f (%+.1f %%); %.1f × %.1f mm", tb.ID, tb.AgeDays, b.AreaMM2, tb.AreaMM2, 100*e, b.MajorMM, b.MinorMM)
+				if math.Abs(e) > 0.10 {
+					t.Errorf("bruise %d: area %.1f mm², truth %.1f (%+.1f %%)", tb.ID, b.AreaMM2, tb.AreaMM2, 100*e)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("bruise %d not found", tb.ID)
+		}
+	}
+}
