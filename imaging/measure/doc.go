@@ -69,9 +69,13 @@
 // yellow measures its haemoglobin core. docs/imaging-accuracy.md has the
 // figures against the simulator's ground truth, per skin group and band.
 //
-// Measure is a deterministic function of its frames and parameters — the
-// arithmetic is Go's, in a fixed order, and OpenCV's Gaussian blur,
-// morphology and polygon filling are exact or element-wise — and its
-// Result carries the Step that records them, for the derivative's recipe.
-// Overlay draws the outlines on an 8-bit preview.
+// Measure is a deterministic function of its frames and parameters: the
+// arithmetic is Go's, summed in a fixed order, and OpenCV's Gaussian blur,
+// morphology and polygon filling compute each pixel from a fixed
+// neighbourhood, whichever of OpenCV's threads does it (TestDeterministic,
+// and the golden files, which every run since they were written has
+// matched). Not verified: the same bytes on a CPU where OpenCV picks other
+// vector instructions for the float blur. The Result carries the Step that
+// records the parameters, for the derivative's recipe; Overlay draws the
+// outlines on an 8-bit preview and returns its own Step.
 package measure
