@@ -57,7 +57,7 @@ func BenchmarkCaptureToSealed(b *testing.B) {
 	if url == "" {
 		b.Fatal("sim rig did not start")
 	}
-	row := regexp.MustCompile(`^(light settle|exposure|capture|write\+hash|quality|register|seal|software)\s+([0-9.]+) s$`)
+	row := regexp.MustCompile(`^(light settle|exposure|capture|write\+hash|quality|register|enhance|seal|software)\s+([0-9.]+) s$`)
 	sums := map[string]float64{}
 	var tImport time.Duration
 	var maxRSS int64
@@ -125,7 +125,7 @@ func BenchmarkCaptureToSealed(b *testing.B) {
 		b.StartTimer()
 	}
 	n := float64(b.N)
-	for _, k := range []string{"capture", "write+hash", "quality", "register", "seal", "software"} {
+	for _, k := range []string{"capture", "write+hash", "quality", "register", "enhance", "seal", "software"} {
 		b.ReportMetric(sums[k]/n, k+"-s")
 	}
 	b.ReportMetric(tImport.Seconds()/n, "import-s")

@@ -58,6 +58,7 @@ type Timing struct {
 	Keep     time.Duration // writing and hashing the originals, recording them
 	Quality  time.Duration // waiting for the quality gates after the last shot (they run while later shots expose)
 	Register time.Duration
+	Enhance  time.Duration // making and recording the derivatives
 	Seal     time.Duration // recording the set and sealing it
 	Total    time.Duration
 }
@@ -78,7 +79,10 @@ type Result struct {
 	// Findings are the quality gates' verdicts on each accepted frame, by
 	// shot id (imaging/quality).
 	Findings map[string][]quality.Finding
-	Sealed   *chain.Record
+	// Derivatives are the enhanced pictures and the bruise outline, each
+	// an exhibit with its recipe.
+	Derivatives []Derivative
+	Sealed      *chain.Record
 	Timing   Timing
 }
 
@@ -319,6 +323,14 @@ func (c *Capture) Finish(ctx context.Context) (*Result, error) {
 		res.Registration[f.Shot.ID] = regs[i].Estimate
 	}
 	res.Timing.Register = c.clk.Now().Sub(t1)
+
+	te := c.clk.Now()
+	ders, err := c.derive(ctx, c.cfg.Ledger, res.Accepted, res.Registration)
+	res.Derivatives = ders
+	if err != nil {
+		return res, err
+	}
+	res.Timing.Enhance = c.clk.Now().Sub(te)
 
 	t2 := c.clk.Now()
 	rec, err := c.set.Seal(ctx, res.Accepted)

@@ -104,6 +104,9 @@ func runCapture(e *env, args []string) int {
 		for _, ex := range res.Pictures {
 			fmt.Fprintf(e.stdout, "%s %s\n", ex.Ref, ex.Blobs[0].Hash)
 		}
+		for _, d := range res.Derivatives {
+			fmt.Fprintf(e.stdout, "%s %s\n", d.Exhibit.Ref, d.Exhibit.Blobs[0].Hash)
+		}
 	}
 	if err != nil {
 		var se *session.ShotError
@@ -119,13 +122,18 @@ func runCapture(e *env, args []string) int {
 			}
 		}
 	}
+	for _, d := range res.Derivatives {
+		if d.Measurement != nil {
+			fmt.Fprintf(e.stderr, "%s: %s\n", d.Exhibit.Ref, d.Measurement.Summary())
+		}
+	}
 	t := res.Timing
 	for _, row := range []struct {
 		name string
 		d    time.Duration
 	}{
 		{"light settle", t.Settle}, {"exposure", t.Exposure}, {"capture", t.Capture}, {"write+hash", t.Keep},
-		{"quality", t.Quality}, {"register", t.Register}, {"seal", t.Seal}, {"software", t.Software()},
+		{"quality", t.Quality}, {"register", t.Register}, {"enhance", t.Enhance}, {"seal", t.Seal}, {"software", t.Software()},
 	} {
 		fmt.Fprintf(e.stdout, "%-12s %6.2f s\n", row.name, row.d.Seconds())
 	}

@@ -43,7 +43,7 @@ func TestCaptureCommand(t *testing.T) {
 			t.Errorf("not a REF HASH line: %q", l)
 		}
 	}
-	for _, want := range []string{"light settle", "exposure", "capture", "write+hash", "quality", "register", "seal", "software"} {
+	for _, want := range []string{"light settle", "exposure", "capture", "write+hash", "quality", "register", "enhance", "seal", "software"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("timing breakdown lacks %q:\n%s", want, out)
 		}
@@ -56,6 +56,28 @@ func TestCaptureCommand(t *testing.T) {
 		if !strings.Contains(show, want) {
 			t.Errorf("show lacks %q:\n%s", want, show)
 		}
+	}
+	// Every derivative (the lines after the set and its three pictures)
+	// is reproduced from the sealed originals, byte for byte; a picture
+	// has no recipe.
+	var derived int
+	for _, l := range got[4:] {
+		if !refLine.MatchString(l) {
+			break
+		}
+		derived++
+		ref := strings.Fields(l)[0]
+		rep := mustRun(t, "imaging", "reproduce", "--data", data, "--ref", ref)
+		f := strings.Fields(rep)
+		if !strings.HasSuffix(strings.TrimSpace(rep), "IDENTICAL") || f[1] != strings.Fields(l)[1] || f[4] != f[1] {
+			t.Errorf("reproduce %s:\n%s", ref, rep)
+		}
+	}
+	if derived != 4 { // CLAHE of 415 and 450, the composite, the outline
+		t.Errorf("%d derivatives, want 4", derived)
+	}
+	if code, _, errs := run(t, "", "imaging", "reproduce", "--data", data, "--ref", "JS/2"); code != 1 || !strings.Contains(errs, "not a derivative") {
+		t.Errorf("reproduce of a picture: exit %d, %s", code, errs)
 	}
 	zip := filepath.Join(dir, "case.zip")
 	mustRun(t, "export", "--data", data, "--case", "01/123456/26", "--out", zip)

@@ -54,6 +54,7 @@ func init() {
 		{"lab", "lab receive|results|quarantine: analyser results, stored before they are acknowledged", runLab},
 		{"devices", "devices check: identity, firmware and status of devices", runDevices},
 		{"capture", "take a capture profile's pictures with the light engine and camera, and seal them", runCapture},
+		{"imaging", "imaging reproduce: re-run a derivative's recipe from the sealed originals and compare the bytes", runImaging},
 		{"profile", "profile list: the capture profiles built in (bands, filters, exposures)", runProfile},
 	}
 }

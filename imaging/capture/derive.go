@@ -1,0 +1,205 @@
+package capture
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"image"
+
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/chain/store"
+	"github.com/exhibit-forensics/exhibit/imaging/enhance"
+	"github.com/exhibit-forensics/exhibit/imaging/measure"
+	"github.com/exhibit-forensics/exhibit/imaging/recipe"
+	"github.com/exhibit-forensics/exhibit/imaging/register"
+	"github.com/exhibit-forensics/exhibit/imaging/scale"
+	"github.com/exhibit-forensics/exhibit/imaging/seal"
+	"github.com/exhibit-forensics/exhibit/imaging/session"
+)
+
+// A Derivative is a derivative recorded for a capture.
+type Derivative struct {
+	Kind    string // "clahe", "ratio", "composite", "outline"
+	Exhibit store.Exhibit
+	Recipe  *recipe.Recipe
+	// Measurement is the bruise measurement, for an outline.
+	Measurement *measure.Result
+}
+
+// The shots derivatives are made from, by id, as the built-in profiles
+// name them. A profile without one of them gets fewer derivatives.
+const (
+	shot415 = "415-yellow"
+	shot450 = "450-orange"
+	shot850 = "850-irpass"
+)
+
+// derive makes and records the capture's derivatives from the accepted
+// frames, each with its recipe: CLAHE of the violet and blue bands, the
+// 450/850 ratio, a pseudo-colour composite (415, 450, reference), and the
+// bruise outline measured on the blue band with the scale found on the
+// reference. A derivative that cannot be made (a band not taken, no scale
+// found) is skipped; an error recording one is returned.
+func (c *Capture) derive(ctx context.Context, l seal.Ledger, accepted []*session.Frame, regs map[string]register.Estimate) ([]Derivative, error) {
+	byShot := map[string]*session.Frame{}
+	for _, f := range accepted {
+		byShot[f.Shot.ID] = f
+	}
+	// input adds a band, registered onto the reference grid, to b.
+	input := func(b *recipe.Builder, shot string) (string, error) {
+		f := byShot[shot]
+		ex, ok := c.set.Picture(f)
+		if !ok {
+			return "", fmt.Errorf("capture: %s was never recorded", shot)
+		}
+		orig, _, err := seal.Original(f)
+		if err != nil {
+			return "", err
+		}
+		name := b.Input(recipe.Input{Name: shot, Exhibit: ex.ID, Ref: ex.Ref, SHA256: chain.Sum(orig).Hex()}, f.Image)
+		est := regs[shot]
+		if err := b.Note("registration:"+shot, est); err != nil {
+			return "", err
+		}
+		p, _ := json.Marshal(struct {
+			Warp register.Warp `json:"warp"`
+		}{est.Warp})
+		return b.Apply("warp", []string{name}, p)
+	}
+	has := func(ids ...string) bool {
+		for _, id := range ids {
+			if byShot[id] == nil {
+				return false
+			}
+		}
+		return true
+	}
+	var out []Derivative
+	record := func(kind, file string, b *recipe.Builder, value string, m *measure.Result) error {
+		r, body, err := b.Finish(value, file)
+		if err != nil {
+			return fmt.Errorf("capture: %s: %w", kind, err)
+		}
+		doc, err := r.Marshal()
+		if err != nil {
+			return err
+		}
+		ex, _, _, err := l.Capture(ctx, ledger.CaptureRequest{
+			Case: c.cfg.Set.Case, Kind: chain.ExhibitImage, FileName: file, Body: bytes.NewReader(body),
+			Actor: c.cfg.Set.Photographer, DerivedFrom: c.set.Exhibit.ID, PartOf: c.set.Exhibit.ID,
+			Extra: []ledger.Extra{{Name: file + ".recipe.json", Body: doc}},
+			Key:   fmt.Sprintf("derivative:%s:%s:%s", c.set.Exhibit.ID, kind, chain.Sum(body).Hex()),
+		})
+		if err != nil {
+			return fmt.Errorf("capture: recording %s: %w", file, err)
+		}
+		out = append(out, Derivative{Kind: kind, Exhibit: ex, Recipe: r, Measurement: m})
+		return nil
+	}
+	for _, shot := range []string{shot415, shot450} {
+		if !has(shot) {
+			continue
+		}
+		b := recipe.NewBuilder("clahe")
+		v, err := input(b, shot)
+		if err != nil {
+			return out, err
+		}
+		if v, err = b.Apply("clahe", []string{v}, nil); err != nil {
+			return out, err
+		}
+		if err := record("clahe", "clahe-"+shot+".png", b, v, nil); err != nil {
+			return out, err
+		}
+	}
+	if has(shot450, shot850) {
+		b := recipe.NewBuilder("ratio")
+		num, err := input(b, shot450)
+		if err != nil {
+			return out, err
+		}
+		den, err := input(b, shot850)
+		if err != nil {
+			return out, err
+		}
+		// Compare radiances, not counts: correct for the two exposures.
+		n, d := byShot[shot450].Applied, byShot[shot850].Applied
+		p, _ := json.Marshal(enhance.RatioParams{Gain: (d.Exposure.Seconds() * d.Gain) / (n.Exposure.Seconds() * n.Gain)})
+		v, err := b.Apply("ratio", []string{num, den}, p)
+		if err != nil {
+			return out, err
+		}
+		if err := record("ratio", "ratio-450-850.png", b, v, nil); err != nil {
+			return out, err
+		}
+	}
+	if has(shot415, shot450, c.ref.ID) {
+		b := recipe.NewBuilder("composite")
+		var in []string
+		for _, s := range []string{shot415, shot450, c.ref.ID} {
+			v, err := input(b, s)
+			if err != nil {
+				return out, err
+			}
+			in = append(in, v)
+		}
+		v, err := b.Apply("composite", in, nil)
+		if err != nil {
+			return out, err
+		}
+		if err := record("composite", "composite-415-450-"+c.ref.ID+".png", b, v, nil); err != nil {
+			return out, err
+		}
+	}
+	// The bruise outline: measured on the blue band (against the infrared
+	// one where there is one), with the scale found on the reference.
+	band := shot450
+	if !has(band) {
+		band = shot415
+	}
+	if has(band) {
+		sc, err := scale.Find(byShot[c.ref.ID].Image, scale.Geometry{})
+		if err == nil {
+			b := recipe.NewBuilder("outline")
+			in := []string{}
+			v, err := input(b, band)
+			if err != nil {
+				return out, err
+			}
+			in = append(in, v)
+			if has(shot850) {
+				v, err := input(b, shot850)
+				if err != nil {
+					return out, err
+				}
+				in = append(in, v)
+			}
+			if err := b.Note("scale", sc); err != nil {
+				return out, err
+			}
+			p, _ := json.Marshal(measure.Params{MMPerPixel: sc.MMPerPixel, Exclude: [][]image.Point{sc.Outline(scale.Geometry{})}})
+			m, err := b.Apply("measure", in, p)
+			if err != nil {
+				return out, fmt.Errorf("capture: measuring %s: %w", band, err)
+			}
+			res := b.Value(m).(*measure.Result)
+			if err := b.Note("bruises", res.Bruises); err != nil {
+				return out, err
+			}
+			pv, err := b.Apply("preview", []string{in[0]}, nil)
+			if err != nil {
+				return out, err
+			}
+			ov, err := b.Apply("overlay", []string{m, pv}, nil)
+			if err != nil {
+				return out, err
+			}
+			if err := record("outline", "outline-"+band+".png", b, ov, res); err != nil {
+				return out, err
+			}
+		}
+	}
+	return out, nil
+}
