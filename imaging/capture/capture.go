@@ -83,7 +83,7 @@ type Result struct {
 	// an exhibit with its recipe.
 	Derivatives []Derivative
 	Sealed      *chain.Record
-	Timing   Timing
+	Timing      Timing
 }
 
 // Shots returns the shots of p a capture takes: every shot that is not
