@@ -44,9 +44,11 @@
 //     the bruise's weight is half. The top of the edge is read as the
 //     median of the narrow map on a ring inside the region that reaches
 //     down to a tenth of the peak (Params.TailFraction), at
-//     Params.EdgeDepth × its equivalent radius from its edge (0.19: where a
-//     bruise whose soft edge spans ±12 % of its radius, as the simulator's
-//     do, is at full strength). Reading the edge rather than the peak matters for an
+//     Params.EdgeDepth × its equivalent radius from its edge. The default,
+//     0.15, was tuned on the simulator's bruises, whose soft edge spans
+//     ±12 % of their radius (0.13 to 0.19 kept them within ±10 %; 0.15
+//     centres the errors of young and old ones); real bruises may want
+//     another. Reading the edge rather than the peak matters for an
 //     older bruise, whose dark haemoglobin core is surrounded by a paler
 //     bilirubin rim that is still bruise. The region grows over its basin
 //     down to that level, holes are filled, and regions under

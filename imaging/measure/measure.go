@@ -42,7 +42,7 @@ type Params struct {
 	TailFraction float64 `json:"tail_fraction"`
 	// EdgeDepth is how far inside the region down to TailFraction, as a
 	// fraction of its equivalent radius, the contrast at the top of the
-	// bruise's edge is read; default 0.19.
+	// bruise's edge is read; default 0.15.
 	EdgeDepth float64 `json:"edge_depth"`
 	// MinAreaMM2: smaller regions are not reported; default 20 mm².
 	MinAreaMM2 float64 `json:"min_area_mm2"`
@@ -72,7 +72,7 @@ func (p Params) withDefaults() Params {
 	def(&p.DetectSigmas, 5)
 	def(&p.OutlineFraction, 0.5)
 	def(&p.MinAreaMM2, 20)
-	def(&p.EdgeDepth, 0.19)
+	def(&p.EdgeDepth, 0.15)
 	def(&p.TailFraction, 0.1)
 	def(&p.ExcludeMarginMM, 3)
 	def(&p.GlareSigmas, 4)
