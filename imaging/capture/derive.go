@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
+	"math"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
@@ -179,7 +180,11 @@ func (c *Capture) derive(ctx context.Context, l seal.Ledger, accepted []*session
 			if err := b.Note("scale", sc); err != nil {
 				return out, err
 			}
-			p, _ := json.Marshal(measure.Params{MMPerPixel: sc.MMPerPixel, Exclude: [][]image.Point{sc.Outline(scale.Geometry{})}})
+			// Measure at about 0.23 mm per pixel whatever the sensor:
+			// finer only adds noise to the outline, coarser loses small
+			// bruises.
+			reduce := max(1, int(math.Round(0.23/sc.MMPerPixel)))
+			p, _ := json.Marshal(measure.Params{MMPerPixel: sc.MMPerPixel, Reduce: reduce, Exclude: [][]image.Point{sc.Outline(scale.Geometry{})}})
 			m, err := b.Apply("measure", in, p)
 			if err != nil {
 				return out, fmt.Errorf("capture: measuring %s: %w", band, err)
