@@ -66,6 +66,11 @@ func browser(t *testing.T, w, h int) context.Context {
 
 func shoot(t *testing.T, ctx context.Context, dir, name string) {
 	t.Helper()
+	// From the top, so that the side panel (sticky on a real screen) is
+	// where the photographer sees it.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.scrollTo(0, 0); true`)); err != nil {
+		t.Fatalf("scroll: %v", err)
+	}
 	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)

@@ -110,11 +110,18 @@ func (j *job) view() jobView {
 		}
 	}
 	v.Progress = fmt.Sprintf("%d of %d pictures taken", v.Done, len(j.shots))
+	// The current frames in the profile's order (a retake is taken last
+	// but shown in its shot's place); set-aside frames in the order taken.
+	for _, s := range j.shots {
+		for _, f := range j.frames {
+			if f.ShotID == s.ID && f.Rejected == "" {
+				v.Current = append(v.Current, f)
+			}
+		}
+	}
 	for _, f := range j.frames {
 		if f.Rejected != "" {
 			v.Aside = append(v.Aside, f)
-		} else {
-			v.Current = append(v.Current, f)
 		}
 	}
 	return v
@@ -270,6 +277,9 @@ func (k *Kiosk) settle(j *job, op string, cp *capture.Capture, err error) {
 			}
 		}
 	}
+	// The devices changed (light on, off, band): read them again before the
+	// page that follows is shown, so that it does not show the light on.
+	k.status.readNow()
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	defer close(j.idle)

@@ -400,6 +400,9 @@ func (k *Kiosk) sitePost(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, "/profile")
 }
 
+// profileShot is one shot as the ready page lists it, with its guidance.
+type profileShot struct{ Label, Note string }
+
 type profileView struct {
 	ID, Name    string
 	Version     int
@@ -471,5 +474,16 @@ func (k *Kiosk) readyPage(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, "/capture")
 		return
 	}
-	k.render(c, http.StatusOK, "ready", "Ready", 5, d, nil)
+	p, err := profile.Lookup(d.Profile)
+	if err != nil {
+		k.fail(c, err)
+		return
+	}
+	var shots []profileShot
+	for _, s := range p.Shots {
+		if !s.Optional {
+			shots = append(shots, profileShot{Label: s.Label, Note: s.Note})
+		}
+	}
+	k.render(c, http.StatusOK, "ready", "Ready", 5, d, shots)
 }

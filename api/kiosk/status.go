@@ -53,7 +53,6 @@ type statusCache struct {
 	mu      sync.Mutex
 	v       statusView
 	at      time.Time // clock time of the reading; zero: none yet
-	started time.Time // clock time the running read started
 	running chan struct{}
 }
 
@@ -66,7 +65,7 @@ func (s *statusCache) view() statusView {
 	if s.running == nil && (s.at.IsZero() || now.Sub(s.at) >= statusEvery) {
 		done := make(chan struct{})
 		if s.k.goOwned(func() { s.read(done) }) {
-			s.running, s.started = done, now
+			s.running = done
 		}
 	}
 	v, have, running := s.v, !s.at.IsZero(), s.running
@@ -88,6 +87,26 @@ func (s *statusCache) view() statusView {
 			Camera: deviceView{Name: "Camera", Lines: []string{"Checking…"}, OK: true}}
 	}
 	return s.v
+}
+
+// readNow reads the devices in the calling goroutine (one the Kiosk owns),
+// after any read already running.
+func (s *statusCache) readNow() {
+	s.mu.Lock()
+	for s.running != nil {
+		r := s.running
+		s.mu.Unlock()
+		select {
+		case <-r:
+		case <-s.k.ctx.Done():
+			return
+		}
+		s.mu.Lock()
+	}
+	done := make(chan struct{})
+	s.running = done
+	s.mu.Unlock()
+	s.read(done)
 }
 
 func (s *statusCache) read(done chan struct{}) {
