@@ -7,15 +7,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/exhibit-forensics/exhibit/chain"
-	"github.com/exhibit-forensics/exhibit/devices/camera"
-	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
 )
 
 // chromium returns the browser the browser tests drive, or skips.
@@ -114,31 +111,6 @@ func do(t *testing.T, ctx context.Context, what string, steps ...chromedp.Action
 	}
 }
 
-// gatedCamera is the real camera driver with a gate before its second
-// capture, so that the test can reload the page while a capture is
-// certainly in progress.
-type gatedCamera struct {
-	*netcam.Dev
-	mu   sync.Mutex
-	n    int
-	gate chan struct{}
-}
-
-func (g *gatedCamera) Capture(ctx context.Context) (*camera.Frame, error) {
-	g.mu.Lock()
-	g.n++
-	n := g.n
-	g.mu.Unlock()
-	if n == 2 {
-		select {
-		case <-g.gate:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-	}
-	return g.Dev.Capture(ctx)
-}
-
 // TestBrowserJourney walks the photographer's whole journey in chromium
 // against the simulated rig with the real drivers: sign in, a new case,
 // consent, the body map, the injury-quick profile, capture (with a reload
@@ -147,8 +119,7 @@ func (g *gatedCamera) Capture(ctx context.Context) (*camera.Frame, error) {
 func TestBrowserJourney(t *testing.T) {
 	chromium(t)
 	f := newFixture(t)
-	gc := &gatedCamera{Dev: f.k.cfg.Camera.(*netcam.Dev), gate: make(chan struct{})}
-	f.k.cfg.Camera = gc
+	gc := f.gate()
 	srv := httptest.NewServer(f.k)
 	t.Cleanup(srv.Close)
 	dir := artefacts(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -12,6 +13,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -19,6 +21,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/api/auth"
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/devices/camera"
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim"
@@ -351,5 +354,75 @@ func TestFailedCaptureAdvice(t *testing.T) {
 		if th.StatusCode != http.StatusOK || th.Header.Get("Content-Type") != "image/png" {
 			t.Errorf("thumbnail %d: %d %s", fr.N, th.StatusCode, th.Header.Get("Content-Type"))
 		}
+	}
+}
+
+// gatedCamera is the real camera driver with a gate before its second
+// capture, so that the test can reload the page while a capture is
+// certainly in progress.
+type gatedCamera struct {
+	*netcam.Dev
+	mu      sync.Mutex
+	n       int
+	gate    chan struct{}
+	reached chan struct{} // closed when the second capture waits at the gate
+}
+
+// gate puts a gate before the kiosk's camera's second capture.
+func (f *fixture) gate() *gatedCamera {
+	gc := &gatedCamera{Dev: f.k.cfg.Camera.(*netcam.Dev), gate: make(chan struct{}), reached: make(chan struct{})}
+	f.k.cfg.Camera = gc
+	return gc
+}
+
+func (g *gatedCamera) Capture(ctx context.Context) (*camera.Frame, error) {
+	g.mu.Lock()
+	g.n++
+	n := g.n
+	g.mu.Unlock()
+	if n == 2 {
+		close(g.reached)
+		select {
+		case <-g.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return g.Dev.Capture(ctx)
+}
+
+// TestServeHaltsOnStop: stopping the server mid-capture (SIGINT in the
+// agent) halts the capture with the light on, switches the light off, and
+// keeps the picture already taken.
+func TestServeHaltsOnStop(t *testing.T) {
+	f := newFixture(t)
+	gc := f.gate()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- f.k.Serve(ctx, ln) }()
+
+	c := f.client()
+	c.login("jsmith")
+	c.journey("01/321/26", "injury-quick")
+	c.follow(c.post("/capture"), "/capture")
+	<-gc.reached
+	if !f.rig.Light.Emission().On {
+		t.Fatal("the light is not on during the second shot")
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if f.rig.Light.Emission().On {
+		t.Error("the light is still on after the kiosk stopped")
+	}
+	j := f.onlyJob()
+	if v := j.view(); v.State != jobFailed || v.Done != 1 || len(v.Current) != 1 || v.Current[0].Ref == "" {
+		t.Errorf("after stopping: state %q, %d done, frames %+v", v.State, v.Done, v.Current)
 	}
 }

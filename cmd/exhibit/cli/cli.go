@@ -55,6 +55,7 @@ func init() {
 		{"devices", "devices check: identity, firmware and status of devices", runDevices},
 		{"capture", "take a capture profile's pictures with the light engine and camera, and seal them", runCapture},
 		{"profile", "profile list: the capture profiles built in (bands, filters, exposures)", runProfile},
+		{"agent", "agent --role kiosk: serve the photographer's kiosk (web UI) over the light engine and camera", runAgent},
 	}
 }
 
