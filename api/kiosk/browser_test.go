@@ -259,3 +259,80 @@ func TestBrowserJourney(t *testing.T) {
 		t.Errorf("case holds %d sets and %d pictures, want 1 and 4", set, pictures)
 	}
 }
+
+// TestBrowserPausedAndRefused shows the two calm stops: a capture paused by
+// the open safety cover, with its advice, resumed by Try again once the
+// cover is closed; and a refusal of photographs.
+func TestBrowserPausedAndRefused(t *testing.T) {
+	chromium(t)
+	f := newFixture(t)
+	f.rig.Light.SetInterlock(true)
+	srv := httptest.NewServer(f.k)
+	t.Cleanup(srv.Close)
+	dir := artefacts(t)
+	ctx := browser(t, 1280, 900)
+	signIn := func(user string) {
+		t.Helper()
+		do(t, ctx, "sign in as "+user,
+			chromedp.Navigate(srv.URL+"/"),
+			chromedp.WaitVisible(chromedp.CSS("#user")),
+			chromedp.SendKeys(chromedp.CSS("#user"), user),
+			chromedp.SendKeys(chromedp.CSS("#password"), password(user)),
+			chromedp.Click(chromedp.CSS("button[type=submit]")),
+			chromedp.WaitVisible(chromedp.CSS("#new_case")),
+		)
+	}
+	signIn("jsmith")
+	do(t, ctx, "to the capture",
+		chromedp.SendKeys(chromedp.CSS("#new_case"), "01/135790/26"),
+		chromedp.Click(chromedp.CSS("#case-continue")),
+		chromedp.WaitVisible(chromedp.CSS("#photos-yes")),
+		chromedp.Click(chromedp.CSS("#photos-yes")),
+		chromedp.Click(chromedp.CSS("#court-no")),
+		chromedp.Click(chromedp.CSS("#by-adult")),
+		chromedp.SendKeys(chromedp.CSS("#by_name"), "Chris Park"),
+		chromedp.Click(chromedp.CSS("#consent-continue")),
+		chromedp.WaitVisible(chromedp.CSS("#region-b-buttocks")),
+		chromedp.Click(chromedp.CSS("#region-b-buttocks")),
+		chromedp.WaitVisible(chromedp.CSS("#chosen")),
+	)
+	checked, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('restricted').checked`))
+	if err != nil || !checked {
+		t.Errorf("an intimate area does not tick restricted: %v %v", checked, err)
+	}
+	do(t, ctx, "start",
+		chromedp.Click(chromedp.CSS("#site-continue")),
+		chromedp.WaitVisible(chromedp.CSS("#profile-injury-quick")),
+		chromedp.Click(chromedp.CSS("#profile-injury-quick")),
+		chromedp.WaitVisible(chromedp.CSS("#start-capture")),
+		chromedp.Click(chromedp.CSS("#start-capture")),
+		chromedp.WaitVisible(chromedp.CSS("#capture-paused")),
+	)
+	if got := text(t, ctx, "#advice"); !strings.Contains(got, "Close the enclosure and try again") {
+		t.Errorf("advice %q", got)
+	}
+	do(t, ctx, "status shows the open cover",
+		chromedp.WaitVisible(chromedp.CSS("#status-light.problem")))
+	shoot(t, ctx, dir, "11-paused.png")
+	touchTargets(t, ctx, "paused page")
+
+	f.rig.Light.SetInterlock(false)
+	do(t, ctx, "try again", chromedp.Click(chromedp.CSS("#try-again")), chromedp.WaitVisible(chromedp.CSS("#review")))
+	shoot(t, ctx, dir, "12-resumed-review.png")
+
+	// Another photographer's consent is refused.
+	do(t, ctx, "sign out", chromedp.Click(chromedp.CSS("form.signout button")), chromedp.WaitVisible(chromedp.CSS("#user")))
+	signIn("sup")
+	do(t, ctx, "refuse",
+		chromedp.SendKeys(chromedp.CSS("#new_case"), "01/97531/26"),
+		chromedp.Click(chromedp.CSS("#case-continue")),
+		chromedp.WaitVisible(chromedp.CSS("#photos-no")),
+		chromedp.Click(chromedp.CSS("#photos-no")),
+		chromedp.Click(chromedp.CSS("#by-parent")),
+		chromedp.SendKeys(chromedp.CSS("#by_name"), "Ann Lee"),
+		chromedp.Click(chromedp.CSS("#consent-continue")),
+		chromedp.WaitVisible(chromedp.CSS("#refused")),
+	)
+	shoot(t, ctx, dir, "13-refused.png")
+	touchTargets(t, ctx, "refused page")
+}

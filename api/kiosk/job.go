@@ -27,6 +27,7 @@ const (
 	jobFailed   = "failed" // stopped with advice; Try again resumes
 	jobReview   = "review" // every shot taken, waiting for the photographer
 	jobSealed   = "sealed"
+	jobStopped  = "stopped" // given up by the photographer: pictures kept, set not sealed
 )
 
 // A job is one capture, run by goroutines the Kiosk owns so that it goes on
@@ -343,8 +344,12 @@ func (k *Kiosk) capturePage(c *gin.Context) {
 		return
 	}
 	v := j.view()
-	if v.State == jobSealed {
+	switch v.State {
+	case jobSealed:
 		c.Redirect(http.StatusSeeOther, "/done")
+		return
+	case jobStopped:
+		k.startOver(c)
 		return
 	}
 	k.showCapture(c, http.StatusOK, v)
@@ -449,6 +454,28 @@ func (k *Kiosk) captureRetake(c *gin.Context) {
 		return err
 	})
 	c.Redirect(http.StatusSeeOther, "/capture")
+}
+
+// captureStop gives up a paused capture: the pictures taken stay recorded,
+// the set stays unsealed, and the kiosk is free for the next one.
+func (k *Kiosk) captureStop(c *gin.Context) {
+	j, ok := k.jobOf(c)
+	if !ok {
+		c.Redirect(http.StatusSeeOther, "/")
+		return
+	}
+	j.mu.Lock()
+	stopped := !j.busy && j.state == jobFailed
+	if stopped {
+		j.state = jobStopped
+	}
+	j.mu.Unlock()
+	if !stopped {
+		c.Redirect(http.StatusSeeOther, "/capture")
+		return
+	}
+	k.cfg.Logger.Warn("kiosk: capture stopped unsealed by the photographer", "capture", j.id, "set", j.view().SetRef)
+	k.startOver(c)
 }
 
 func (k *Kiosk) finish(ctx context.Context, cp **capture.Capture) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"sort"
 	"strings"
@@ -69,6 +70,9 @@ type draft struct {
 	Biometric  bool
 	Profile    string // "name@version"
 	Capture    string // the capture job's id, once started
+	// Seq orders a user's drafts: the latest is the one a new session
+	// resumes.
+	Seq uint64
 }
 
 func (d *draft) consented() bool { return len(d.Consent) > 0 && !d.Refused }
@@ -95,6 +99,8 @@ func (k *Kiosk) draftOf(c *gin.Context) (draft, bool) {
 // saveDraft keeps d and names it in the session.
 func (k *Kiosk) saveDraft(c *gin.Context, d draft) error {
 	k.mu.Lock()
+	k.seq++
+	d.Seq = k.seq
 	k.drafts[d.ID] = &d
 	k.mu.Unlock()
 	return k.web.SetState(c, stateDraft, d.ID)
@@ -161,13 +167,53 @@ func (k *Kiosk) fail(c *gin.Context, err error) {
 		"Nothing that was already taken has been lost.", "Please try again. If it happens again, call the supervisor.")
 }
 
-// home sends the photographer to where they were.
+// unfinished returns the user's latest capture that was started and not
+// sealed, if any.
+func (k *Kiosk) unfinished(userID string) (draft, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	var best *draft
+	for _, d := range k.drafts {
+		if d.UserID != userID || d.Capture == "" {
+			continue
+		}
+		j, ok := k.jobs[d.Capture]
+		if !ok {
+			continue
+		}
+		if st := j.view().State; st == jobSealed || st == jobStopped {
+			continue
+		}
+		if best == nil || d.Seq > best.Seq {
+			best = d
+		}
+	}
+	if best == nil {
+		return draft{}, false
+	}
+	return *best, true
+}
+
+// home sends the photographer to where they were. A session that names no
+// journey (a new sign-in after the idle time-out, or on another day's
+// browser) resumes the user's capture that was started and not sealed, so
+// that pictures taken are never left unsealed by a time-out.
 func (k *Kiosk) home(c *gin.Context) {
 	d, ok := k.draftOf(c)
+	if !ok {
+		u, _ := web.CurrentUser(c)
+		if un, found := k.unfinished(u.ID); found {
+			if err := errors.Join(k.web.SetState(c, stateDraft, un.ID), k.web.SetState(c, stateCapture, un.Capture)); err != nil {
+				k.fail(c, err)
+				return
+			}
+			d, ok = un, true
+		}
+	}
 	switch {
 	case !ok || d.Case == "":
 		c.Redirect(http.StatusSeeOther, "/case")
-	case d.Capture != "":
+	case d.Capture != "" && !k.jobStopped(d.Capture):
 		c.Redirect(http.StatusSeeOther, "/capture")
 	case d.Refused:
 		c.Redirect(http.StatusSeeOther, "/consent")
@@ -224,6 +270,13 @@ func (k *Kiosk) recentCases(ctx context.Context, max int) ([]string, error) {
 		cases = cases[:max]
 	}
 	return cases, nil
+}
+
+func (k *Kiosk) jobStopped(id string) bool {
+	k.mu.Lock()
+	j, ok := k.jobs[id]
+	k.mu.Unlock()
+	return ok && j.view().State == jobStopped
 }
 
 type casePageData struct {

@@ -82,6 +82,7 @@ type Kiosk struct {
 	mu     sync.Mutex
 	drafts map[string]*draft
 	jobs   map[string]*job
+	seq    uint64
 
 	status *statusCache
 }
@@ -182,5 +183,6 @@ func (k *Kiosk) routes() {
 	g.POST("/capture/retry", k.captureRetry)
 	g.POST("/capture/retake", k.captureRetake)
 	g.POST("/capture/seal", k.captureSeal)
+	g.POST("/capture/stop", k.captureStop)
 	g.GET("/done", k.donePage)
 }

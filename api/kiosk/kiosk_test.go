@@ -259,7 +259,7 @@ func TestCSRF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{"/new", "/case", "/consent", "/site", "/profile", "/capture", "/capture/retry", "/capture/retake", "/capture/seal"} {
+	for _, path := range []string{"/new", "/case", "/consent", "/site", "/profile", "/capture", "/capture/retry", "/capture/retake", "/capture/seal", "/capture/stop"} {
 		for _, tok := range []string{"", "not-the-token"} {
 			form := url.Values{"new_case": {"01/888/26"}, "photos": {"no"}, "by": {"person"}, "profile": {"injury-standard"}}
 			if tok != "" {
@@ -424,5 +424,40 @@ func TestServeHaltsOnStop(t *testing.T) {
 	j := f.onlyJob()
 	if v := j.view(); v.State != jobFailed || v.Done != 1 || len(v.Current) != 1 || v.Current[0].Ref == "" {
 		t.Errorf("after stopping: state %q, %d done, frames %+v", v.State, v.Done, v.Current)
+	}
+}
+
+// TestResumeAfterSignIn: a capture outlives its session. Signed in again
+// (after an idle time-out, or from a browser opened later), the
+// photographer is brought back to the capture they had started and not
+// sealed; a capture they stopped is not resumed, and its pictures stay.
+func TestResumeAfterSignIn(t *testing.T) {
+	f := newFixture(t)
+	f.rig.Light.SetInterlock(true)
+	c := f.client()
+	c.login("jsmith")
+	c.journey("01/246/26", "injury-quick")
+	c.follow(c.post("/capture"), "/capture")
+	j := f.onlyJob()
+	f.waitJob(j)
+
+	other := f.client() // a new browser, a new session
+	other.login("sup")
+	if r := other.get("/"); r.Header.Get("Location") != "/case" {
+		t.Errorf("another user is sent to %q", r.Header.Get("Location"))
+	}
+	again := f.client()
+	again.login("jsmith")
+	r := again.follow(again.get("/"), "/capture")
+	mustContain(t, r, "The capture has paused", "01/246/26", `id="stop-capture"`)
+
+	again.follow(again.post("/capture/stop"), "/case")
+	if v := j.view(); v.State != jobStopped || len(v.Current) == 0 || v.Current[0].Ref == "" {
+		t.Fatalf("stopped job: %+v", v)
+	}
+	third := f.client()
+	third.login("jsmith")
+	if r := third.get("/"); r.Header.Get("Location") != "/case" {
+		t.Errorf("a stopped capture is resumed: %q", r.Header.Get("Location"))
 	}
 }

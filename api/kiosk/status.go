@@ -143,9 +143,9 @@ func lightView(ctx context.Context, l Light) deviceView {
 		v.Lines = append(v.Lines, bandName(st.Band)+", "+filterName(st.Filter))
 		if st.InterlockOpen {
 			v.OK = false
-			v.Lines = append(v.Lines, "Safety cover open: violet and UV light will not work")
+			v.Lines = append(v.Lines, "Enclosure open: violet and UV light will not work")
 		} else {
-			v.Lines = append(v.Lines, "Safety cover closed")
+			v.Lines = append(v.Lines, "Enclosure closed")
 		}
 		if st.Derated() {
 			v.Lines = append(v.Lines, fmt.Sprintf("Cooling down: at most %d %%", st.Derating))
