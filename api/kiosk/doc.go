@@ -26,7 +26,11 @@
 //     from the shot that failed.
 //  6. Review: every shot side by side as an 8-bit thumbnail, each with a
 //     Retake button that asks for a reason; a retaken frame stays, marked
-//     set aside with its reason.
+//     set aside with its reason. Thumbnails are made here from the 16-bit
+//     samples with a fixed window (the whole range, gamma 1/2.2, the same for
+//     every band, so a dim band looks dim) and box averaging, encoded with
+//     image/png; they are never evidence (github.com/disintegration/imaging,
+//     which DESIGN.md names for previews, is not in go.mod).
 //  7. Seal (Capture.Finish), then the exhibit references.
 //
 // # Nothing is lost by a reload
@@ -35,9 +39,20 @@
 // profile) and a capture job, both kept by the Kiosk in memory and named in
 // the signed-in session's UI state (web.Server.SetState). A reload, or a
 // browser closed and opened again within the idle time-out, comes back to the
-// same step, and a capture carries on while no browser is looking. Every
-// picture is made durable by imaging/seal as soon as it is taken, so what a
-// stopped agent loses is the journey's place, never a picture.
+// same step, and a capture carries on while no browser is looking. A new
+// sign-in (after the idle time-out, or in another browser) resumes the
+// user's capture that was started and not sealed, so that a time-out never
+// strands pictures unsealed; a paused capture that cannot be fixed can be
+// stopped, leaving its pictures recorded and the set unsealed. Every picture
+// is made durable by imaging/seal as soon as it is taken, so what a stopped
+// agent loses is the journey's place (drafts and jobs are in memory), never
+// a picture.
+//
+// # Serving
+//
+// Serve runs the kiosk on a listener until its context ends (the agent ties
+// it to SIGINT and SIGTERM), then cancels a capture in progress and halts
+// both devices: the light is off however the agent stops.
 //
 // # Device status
 //
@@ -51,9 +66,11 @@
 //
 // # Live preview
 //
-// Not offered. The network camera protocol (firmware-notes/netcam.md,
-// section 2.3) has only an optional MJPEG stream of about five quarter-size
-// frames a second, short of the ten frames a second at 1280 × 720 that the
-// issue asks for, and the driver does not expose it; the kiosk does not
-// invent a stream of its own.
+// Not offered yet. The network camera protocol (firmware-notes/netcam.md,
+// section 2.3) has only an optional MJPEG stream (GET /stream.mjpg) of about
+// five quarter-resolution frames a second, short of the ten frames a second
+// at 1280 × 720 that issue 10 asks for; the driver (devices/camera/netcam)
+// does not expose it, and it is dark unless the light is on, which outside a
+// capture nothing here switches on. The kiosk does not invent a stream of its
+// own.
 package kiosk

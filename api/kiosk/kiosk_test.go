@@ -446,6 +446,9 @@ func TestResumeAfterSignIn(t *testing.T) {
 	if r := other.get("/"); r.Header.Get("Location") != "/case" {
 		t.Errorf("another user is sent to %q", r.Header.Get("Location"))
 	}
+	// The case is among the recent ones, and a tap on it starts a journey.
+	mustContain(t, other.get("/case"), "Recent cases", `name="case" value="01/246/26"`)
+	other.follow(other.post("/case", "case", "01/246/26"), "/consent")
 	again := f.client()
 	again.login("jsmith")
 	r := again.follow(again.get("/"), "/capture")
