@@ -52,7 +52,8 @@ RACE_PKGS := \
 	./internal/clock \
 	./internal/streamtest \
 	./api/web \
-	./imaging/capture
+	./imaging/capture \
+	./api/kiosk
 
 # Everything CI runs: formatting, vet, every package built (cgo ones included),
 # the bundle verifier built without cgo for other platforms, the bench/tessera

@@ -1,0 +1,76 @@
+// Package kiosk is the photographer's kiosk: the web pages a forensic
+// photographer uses, at a touch screen beside the camera, to photograph a
+// victim's injuries under alternate light and seal the pictures as evidence.
+//
+// # The journey
+//
+// A photographer (or a supervisor) signs in (api/web: sessions, roles, CSRF,
+// the shared layout) and walks through one server-rendered page per step,
+// each with large buttons:
+//
+//  1. Case: one of the recent cases found in the ledger, or a new case
+//     reference (chain.ValidCaseRef).
+//  2. Consent: photographs of the injuries, and their use in court, each
+//     given or refused, and by whom (the person photographed, a parent or
+//     guardian, an appropriate adult), with the time (chain.Consent). A
+//     refusal of photographs ends the journey calmly: nothing is taken.
+//  3. Body site: a body map (front and back) whose regions are links, a free
+//     text refinement ("left forearm, outer"), and the restricted-media and
+//     biometric-mark flags.
+//  4. Profile: the latest version of each built-in capture profile
+//     (imaging/profile), with its description and shots.
+//  5. Capture: imaging/capture Begin and Shoot run in a goroutine owned by
+//     the server, not by the request, and the page shows each shot's
+//     progress. A failed shot (the interlock open, the camera unplugged)
+//     shows session.ShotError.Advice and a "Try again" button that resumes
+//     from the shot that failed.
+//  6. Review: every shot side by side as an 8-bit thumbnail, each with a
+//     Retake button that asks for a reason; a retaken frame stays, marked
+//     set aside with its reason. Thumbnails are made here from the 16-bit
+//     samples with a fixed window (the whole range, gamma 1/2.2, the same for
+//     every band, so a dim band looks dim) and box averaging, encoded with
+//     image/png; they are never evidence (github.com/disintegration/imaging,
+//     which DESIGN.md names for previews, is not in go.mod).
+//  7. Seal (Capture.Finish), then the exhibit references.
+//
+// # Nothing is lost by a reload
+//
+// The journey's state lives on the server: a draft (case, consent, site,
+// profile) and a capture job, both kept by the Kiosk in memory and named in
+// the signed-in session's UI state (web.Server.SetState). A reload, or a
+// browser closed and opened again within the idle time-out, comes back to the
+// same step, and a capture carries on while no browser is looking. A new
+// sign-in (after the idle time-out, or in another browser) resumes the
+// user's capture that was started and not sealed, so that a time-out never
+// strands pictures unsealed; a paused capture that cannot be fixed can be
+// stopped, leaving its pictures recorded and the set unsealed. Every picture
+// is made durable by imaging/seal as soon as it is taken, so what a stopped
+// agent loses is the journey's place (drafts and jobs are in memory), never
+// a picture.
+//
+// # Serving
+//
+// Serve runs the kiosk on a listener until its context ends (the agent ties
+// it to SIGINT and SIGTERM), then cancels a capture in progress and halts
+// both devices: the light is off however the agent stops.
+//
+// # Device status
+//
+// Every page shows the light engine (on or off, band, filter, interlock) and
+// the camera (ready or not). Pages never wait on a device: status is read in
+// the background, at most every two seconds, and a page shows the latest
+// reading (or, on the very first page, waits for it at most a second). The
+// reads carry no deadline of their own — the drivers bound them — because
+// the light driver switches the light off when a command's context is
+// cancelled, and a status read must never halt a capture in progress.
+//
+// # Live preview
+//
+// Not offered yet. The network camera protocol (firmware-notes/netcam.md,
+// section 2.3) has only an optional MJPEG stream (GET /stream.mjpg) of about
+// five quarter-resolution frames a second, short of the ten frames a second
+// at 1280 × 720 that issue 10 asks for; the driver (devices/camera/netcam)
+// does not expose it, and it is dark unless the light is on, which outside a
+// capture nothing here switches on. The kiosk does not invent a stream of its
+// own.
+package kiosk

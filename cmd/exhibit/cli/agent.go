@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"os/signal"
+	"syscall"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/exhibit-forensics/exhibit/api/auth"
+	"github.com/exhibit-forensics/exhibit/api/kiosk"
+	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
+	"github.com/exhibit-forensics/exhibit/devices/light"
+)
+
+// runAgent runs an edge agent. Only the kiosk role exists so far: the
+// photographer's web UI (api/kiosk) over the data directory, the light
+// engine and the camera.
+func runAgent(e *env, args []string) int {
+	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL")
+	role := fs.String("role", "", "the agent's role: kiosk")
+	data := fs.String("data", "", "data directory (exhibit init; users from exhibit user add)")
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the web UI on (loopback: the kiosk's own screen)")
+	lightPath := fs.String("light", "", "light engine serial device (e.g. /dev/serial/by-id/…)")
+	camURL := fs.String("camera", "", "network camera base URL")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	switch {
+	case len(pos) > 0:
+		return e.usageErr(fs, "unexpected arguments %q", pos)
+	case *role != "kiosk":
+		return e.usageErr(fs, "--role: %q is not a role this agent has (kiosk)", *role)
+	case *data == "" || *lightPath == "" || *camURL == "":
+		return e.usageErr(fs, "--data, --light and --camera are required")
+	}
+	l, code := openLedger(e, "agent", *data)
+	if l == nil {
+		return code
+	}
+	defer l.Close()
+
+	// SIGINT or SIGTERM stops the agent; the kiosk halts the devices on
+	// the way out.
+	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	ld, err := light.Open(ctx, light.Config{Path: *lightPath, Logger: logger})
+	if err != nil {
+		return e.fail("agent", fmt.Errorf("light engine %s: %w", *lightPath, err))
+	}
+	defer ld.Close()
+	cam, err := netcam.Open(ctx, netcam.Config{URL: *camURL, Logger: logger})
+	if err != nil {
+		return e.fail("agent", fmt.Errorf("camera %s: %w", *camURL, err))
+	}
+	defer cam.Close()
+
+	gin.SetMode(gin.ReleaseMode)
+	k, err := kiosk.New(kiosk.Config{Ledger: l, Users: auth.Open(*data, nil), Light: ld, Camera: cam, Logger: logger})
+	if err != nil {
+		return e.fail("agent", err)
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		k.Close()
+		return e.fail("agent", err)
+	}
+	fmt.Fprintf(e.stdout, "kiosk: http://%s/\n", ln.Addr())
+	if err := k.Serve(ctx, ln); err != nil {
+		return e.fail("agent", err)
+	}
+	return exitOK
+}
