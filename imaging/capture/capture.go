@@ -129,11 +129,16 @@ type Capture struct {
 	gates    map[*session.Frame]*gated
 }
 
-// gated is the quality gates' verdict on one frame, once done is closed.
+// gated is what runs on one frame in the background, once done is
+// closed: the quality gates' verdict and, for a band taken after the
+// reference shot, its registration to that reference.
 type gated struct {
 	done     chan struct{}
 	findings []quality.Finding
 	err      error
+	ref      *camera.Frame // the reference the band was registered to; nil if not
+	est      register.Estimate
+	regErr   error
 }
 
 // Begin checks the profile and records the image set.
@@ -204,6 +209,19 @@ func (c *Capture) check(f *session.Frame) {
 	go func() {
 		defer close(g.done)
 		g.findings, _, g.err = quality.Thresholds{}.Frame(f.Image, ref)
+		if ref == nil {
+			return
+		}
+		// Register the band while the next shot exposes: Finish then
+		// only collects the estimate.
+		r, err := register.New(ref, register.Config{})
+		if err != nil {
+			g.ref, g.regErr = ref, err
+			return
+		}
+		defer r.Close()
+		g.ref = ref
+		g.est, g.regErr = r.Estimate(context.Background(), f.Image)
 	}()
 }
 
@@ -310,17 +328,40 @@ func (c *Capture) Finish(ctx context.Context) (*Result, error) {
 	if refFrame == nil {
 		return res, errors.New("capture: the reference shot was not taken")
 	}
-	imgs := make([]*camera.Frame, len(bands))
-	for i, f := range bands {
-		imgs[i] = f.Image
-	}
-	regs, err := register.Bands(ctx, refFrame, imgs, register.Config{})
-	if err != nil {
-		return res, fmt.Errorf("capture: %w", err)
-	}
 	res.Registration[c.ref.ID] = register.Estimate{Warp: register.Identity, Correlation: 1}
-	for i, f := range bands {
-		res.Registration[f.Shot.ID] = regs[i].Estimate
+	var rg *register.Registrar
+	defer func() {
+		if rg != nil {
+			rg.Close()
+		}
+	}()
+	for _, f := range bands {
+		c.mu.Lock()
+		g := c.gates[f]
+		c.mu.Unlock()
+		if g != nil {
+			<-g.done
+			if g.ref == refFrame {
+				if g.regErr != nil {
+					return res, fmt.Errorf("capture: registering %s: %w", f.Shot.ID, g.regErr)
+				}
+				res.Registration[f.Shot.ID] = g.est
+				continue
+			}
+		}
+		// Registered to an earlier reference frame (the reference was
+		// retaken since), or never: register it now.
+		if rg == nil {
+			var err error
+			if rg, err = register.New(refFrame, register.Config{}); err != nil {
+				return res, fmt.Errorf("capture: %w", err)
+			}
+		}
+		est, err := rg.Estimate(ctx, f.Image)
+		if err != nil {
+			return res, fmt.Errorf("capture: registering %s: %w", f.Shot.ID, err)
+		}
+		res.Registration[f.Shot.ID] = est
 	}
 	res.Timing.Register = c.clk.Now().Sub(t1)
 

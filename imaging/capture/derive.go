@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"image"
 	"math"
+	"sort"
+	"sync"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
+	"github.com/exhibit-forensics/exhibit/devices/camera"
 	"github.com/exhibit-forensics/exhibit/imaging/enhance"
 	"github.com/exhibit-forensics/exhibit/imaging/measure"
 	"github.com/exhibit-forensics/exhibit/imaging/recipe"
@@ -48,6 +51,31 @@ func (c *Capture) derive(ctx context.Context, l seal.Ledger, accepted []*session
 	for _, f := range accepted {
 		byShot[f.Shot.ID] = f
 	}
+	// Each band is registered onto the reference grid once, and that
+	// value shared by every derivative that reads it (recipe.Builder.Record:
+	// each recipe still holds its own warp step). The reference itself is
+	// not warped.
+	var wmu sync.Mutex
+	warped := map[string]*camera.Frame{}
+	warpOf := func(shot string, p json.RawMessage) (*camera.Frame, map[string]string, error) {
+		wmu.Lock()
+		defer wmu.Unlock()
+		if f, ok := warped[shot]; ok {
+			return f, enhance.OpenCVLibraries(), nil
+		}
+		var w struct {
+			Warp register.Warp `json:"warp"`
+		}
+		if err := json.Unmarshal(p, &w); err != nil {
+			return nil, nil, err
+		}
+		f, _, err := register.Apply(byShot[shot].Image, w.Warp)
+		if err != nil {
+			return nil, nil, err
+		}
+		warped[shot] = f
+		return f, enhance.OpenCVLibraries(), nil
+	}
 	// input adds a band, registered onto the reference grid, to b.
 	input := func(b *recipe.Builder, shot string) (string, error) {
 		f := byShot[shot]
@@ -64,10 +92,17 @@ func (c *Capture) derive(ctx context.Context, l seal.Ledger, accepted []*session
 		if err := b.Note("registration:"+shot, est); err != nil {
 			return "", err
 		}
+		if shot == c.ref.ID {
+			return name, nil
+		}
 		p, _ := json.Marshal(struct {
 			Warp register.Warp `json:"warp"`
 		}{est.Warp})
-		return b.Apply("warp", []string{name}, p)
+		v, libs, err := warpOf(shot, p)
+		if err != nil {
+			return "", fmt.Errorf("capture: registering %s: %w", shot, err)
+		}
+		return b.Record("warp", []string{name}, p, libs, v)
 	}
 	has := func(ids ...string) bool {
 		for _, id := range ids {
@@ -77,7 +112,10 @@ func (c *Capture) derive(ctx context.Context, l seal.Ledger, accepted []*session
 		}
 		return true
 	}
-	var out []Derivative
+	var (
+		omu sync.Mutex
+		out []Derivative
+	)
 	record := func(kind, file string, b *recipe.Builder, value string, m *measure.Result) error {
 		r, body, err := b.Finish(value, file)
 		if err != nil {
@@ -96,89 +134,98 @@ func (c *Capture) derive(ctx context.Context, l seal.Ledger, accepted []*session
 		if err != nil {
 			return fmt.Errorf("capture: recording %s: %w", file, err)
 		}
+		omu.Lock()
 		out = append(out, Derivative{Kind: kind, Exhibit: ex, Recipe: r, Measurement: m})
+		omu.Unlock()
 		return nil
 	}
+	// The derivatives are independent: two at a time, on a kiosk's two
+	// cores. Each job returns the first error it meets.
+	var jobs []func() error
 	for _, shot := range []string{shot415, shot450} {
 		if !has(shot) {
 			continue
 		}
-		b := recipe.NewBuilder("clahe")
-		v, err := input(b, shot)
-		if err != nil {
-			return out, err
-		}
-		if v, err = b.Apply("clahe", []string{v}, nil); err != nil {
-			return out, err
-		}
-		if err := record("clahe", "clahe-"+shot+".png", b, v, nil); err != nil {
-			return out, err
-		}
+		jobs = append(jobs, func() error {
+			b := recipe.NewBuilder("clahe")
+			v, err := input(b, shot)
+			if err != nil {
+				return err
+			}
+			if v, err = b.Apply("clahe", []string{v}, nil); err != nil {
+				return err
+			}
+			return record("clahe", "clahe-"+shot+".png", b, v, nil)
+		})
 	}
 	if has(shot450, shot850) {
-		b := recipe.NewBuilder("ratio")
-		num, err := input(b, shot450)
-		if err != nil {
-			return out, err
-		}
-		den, err := input(b, shot850)
-		if err != nil {
-			return out, err
-		}
-		// Compare radiances, not counts: correct for the two exposures.
-		n, d := byShot[shot450].Applied, byShot[shot850].Applied
-		p, _ := json.Marshal(enhance.RatioParams{Gain: (d.Exposure.Seconds() * d.Gain) / (n.Exposure.Seconds() * n.Gain)})
-		v, err := b.Apply("ratio", []string{num, den}, p)
-		if err != nil {
-			return out, err
-		}
-		if err := record("ratio", "ratio-450-850.png", b, v, nil); err != nil {
-			return out, err
-		}
+		jobs = append(jobs, func() error {
+			b := recipe.NewBuilder("ratio")
+			num, err := input(b, shot450)
+			if err != nil {
+				return err
+			}
+			den, err := input(b, shot850)
+			if err != nil {
+				return err
+			}
+			// Compare radiances, not counts: correct for the two exposures.
+			n, d := byShot[shot450].Applied, byShot[shot850].Applied
+			p, _ := json.Marshal(enhance.RatioParams{Gain: (d.Exposure.Seconds() * d.Gain) / (n.Exposure.Seconds() * n.Gain)})
+			v, err := b.Apply("ratio", []string{num, den}, p)
+			if err != nil {
+				return err
+			}
+			return record("ratio", "ratio-450-850.png", b, v, nil)
+		})
 	}
 	if has(shot415, shot450, c.ref.ID) {
-		b := recipe.NewBuilder("composite")
-		var in []string
-		for _, s := range []string{shot415, shot450, c.ref.ID} {
-			v, err := input(b, s)
-			if err != nil {
-				return out, err
+		jobs = append(jobs, func() error {
+			b := recipe.NewBuilder("composite")
+			var in []string
+			for _, s := range []string{shot415, shot450, c.ref.ID} {
+				v, err := input(b, s)
+				if err != nil {
+					return err
+				}
+				in = append(in, v)
 			}
-			in = append(in, v)
-		}
-		v, err := b.Apply("composite", in, nil)
-		if err != nil {
-			return out, err
-		}
-		if err := record("composite", "composite-415-450-"+c.ref.ID+".png", b, v, nil); err != nil {
-			return out, err
-		}
+			v, err := b.Apply("composite", in, nil)
+			if err != nil {
+				return err
+			}
+			return record("composite", "composite-415-450-"+c.ref.ID+".png", b, v, nil)
+		})
 	}
 	// The bruise outline: measured on the blue band (against the infrared
-	// one where there is one), with the scale found on the reference.
+	// one where there is one), with the scale found on the reference. No
+	// scale found, no measurement: the quality gates have said so.
 	band := shot450
 	if !has(band) {
 		band = shot415
 	}
 	if has(band) {
-		sc, err := scale.Find(byShot[c.ref.ID].Image, scale.Geometry{})
-		if err == nil {
+		jobs = append(jobs, func() error {
+			sc, err := scale.Find(byShot[c.ref.ID].Image, scale.Geometry{})
+			if err != nil {
+				return nil
+			}
 			b := recipe.NewBuilder("outline")
 			in := []string{}
 			v, err := input(b, band)
 			if err != nil {
-				return out, err
+				return err
 			}
 			in = append(in, v)
 			if has(shot850) {
 				v, err := input(b, shot850)
 				if err != nil {
-					return out, err
+					return err
 				}
 				in = append(in, v)
 			}
 			if err := b.Note("scale", sc); err != nil {
-				return out, err
+				return err
 			}
 			// Measure at about 0.23 mm per pixel whatever the sensor:
 			// finer only adds noise to the outline, coarser loses small
@@ -187,24 +234,61 @@ func (c *Capture) derive(ctx context.Context, l seal.Ledger, accepted []*session
 			p, _ := json.Marshal(measure.Params{MMPerPixel: sc.MMPerPixel, Reduce: reduce, Exclude: [][]image.Point{sc.Outline(scale.Geometry{})}})
 			m, err := b.Apply("measure", in, p)
 			if err != nil {
-				return out, fmt.Errorf("capture: measuring %s: %w", band, err)
+				return fmt.Errorf("capture: measuring %s: %w", band, err)
 			}
 			res := b.Value(m).(*measure.Result)
 			if err := b.Note("bruises", res.Bruises); err != nil {
-				return out, err
+				return err
 			}
 			pv, err := b.Apply("preview", []string{in[0]}, nil)
 			if err != nil {
-				return out, err
+				return err
 			}
 			ov, err := b.Apply("overlay", []string{m, pv}, nil)
 			if err != nil {
-				return out, err
+				return err
 			}
-			if err := record("outline", "outline-"+band+".png", b, ov, res); err != nil {
-				return out, err
+			return record("outline", "outline-"+band+".png", b, ov, res)
+		})
+	}
+	// Two workers; the first error wins and the rest still finish (what
+	// they recorded stays recorded).
+	work := make(chan func() error)
+	errs := make(chan error, len(jobs))
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				errs <- j()
 			}
+		}()
+	}
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- j
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return out, err
 		}
 	}
+	if err := ctx.Err(); err != nil {
+		return out, err
+	}
+	// In a fixed order whatever finished first.
+	order := map[string]int{"clahe": 0, "ratio": 1, "composite": 2, "outline": 3}
+	sort.SliceStable(out, func(i, j int) bool {
+		if order[out[i].Kind] != order[out[j].Kind] {
+			return order[out[i].Kind] < order[out[j].Kind]
+		}
+		return out[i].Exhibit.Blobs[0].Name < out[j].Exhibit.Blobs[0].Name
+	})
 	return out, nil
 }

@@ -50,7 +50,7 @@ func build(t *testing.T) (*Recipe, []byte, originals) {
 	var names []string
 	for i, name := range []string{"450-orange", "850-irpass"} {
 		f := testFrame(i)
-		orig, err := encode(f)
+		orig, err := encode(f, "default")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,14 +139,14 @@ func TestRunReproduces(t *testing.T) {
 var parseCases = []struct {
 	name, in, want string // want "" accepts
 }{
-	{"minimal", `{"format":"exhibit-recipe v1","kind":"clahe","inputs":[{"name":"a","exhibit":"e","ref":"JS/1","sha256":"` + strings.Repeat("ab", 32) + `"}],"steps":[{"op":"clahe","in":["a"],"out":"v1","params":{},"libraries":{}}],"output":{"value":"v1","name":"x.png","mediaType":"image/png"},"go":"go1.26"}`, ""},
+	{"minimal", `{"format":"exhibit-recipe v1","kind":"clahe","inputs":[{"name":"a","exhibit":"e","ref":"JS/1","sha256":"` + strings.Repeat("ab", 32) + `"}],"steps":[{"op":"clahe","in":["a"],"out":"v1","params":{},"libraries":{}}],"output":{"value":"v1","name":"x.png","mediaType":"image/png","compression":"none"},"go":"go1.26"}`, ""},
 	{"not-json", `{`, "recipe"},
-	{"other-format", `{"format":"exhibit-recipe v2","kind":"","inputs":[],"steps":[],"output":{"value":"","name":"","mediaType":""},"go":""}`, "format"},
+	{"other-format", `{"format":"exhibit-recipe v2","kind":"","inputs":[],"steps":[],"output":{"value":"","name":"","mediaType":"","compression":""},"go":""}`, "format"},
 	{"unknown-member", `{"format":"exhibit-recipe v1","extra":1}`, "unknown"},
-	{"unknown-op", `{"format":"exhibit-recipe v1","kind":"x","inputs":[{"name":"a","exhibit":"e","ref":"JS/1","sha256":"` + strings.Repeat("ab", 32) + `"}],"steps":[{"op":"sharpen","in":["a"],"out":"v1","params":{},"libraries":{}}],"output":{"value":"v1","name":"x.png","mediaType":"image/png"},"go":""}`, "unknown operation"},
-	{"reads-before-made", `{"format":"exhibit-recipe v1","kind":"x","inputs":[{"name":"a","exhibit":"e","ref":"JS/1","sha256":"` + strings.Repeat("ab", 32) + `"}],"steps":[{"op":"clahe","in":["b"],"out":"v1","params":{},"libraries":{}}],"output":{"value":"v1","name":"x.png","mediaType":"image/png"},"go":""}`, "before it is made"},
-	{"bad-digest", `{"format":"exhibit-recipe v1","kind":"x","inputs":[{"name":"a","exhibit":"e","ref":"JS/1","sha256":"xyz"}],"steps":[],"output":{"value":"a","name":"x.png","mediaType":"image/png"},"go":""}`, "sha256"},
-	{"output-not-made", `{"format":"exhibit-recipe v1","kind":"x","inputs":[],"steps":[],"output":{"value":"zz","name":"x.png","mediaType":"image/png"},"go":""}`, "output"},
+	{"unknown-op", `{"format":"exhibit-recipe v1","kind":"x","inputs":[{"name":"a","exhibit":"e","ref":"JS/1","sha256":"` + strings.Repeat("ab", 32) + `"}],"steps":[{"op":"sharpen","in":["a"],"out":"v1","params":{},"libraries":{}}],"output":{"value":"v1","name":"x.png","mediaType":"image/png","compression":"none"},"go":""}`, "unknown operation"},
+	{"reads-before-made", `{"format":"exhibit-recipe v1","kind":"x","inputs":[{"name":"a","exhibit":"e","ref":"JS/1","sha256":"` + strings.Repeat("ab", 32) + `"}],"steps":[{"op":"clahe","in":["b"],"out":"v1","params":{},"libraries":{}}],"output":{"value":"v1","name":"x.png","mediaType":"image/png","compression":"none"},"go":""}`, "before it is made"},
+	{"bad-digest", `{"format":"exhibit-recipe v1","kind":"x","inputs":[{"name":"a","exhibit":"e","ref":"JS/1","sha256":"xyz"}],"steps":[],"output":{"value":"a","name":"x.png","mediaType":"image/png","compression":"none"},"go":""}`, "sha256"},
+	{"output-not-made", `{"format":"exhibit-recipe v1","kind":"x","inputs":[],"steps":[],"output":{"value":"zz","name":"x.png","mediaType":"image/png","compression":"none"},"go":""}`, "output"},
 	{"duplicate-member", `{"format":"exhibit-recipe v1","format":"exhibit-recipe v1"}`, "duplicate"},
 }
 
