@@ -53,7 +53,8 @@ RACE_PKGS := \
 	./internal/streamtest \
 	./api/web \
 	./imaging/capture \
-	./api/kiosk
+	./api/kiosk \
+	./imaging/imagingtest
 
 # Everything CI runs: formatting, vet, every package built (cgo ones included),
 # the bundle verifier built without cgo for other platforms, the bench/tessera

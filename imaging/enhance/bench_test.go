@@ -8,6 +8,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/camera"
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
+	"github.com/exhibit-forensics/exhibit/imaging/imagingtest"
 )
 
 // fullBands are 12 MP frames (4000 × 3000, the rig's sensor) of the default
@@ -18,9 +19,9 @@ var fullBands = sync.OnceValues(func() (map[string]*camera.Frame, error) {
 		return nil, err
 	}
 	m := map[string]*camera.Frame{}
-	m["415y"] = simFrame(tb{}, sc, light.Band415, light.FilterYellow, 1)
-	m["450o"] = simFrame(tb{}, sc, light.Band450, light.FilterOrange, 2)
-	m["850"] = simFrame(tb{}, sc, light.Band850, light.FilterNone, 3)
+	m["415y"] = imagingtest.SimFrame(tb{}, sc, light.Band415, light.FilterYellow, 1)
+	m["450o"] = imagingtest.SimFrame(tb{}, sc, light.Band450, light.FilterOrange, 2)
+	m["850"] = imagingtest.SimFrame(tb{}, sc, light.Band850, light.FilterNone, 3)
 	return m, nil
 })
 

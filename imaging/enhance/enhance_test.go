@@ -21,6 +21,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/camera"
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
+	"github.com/exhibit-forensics/exhibit/imaging/imagingtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden.txt from this run")
@@ -42,7 +43,7 @@ var bands = sync.OnceValues(func() (map[string]*camera.Frame, error) {
 		{"450o", light.Band450, light.FilterOrange},
 		{"850", light.Band850, light.FilterNone},
 	} {
-		m[bf.name] = simFrame(tb{}, sc, bf.b, bf.f, uint64(100+i))
+		m[bf.name] = imagingtest.SimFrame(tb{}, sc, bf.b, bf.f, uint64(100+i))
 	}
 	return m, nil
 })

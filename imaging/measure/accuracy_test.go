@@ -13,6 +13,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
+	"github.com/exhibit-forensics/exhibit/imaging/imagingtest"
 )
 
 // The accuracy runs: every skin group 1–6 × scene seeds 1–3, four bruises
@@ -84,9 +85,9 @@ var accuracyRuns = sync.OnceValues(func() ([]outcome, error) {
 			for _, p := range tr.Scale.OutlinePx {
 				scale = append(scale, image.Pt(int(math.Round(p[0])), int(math.Round(p[1]))))
 			}
-			ref := simFrame(tb{}, sc, light.Band850, light.FilterIRPass, 100*seed)
+			ref := imagingtest.SimFrame(tb{}, sc, light.Band850, light.FilterIRPass, 100*seed)
 			for bi, bc := range accuracyBands {
-				f := simFrame(tb{}, sc, bc.b, bc.f, 100*seed+uint64(bi)+1)
+				f := imagingtest.SimFrame(tb{}, sc, bc.b, bc.f, 100*seed+uint64(bi)+1)
 				for _, mode := range accuracyModes {
 					r := ref
 					if mode == modeAlone {

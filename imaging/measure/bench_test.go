@@ -9,6 +9,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/camera"
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
+	"github.com/exhibit-forensics/exhibit/imaging/imagingtest"
 )
 
 // benchFrames are 12 MP frames (4000 × 3000, the rig's sensor) of the
@@ -20,8 +21,8 @@ var benchFrames = sync.OnceValues(func() ([2]*camera.Frame, error) {
 		return [2]*camera.Frame{}, err
 	}
 	return [2]*camera.Frame{
-		simFrame(tb{}, sc, light.Band450, light.FilterOrange, 1),
-		simFrame(tb{}, sc, light.Band850, light.FilterIRPass, 2),
+		imagingtest.SimFrame(tb{}, sc, light.Band450, light.FilterOrange, 1),
+		imagingtest.SimFrame(tb{}, sc, light.Band850, light.FilterIRPass, 2),
 	}, nil
 })
 

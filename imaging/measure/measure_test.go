@@ -19,6 +19,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
 	"github.com/exhibit-forensics/exhibit/imaging/enhance"
+	"github.com/exhibit-forensics/exhibit/imaging/imagingtest"
 )
 
 var pictures = flag.String("pictures", "", "write the golden scene's overlay as a PNG into this directory, to look at")
@@ -166,8 +167,8 @@ func small(t *testing.T) (*scene.Scene, *camera.Frame, *camera.Frame, Params) {
 	for _, p := range tr.Scale.OutlinePx {
 		scale = append(scale, image.Pt(int(math.Round(p[0])), int(math.Round(p[1]))))
 	}
-	band := simFrame(t, sc, light.Band450, light.FilterOrange, 71)
-	ref := simFrame(t, sc, light.Band850, light.FilterIRPass, 72)
+	band := imagingtest.SimFrame(t, sc, light.Band450, light.FilterOrange, 71)
+	ref := imagingtest.SimFrame(t, sc, light.Band850, light.FilterIRPass, 72)
 	return sc, band, ref, Params{MMPerPixel: tr.Geometry.MMPerPixel, Reduce: 1, Exclude: [][]image.Point{scale}}
 }
 

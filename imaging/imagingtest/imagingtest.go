@@ -1,4 +1,11 @@
-package enhance
+// Package imagingtest renders single frames of the simulated scene for the
+// tests of imaging/enhance and imaging/measure: the scene
+// (devices/rigsim/scene) seen by the real camera simulator
+// (devices/camera/camsim) under one settled band and filter, with no hand
+// motion, on a fake clock, exposed as a photographer's profile would expose
+// unbruised skin. imaging/scale/scaletest is its counterpart for scale and
+// quality tests, which need hand motion and over-exposure.
+package imagingtest
 
 import (
 	"context"
@@ -19,10 +26,10 @@ type steadyLight struct{ e lightsim.Emission }
 
 func (l steadyLight) EmissionAt(time.Time) lightsim.Emission { return l.e }
 
-// exposureFor is the exposure and gain that fill the sensor's well to
+// ExposureFor is the exposure and gain that fill the sensor's well to
 // half on unbruised skin, as a photographer's profile would: exposure
 // first, up to the sensor's limit, then gain.
-func exposureFor(b light.Band, f light.Filter, group int) camsim.Request {
+func ExposureFor(b light.Band, f light.Filter, group int) camsim.Request {
 	sn := camsim.DefaultSensor
 	sec := 0.5 * sn.FullWell / (sn.PhotonFlux * scene.Brightness(b, f, group))
 	gain := 1.0
@@ -32,10 +39,10 @@ func exposureFor(b light.Band, f light.Filter, group int) camsim.Request {
 	return camsim.Request{Exposure: time.Duration(sec * float64(time.Second)), Gain: gain}
 }
 
-// simFrame captures one frame of sc lit by band b through filter f with
+// SimFrame captures one frame of sc lit by band b through filter f with
 // the real camera simulator (noise, exposure, gain; no hand motion), on a
 // fake clock. The noise depends on seed only.
-func simFrame(t testing.TB, sc *scene.Scene, b light.Band, f light.Filter, seed uint64) *camera.Frame {
+func SimFrame(t testing.TB, sc *scene.Scene, b light.Band, f light.Filter, seed uint64) *camera.Frame {
 	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC))
 	sn := camsim.DefaultSensor
@@ -45,7 +52,7 @@ func simFrame(t testing.TB, sc *scene.Scene, b light.Band, f light.Filter, seed 
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := exposureFor(b, f, sc.Skin())
+	req := ExposureFor(b, f, sc.Skin())
 	type result struct {
 		f   *camsim.Frame
 		err error
