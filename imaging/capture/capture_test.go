@@ -3,7 +3,6 @@ package capture_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim"
+	"github.com/exhibit-forensics/exhibit/devices/rigsim/rigtest"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
 	"github.com/exhibit-forensics/exhibit/imaging/capture"
 	"github.com/exhibit-forensics/exhibit/imaging/profile"
@@ -59,23 +59,9 @@ func TestShots(t *testing.T) {
 func TestCaptureAgainstRig(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	r, err := rigsim.Start(ctx, rigsim.Config{Seed: 5, LightLink: filepath.Join(t.TempDir(), "light"),
-		Scene:       scene.Config{Width: 800, Height: 600, Skin: 3},
-		LightFaults: lightsim.Faults{InterlockOpen: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ld, err := light.Open(ctx, light.Config{Path: r.LightLink()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ld.Close()
-	cam, err := netcam.Open(ctx, netcam.Config{URL: r.CameraURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
+	rig := rigtest.Start(t, rigsim.Config{Seed: 5, Scene: scene.Config{Width: 800, Height: 600, Skin: 3},
+		LightFaults: lightsim.Faults{InterlockOpen: true}}, netcam.Config{})
+	r, ld, cam := rig.Sim, rig.Light, rig.Camera
 	l, err := datadir.Init(ctx, t.TempDir(), "Jo Smith", "JS", datadir.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package quality_test
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim"
+	"github.com/exhibit-forensics/exhibit/devices/rigsim/rigtest"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
 	"github.com/exhibit-forensics/exhibit/imaging/quality"
 )
@@ -25,22 +25,8 @@ func TestGatesThroughTheRealDrivers(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r, err := rigsim.Start(ctx, rigsim.Config{LightLink: filepath.Join(t.TempDir(), "light-engine"), Seed: 42,
-		Scene: scene.Config{Width: 2000, Height: 1500, Skin: 5, TiltDeg: 14, TiltAxisDeg: 20}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ld, err := light.Open(ctx, light.Config{Path: r.LightLink()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ld.Close()
-	cam, err := netcam.Open(ctx, netcam.Config{URL: r.CameraURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
+	rig := rigtest.Start(t, rigsim.Config{Seed: 42, Scene: scene.Config{Width: 2000, Height: 1500, Skin: 5, TiltDeg: 14, TiltAxisDeg: 20}}, netcam.Config{})
+	ld, cam := rig.Light, rig.Camera
 
 	shoot := func(b light.Band, f light.Filter, exposure time.Duration) *camera.Frame {
 		t.Helper()
@@ -79,7 +65,7 @@ func TestGatesThroughTheRealDrivers(t *testing.T) {
 			t.Errorf("%s: %v, want %v", f.Gate, f.Level, want[f.Gate])
 		}
 	}
-	truth := r.Scene.Truth()
+	truth := rig.Sim.Scene.Truth()
 	if sc == nil {
 		t.Fatal("no scale")
 	}

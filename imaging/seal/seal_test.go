@@ -20,6 +20,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim"
+	"github.com/exhibit-forensics/exhibit/devices/rigsim/rigtest"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
 	"github.com/exhibit-forensics/exhibit/imaging/seal"
 	"github.com/exhibit-forensics/exhibit/imaging/session"
@@ -38,23 +39,8 @@ var photographer = chain.Person{ID: "jsmith", Name: "Jo Smith", Role: "photograp
 // devices starts the simulated rig and opens the real drivers on it.
 func devices(t *testing.T, seed uint64) (*light.Dev, *netcam.Dev) {
 	t.Helper()
-	r, err := rigsim.Start(context.Background(), rigsim.Config{Seed: seed, LightLink: filepath.Join(t.TempDir(), "light"),
-		Scene: scene.Config{Width: 640, Height: 480, Skin: 6}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	ld, err := light.Open(context.Background(), light.Config{Path: r.LightLink()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ld.Close() })
-	cam, err := netcam.Open(context.Background(), netcam.Config{URL: r.CameraURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cam.Close() })
-	return ld, cam
+	r := rigtest.Start(t, rigsim.Config{Seed: seed, Scene: scene.Config{Width: 640, Height: 480, Skin: 6}}, netcam.Config{})
+	return r.Light, r.Camera
 }
 
 func newLedger(t *testing.T) (*ledger.Ledger, string) {

@@ -3,7 +3,6 @@ package session_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/light/lightsim"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim"
+	"github.com/exhibit-forensics/exhibit/devices/rigsim/rigtest"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
 	"github.com/exhibit-forensics/exhibit/imaging/session"
 )
@@ -22,36 +22,14 @@ import (
 // guard bounds waits that must end; it is not a timing assertion.
 const guard = 30 * time.Second
 
-// rig is the simulated rig with the real drivers open on it.
-type rig struct {
-	sim   *rigsim.Rig
-	light *light.Dev
-	cam   *netcam.Dev
-}
-
-func startRig(t *testing.T, cfg rigsim.Config, cam netcam.Config) *rig {
+// startRig starts the rig (a small scene unless cfg says otherwise) with
+// the real drivers open on it.
+func startRig(t *testing.T, cfg rigsim.Config, cam netcam.Config) *rigtest.Rig {
 	t.Helper()
-	cfg.LightLink = filepath.Join(t.TempDir(), "light-engine")
 	if cfg.Scene == (scene.Config{}) {
 		cfg.Scene = scene.Config{Width: 640, Height: 480, Skin: 5}
 	}
-	r, err := rigsim.Start(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	ld, err := light.Open(context.Background(), light.Config{Path: r.LightLink()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ld.Close() })
-	cam.URL = r.CameraURL()
-	cd, err := netcam.Open(context.Background(), cam)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cd.Close() })
-	return &rig{sim: r, light: ld, cam: cd}
+	return rigtest.Start(t, cfg, cam)
 }
 
 // shots is a short injury capture: white, violet and blue behind their
@@ -63,9 +41,9 @@ var shots = []session.Shot{
 	{ID: "850-ir", Label: "Infrared 850 nm, IR-pass filter", Band: light.Band850, Filter: light.FilterIRPass, Level: 100, Settings: camera.Settings{Exposure: 10 * time.Millisecond, Gain: 2}},
 }
 
-func newSession(t *testing.T, r *rig, mod func(*session.Config)) *session.Session {
+func newSession(t *testing.T, r *rigtest.Rig, mod func(*session.Config)) *session.Session {
 	t.Helper()
-	cfg := session.Config{Light: r.light, Camera: r.cam, SettlePoll: 2 * time.Millisecond}
+	cfg := session.Config{Light: r.Light, Camera: r.Camera, SettlePoll: 2 * time.Millisecond}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -83,9 +61,9 @@ func ctxGuard(t *testing.T) context.Context {
 }
 
 // lightIsOff fails the test unless the simulated engine is dark.
-func lightIsOff(t *testing.T, r *rig) {
+func lightIsOff(t *testing.T, r *rigtest.Rig) {
 	t.Helper()
-	if e := r.sim.Light.Emission(); e.On {
+	if e := r.Sim.Light.Emission(); e.On {
 		t.Errorf("the light is still on after the capture: %+v", e)
 	}
 }
@@ -107,7 +85,7 @@ func TestRunAgainstRig(t *testing.T) {
 			defer mu.Unlock()
 			// The emission at keep time is still this shot's: the next
 			// shot has not begun.
-			if e := r.sim.Light.Emission(); e.Band != f.Shot.Band || e.Filter != f.Shot.Filter {
+			if e := r.Sim.Light.Emission(); e.Band != f.Shot.Band || e.Filter != f.Shot.Filter {
 				t.Errorf("keep of %s while the engine shows %v/%v", f.Shot.ID, e.Band, e.Filter)
 			}
 			kept = append(kept, f.Shot.ID)
@@ -305,7 +283,7 @@ func TestRetakeKeepsRejected(t *testing.T) {
 func TestRunRefusesBadShots(t *testing.T) {
 	r := startRig(t, rigsim.Config{Seed: 13}, netcam.Config{})
 	s := newSession(t, r, nil)
-	before := r.sim.Light.Stats().Commands
+	before := r.Sim.Light.Stats().Commands
 	bad := []session.Shot{shots[0], shots[0]}
 	var se *session.ShotError
 	if err := s.Run(ctxGuard(t), bad); !errors.As(err, &se) || se.Step != "check" {
@@ -316,7 +294,7 @@ func TestRunRefusesBadShots(t *testing.T) {
 	if err := s.Run(ctxGuard(t), []session.Shot{zero}); !errors.As(err, &se) || se.Step != "check" {
 		t.Fatalf("level 0: %v", err)
 	}
-	if n := r.sim.Light.Stats().Commands - before; n != 0 {
+	if n := r.Sim.Light.Stats().Commands - before; n != 0 {
 		t.Errorf("%d commands reached the engine", n)
 	}
 }

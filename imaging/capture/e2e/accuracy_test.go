@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +12,8 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
-	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim"
+	"github.com/exhibit-forensics/exhibit/devices/rigsim/rigtest"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
 	"github.com/exhibit-forensics/exhibit/imaging/capture"
 	"github.com/exhibit-forensics/exhibit/imaging/profile"
@@ -130,21 +129,8 @@ func run(t *testing.T, p profile.Profile, sc scene.Config) (*capture.Result, sce
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	r, err := rigsim.Start(ctx, rigsim.Config{Seed: sc.Seed, LightLink: filepath.Join(t.TempDir(), "light"), Scene: sc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	ld, err := light.Open(ctx, light.Config{Path: r.LightLink()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ld.Close()
-	cam, err := netcam.Open(ctx, netcam.Config{URL: r.CameraURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cam.Close()
+	rig := rigtest.Start(t, rigsim.Config{Seed: sc.Seed, Scene: sc}, netcam.Config{})
+	r, ld, cam := rig.Sim, rig.Light, rig.Camera
 	l, err := datadir.Init(ctx, t.TempDir(), "Jo Smith", "JS", datadir.Options{})
 	if err != nil {
 		t.Fatal(err)
