@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -23,8 +22,8 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/devices/camera"
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
-	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim"
+	"github.com/exhibit-forensics/exhibit/devices/rigsim/rigtest"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
 )
 
@@ -59,22 +58,8 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	rig, err := rigsim.Start(ctx, rigsim.Config{Seed: 11, LightLink: filepath.Join(t.TempDir(), "light"),
-		Scene: scene.Config{Width: 640, Height: 480, Skin: 5}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rig.Close() })
-	ld, err := light.Open(ctx, light.Config{Path: rig.LightLink()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ld.Close() })
-	cam, err := netcam.Open(ctx, netcam.Config{URL: rig.CameraURL()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cam.Close() })
+	r := rigtest.Start(t, rigsim.Config{Seed: 11, Scene: scene.Config{Width: 640, Height: 480, Skin: 5}}, netcam.Config{})
+	rig, ld, cam := r.Sim, r.Light, r.Camera
 	data := t.TempDir()
 	l, err := datadir.Init(ctx, data, "Jo Smith", "JS", datadir.Options{})
 	if err != nil {

@@ -2,13 +2,12 @@ package profile
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
-	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim"
+	"github.com/exhibit-forensics/exhibit/devices/rigsim/rigtest"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
 )
 
@@ -34,22 +33,8 @@ func TestRigDrivers(t *testing.T) {
 	const lineTime = 14800 * time.Nanosecond
 	frames := make([][7]exposure, len(p.Shots))
 	for _, g := range []int{1, 6} {
-		rig, err := rigsim.Start(ctx, rigsim.Config{LightLink: filepath.Join(t.TempDir(), "light-engine"), Seed: 10,
-			Scene: scene.Config{Skin: g, Width: 1000, Height: 750, MaxLayers: 2}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer rig.Close()
-		ld, err := light.Open(ctx, light.Config{Path: rig.LightLink()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ld.Close()
-		cam, err := netcam.Open(ctx, netcam.Config{URL: rig.CameraURL()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer cam.Close()
+		r := rigtest.Start(t, rigsim.Config{Seed: 10, Scene: scene.Config{Skin: g, Width: 1000, Height: 750, MaxLayers: 2}}, netcam.Config{})
+		ld, cam := r.Light, r.Camera
 		for i, s := range p.Shots {
 			for _, err := range []error{ld.SetBand(ctx, s.Band), ld.SetFilter(ctx, s.Filter), ld.SetLevel(ctx, s.Level), ld.On(ctx)} {
 				if err != nil {
@@ -75,7 +60,7 @@ func TestRigDrivers(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", s.ID, err)
 			}
-			frames[i][g] = measure(rig.Scene, f.Pix, f.Width, f.Height, [2]int{})
+			frames[i][g] = measure(r.Sim.Scene, f.Pix, f.Width, f.Height, [2]int{})
 		}
 		if err := ld.Off(ctx); err != nil {
 			t.Fatal(err)
