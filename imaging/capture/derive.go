@@ -231,7 +231,13 @@ func (c *Capture) derive(ctx context.Context, l seal.Ledger, accepted []*session
 			// finer only adds noise to the outline, coarser loses small
 			// bruises.
 			reduce := max(1, int(math.Round(0.23/sc.MMPerPixel)))
-			p, _ := json.Marshal(measure.Params{MMPerPixel: sc.MMPerPixel, Reduce: reduce, Exclude: [][]image.Point{sc.Outline(scale.Geometry{})}})
+			exclude := [][]image.Point{sc.Outline(scale.Geometry{})}
+			for _, shot := range []string{band, shot850} {
+				if has(shot) {
+					exclude = append(exclude, border(byShot[shot].Image, regs[shot].Warp)...)
+				}
+			}
+			p, _ := json.Marshal(measure.Params{MMPerPixel: sc.MMPerPixel, Reduce: reduce, Exclude: exclude})
 			m, err := b.Apply("measure", in, p)
 			if err != nil {
 				return fmt.Errorf("capture: measuring %s: %w", band, err)
@@ -291,4 +297,28 @@ func (c *Capture) derive(ctx context.Context, l seal.Ledger, accepted []*session
 		return out[i].Exhibit.Blobs[0].Name < out[j].Exhibit.Blobs[0].Name
 	})
 	return out, nil
+}
+
+// border returns the strips along the edges of a band registered with w
+// that may hold pixels from outside the band (0, invalid in the warp's
+// mask): a measurement must not take their darkness for a bruise. The width
+// is a bound on how far w moves any pixel of the frame, plus two pixels
+// for the bilinear kernel.
+func border(f *camera.Frame, w register.Warp) [][]image.Point {
+	wd, ht := float64(f.Width), float64(f.Height)
+	move := 0.0
+	for _, p := range [][2]float64{{0, 0}, {wd, 0}, {0, ht}, {wd, ht}} {
+		x := w[0][0]*p[0] + w[0][1]*p[1] + w[0][2]
+		y := w[1][0]*p[0] + w[1][1]*p[1] + w[1][2]
+		move = math.Max(move, math.Max(math.Abs(x-p[0]), math.Abs(y-p[1])))
+	}
+	if move == 0 {
+		return nil
+	}
+	m := int(math.Ceil(move)) + 2
+	W, H := f.Width, f.Height
+	rect := func(x0, y0, x1, y1 int) []image.Point {
+		return []image.Point{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}}
+	}
+	return [][]image.Point{rect(0, 0, W, m), rect(0, H-m, W, H), rect(0, 0, m, H), rect(W-m, 0, W, H)}
 }

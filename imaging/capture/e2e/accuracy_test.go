@@ -41,7 +41,7 @@ func TestAccuracyEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	total, allFound, within := 0, 0, 0
+	total, allFound, within, falses := 0, 0, 0, 0
 	var table strings.Builder
 	fmt.Fprintf(&table, "| skin | seed | mm/px error | bruises found | worst area error | worst axis error |\n|---|---|---|---|---|---|\n")
 	for skin := 1; skin <= 6; skin++ {
@@ -97,9 +97,23 @@ func TestAccuracyEndToEnd(t *testing.T) {
 				within++
 			}
 		}
+		// Nothing outlined that is not a bruise: every measured region
+		// lies on one of the scene's bruises.
+		for _, b := range outline.Measurement.Bruises {
+			on := false
+			for _, tb := range truth.Bruises {
+				if math.Hypot(b.CentroidPx[0]-tb.CentrePx[0], b.CentroidPx[1]-tb.CentrePx[1]) <= tb.MajorMM/truth.Geometry.MMPerPixel {
+					on = true
+				}
+			}
+			if !on {
+				t.Errorf("skin %d: outlined something that is not a bruise: %s at %.0f,%.0f", skin, b, b.CentroidPx[0], b.CentroidPx[1])
+				falses++
+			}
+		}
 		fmt.Fprintf(&table, "| %d | %d | %+.2f %% | %d of %d | %+.1f %% | %.1f %% |\n", skin, seed, 100*mmErr, found, len(truth.Bruises), 100*worstArea, 100*worstAxis)
 	}
-	t.Logf("end to end, injury-standard@1 at 2000×1500: %d of %d bruises found, %d within ±10 %% of their area\n%s", allFound, total, within, table.String())
+	t.Logf("end to end, injury-standard@1 at 2000×1500: %d of %d bruises found, %d within ±10 %% of their area, %d false outlines\n%s", allFound, total, within, falses, table.String())
 	if allFound < total-1 {
 		t.Errorf("%d of %d bruises found", allFound, total)
 	}
