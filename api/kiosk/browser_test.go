@@ -105,6 +105,12 @@ func TestBrowserJourney(t *testing.T) {
 	webtest.Do(t, ctx, "the page moves on to the review by itself", chromedp.WaitVisible(chromedp.CSS("#review")))
 	webtest.Do(t, ctx, "thumbnails load", chromedp.WaitVisible(chromedp.CSS("#band-450-orange img")))
 	webtest.Shoot(t, ctx, dir, "08-review.png")
+	// Every band shows what the quality gates found.
+	checks, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.querySelectorAll('.review:not(.aside) figure.band').length,
+		document.querySelectorAll('.review:not(.aside) [id^=checks-]').length]`))
+	if err != nil || checks[0] == 0 || checks[0] != checks[1] {
+		t.Errorf("review: %v bands and gate results (%v)", checks, err)
+	}
 	webtest.TouchTargets(t, ctx, "review page")
 
 	webtest.Do(t, ctx, "retake the violet picture",

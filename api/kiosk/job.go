@@ -15,6 +15,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/imaging/capture"
 	"github.com/exhibit-forensics/exhibit/imaging/profile"
+	"github.com/exhibit-forensics/exhibit/imaging/quality"
 	"github.com/exhibit-forensics/exhibit/imaging/seal"
 	"github.com/exhibit-forensics/exhibit/imaging/session"
 )
@@ -83,7 +84,17 @@ type frameView struct {
 	Rejected string // reason it was set aside; "" if current
 	Why      string // reason for this retake
 	Ref      string // exhibit reference, once recorded
-	frame    *session.Frame
+	// Checks are the quality gates' warnings and failures on the frame,
+	// in the photographer's words; Checked is set once the gates ran.
+	Checks  []checkView
+	Checked bool
+	frame   *session.Frame
+}
+
+// checkView is one quality gate's verdict, for the review page.
+type checkView struct {
+	Level   string // "warn" or "fail"
+	Message string
 }
 
 // jobView is what the capture pages see.
@@ -267,6 +278,16 @@ func (k *Kiosk) settle(j *job, op string, cp *capture.Capture, err error) {
 			fv := frameView{N: i, ShotID: f.Shot.ID, Label: f.Shot.Label, Attempt: f.Attempt, Rejected: f.Rejected, Why: f.Why, frame: f}
 			if ex, ok := cp.Picture(f); ok {
 				fv.Ref = ex.Ref
+				// The gates ran while later shots were taken; waiting
+				// here is at most a fraction of a second.
+				if fs, err := cp.Findings(context.Background(), f); err == nil {
+					fv.Checked = true
+					for _, fd := range fs {
+						if fd.Level != quality.OK {
+							fv.Checks = append(fv.Checks, checkView{Level: fd.Level.String(), Message: fd.Message})
+						}
+					}
+				}
 			}
 			frames = append(frames, fv)
 			if t, ok := have[f]; ok {
