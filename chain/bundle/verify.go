@@ -504,6 +504,7 @@ func (v *verifier) index(idx *Index, files map[string]bool, byHash map[chain.Has
 			}
 		}
 		v.originals(ie, chainRecs[0], payloadListed)
+		v.members(ie, chainRecs, byHash)
 		last := chainRecs[len(chainRecs)-1]
 		exp := last.Statement.Predicate.Export
 		if last.Kind != chain.KindExported || exp == nil || exp.Bundle != v.base || exp.Case != idx.Case {
@@ -548,6 +549,31 @@ func (v *verifier) index(idx *Index, files map[string]bool, byHash map[chain.Has
 		}
 	}
 	v.custody(byHash, exportRecs)
+}
+
+// members checks every sealed record of an image set against the pictures
+// it names (docs/records.md, "Pictures"): each member's record is in the
+// bundle and is the first record of an image exhibit that is part of this
+// set, with that reference and shot.
+func (v *verifier) members(ie IndexExhibit, recs []*chain.Record, byHash map[chain.Hash]*loaded) {
+	for _, r := range recs {
+		for i, m := range r.Statement.Predicate.Members {
+			l := byHash[m.Record]
+			if l == nil {
+				v.add(RecordPath(r.Hash), r.Hash.String(), "image set %s: member %d (%s, shot %s) names a record that is not in this bundle", ie.Ref, i+1, m.Ref, m.Shot)
+				continue
+			}
+			p := l.rec.Statement.Predicate
+			switch {
+			case p.Seq != 1 || p.Exhibit == nil || p.Exhibit.ID != m.ID || p.Exhibit.Ref != m.Ref || p.Exhibit.Kind != chain.ExhibitImage:
+				v.add(RecordPath(r.Hash), r.Hash.String(), "image set %s: member %d is not the first record of picture %s", ie.Ref, i+1, m.Ref)
+			case p.Exhibit.PartOf != ie.ID:
+				v.add(RecordPath(r.Hash), r.Hash.String(), "image set %s: member %s is not part of this set", ie.Ref, m.Ref)
+			case p.Image == nil || p.Image.Shot != m.Shot:
+				v.add(RecordPath(r.Hash), r.Hash.String(), "image set %s: member %s is not a picture of shot %s", ie.Ref, m.Ref, m.Shot)
+			}
+		}
+	}
 }
 
 // derived checks the files Export derives from signed data — the
