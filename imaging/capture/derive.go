@@ -83,11 +83,9 @@ func (c *Capture) derive(ctx context.Context, l seal.Ledger, accepted []*session
 		if !ok {
 			return "", fmt.Errorf("capture: %s was never recorded", shot)
 		}
-		orig, _, err := seal.Original(f)
-		if err != nil {
-			return "", err
-		}
-		name := b.Input(recipe.Input{Name: shot, Exhibit: ex.ID, Ref: ex.Ref, SHA256: chain.Sum(orig).Hex()}, f.Image)
+		// The picture's first subject is its original: its digest is
+		// already known, no need to hash the bytes again.
+		name := b.Input(recipe.Input{Name: shot, Exhibit: ex.ID, Ref: ex.Ref, SHA256: ex.Blobs[0].Hash.Hex()}, f.Image)
 		est := regs[shot]
 		if err := b.Note("registration:"+shot, est); err != nil {
 			return "", err
