@@ -112,6 +112,26 @@ func TestBrowserJourney(t *testing.T) {
 		t.Errorf("review: %v bands and gate results (%v)", checks, err)
 	}
 	webtest.TouchTargets(t, ctx, "review page")
+	// The enhanced view, with the bruise measured on the outline, before
+	// anything is sealed.
+	webtest.Do(t, ctx, "the enhanced view shows the measurement",
+		chromedp.WaitVisible(chromedp.CSS("#measurement")),
+		chromedp.ScrollIntoView(chromedp.CSS("#enhanced")),
+	)
+	loaded, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`Array.from(document.querySelectorAll('.enhanced img')).map(i => i.complete ? i.naturalWidth : -1)`))
+	if err != nil || len(loaded) != 4 {
+		t.Errorf("enhanced view: pictures %v (%v), want 4", loaded, err)
+	}
+	for _, w := range loaded {
+		if w <= 0 {
+			t.Errorf("an enhanced picture did not load: %v", loaded)
+			break
+		}
+	}
+	if got := webtest.Text(t, ctx, "#measurement"); !strings.Contains(got, "mm²") {
+		t.Errorf("measurement says %q", got)
+	}
+	webtest.Shoot(t, ctx, dir, "08b-enhanced.png")
 
 	webtest.Do(t, ctx, "retake the violet picture",
 		chromedp.SendKeys(chromedp.CSS("#reason-415-yellow"), "blurred: she moved"),
@@ -124,6 +144,7 @@ func TestBrowserJourney(t *testing.T) {
 	if got := webtest.Text(t, ctx, "#band-415-yellow"); !strings.Contains(got, "Retake 2") {
 		t.Errorf("retaken band says %q", got)
 	}
+	webtest.Do(t, ctx, "the enhanced view is made again", chromedp.WaitVisible(chromedp.CSS("#measurement")))
 	webtest.Shoot(t, ctx, dir, "09-after-retake.png")
 
 	webtest.Do(t, ctx, "seal", chromedp.Click(chromedp.CSS("#seal")), chromedp.WaitVisible(chromedp.CSS("#sealed")))

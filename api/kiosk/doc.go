@@ -31,7 +31,16 @@
 //     every band, so a dim band looks dim) and box averaging, encoded with
 //     image/png; they are never evidence (github.com/disintegration/imaging,
 //     which DESIGN.md names for previews, is not in go.mod).
-//  7. Seal (Capture.Finish), then the exhibit references.
+//     Once every shot is taken (and again after each retake), the kiosk
+//     makes the enhanced view (Capture.Develop: the bands registered, the
+//     derivatives made in memory, nothing recorded) and shows it under the
+//     bands: the bruise outline drawn on the blue band with each bruise's
+//     area and axes in millimetres, the contrast-enhanced bands and the
+//     composite, shrunk for the screen with disintegration/imaging. If it
+//     cannot be made (the bands will not line up), the review says why and
+//     which band to retake.
+//  7. Accept and seal (Capture.Finish: records the very derivatives the
+//     photographer saw, then seals the set), then the exhibit references.
 //
 // # Nothing is lost by a reload
 //

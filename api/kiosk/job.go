@@ -22,13 +22,14 @@ import (
 
 // Job states.
 const (
-	jobShooting = "shooting" // Begin and Shoot, or Shoot again after a failure
-	jobRetaking = "retaking"
-	jobSealing  = "sealing"
-	jobFailed   = "failed" // stopped with advice; Try again resumes
-	jobReview   = "review" // every shot taken, waiting for the photographer
-	jobSealed   = "sealed"
-	jobStopped  = "stopped" // given up by the photographer: pictures kept, set not sealed
+	jobShooting   = "shooting" // Begin and Shoot, or Shoot again after a failure
+	jobRetaking   = "retaking"
+	jobSealing    = "sealing"
+	jobDeveloping = "developing" // every shot taken: making the enhanced view
+	jobFailed     = "failed"     // stopped with advice; Try again resumes
+	jobReview     = "review"     // every shot taken, waiting for the photographer
+	jobSealed     = "sealed"
+	jobStopped    = "stopped" // given up by the photographer: pictures kept, set not sealed
 )
 
 // A job is one capture, run by goroutines the Kiosk owns so that it goes on
@@ -50,6 +51,12 @@ type job struct {
 	thumbs   map[*session.Frame][]byte
 	setRef   string
 	idle     chan struct{} // closed when the running operation ends
+
+	// The enhanced view of the current frames (develop), or why there is
+	// none.
+	enh       []enhView
+	enhPics   [][]byte
+	enhAdvice string
 
 	cap *capture.Capture // only while busy, by the running goroutine
 }
@@ -110,18 +117,25 @@ type jobView struct {
 	SetRef   string
 	Error    string // a form problem
 	Progress string // one line: "Picture 2 of 4"
+	Enhanced []enhView
+	// EnhancedAdvice says why there is no enhanced view.
+	EnhancedAdvice string
 }
 
 func (j *job) view() jobView {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	v := jobView{ID: j.id, State: j.state, Busy: j.busy, Advice: j.advice, Shots: append([]shotView(nil), j.shots...), SetRef: j.setRef}
+	v := jobView{ID: j.id, State: j.state, Busy: j.busy, Advice: j.advice, Shots: append([]shotView(nil), j.shots...), SetRef: j.setRef,
+		Enhanced: j.enh, EnhancedAdvice: j.enhAdvice}
 	for _, s := range j.shots {
 		if s.Step == "done" {
 			v.Done++
 		}
 	}
 	v.Progress = fmt.Sprintf("%d of %d pictures taken", v.Done, len(j.shots))
+	if j.state == jobDeveloping {
+		v.Progress = "All pictures taken: lining them up and enhancing them"
+	}
 	// The current frames in the profile's order (a retake is taken last
 	// but shown in its shot's place); set-aside frames in the order taken.
 	for _, s := range j.shots {
@@ -238,7 +252,11 @@ func (k *Kiosk) shoot(j *job) func(ctx context.Context, cp **capture.Capture) er
 			}
 			*cp = c
 		}
-		return (*cp).Shoot(ctx)
+		if err := (*cp).Shoot(ctx); err != nil {
+			return err
+		}
+		k.develop(ctx, j, *cp)
+		return nil
 	}
 }
 
@@ -379,7 +397,7 @@ func (k *Kiosk) capturePage(c *gin.Context) {
 func (k *Kiosk) showCapture(c *gin.Context, status int, v jobView) {
 	d, _ := k.draftOf(c)
 	step := 5
-	if v.State == jobReview || v.State == jobRetaking || v.State == jobSealing {
+	if v.State == jobReview || v.State == jobRetaking || v.State == jobSealing || v.State == jobDeveloping {
 		step = 6
 	}
 	k.render(c, status, "capture", "Capture", step, d, v)
@@ -471,8 +489,11 @@ func (k *Kiosk) captureRetake(c *gin.Context) {
 	}
 	j.mu.Unlock()
 	k.run(j, jobRetaking, func(ctx context.Context, cp **capture.Capture) error {
-		_, err := (*cp).Retake(ctx, shot, reason)
-		return err
+		if _, err := (*cp).Retake(ctx, shot, reason); err != nil {
+			return err
+		}
+		k.develop(ctx, j, *cp)
+		return nil
 	})
 	c.Redirect(http.StatusSeeOther, "/capture")
 }

@@ -180,6 +180,7 @@ func (k *Kiosk) routes() {
 	g.GET("/capture", k.capturePage)
 	g.GET("/capture/progress", k.progressFragment)
 	g.GET("/capture/frame/:n", k.thumbnail)
+	g.GET("/capture/enhanced/:n", k.enhancedPicture)
 	g.POST("/capture/retry", k.captureRetry)
 	g.POST("/capture/retake", k.captureRetake)
 	g.POST("/capture/seal", k.captureSeal)

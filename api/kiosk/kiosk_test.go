@@ -332,7 +332,7 @@ func TestFailedCaptureAdvice(t *testing.T) {
 		t.Errorf("%d shots were taken before the interlock stopped the capture", taken)
 	}
 	r = c.get("/capture")
-	mustContain(t, r, "Check the pictures", "Seal these pictures")
+	mustContain(t, r, "Check the pictures", "Accept and seal")
 	// Each thumbnail is an 8-bit PNG.
 	for _, fr := range v.Current {
 		th := c.get("/capture/frame/" + strconv.Itoa(fr.N) + ".png")

@@ -24,8 +24,10 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/devices/camera"
+	"github.com/exhibit-forensics/exhibit/imaging/measure"
 	"github.com/exhibit-forensics/exhibit/imaging/profile"
 	"github.com/exhibit-forensics/exhibit/imaging/quality"
+	"github.com/exhibit-forensics/exhibit/imaging/recipe"
 	"github.com/exhibit-forensics/exhibit/imaging/register"
 	"github.com/exhibit-forensics/exhibit/imaging/seal"
 	"github.com/exhibit-forensics/exhibit/imaging/session"
@@ -127,6 +129,8 @@ type Capture struct {
 	mu       sync.Mutex
 	refFrame *camera.Frame
 	gates    map[*session.Frame]*gated
+
+	dev *Developed // the last Develop, until Finish or a retake
 }
 
 // gated is what runs on one frame in the background, once done is
@@ -271,6 +275,7 @@ func (c *Capture) Shoot(ctx context.Context) error {
 // Retake takes the shot again; the frame it replaces is set aside with
 // reason, and kept.
 func (c *Capture) Retake(ctx context.Context, shotID, reason string) (*session.Frame, error) {
+	c.dev = nil // made from the frame set aside: Develop again
 	return c.s.Retake(ctx, shotID, reason)
 }
 
@@ -282,37 +287,42 @@ func (c *Capture) Accepted() []*session.Frame { return c.s.Accepted() }
 // Picture returns the exhibit a frame was recorded as.
 func (c *Capture) Picture(f *session.Frame) (store.Exhibit, bool) { return c.set.Picture(f) }
 
-// Finish registers the bands to the reference shot and seals the set.
-// Every shot must have been taken.
-func (c *Capture) Finish(ctx context.Context) (*Result, error) {
-	res := c.res
-	res.Pictures, res.Timing.Settle, res.Timing.Exposure, res.Timing.Capture = nil, 0, 0, 0
-	for _, f := range c.s.Frames() {
-		res.Timing.Settle += f.Settle
-		exp := min(f.Applied.Exposure, f.Expose)
-		res.Timing.Exposure += exp
-		res.Timing.Capture += f.Expose - exp
-		if ex, ok := c.set.Picture(f); ok {
-			res.Pictures = append(res.Pictures, ex)
-		}
-	}
-	res.Timing.Keep = c.keep
-	res.Accepted = c.s.Accepted()
-	if len(res.Accepted) != len(c.shots) {
-		return res, fmt.Errorf("capture: %d of %d shots taken; take the rest before finishing", len(res.Accepted), len(c.shots))
-	}
+// Developed is a capture's enhanced view before it is sealed: the quality
+// gates' verdicts, the registration of every band and the derivatives made
+// in memory, not yet recorded. The kiosk shows it so that the photographer
+// sees the enhanced pictures and the bruise measured before accepting them;
+// Finish then records exactly these derivatives, unless a shot was retaken
+// since, which makes them again.
+type Developed struct {
+	Accepted     []*session.Frame
+	Findings     map[string][]quality.Finding
+	Registration map[string]register.Estimate
+	Derivatives  []Made
+}
 
+// A Made derivative is one made and not yet recorded: its file name, the
+// PNG bytes, and the recipe that makes them again from the originals.
+type Made struct {
+	Kind        string // "clahe", "ratio", "composite", "outline"
+	File        string
+	Body        []byte
+	Recipe      *recipe.Recipe
+	Measurement *measure.Result // for an outline
+}
+
+// analyse collects the quality gates' verdicts on the accepted frames and
+// registers every band but the locator to the reference shot, into res.
+func (c *Capture) analyse(ctx context.Context, res *Result) error {
 	tq := c.clk.Now()
 	for _, f := range res.Accepted {
 		fs, err := c.Findings(ctx, f)
 		if err != nil {
-			return res, fmt.Errorf("capture: quality gates of %s: %w", f.Shot.ID, err)
+			return fmt.Errorf("capture: quality gates of %s: %w", f.Shot.ID, err)
 		}
 		res.Findings[f.Shot.ID] = fs
 	}
 	res.Timing.Quality = c.clk.Now().Sub(tq)
 
-	// Register every band but the locator to the reference shot.
 	t1 := c.clk.Now()
 	var refFrame *camera.Frame
 	var bands []*session.Frame
@@ -326,7 +336,7 @@ func (c *Capture) Finish(ctx context.Context) (*Result, error) {
 		}
 	}
 	if refFrame == nil {
-		return res, errors.New("capture: the reference shot was not taken")
+		return errors.New("capture: the reference shot was not taken")
 	}
 	res.Registration[c.ref.ID] = register.Estimate{Warp: register.Identity, Correlation: 1}
 	var rg *register.Registrar
@@ -343,7 +353,7 @@ func (c *Capture) Finish(ctx context.Context) (*Result, error) {
 			<-g.done
 			if g.ref == refFrame {
 				if g.regErr != nil {
-					return res, fmt.Errorf("capture: registering %s: %w", f.Shot.ID, g.regErr)
+					return fmt.Errorf("capture: registering %s: %w", f.Shot.ID, g.regErr)
 				}
 				res.Registration[f.Shot.ID] = g.est
 				continue
@@ -354,19 +364,141 @@ func (c *Capture) Finish(ctx context.Context) (*Result, error) {
 		if rg == nil {
 			var err error
 			if rg, err = register.New(refFrame, register.Config{}); err != nil {
-				return res, fmt.Errorf("capture: %w", err)
+				return fmt.Errorf("capture: %w", err)
 			}
 		}
 		est, err := rg.Estimate(ctx, f.Image)
 		if err != nil {
-			return res, fmt.Errorf("capture: registering %s: %w", f.Shot.ID, err)
+			return fmt.Errorf("capture: registering %s: %w", f.Shot.ID, err)
 		}
 		res.Registration[f.Shot.ID] = est
 	}
 	res.Timing.Register = c.clk.Now().Sub(t1)
+	return nil
+}
 
+// begin starts a Result for Develop or Finish: the pictures recorded and
+// the timings of the shots so far. It fails unless every shot was taken.
+func (c *Capture) begin() (*Result, error) {
+	res := c.res
+	res.Pictures, res.Timing.Settle, res.Timing.Exposure, res.Timing.Capture = nil, 0, 0, 0
+	for _, f := range c.s.Frames() {
+		res.Timing.Settle += f.Settle
+		exp := min(f.Applied.Exposure, f.Expose)
+		res.Timing.Exposure += exp
+		res.Timing.Capture += f.Expose - exp
+		if ex, ok := c.set.Picture(f); ok {
+			res.Pictures = append(res.Pictures, ex)
+		}
+	}
+	res.Timing.Keep = c.keep
+	res.Accepted = c.s.Accepted()
+	if len(res.Accepted) != len(c.shots) {
+		return res, fmt.Errorf("capture: %d of %d shots taken; take the rest before finishing", len(res.Accepted), len(c.shots))
+	}
+	return res, nil
+}
+
+// Develop registers the bands and makes the derivatives in memory, without
+// recording anything, for the photographer to look at before sealing.
+// Every shot must have been taken. A later Finish records what Develop
+// made, unless a shot was retaken in between.
+func (c *Capture) Develop(ctx context.Context) (*Developed, error) {
+	c.dev = nil
+	res, err := c.begin()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.analyse(ctx, res); err != nil {
+		return nil, err
+	}
 	te := c.clk.Now()
-	ders, err := c.derive(ctx, c.cfg.Ledger, res.Accepted, res.Registration)
+	var (
+		mu   sync.Mutex
+		made []Made
+	)
+	err = c.derive(ctx, res.Accepted, res.Registration, func(m Made) error {
+		mu.Lock()
+		made = append(made, m)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Timing.Enhance = c.clk.Now().Sub(te)
+	sortMade(made)
+	d := &Developed{Accepted: res.Accepted, Findings: map[string][]quality.Finding{}, Registration: map[string]register.Estimate{}, Derivatives: made}
+	for k, v := range res.Findings {
+		d.Findings[k] = v
+	}
+	for k, v := range res.Registration {
+		d.Registration[k] = v
+	}
+	c.dev = d
+	return d, nil
+}
+
+// current reports whether d was developed from the frames accepted now.
+func (c *Capture) current(d *Developed) bool {
+	if d == nil {
+		return false
+	}
+	acc := c.s.Accepted()
+	if len(acc) != len(d.Accepted) {
+		return false
+	}
+	for i := range acc {
+		if acc[i] != d.Accepted[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// Finish registers the bands to the reference shot, records the
+// derivatives and seals the set. Every shot must have been taken. What
+// Develop made from the same frames is recorded as it is, not made again.
+func (c *Capture) Finish(ctx context.Context) (*Result, error) {
+	res, err := c.begin()
+	if err != nil {
+		return res, err
+	}
+	var (
+		mu   sync.Mutex
+		ders []Derivative
+	)
+	record := func(m Made) error {
+		d, err := c.record(ctx, m)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		ders = append(ders, d)
+		mu.Unlock()
+		return nil
+	}
+	te := c.clk.Now()
+	if d := c.dev; c.current(d) {
+		for k, v := range d.Findings {
+			res.Findings[k] = v
+		}
+		for k, v := range d.Registration {
+			res.Registration[k] = v
+		}
+		for _, m := range d.Derivatives {
+			if err = record(m); err != nil {
+				break
+			}
+		}
+	} else {
+		if err := c.analyse(ctx, res); err != nil {
+			return res, err
+		}
+		te = c.clk.Now()
+		err = c.derive(ctx, res.Accepted, res.Registration, record)
+	}
+	sortDerivatives(ders)
 	res.Derivatives = ders
 	if err != nil {
 		return res, err
@@ -378,6 +510,7 @@ func (c *Capture) Finish(ctx context.Context) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
+	c.dev = nil
 	res.Sealed = rec
 	res.Timing.Seal += c.clk.Now().Sub(t2)
 	res.Timing.Total = c.clk.Now().Sub(c.start)

@@ -19,7 +19,6 @@ import (
 	"github.com/exhibit-forensics/exhibit/imaging/recipe"
 	"github.com/exhibit-forensics/exhibit/imaging/register"
 	"github.com/exhibit-forensics/exhibit/imaging/scale"
-	"github.com/exhibit-forensics/exhibit/imaging/seal"
 	"github.com/exhibit-forensics/exhibit/imaging/session"
 )
 
@@ -40,13 +39,13 @@ const (
 	shot850 = "850-irpass"
 )
 
-// derive makes and records the capture's derivatives from the accepted
-// frames, each with its recipe: CLAHE of the violet and blue bands, the
+// derive makes the capture's derivatives from the accepted frames, each
+// with its recipe, and hands each to emit as it is made (two at a time): CLAHE of the violet and blue bands, the
 // 450/850 ratio, a pseudo-colour composite (415, 450, reference), and the
 // bruise outline measured on the blue band with the scale found on the
 // reference. A derivative that cannot be made (a band not taken, no scale
-// found) is skipped; an error recording one is returned.
-func (c *Capture) derive(ctx context.Context, l seal.Ledger, accepted []*session.Frame, regs map[string]register.Estimate) ([]Derivative, error) {
+// found) is skipped; the first error making one or from emit is returned.
+func (c *Capture) derive(ctx context.Context, accepted []*session.Frame, regs map[string]register.Estimate, emit func(Made) error) error {
 	byShot := map[string]*session.Frame{}
 	for _, f := range accepted {
 		byShot[f.Shot.ID] = f
@@ -110,32 +109,12 @@ func (c *Capture) derive(ctx context.Context, l seal.Ledger, accepted []*session
 		}
 		return true
 	}
-	var (
-		omu sync.Mutex
-		out []Derivative
-	)
 	record := func(kind, file string, b *recipe.Builder, value string, m *measure.Result) error {
 		r, body, err := b.Finish(value, file)
 		if err != nil {
 			return fmt.Errorf("capture: %s: %w", kind, err)
 		}
-		doc, err := r.Marshal()
-		if err != nil {
-			return err
-		}
-		ex, _, _, err := l.Capture(ctx, ledger.CaptureRequest{
-			Case: c.cfg.Set.Case, Kind: chain.ExhibitImage, FileName: file, Body: bytes.NewReader(body),
-			Actor: c.cfg.Set.Photographer, DerivedFrom: c.set.Exhibit.ID, PartOf: c.set.Exhibit.ID,
-			Extra: []ledger.Extra{{Name: file + ".recipe.json", Body: doc}},
-			Key:   fmt.Sprintf("derivative:%s:%s:%s", c.set.Exhibit.ID, kind, chain.Sum(body).Hex()),
-		})
-		if err != nil {
-			return fmt.Errorf("capture: recording %s: %w", file, err)
-		}
-		omu.Lock()
-		out = append(out, Derivative{Kind: kind, Exhibit: ex, Recipe: r, Measurement: m})
-		omu.Unlock()
-		return nil
+		return emit(Made{Kind: kind, File: file, Body: body, Recipe: r, Measurement: m})
 	}
 	// The derivatives are independent: two at a time, on a kiosk's two
 	// cores. Each job returns the first error it meets.
@@ -280,21 +259,53 @@ func (c *Capture) derive(ctx context.Context, l seal.Ledger, accepted []*session
 	close(errs)
 	for err := range errs {
 		if err != nil {
-			return out, err
+			return err
 		}
 	}
-	if err := ctx.Err(); err != nil {
-		return out, err
+	return ctx.Err()
+}
+
+// record records a derivative made for the capture: an image exhibit
+// derived from the set and part of it, with its recipe beside it. The key
+// makes it idempotent: recording the same bytes again returns the same
+// exhibit.
+func (c *Capture) record(ctx context.Context, m Made) (Derivative, error) {
+	doc, err := m.Recipe.Marshal()
+	if err != nil {
+		return Derivative{}, err
 	}
-	// In a fixed order whatever finished first.
-	order := map[string]int{"clahe": 0, "ratio": 1, "composite": 2, "outline": 3}
-	sort.SliceStable(out, func(i, j int) bool {
-		if order[out[i].Kind] != order[out[j].Kind] {
-			return order[out[i].Kind] < order[out[j].Kind]
-		}
-		return out[i].Exhibit.Blobs[0].Name < out[j].Exhibit.Blobs[0].Name
+	ex, _, _, err := c.cfg.Ledger.Capture(ctx, ledger.CaptureRequest{
+		Case: c.cfg.Set.Case, Kind: chain.ExhibitImage, FileName: m.File, Body: bytes.NewReader(m.Body),
+		Actor: c.cfg.Set.Photographer, DerivedFrom: c.set.Exhibit.ID, PartOf: c.set.Exhibit.ID,
+		Extra: []ledger.Extra{{Name: m.File + ".recipe.json", Body: doc}},
+		Key:   fmt.Sprintf("derivative:%s:%s:%s", c.set.Exhibit.ID, m.Kind, chain.Sum(m.Body).Hex()),
 	})
-	return out, nil
+	if err != nil {
+		return Derivative{}, fmt.Errorf("capture: recording %s: %w", m.File, err)
+	}
+	return Derivative{Kind: m.Kind, Exhibit: ex, Recipe: m.Recipe, Measurement: m.Measurement}, nil
+}
+
+// kindOrder is the order derivatives are listed in, whatever finished
+// first.
+var kindOrder = map[string]int{"clahe": 0, "ratio": 1, "composite": 2, "outline": 3}
+
+func sortMade(ms []Made) {
+	sort.SliceStable(ms, func(i, j int) bool {
+		if kindOrder[ms[i].Kind] != kindOrder[ms[j].Kind] {
+			return kindOrder[ms[i].Kind] < kindOrder[ms[j].Kind]
+		}
+		return ms[i].File < ms[j].File
+	})
+}
+
+func sortDerivatives(ds []Derivative) {
+	sort.SliceStable(ds, func(i, j int) bool {
+		if kindOrder[ds[i].Kind] != kindOrder[ds[j].Kind] {
+			return kindOrder[ds[i].Kind] < kindOrder[ds[j].Kind]
+		}
+		return ds[i].Exhibit.Blobs[0].Name < ds[j].Exhibit.Blobs[0].Name
+	})
 }
 
 // border returns the strips along the edges of a band registered with w
