@@ -28,9 +28,9 @@
 //     Retake button that asks for a reason; a retaken frame stays, marked
 //     set aside with its reason. Thumbnails are made here from the 16-bit
 //     samples with a fixed window (the whole range, gamma 1/2.2, the same for
-//     every band, so a dim band looks dim) and box averaging, encoded with
-//     image/png; they are never evidence (github.com/disintegration/imaging,
-//     which DESIGN.md names for previews, is not in go.mod).
+//     every band, so a dim band looks dim), shrunk with
+//     github.com/disintegration/imaging and encoded with image/png; they are
+//     never evidence.
 //     Once every shot is taken (and again after each retake), the kiosk
 //     makes the enhanced view (Capture.Develop: the bands registered, the
 //     derivatives made in memory, nothing recorded) and shows it under the

@@ -7,6 +7,8 @@ import (
 	"image/png"
 	"math"
 
+	"github.com/disintegration/imaging"
+
 	"github.com/exhibit-forensics/exhibit/devices/camera"
 )
 
@@ -25,38 +27,26 @@ var gammaLUT = func() [4096]uint8 {
 	return t
 }()
 
-// thumbnail makes an 8-bit greyscale PNG of f at most thumbWidth wide, by
-// averaging boxes of whole pixels. It is a preview for the screen, never
-// evidence: the original is the camera's 16-bit PNG, kept untouched.
+// thumbnail makes an 8-bit greyscale PNG of f at most thumbWidth wide: each
+// sample through gammaLUT, then shrunk with disintegration/imaging (box
+// filter). It is a preview for the screen, never evidence: the original is
+// the camera's 16-bit PNG, kept untouched.
 func thumbnail(f *camera.Frame) ([]byte, error) {
-	if f == nil || f.Width <= 0 || f.Height <= 0 || len(f.Pix) < f.Width*f.Height*f.Channels || f.Channels < 1 {
+	if f == nil || f.Width <= 0 || f.Height <= 0 || f.Channels < 1 || len(f.Pix) < f.Width*f.Height*f.Channels {
 		return nil, errors.New("kiosk: no image in frame")
 	}
-	step := (f.Width + thumbWidth - 1) / thumbWidth
-	if step < 1 {
-		step = 1
-	}
-	w, h := f.Width/step, f.Height/step
-	if w < 1 || h < 1 {
-		w, h, step = f.Width, f.Height, 1
-	}
-	img := image.NewGray(image.Rect(0, 0, w, h))
+	g := image.NewGray(image.Rect(0, 0, f.Width, f.Height))
 	ch := f.Channels
-	for ty := 0; ty < h; ty++ {
-		for tx := 0; tx < w; tx++ {
-			var sum, n uint64
-			for y := ty * step; y < (ty+1)*step; y++ {
-				row := y * f.Width
-				for x := tx * step; x < (tx+1)*step; x++ {
-					i := (row + x) * ch
-					for c := 0; c < ch; c++ {
-						sum += uint64(f.Pix[i+c])
-					}
-					n += uint64(ch)
-				}
-			}
-			img.Pix[ty*img.Stride+tx] = gammaLUT[(sum/n)>>4]
+	for i := range g.Pix {
+		var sum uint32
+		for c := 0; c < ch; c++ {
+			sum += uint32(f.Pix[i*ch+c])
 		}
+		g.Pix[i] = gammaLUT[(sum/uint32(ch))>>4]
+	}
+	var img image.Image = g
+	if f.Width > thumbWidth {
+		img = imaging.Resize(g, thumbWidth, 0, imaging.Box)
 	}
 	var b bytes.Buffer
 	if err := png.Encode(&b, img); err != nil {
