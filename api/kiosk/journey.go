@@ -16,6 +16,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/imaging/profile"
+	"github.com/exhibit-forensics/exhibit/imaging/seal"
 )
 
 // Session state keys.
@@ -62,8 +63,10 @@ type draft struct {
 	UserID  string
 	Case    string
 	Consent []chain.Consent
-	// Refused: photographs were refused; the journey ends.
+	// Refused: photographs were refused; the journey ends. RefusalRef is
+	// the exhibit the refusal was recorded as.
 	Refused    bool
+	RefusalRef string
 	Region     string
 	Site       string
 	Restricted bool
@@ -332,8 +335,9 @@ type consentPageData struct {
 }
 
 type refusedPageData struct {
-	By string
-	At string
+	By  string
+	At  string
+	Ref string
 }
 
 func (k *Kiosk) consentPage(c *gin.Context) {
@@ -343,7 +347,7 @@ func (k *Kiosk) consentPage(c *gin.Context) {
 		return
 	}
 	if d.Refused {
-		k.render(c, http.StatusOK, "refused", "No photographs", 2, d, refusedPageData{By: d.Consent[0].By, At: d.Consent[0].At.Local().Format("15:04")})
+		k.render(c, http.StatusOK, "refused", "No photographs", 2, d, refusedPageData{By: d.Consent[0].By, At: d.Consent[0].At.Local().Format("15:04"), Ref: d.RefusalRef})
 		return
 	}
 	k.render(c, http.StatusOK, "consent", "Consent", 2, d, consentPageData{By: consentBy})
@@ -365,8 +369,18 @@ func (k *Kiosk) consentPost(c *gin.Context) {
 	now := k.cfg.Clock.Now().UTC().Truncate(time.Second)
 	d.Consent = []chain.Consent{{By: by, To: consentPhotos, Given: photos == "yes", At: now}}
 	if photos == "no" {
-		d.Refused = true
-		k.cfg.Logger.Info("kiosk: photographs refused", "case", d.Case, "by", by)
+		// The refusal is evidence too: why the case has no pictures of
+		// an injury that was seen. Recorded once per draft, however many
+		// times the form is sent.
+		u, _ := web.CurrentUser(c)
+		ex, err := seal.Refused(c.Request.Context(), k.cfg.Ledger, seal.Refusal{Case: d.Case, Consent: d.Consent,
+			Photographer: chain.Person{ID: u.ID, Name: u.Name, Role: u.Role}, Device: k.cfg.Device, Key: d.ID})
+		if err != nil {
+			k.fail(c, err)
+			return
+		}
+		d.Refused, d.RefusalRef = true, ex.Ref
+		k.cfg.Logger.Info("kiosk: photographs refused", "case", d.Case, "by", by, "exhibit", ex.Ref)
 	} else {
 		d.Refused = false
 		d.Consent = append(d.Consent, chain.Consent{By: by, To: consentCourt, Given: court == "yes", At: now})

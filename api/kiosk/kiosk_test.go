@@ -18,6 +18,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/exhibit-forensics/exhibit/api/auth"
+	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/devices/camera"
@@ -25,6 +26,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/rigsim"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/rigtest"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
+	"github.com/exhibit-forensics/exhibit/imaging/seal"
 )
 
 func TestMain(m *testing.M) {
@@ -276,7 +278,7 @@ func TestRefusedConsent(t *testing.T) {
 	c.login("jsmith")
 	c.follow(c.post("/case", "new_case", "01/555/26"), "/consent")
 	r := c.follow(c.post("/consent", "photos", "no", "by", "parent", "by_name", "Ann Lee"), "/consent")
-	mustContain(t, r, "No photographs will be taken", "a parent or guardian (Ann Lee)", "nothing has been added")
+	mustContain(t, r, "No photographs will be taken", "a parent or guardian (Ann Lee)", "The refusal is recorded in the case as exhibit")
 	for _, p := range []string{"/site", "/profile", "/ready"} {
 		if r := c.get(p); r.StatusCode != http.StatusSeeOther {
 			t.Errorf("GET %s after a refusal: %d", p, r.StatusCode)
@@ -288,9 +290,28 @@ func TestRefusedConsent(t *testing.T) {
 	if r := c.follow(c.get("/"), "/consent"); !strings.Contains(r.body, "No photographs will be taken") {
 		t.Error("the refusal page does not come back on reload")
 	}
+	// The refusal is recorded once, as a document of the case whose
+	// declaration says who refused what, and when; sending the form again
+	// records nothing more.
+	c.follow(c.post("/consent", "photos", "no", "by", "parent", "by_name", "Ann Lee"), "/consent")
 	after, _ := f.ledger.TreeSize(context.Background())
-	if after != before || len(f.k.jobs) != 0 {
+	if after != before+1 || len(f.k.jobs) != 0 {
 		t.Errorf("log %d → %d, %d jobs after a refusal", before, after, len(f.k.jobs))
+	}
+	exs, err := f.ledger.Exhibits(context.Background(), "01/555/26")
+	if err != nil || len(exs) != 1 || exs[0].Kind != chain.ExhibitDocument || !strings.Contains(r.body, exs[0].Ref) {
+		t.Fatalf("the case holds %+v (%v)", exs, err)
+	}
+	rc, _, err := f.ledger.Open(context.Background(), exs[0].Blobs[0].Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	decl, err := seal.ParseDeclaration(b)
+	if err != nil || len(decl.Decisions) != 1 || decl.Decisions[0].Given || decl.Decisions[0].By != "a parent or guardian (Ann Lee)" ||
+		decl.RecordedBy.ID != "jsmith" {
+		t.Errorf("declaration %+v (%v)", decl, err)
 	}
 	// An incomplete answer is asked again, not guessed.
 	c.follow(c.post("/new"), "/case")
