@@ -427,6 +427,11 @@ type CaptureRequest struct {
 	Extra []Extra
 	// Note is free text for the record.
 	Note string
+	// Received makes the first record "received" rather than "captured":
+	// the item came from outside (a sample kit arriving) and Body is what
+	// was written down about it on arrival (the intake form), not bytes a
+	// device produced.
+	Received bool
 
 	supersedes chain.Hash // set by Repair
 }
@@ -493,6 +498,12 @@ func (l *Ledger) Capture(ctx context.Context, req CaptureRequest) (ex store.Exhi
 	kind, source := chain.KindCaptured, &chain.Source{FileName: req.FileName, Size: info.Size, Device: req.Device}
 	if req.DerivedFrom != "" {
 		kind, source = chain.KindDerived, nil
+	}
+	if req.Received {
+		if req.DerivedFrom != "" {
+			return ex, nil, false, errors.New("a received item is not derived from another")
+		}
+		kind = chain.KindReceived
 	}
 	statement := func(refNum uint64, at time.Time) *chain.Statement {
 		st := &chain.Statement{
