@@ -121,7 +121,10 @@ func (p *Panel) Interpret(id string, st Stage, v value.Value, units string) (Int
 		in.Cutoff, stageName = a.Screen, "screening"
 	}
 	inconclusive := func(format string, args ...any) (Interpretation, error) {
-		in.Outcome, in.Value, in.Reason = Inconclusive, v.Raw, fmt.Sprintf(format, args...)
+		in.Outcome, in.Reason = Inconclusive, fmt.Sprintf(format, args...)
+		if in.Value == "" {
+			in.Value = v.Raw
+		}
 		return in, nil
 	}
 	switch v.Kind {
