@@ -80,7 +80,8 @@ type Panel struct {
 	Description string
 	Sources     []Source
 	Analytes    []Analyte
-	// Digest is the SHA-256 of the file, in hex.
+	// Digest is "sha256:" and the hex SHA-256 of the file: what a report
+	// cites next to name@version.
 	Digest string
 
 	byID   map[string]int
@@ -170,7 +171,7 @@ func Parse(data []byte) (*Panel, error) {
 	}
 	sum := sha256.Sum256(data)
 	p := &Panel{Name: f.Name, Version: f.Version, Matrix: f.Matrix, Description: f.Description,
-		Digest: hex.EncodeToString(sum[:]), byID: map[string]int{}, source: map[string]int{}}
+		Digest: "sha256:" + hex.EncodeToString(sum[:]), byID: map[string]int{}, source: map[string]int{}}
 	for i, s := range f.Sources {
 		if !validID(s.ID) {
 			return nil, invalid("source %d: id %q: want lower-case letters, digits, - _ .", i, s.ID)
