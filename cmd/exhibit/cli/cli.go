@@ -56,6 +56,7 @@ func init() {
 		{"capture", "take a capture profile's pictures with the light engine and camera, and seal them", runCapture},
 		{"imaging", "imaging reproduce: re-run a derivative's recipe from the sealed originals and compare the bytes", runImaging},
 		{"profile", "profile list: the capture profiles built in (bands, filters, exposures)", runProfile},
+		{"panel", "panel list|coverage: the drug panel built in, and what a test kit would have found", runPanel},
 		{"agent", "agent --role kiosk: serve the photographer's kiosk (web UI) over the light engine and camera", runAgent},
 	}
 }
