@@ -12,6 +12,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/lab/panel"
 	"github.com/exhibit-forensics/exhibit/lab/sample"
 )
 
@@ -193,4 +194,26 @@ var formSeeds = []string{
 	`{"format":"exhibit-kit-intake","version":1,"case":"01/777/26","kit":{"raw":"K1","id":"K1"},"seals":[],"collected":"2026-12-05T02:00:00Z","receivedBy":{},"warnings":[]}`,
 	`{"format":"exhibit-kit-intake","version":2}`,
 	`{"format":"exhibit-kit-intake","version":1,"case":"C","kit":{"id":"K"},"seals":["S"],"collected":"2026-12-05T02:00:00Z","receivedBy":{},"warnings":[{"code":"window","class":"GHB","message":"m"}],"x":1}`,
+}
+
+// TestWindowsFromPanel: the built-in panel's classes, each with the
+// longest window of its analytes; GHB's is the 12 h the domain notes give.
+func TestWindowsFromPanel(t *testing.T) {
+	p, err := panel.Lookup(panel.DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := sample.Windows(p)
+	byClass := map[string]float64{}
+	for _, w := range ws {
+		byClass[strings.SplitN(w.Class, " ", 2)[0]] = w.Hours
+	}
+	if byClass["ghb"] != 12 || byClass["benzodiazepines"] != 336 || len(ws) < 10 {
+		t.Errorf("windows %+v", ws)
+	}
+	for _, a := range p.Analytes {
+		if float64(a.WindowHours) > byClass[a.Class] {
+			t.Errorf("%s: %d h is longer than its class's %v h", a.ID, a.WindowHours, byClass[a.Class])
+		}
+	}
 }

@@ -51,7 +51,7 @@ func init() {
 		{"user", "user add: create a user account (argon2id password)", runUser},
 		{"key", "key rotate|retire: replace or retire the device key", runKey},
 		{"sim", "sim rig|analyser: run the simulated imaging rig or a lab analyser", runSim},
-		{"lab", "lab receive|results|quarantine: analyser results, stored before they are acknowledged", runLab},
+		{"lab", "lab receive|results|quarantine|intake: analyser results, stored before they are acknowledged; sample kits received", runLab},
 		{"devices", "devices check: identity, firmware and status of devices", runDevices},
 		{"capture", "take a capture profile's pictures with the light engine and camera, and seal them", runCapture},
 		{"imaging", "imaging reproduce: re-run a derivative's recipe from the sealed originals and compare the bytes", runImaging},

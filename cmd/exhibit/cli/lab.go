@@ -24,13 +24,15 @@ import (
 	"github.com/exhibit-forensics/exhibit/lab/transport"
 )
 
-// runLab runs `exhibit lab receive|results|quarantine`.
+// runLab runs `exhibit lab receive|results|quarantine|intake`.
 func runLab(e *env, args []string) int {
-	fs := newFlags(e, "lab", "lab receive|results|quarantine [flags]   (run `exhibit lab receive -h` for a subcommand's flags)")
+	fs := newFlags(e, "lab", "lab receive|results|quarantine|intake [flags]   (run `exhibit lab receive -h` for a subcommand's flags)")
 	if len(args) == 0 {
-		return e.usageErr(fs, "which lab command? (receive, results, quarantine)")
+		return e.usageErr(fs, "which lab command? (receive, results, quarantine, intake)")
 	}
 	switch args[0] {
+	case "intake":
+		return labIntake(e, args[1:])
 	case "receive":
 		return labReceive(e, args[1:])
 	case "results":
@@ -38,7 +40,7 @@ func runLab(e *env, args []string) int {
 	case "quarantine":
 		return labList(e, args[1:], true)
 	}
-	return e.usageErr(fs, "unknown lab command %q (receive, results, quarantine)", args[0])
+	return e.usageErr(fs, "unknown lab command %q (receive, results, quarantine, intake)", args[0])
 }
 
 // labLogger logs to stderr at the given level.

@@ -204,11 +204,6 @@ func labMark(lab chain.Lab) value.Mark {
 	return d.ASTM.Record.DecimalMark
 }
 
-type multiFlag []string
-
-func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
-func (m *multiFlag) Set(s string) error { *m = append(*m, s); return nil }
-
 func panelCoverage(e *env, args []string) int {
 	const name = "panel coverage"
 	fs := newFlags(e, name, panelCoverageSynopsis)
@@ -216,7 +211,7 @@ func panelCoverage(e *env, args []string) int {
 	kitFile := fs.String("kit", "", `kit capability file ("exhibit-kit v1", docs/panel.md)`)
 	stageName := fs.String("stage", "", "what the stored results are: screen (immunoassay: its positives are presumptive) or confirm (LC-MS/MS, GC-MS); the records do not say")
 	caseRef := fs.String("case", "", "only this case")
-	var exclude multiFlag
+	var exclude listFlag
 	fs.Var(&exclude, "exclude", "leave out this specimen id (repeatable): quality-control specimens, which the records do not mark")
 	pname := fs.String("panel", panel.DefaultName, "the built-in panel, NAME or NAME@VERSION")
 	asJSON := fs.Bool("json", false, "print JSON instead of one line per positive")
