@@ -110,7 +110,9 @@ func TestEvaluateRefuses(t *testing.T) {
 // the input order or run IDs, and a run's results by time.
 func TestRunOrder(t *testing.T) {
 	m := testMaterials[:2]
-	at := func(h, min int) time.Time { return vectorBase.Add(time.Duration(h)*time.Hour + time.Duration(min)*time.Minute) }
+	at := func(h, min int) time.Time {
+		return vectorBase.Add(time.Duration(h)*time.Hour + time.Duration(min)*time.Minute)
+	}
 	rs := []Result{
 		{Run: "A", Time: at(2, 0), Level: 1, Lot: "2230", Value: 12.5},
 		{Run: "Z", Time: at(1, 5), Level: 2, Lot: "2231", Value: 100},

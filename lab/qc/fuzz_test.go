@@ -1,6 +1,7 @@
 package qc
 
 import (
+	"bytes"
 	"errors"
 	"reflect"
 	"slices"
@@ -17,7 +18,8 @@ import (
 //   - adding a violating result (beyond 3 SD) to a run makes or keeps that
 //     run rejected: never a reject turned into an accept;
 //   - no evaluation of an earlier run changes when a result is added to a
-//     later one.
+//     later one;
+//   - the Levey-Jennings chart of every material is well-formed XML.
 func FuzzEvaluate(f *testing.F) {
 	for _, tc := range vectors {
 		f.Add(tc.in)
@@ -40,6 +42,9 @@ func FuzzEvaluate(f *testing.F) {
 		}
 		if len(evs) != len(runs) {
 			t.Fatalf("%d evaluations for %d runs", len(evs), len(runs))
+		}
+		if len(evs) == 0 {
+			return
 		}
 		for _, e := range evs {
 			want := Accept
@@ -78,6 +83,14 @@ func FuzzEvaluate(f *testing.F) {
 			if err != nil || !reflect.DeepEqual(prev, evs[:len(evs)-1]) {
 				t.Fatalf("removing the last run changed earlier evaluations (%v)", err)
 			}
+		}
+
+		for _, m := range testMaterials {
+			var b bytes.Buffer
+			if err := Chart(&b, m, evs); err != nil {
+				t.Fatal(err)
+			}
+			wellFormed(t, b.Bytes())
 		}
 
 		// A violating result added to each run in turn.
