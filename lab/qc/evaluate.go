@@ -138,13 +138,30 @@ func Evaluate(materials []Material, results []Result) ([]Evaluation, error) {
 			cmp.Compare(a.Value, b.Value),
 		)
 	})
+	// Each level's results in sequence order, and how many of them came
+	// before the run being judged.
+	levels := map[int]*levelSeries{}
+	for _, p := range pts {
+		ls := levels[p.Level]
+		if ls == nil {
+			ls = &levelSeries{}
+			levels[p.Level] = ls
+		}
+		ls.pts = append(ls.pts, p)
+	}
 	var evs []Evaluation
 	for start := 0; start < len(pts); {
 		end := start + 1
 		for end < len(pts) && pts[end].Run == pts[start].Run {
 			end++
 		}
-		evs = append(evs, evaluateRun(pts[:end], start))
+		for _, p := range pts[start:end] {
+			levels[p.Level].upto++
+		}
+		evs = append(evs, evaluateRun(pts[:end], start, levels))
+		for _, ls := range levels {
+			ls.before = ls.upto
+		}
 		start = end
 	}
 	return evs, nil
@@ -183,9 +200,16 @@ func runOrder(pts []Point) map[string]int {
 	return order
 }
 
+// A levelSeries is one level's results in sequence order: pts[:before]
+// precede the run being judged, pts[before:upto] are its own.
+type levelSeries struct {
+	pts          []Point
+	before, upto int
+}
+
 // evaluateRun judges the run whose results are seq[start:], with the
 // results of earlier runs in seq[:start].
-func evaluateRun(seq []Point, start int) Evaluation {
+func evaluateRun(seq []Point, start int, bylevel map[int]*levelSeries) Evaluation {
 	cur := seq[start:]
 	run := cur[0].Run
 	e := Evaluation{Analyte: cur[0].Material.Analyte, Run: run, Points: slices.Clone(cur)}
@@ -238,16 +262,8 @@ func evaluateRun(seq []Point, start int) Evaluation {
 	}
 	slices.Sort(levels)
 	for _, lv := range levels {
-		var series []Point
-		curFrom := -1
-		for i, p := range seq {
-			if p.Level == lv {
-				if i >= start && curFrom < 0 {
-					curFrom = len(series)
-				}
-				series = append(series, p)
-			}
-		}
+		ls := bylevel[lv]
+		series, curFrom := ls.pts[:ls.upto], ls.before
 		for _, r := range []struct {
 			rule  Rule
 			limit float64
@@ -289,8 +305,19 @@ func evaluateRun(seq []Point, start int) Evaluation {
 // beyond the same limit (side × z > limit, limit ≥ 0) that include a point
 // at or after index cur (the run being judged), in the order of s.
 func streaks(s []Point, cur int, limit float64, n int) []Finding {
+	// A streak that begins before the run and reaches it contains s[cur],
+	// so it lies on s[cur]'s side: walk back only while the points do.
+	// Nothing earlier needs looking at, which keeps judging a long history
+	// linear in its length.
+	from := cur
+	if cur < len(s) {
+		side := float64(sign(s[cur].Z))
+		for from > 0 && side*s[from-1].Z > limit && side*s[cur].Z > limit {
+			from--
+		}
+	}
 	var out []Finding
-	for i := 0; i < len(s); {
+	for i := from; i < len(s); {
 		side := 0
 		switch {
 		case s[i].Z > limit:
