@@ -12,7 +12,8 @@ import (
 // FuzzEvaluate feeds the evaluator runs in the vector notation (the seeds
 // are the rule vectors) and checks that it never panics and that:
 //   - every run with results gets one evaluation, whose state follows from
-//     its findings;
+//     its findings, and whose rules violated are those a plain reading of
+//     docs/qc.md finds (oracle_test.go);
 //   - the order of the input does not matter;
 //   - a run's evaluation does not depend on later runs;
 //   - adding a violating result (beyond 3 SD) to a run makes or keeps that
@@ -46,7 +47,10 @@ func FuzzEvaluate(f *testing.F) {
 		if len(evs) == 0 {
 			return
 		}
-		for _, e := range evs {
+		for k, e := range evs {
+			if got, want := violated(e), oracle(evs, k); !slices.Equal(got, want) {
+				t.Fatalf("run %s: Evaluate found [%s], the oracle [%s]", e.Run, joined(got), joined(want))
+			}
 			want := Accept
 			for _, f := range e.Findings {
 				if f.Rule.Rejects() {
