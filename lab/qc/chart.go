@@ -118,6 +118,9 @@ func Chart(w io.Writer, m Material, evs []Evaluation) error {
 		}[abs1(k)]
 		fmt.Fprintf(&b, `<line x1="%d" y1="%s" x2="%d" y2="%s" %s/>`+"\n", plotLeft, yy, plotRight, yy, style)
 		v := trim(strconv.FormatFloat(m.Mean+float64(k)*m.SD, 'f', decimals, 64))
+		if v == "-0" {
+			v = "0"
+		}
 		fmt.Fprintf(&b, `<text x="%d" y="%s" font-size="11" text-anchor="end" dominant-baseline="middle">%s</text>`+"\n", plotLeft-6, yy, esc(v))
 		label := "mean"
 		if k != 0 {

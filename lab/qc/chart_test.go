@@ -181,3 +181,24 @@ func TestChartRefuses(t *testing.T) {
 		t.Errorf("a material without an SD: %v, %d bytes written", err, b.Len())
 	}
 }
+
+// TestChartAxisValues: the value labels are rounded to the SD's precision,
+// without a "-0" where the mean minus 3 SD is zero within rounding.
+func TestChartAxisValues(t *testing.T) {
+	m := Material{Name: "LOW-0", Analyte: "EtG", Lot: "7", Level: 1, Mean: 0.3, SD: 0.1, Unit: "mg/L"}
+	text := wellFormed(t, renderChart(t, m, nil))
+	for _, want := range []string{"\n0.6\n", "\n0.3\n", "\n0\n"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("no axis label %q in %q", strings.TrimSpace(want), text)
+		}
+	}
+	if strings.Contains(text, "-0\n") {
+		t.Error("an axis label reads -0")
+	}
+}
+
+func TestFindingStringZero(t *testing.T) {
+	if s := (Finding{Rule: Rule13s}).String(); s != "1-3s" {
+		t.Errorf("a finding without points reads %q", s)
+	}
+}

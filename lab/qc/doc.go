@@ -33,8 +33,8 @@
 //     mean − 2 SD.
 //   - 4-1s: four consecutive results beyond the same 1 SD limit, at least
 //     one of them from the run: among the results of one level, or among
-//     the results of all levels taken together (then from two levels at
-//     least).
+//     the results of all levels taken together (then the four come from
+//     two levels at least).
 //   - 10x: ten consecutive results on the same side of the mean (a result
 //     exactly on the mean is on neither side), counted the same two ways.
 //

@@ -269,7 +269,7 @@ func evaluateRun(seq []Point, start int, bylevel map[int]*levelSeries) Evaluatio
 			limit float64
 			n     int
 		}{{Rule22s, 2, 2}, {Rule41s, 1, 4}, {Rule10x, 0, 10}} {
-			for _, f := range streaks(series, curFrom, r.limit, r.n) {
+			for _, f := range streaks(series, curFrom, r.limit, r.n, nil) {
 				f.Rule, f.Scope = r.rule, AcrossRuns
 				add(f)
 			}
@@ -280,11 +280,11 @@ func evaluateRun(seq []Point, start int, bylevel map[int]*levelSeries) Evaluatio
 		limit float64
 		n     int
 	}{{Rule41s, 1, 4}, {Rule10x, 0, 10}} {
-		for _, f := range streaks(seq, start, r.limit, r.n) {
-			if manyLevels(f.Points) {
-				f.Rule, f.Scope = r.rule, AcrossRunsAndLevels
-				add(f)
-			}
+		// Only windows with two levels or more: a window of one level is
+		// the level series' business.
+		for _, f := range streaks(seq, start, r.limit, r.n, manyLevels) {
+			f.Rule, f.Scope = r.rule, AcrossRunsAndLevels
+			add(f)
 		}
 	}
 	slices.SortStableFunc(e.Findings, func(a, b Finding) int {
@@ -303,8 +303,10 @@ func evaluateRun(seq []Point, start int, bylevel map[int]*levelSeries) Evaluatio
 
 // streaks returns the maximal runs of at least n consecutive points of s
 // beyond the same limit (side × z > limit, limit ≥ 0) that include a point
-// at or after index cur (the run being judged), in the order of s.
-func streaks(s []Point, cur int, limit float64, n int) []Finding {
+// at or after index cur (the run being judged), in the order of s. If ok is
+// not nil, a streak counts only if ok accepts one of its windows of n
+// consecutive points that reaches the run.
+func streaks(s []Point, cur int, limit float64, n int, ok func([]Point) bool) []Finding {
 	// A streak that begins before the run and reaches it contains s[cur],
 	// so it lies on s[cur]'s side: walk back only while the points do.
 	// Nothing earlier needs looking at, which keeps judging a long history
@@ -333,12 +335,26 @@ func streaks(s []Point, cur int, limit float64, n int) []Finding {
 		for j < len(s) && float64(side)*s[j].Z > limit {
 			j++
 		}
-		if j-i >= n && j > cur {
+		if j-i >= n && j > cur && windowOK(s[i:j], cur-i, n, ok) {
 			out = append(out, Finding{Side: side, Points: slices.Clone(s[i:j])})
 		}
 		i = j
 	}
 	return out
+}
+
+// windowOK reports whether ok accepts a window of n consecutive points of
+// streak that includes a point at or after index cur.
+func windowOK(streak []Point, cur, n int, ok func([]Point) bool) bool {
+	if ok == nil {
+		return true
+	}
+	for w := max(0, cur-n+1); w+n <= len(streak); w++ {
+		if ok(streak[w : w+n]) {
+			return true
+		}
+	}
+	return false
 }
 
 func manyLevels(pts []Point) bool {

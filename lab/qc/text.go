@@ -11,6 +11,9 @@ import (
 //
 //	control HIGH-1 lot 2231 at 3.2 SD above the mean (value 112.8 mg/L; target 100 mg/L, SD 4 mg/L): 1-3s, run rejected
 func (f Finding) String() string {
+	if len(f.Points) == 0 || (f.Rule == RuleR4s && len(f.Points) < 2) {
+		return string(f.Rule)
+	}
 	var b strings.Builder
 	switch {
 	case f.Scope == Single:

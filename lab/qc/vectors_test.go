@@ -111,6 +111,7 @@ var vectors = []struct {
 	{"41s_mixed_sides", "1:+1.1 | 1:-1.2 | 1:+1.5 | 1:+1.1", Accept, nil},
 	{"41s_across_levels", "1:+1.1 2:+1.2 | 1:+1.5 2:+1.1", Reject, []string{"4-1s across runs and levels"}},
 	{"41s_across_levels_at_limit", "1:+1.1 2:+1.2 | 1:+1.5 2:+1", Accept, nil},
+	{"41s_across_levels_window_of_one_level", "2:+1.5 1:+1.5 1:+1.5 1:+1.5 | 1:+1.5", Reject, []string{"4-1s across runs"}},
 	{"41s_streak_before_this_run", "1:+1.1 | 1:+1.2 | 1:+1.5 | 1:+1.1 | 1:+0.2", Accept, nil},
 	{"41s_both_ways", "1:+1.1 2:+1.3 | 1:+1.2 2:+1.4 | 1:+1.5 2:+1.6 | 1:+1.1 2:+1.7", Reject, []string{"4-1s across runs", "4-1s across runs", "4-1s across runs and levels"}},
 
