@@ -54,6 +54,7 @@ RACE_PKGS := \
 	./api/web \
 	./imaging/capture \
 	./api/kiosk \
+	./api/bench \
 	./imaging/imagingtest
 
 # Everything CI runs: formatting, vet, every package built (cgo ones included),

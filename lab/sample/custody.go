@@ -297,3 +297,25 @@ func describe(r *chain.Record) string {
 	}
 	return string(r.Kind)
 }
+
+// ParseAliquotForm reads an aliquot form strictly (unknown members,
+// another format or version, trailing data, or no parent or label are
+// errors).
+func ParseAliquotForm(b []byte) (*AliquotForm, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var f AliquotForm
+	if err := dec.Decode(&f); err != nil {
+		return nil, fmt.Errorf("sample: aliquot form: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("sample: aliquot form: data after the form")
+	}
+	if f.Format != AliquotFormat || f.Version != AliquotVersion {
+		return nil, fmt.Errorf("sample: aliquot form: format %q version %d, want %s %d", f.Format, f.Version, AliquotFormat, AliquotVersion)
+	}
+	if f.Parent == "" || f.Aliquot.Label == "" || f.Case == "" {
+		return nil, errors.New("sample: aliquot form: case, parent and label are required")
+	}
+	return &f, nil
+}

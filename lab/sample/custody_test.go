@@ -51,8 +51,9 @@ func TestCustody(t *testing.T) {
 		}
 		b, _ := io.ReadAll(rc)
 		rc.Close()
-		if !strings.Contains(string(b), `"parent": "`+ex.Ref+`"`) || !strings.Contains(string(b), `"label": "`+parts[i].Label+`"`) {
-			t.Errorf("aliquot form %s", b)
+		af, err := sample.ParseAliquotForm(b)
+		if err != nil || af.Parent != ex.Ref || af.Aliquot != parts[i] || af.SplitBy != tech {
+			t.Errorf("aliquot form %+v (%v)", af, err)
 		}
 	}
 	n, _ := l.TreeSize(ctx)

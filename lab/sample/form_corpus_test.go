@@ -15,3 +15,13 @@ func TestWriteFormCorpus(t *testing.T) {
 	}
 	fuzzseed.Write(t, "FuzzParseForm", seeds)
 }
+
+// TestWriteAliquotCorpus keeps FuzzParseAliquotForm's committed seed corpus
+// equal to aliquotSeeds; -write-corpus rewrites it.
+func TestWriteAliquotCorpus(t *testing.T) {
+	var seeds [][]any
+	for _, s := range aliquotSeeds {
+		seeds = append(seeds, []any{[]byte(s)})
+	}
+	fuzzseed.Write(t, "FuzzParseAliquotForm", seeds)
+}

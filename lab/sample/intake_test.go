@@ -217,3 +217,27 @@ func TestWindowsFromPanel(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseAliquotForm: an aliquot form that parses names its parent and
+// label.
+func FuzzParseAliquotForm(f *testing.F) {
+	for _, s := range aliquotSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := sample.ParseAliquotForm(b)
+		if err != nil {
+			return
+		}
+		if a.Parent == "" || a.Aliquot.Label == "" {
+			t.Fatalf("accepted %+v", a)
+		}
+	})
+}
+
+var aliquotSeeds = []string{
+	`{"format":"exhibit-aliquot","version":1,"case":"01/777/26","parent":"AT/1","aliquot":{"label":"A","volumeMl":60,"seal":"S-10","storage":"fridge 2"},"splitBy":{"id":"aturing","name":"Alex Turing"}}`,
+	`{"format":"exhibit-aliquot","version":1,"case":"01/777/26","parent":"","aliquot":{"label":"A"},"splitBy":{}}`,
+	`{"format":"exhibit-aliquot","version":1,"case":"C","parent":"AT/1","aliquot":{"label":"B","colour":"red"},"splitBy":{}}`,
+	`{"format":"exhibit-aliquot","version":3}`,
+}

@@ -10,17 +10,18 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/exhibit-forensics/exhibit/api/auth"
+	"github.com/exhibit-forensics/exhibit/api/bench"
 	"github.com/exhibit-forensics/exhibit/api/kiosk"
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
 	"github.com/exhibit-forensics/exhibit/devices/light"
 )
 
-// runAgent runs an edge agent. Only the kiosk role exists so far: the
-// photographer's web UI (api/kiosk) over the data directory, the light
-// engine and the camera.
+// runAgent runs an edge agent: the kiosk (the photographer's web UI,
+// api/kiosk, over the data directory, the light engine and the camera) or
+// the lab bench (api/bench, over the data directory).
 func runAgent(e *env, args []string) int {
-	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL")
-	role := fs.String("role", "", "the agent's role: kiosk")
+	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL | --role lab --data DIR --listen 127.0.0.1:PORT")
+	role := fs.String("role", "", "the agent's role: kiosk or lab")
 	data := fs.String("data", "", "data directory (exhibit init; users from exhibit user add)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the web UI on (loopback: the kiosk's own screen)")
 	lightPath := fs.String("light", "", "light engine serial device (e.g. /dev/serial/by-id/…)")
@@ -32,8 +33,13 @@ func runAgent(e *env, args []string) int {
 	switch {
 	case len(pos) > 0:
 		return e.usageErr(fs, "unexpected arguments %q", pos)
+	case *role == "lab":
+		if *data == "" {
+			return e.usageErr(fs, "--data is required")
+		}
+		return runBench(e, *data, *listen)
 	case *role != "kiosk":
-		return e.usageErr(fs, "--role: %q is not a role this agent has (kiosk)", *role)
+		return e.usageErr(fs, "--role: %q is not a role this agent has (kiosk, lab)", *role)
 	case *data == "" || *lightPath == "" || *camURL == "":
 		return e.usageErr(fs, "--data, --light and --camera are required")
 	}
@@ -71,6 +77,32 @@ func runAgent(e *env, args []string) int {
 	}
 	fmt.Fprintf(e.stdout, "kiosk: http://%s/\n", ln.Addr())
 	if err := k.Serve(ctx, ln); err != nil {
+		return e.fail("agent", err)
+	}
+	return exitOK
+}
+
+// runBench serves the lab bench until SIGINT or SIGTERM.
+func runBench(e *env, data, listen string) int {
+	l, code := openLedger(e, "agent", data)
+	if l == nil {
+		return code
+	}
+	defer l.Close()
+	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	gin.SetMode(gin.ReleaseMode)
+	b, err := bench.New(bench.Config{Ledger: l, Users: auth.Open(data, nil), Logger: logger, Device: l.Identity().DeviceID})
+	if err != nil {
+		return e.fail("agent", err)
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return e.fail("agent", err)
+	}
+	fmt.Fprintf(e.stdout, "lab bench: http://%s/\n", ln.Addr())
+	if err := b.Serve(ctx, ln); err != nil {
 		return e.fail("agent", err)
 	}
 	return exitOK

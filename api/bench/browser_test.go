@@ -1,0 +1,95 @@
+package bench
+
+import (
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/exhibit-forensics/exhibit/api/web/webtest"
+)
+
+// TestBrowserBench walks a technician's morning in Debian's chromium: sign
+// in, receive a kit, scan it from the list (a wedge scanner's burst of
+// keys ending in Enter, with no field focused), open its seal, split it,
+// hand bottle A over to a colleague who types their own password, and
+// photographs each page into the test's artefacts.
+func TestBrowserBench(t *testing.T) {
+	webtest.Chromium(t)
+	f := newFixture(t)
+	srv := httptest.NewServer(f.b)
+	t.Cleanup(srv.Close)
+	dir := webtest.Artefacts(t, "bench")
+	ctx := webtest.Browser(t, 1280, 900, 2*time.Minute)
+
+	webtest.Do(t, ctx, "sign in",
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#user")),
+		chromedp.SendKeys(chromedp.CSS("#user"), "atech"),
+		chromedp.SendKeys(chromedp.CSS("#password"), password("atech")),
+		chromedp.Click(chromedp.CSS("button[type=submit]")),
+		chromedp.WaitVisible(chromedp.CSS("#no-samples")),
+	)
+	webtest.Shoot(t, ctx, dir, "01-empty.png")
+	webtest.Do(t, ctx, "receive a kit",
+		chromedp.Click(chromedp.CSS("#nav-intake")),
+		chromedp.WaitVisible(chromedp.CSS("#kit")),
+		chromedp.SendKeys(chromedp.CSS("#kit"), "K000417"),
+		chromedp.SendKeys(chromedp.CSS("#case"), "01/900/26"),
+		chromedp.SendKeys(chromedp.CSS("#seals"), "S-1 S-2"),
+		chromedp.SetValue(chromedp.CSS("#collected"), "2026-12-05T19:00"),
+		chromedp.SetValue(chromedp.CSS("#incident"), "2026-12-04T23:00"),
+		chromedp.SendKeys(chromedp.CSS("#volume"), "80"),
+	)
+	webtest.Shoot(t, ctx, dir, "02-intake.png")
+	webtest.TouchTargets(t, ctx, "intake page")
+	webtest.Do(t, ctx, "submit", chromedp.Click(chromedp.CSS("#receive")), chromedp.WaitVisible(chromedp.CSS("#sample-ref")))
+	if got := webtest.Text(t, ctx, "#warnings"); !strings.Contains(got, "ghb") {
+		t.Errorf("warnings %q", got)
+	}
+	webtest.Shoot(t, ctx, dir, "03-received.png")
+
+	webtest.Do(t, ctx, "back to the list, then scan the kit",
+		chromedp.Navigate(srv.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#samples")),
+		chromedp.KeyEvent("K000417"),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(chromedp.CSS("#sample-ref")),
+	)
+	if got := webtest.Text(t, ctx, "#sample-ref"); got != "Sample LB/1" {
+		t.Errorf("scan landed on %q", got)
+	}
+	webtest.Do(t, ctx, "open the seal",
+		chromedp.SendKeys(chromedp.CSS("#open-seal"), "S-1"),
+		chromedp.SendKeys(chromedp.CSS("#open-reason"), "split into A and B"),
+		chromedp.Click(chromedp.CSS("#do-open")),
+		chromedp.WaitVisible(chromedp.CSS("#form-split")),
+	)
+	webtest.Do(t, ctx, "split",
+		chromedp.SendKeys(chromedp.CSS("#volume_A"), "50"),
+		chromedp.SendKeys(chromedp.CSS("#seal_A"), "S-10"),
+		chromedp.SendKeys(chromedp.CSS("#volume_B"), "25"),
+		chromedp.SendKeys(chromedp.CSS("#seal_B"), "S-11"),
+		chromedp.SendKeys(chromedp.CSS("#storage"), "fridge 2, shelf B"),
+		chromedp.Click(chromedp.CSS("#do-split")),
+		chromedp.WaitVisible(chromedp.CSS("#aliquots")),
+	)
+	webtest.Do(t, ctx, "hand bottle A over",
+		chromedp.Click(chromedp.CSS("#d-handover summary")),
+		chromedp.SetValue(chromedp.CSS("#ho-target"), "LB/2"),
+		chromedp.SendKeys(chromedp.CSS("#from_password"), password("atech")),
+		chromedp.SendKeys(chromedp.CSS("#to"), "bauth"),
+		chromedp.SendKeys(chromedp.CSS("#to_password"), password("bauth")),
+		chromedp.SendKeys(chromedp.CSS("#ho-reason"), "to the analyser room"),
+		chromedp.Click(chromedp.CSS("#do-handover")),
+		chromedp.WaitVisible(chromedp.CSS("#timeline tr.ev-transferred")),
+	)
+	if got := webtest.Text(t, ctx, "#timeline"); !strings.Contains(got, "handed over from Alex Turing to Bea Okoro") || !strings.Contains(got, "split off") {
+		t.Errorf("timeline %q", got)
+	}
+	webtest.Shoot(t, ctx, dir, "04-custody.png")
+	webtest.TouchTargets(t, ctx, "sample page")
+}

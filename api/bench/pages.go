@@ -1,0 +1,340 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/exhibit-forensics/exhibit/api/web"
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/lab/sample"
+)
+
+// pageData is what every bench page sees.
+type pageData struct {
+	Scan     string // what was scanned, for the "not found" notice
+	NotFound bool
+	Page     any
+}
+
+func (b *Bench) render(c *gin.Context, status int, page, title string, data any) {
+	b.pages[page].Render(c, status, title, pageData{Page: data})
+}
+
+func person(c *gin.Context) chain.Person {
+	u, _ := web.CurrentUser(c)
+	return chain.Person{ID: u.ID, Name: u.Name, Role: u.Role}
+}
+
+type homeData struct {
+	Samples  []sampleRow
+	Scanned  string
+	NotFound bool
+}
+
+func (b *Bench) home(c *gin.Context) {
+	rows, err := b.recent(c.Request.Context(), 50)
+	if err != nil {
+		b.fail(c, err)
+		return
+	}
+	b.render(c, http.StatusOK, "home", "Samples", homeData{Samples: rows})
+}
+
+// scan jumps to the sample a scanned or typed code names.
+func (b *Bench) scan(c *gin.Context) {
+	code := c.Query("code")
+	e, err := b.lookup(c.Request.Context(), code)
+	if err != nil {
+		b.fail(c, err)
+		return
+	}
+	if e == nil {
+		rows, err := b.recent(c.Request.Context(), 50)
+		if err != nil {
+			b.fail(c, err)
+			return
+		}
+		b.render(c, http.StatusNotFound, "home", "Not found", homeData{Samples: rows, Scanned: strings.TrimSpace(code), NotFound: true})
+		return
+	}
+	ref := e.Ref
+	if e.Parent != "" {
+		ref = e.Parent
+	}
+	c.Redirect(http.StatusSeeOther, samplePath(ref))
+}
+
+func samplePath(ref string) string { return "/sample/" + ref }
+
+type intakeData struct {
+	Case, Kit, Seals, Expect, Collected, Incident, Volume, Temperature string
+	Error                                                              string
+}
+
+func (b *Bench) intakePage(c *gin.Context) {
+	b.render(c, http.StatusOK, "intake", "Receive a kit", intakeData{Kit: c.Query("kit")})
+}
+
+// localTime reads a datetime-local field (the bench's own time zone) or
+// RFC 3339.
+func localTime(s string) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%q is not a date and time", s)
+}
+
+func fields(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+func (b *Bench) intakePost(c *gin.Context) {
+	d := intakeData{Case: strings.TrimSpace(c.PostForm("case")), Kit: c.PostForm("kit"), Seals: c.PostForm("seals"),
+		Expect: c.PostForm("expect"), Collected: c.PostForm("collected"), Incident: c.PostForm("incident"),
+		Volume: c.PostForm("volume"), Temperature: c.PostForm("temperature")}
+	again := func(msg string) { d.Error = msg; b.render(c, http.StatusBadRequest, "intake", "Receive a kit", d) }
+	scan, err := sample.ParseScan(d.Kit)
+	if err != nil {
+		again("The kit's barcode could not be read. Scan it again, or type the kit number.")
+		return
+	}
+	req := sample.Request{Case: d.Case, Kit: scan, Seals: fields(d.Seals), Expected: fields(d.Expect), By: person(c), Device: b.cfg.Device}
+	if req.Collected, err = localTime(d.Collected); err != nil {
+		again("When was the urine collected? Give the date and time from the kit's paperwork.")
+		return
+	}
+	if strings.TrimSpace(d.Incident) != "" {
+		if req.Incident, err = localTime(d.Incident); err != nil {
+			again("The incident time is not a date and time.")
+			return
+		}
+	}
+	if v := strings.TrimSpace(d.Volume); v != "" {
+		if req.VolumeML, err = strconv.ParseFloat(v, 64); err != nil {
+			again("The volume is a number of millilitres.")
+			return
+		}
+	}
+	if v := strings.TrimSpace(d.Temperature); v != "" {
+		t, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			again("The temperature is a number of degrees Celsius.")
+			return
+		}
+		req.TemperatureC = &t
+	}
+	ex, _, err := sample.Intake(c.Request.Context(), b.cfg.Ledger, req, sample.Windows(b.cfg.Panel))
+	switch {
+	case errors.Is(err, sample.ErrDuplicate):
+		c.Redirect(http.StatusSeeOther, samplePath(ex.Ref)+"?notice=already")
+		return
+	case err != nil:
+		// The checks' own words: they name what is missing or wrong.
+		again(strings.TrimPrefix(err.Error(), "sample: "))
+		return
+	}
+	c.Redirect(http.StatusSeeOther, samplePath(ex.Ref)+"?notice=received")
+}
+
+type sampleData struct {
+	Ref      string
+	Form     *sample.Form
+	Aliquots []aliquotView
+	Events   []eventView
+	Notice   string
+	Error    string
+	Sealed   bool
+	Disposed bool
+	Users    string
+}
+
+type aliquotView struct {
+	Ref  string
+	Form *sample.AliquotForm
+}
+
+type eventView struct {
+	When, Ref, What, Actor, Record string
+	Kind                           string
+}
+
+func (b *Bench) sampleRef(c *gin.Context) string {
+	return strings.TrimPrefix(c.Param("ref"), "/")
+}
+
+func (b *Bench) samplePage(c *gin.Context) {
+	notice := map[string]string{
+		"received": "Kit received.",
+		"already":  "This kit was already received: here is its sample.",
+		"opened":   "Seal opening recorded.",
+		"split":    "Aliquots recorded and sealed.",
+		"handed":   "Handover recorded.",
+		"disposed": "Disposal recorded.",
+	}[c.Query("notice")]
+	b.showSample(c, http.StatusOK, b.sampleRef(c), notice, "")
+}
+
+func (b *Bench) showSample(c *gin.Context, status int, ref, notice, problem string) {
+	ctx := c.Request.Context()
+	e, err := b.lookup(ctx, ref)
+	if err != nil {
+		b.fail(c, err)
+		return
+	}
+	if e == nil || e.Parent != "" {
+		if e != nil {
+			c.Redirect(http.StatusSeeOther, samplePath(e.Parent))
+			return
+		}
+		b.web.Message(c, http.StatusNotFound, "No such sample", "Nothing is recorded under "+ref+". Scan the kit again.")
+		return
+	}
+	l := b.cfg.Ledger
+	ex, err := l.ExhibitByRef(ctx, e.Ref)
+	if err != nil {
+		b.fail(c, err)
+		return
+	}
+	body, err := readBlob(ctx, l, ex.Blobs[0].Hash)
+	if err != nil {
+		b.fail(c, err)
+		return
+	}
+	form, err := sample.ParseForm(body)
+	if err != nil {
+		b.fail(c, err)
+		return
+	}
+	d := sampleData{Ref: e.Ref, Form: form, Notice: notice, Error: problem, Sealed: true}
+	evs, err := sample.Timeline(ctx, l, e.Ref)
+	if err != nil {
+		b.fail(c, err)
+		return
+	}
+	for _, ev := range evs {
+		d.Events = append(d.Events, eventView{When: ev.Time.Local().Format("2 Jan 2006 15:04:05"), Ref: ev.Ref, What: ev.What,
+			Actor: ev.Actor, Record: ev.Record.Hex()[:12], Kind: string(ev.Kind)})
+		if ev.Ref == e.Ref {
+			switch ev.Kind {
+			case chain.KindOpened:
+				d.Sealed = false
+			case chain.KindSealed:
+				d.Sealed = true
+			case chain.KindDisposed:
+				d.Disposed = true
+			}
+		}
+	}
+	b.mu.Lock()
+	var als []string
+	for _, a := range b.byRef {
+		if a.Parent == e.Ref {
+			als = append(als, a.Ref)
+		}
+	}
+	b.mu.Unlock()
+	for _, ref := range als {
+		a, err := l.ExhibitByRef(ctx, ref)
+		if err != nil {
+			b.fail(c, err)
+			return
+		}
+		body, err := readBlob(ctx, l, a.Blobs[0].Hash)
+		if err != nil {
+			b.fail(c, err)
+			return
+		}
+		af, err := sample.ParseAliquotForm(body)
+		if err != nil {
+			b.fail(c, err)
+			return
+		}
+		d.Aliquots = append(d.Aliquots, aliquotView{Ref: ref, Form: af})
+	}
+	b.render(c, status, "sample", "Sample "+e.Ref, d)
+}
+
+// samplePost carries out one custody step on the sample (or one of its
+// aliquots, named in the form).
+func (b *Bench) samplePost(c *gin.Context) {
+	ctx := c.Request.Context()
+	ref := b.sampleRef(c)
+	target := strings.TrimSpace(c.PostForm("target"))
+	if target == "" {
+		target = ref
+	}
+	by := person(c)
+	l := b.cfg.Ledger
+	var err error
+	notice := ""
+	switch c.PostForm("step") {
+	case "open":
+		_, err = sample.OpenSeal(ctx, l, target, strings.TrimSpace(c.PostForm("seal")), c.PostForm("reason"), by)
+		notice = "opened"
+	case "split":
+		var parts []sample.Aliquot
+		for _, label := range []string{"A", "B"} {
+			v := strings.TrimSpace(c.PostForm("volume_" + label))
+			if v == "" && c.PostForm("seal_"+label) == "" {
+				continue
+			}
+			vol, perr := strconv.ParseFloat(v, 64)
+			if perr != nil {
+				err = fmt.Errorf("the volume of %s is a number of millilitres", label)
+				break
+			}
+			parts = append(parts, sample.Aliquot{Label: label, VolumeML: vol, Seal: strings.TrimSpace(c.PostForm("seal_" + label)),
+				Storage: strings.TrimSpace(c.PostForm("storage"))})
+		}
+		if err == nil {
+			_, _, err = sample.Split(ctx, l, ref, parts, by, b.cfg.Device)
+		}
+		notice = "split"
+	case "handover":
+		err = b.handover(c, target)
+		notice = "handed"
+	case "dispose":
+		_, err = sample.Dispose(ctx, l, target, c.PostForm("reason"), by)
+		notice = "disposed"
+	default:
+		err = errors.New("unknown step")
+	}
+	if err != nil {
+		b.showSample(c, http.StatusBadRequest, ref, "", strings.TrimPrefix(err.Error(), "sample: "))
+		return
+	}
+	c.Redirect(http.StatusSeeOther, samplePath(ref)+"?notice="+url.QueryEscape(notice))
+}
+
+// handover records a two-party handover: the signed-in user gives, and
+// both enter their passwords now.
+func (b *Bench) handover(c *gin.Context, ref string) error {
+	u, _ := web.CurrentUser(c)
+	to := strings.TrimSpace(c.PostForm("to"))
+	if to == "" || to == u.ID {
+		return errors.New("the receiver must be another person: enter their user name")
+	}
+	from, err := b.cfg.Users.Authenticate(u.ID, c.PostForm("from_password"))
+	if err != nil {
+		return errors.New("your password was not right: the handover is not recorded")
+	}
+	recv, err := b.cfg.Users.Authenticate(to, c.PostForm("to_password"))
+	if err != nil {
+		return errors.New("the receiver's user name or password was not right: the handover is not recorded")
+	}
+	_, err = b.cfg.Ledger.Transfer(c.Request.Context(), ref, from, recv, strings.TrimSpace(c.PostForm("reason")), strings.TrimSpace(c.PostForm("seal")))
+	return err
+}
