@@ -5,9 +5,10 @@ import (
 )
 
 // baselineContrast fits the skin baseline (a polynomial of the given degree
-// in x and y to the log of the band, over skin, three times with outliers
-// left out) and returns the contrast map 1 − band/baseline, 0 off the skin.
-func baselineContrast(band []float32, skin []bool, w, h, degree int) []float32 {
+// in x and y to the log of the band, over the pixels of skin, three times
+// with outliers left out) and returns the contrast map 1 − band/baseline
+// over the pixels of out, 0 elsewhere.
+func baselineContrast(band []float32, skin, out []bool, w, h, degree int) []float32 {
 	pw := newPowers(w, h, degree)
 	logb := make([]float64, len(band))
 	use := make([]bool, len(band))
@@ -44,13 +45,13 @@ func baselineContrast(band []float32, skin []bool, w, h, degree int) []float32 {
 		}
 		fit = pw.evaluate(pw.leastSquares(logb, use))
 	}
-	out := make([]float32, len(band))
+	c := make([]float32, len(band))
 	for i, v := range band {
-		if skin[i] {
-			out[i] = float32(1 - float64(v)/math.Exp(fit[i]))
+		if out[i] {
+			c[i] = float32(1 - float64(v)/math.Exp(fit[i]))
 		}
 	}
-	return out
+	return c
 }
 
 // powers holds the polynomial's terms x^i·y^j (i + j ≤ degree) and the

@@ -34,7 +34,7 @@ func TestBaselineRecoversPolynomial(t *testing.T) {
 				skin[y*w+x] = true
 			}
 		}
-		c := baselineContrast(band, skin, w, h, deg)
+		c := baselineContrast(band, skin, skin, w, h, deg)
 		for y := range h {
 			for x := range w {
 				want := 0.0

@@ -20,7 +20,15 @@
 //     bruise, and the skin's scatter drops about tenfold (the simulator:
 //     σ 0.010 → 0.0007). The reference's specular hot spots, which would
 //     show as dark spots in the ratio, are found against its own baseline
-//     (brighter by Params.GlareSigmas σ) and left out.
+//     (brighter by Params.GlareSigmas σ, widened by Params.ExcludeMarginMM
+//     to take in their tails). The band there is still good — behind a
+//     barrier filter it carries no glare — so the reference is not left
+//     out but estimated: its baseline times the skin's texture averaged
+//     over the skin around the hot spot (Gaussian weights of
+//     ExcludeMarginMM, a normalised convolution). The texture under the
+//     spot is then not cancelled, so those pixels serve the outline
+//     (step 5) but not the skin's statistics, the baseline or the
+//     detection (steps 2–4), which use the trusted skin only.
 //  2. Skin baseline: a polynomial of degree Params.BaselineDegree in x and
 //     y, fitted by least squares to the logarithm of the band (or ratio),
 //     three times, each time leaving out pixels far from the last fit
@@ -31,7 +39,8 @@
 //     narrow one (Params.SmoothMM) for the outline.
 //  4. Detection, with a threshold from the skin's own statistics: median +
 //     k·σ of the wide map (k = Params.DetectSigmas; bruises cover a minority
-//     of the frame, so the median absolute deviation is the skin's). The
+//     of the frame, so the median absolute deviation is the skin's), on
+//     trusted skin (the wide map is 0 under the reference's hot spots). The
 //     pixels above it are split into one basin per peak, highest first;
 //     where two basins meet, the lower one stays a bruise of its own only if
 //     its peak rises k·σ above the meeting point. Two bruises close together
@@ -51,8 +60,14 @@
 //     another. Reading the edge rather than the peak matters for an
 //     older bruise, whose dark haemoglobin core is surrounded by a paler
 //     bilirubin rim that is still bruise. The region grows over its basin
-//     down to that level, holes are filled, and regions under
-//     Params.MinAreaMM2 are dropped.
+//     and the reference's hot spots down to that level, holes are filled,
+//     and regions under Params.MinAreaMM2 are dropped. Regions whose
+//     outlines touch along a millimetre or more are one bruise, outlined
+//     again as one: between them the contrast never fell to the outline's
+//     level, only the basins' dividing line ran there. An older bruise
+//     whose core is paler than its rim has several peaks along the rim,
+//     and its basins would otherwise cut it into pieces; two bruises apart
+//     have skin below their outlines between them and stay two.
 //  6. Measurement. Area is the pixel count × (mm per pixel)². The axes are
 //     those of the ellipse with the region's second moments (for a filled
 //     ellipse of semi-axes a and b the variances along its axes are a²/4
@@ -70,6 +85,18 @@
 // about half as much and an older bruise's rim hardly shows, so 415 nm +
 // yellow measures its haemoglobin core. docs/imaging-accuracy.md has the
 // figures against the simulator's ground truth, per skin group and band.
+//
+// # Methods
+//
+// Params.Method names the method, so that a derivative's recipe can be
+// run again by the method that made it. 1 (MethodGlareMasked) left the
+// reference's hot spots out of the skin altogether, cutting them out of
+// any bruise they fell on, and outlined every basin on its own; 2
+// (MethodGlareFilled, the latest and the default) is the method above.
+// Parameters decoded from JSON without a "method" member — recipes
+// written before the field — are method 1's, and give its results to the
+// bit (TestMethodGlareMaskedUnchanged). docs/imaging-accuracy.md has what
+// the change did.
 //
 // Measure is a deterministic function of its frames and parameters: the
 // arithmetic is Go's, summed in a fixed order, and OpenCV's Gaussian blur,

@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"gocv.io/x/gocv"
 
 	"github.com/exhibit-forensics/exhibit/devices/camera"
@@ -53,7 +55,55 @@ type Params struct {
 	// outline); ExcludeMarginMM widens them (default 3 mm).
 	Exclude         [][]image.Point `json:"exclude,omitempty"`
 	ExcludeMarginMM float64         `json:"exclude_margin_mm"`
+	// Method is the version of the method (package doc); 0 is the
+	// latest, MethodLatest. A recipe names the one that made its
+	// derivative, so that the derivative can be made again after the
+	// method has changed; parameters decoded from JSON without a method
+	// are MethodGlareMasked's, which came before the field did.
+	Method int `json:"method"`
 }
+
+// The methods.
+const (
+	// MethodGlareMasked: the reference's hot spots are left out of the
+	// skin, and every basin is outlined on its own.
+	MethodGlareMasked = 1
+	// MethodGlareFilled: under the reference's hot spots the reference is
+	// estimated from the skin around, and an outline may cross them;
+	// outlines that touch are one bruise.
+	MethodGlareFilled = 2
+	// MethodLatest is what Measure uses when Params.Method is 0.
+	MethodLatest = MethodGlareFilled
+)
+
+// UnmarshalJSONFrom decodes p with the decoder's options (a recipe's are
+// strict: no unknown members); without a "method" member, p.Method is
+// MethodGlareMasked.
+func (p *Params) UnmarshalJSONFrom(dec *jsontext.Decoder) error {
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	type plain Params
+	q := plain{}
+	if err := jsonv2.Unmarshal(v, &q, dec.Options()); err != nil {
+		return err
+	}
+	var has struct {
+		Method *int `json:"method"`
+	}
+	if err := jsonv2.Unmarshal(v, &has, jsonv2.RejectUnknownMembers(false)); err != nil {
+		return err
+	}
+	if has.Method == nil {
+		q.Method = MethodGlareMasked
+	}
+	*p = Params(q)
+	return nil
+}
+
+// UnmarshalJSON is UnmarshalJSONFrom for encoding/json.
+func (p *Params) UnmarshalJSON(b []byte) error { return jsonv2.Unmarshal(b, p) }
 
 func (p Params) withDefaults() Params {
 	def := func(v *float64, d float64) {
@@ -76,6 +126,9 @@ func (p Params) withDefaults() Params {
 	def(&p.TailFraction, 0.1)
 	def(&p.ExcludeMarginMM, 3)
 	def(&p.GlareSigmas, 4)
+	if p.Method == 0 {
+		p.Method = MethodLatest
+	}
 	return p
 }
 
@@ -97,6 +150,8 @@ func (p Params) check() error {
 		return fmt.Errorf("%w: edge depth %g: want between 0 and 1", ErrInput, p.EdgeDepth)
 	case !(p.OutlineFraction > 0 && p.OutlineFraction < 1):
 		return fmt.Errorf("%w: outline fraction %g: want between 0 and 1", ErrInput, p.OutlineFraction)
+	case p.Method < MethodGlareMasked || p.Method > MethodLatest:
+		return fmt.Errorf("%w: method %d: want %d to %d", ErrInput, p.Method, MethodGlareMasked, MethodLatest)
 	}
 	return nil
 }
@@ -194,10 +249,32 @@ func Measure(f, ref *camera.Frame, p Params) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	// trusted is the skin where the contrast map is as good as the
+	// reference makes it: the skin's statistics, the baseline and the
+	// detection use only these pixels. Under the reference's hot spots the
+	// band is still skin, and a bruise's outline may cross them (package
+	// doc, step 1).
+	trusted := skin
 	if ref != nil {
 		rb := reduce(ref, r, w, h)
-		if err := maskGlare(rb, skin, w, h, p, pxMM); err != nil {
+		glare, rc, err := findGlare(rb, skin, w, h, p, pxMM)
+		if err != nil {
 			return nil, err
+		}
+		if p.Method == MethodGlareMasked {
+			for i, g := range glare {
+				if g {
+					skin[i] = false
+				}
+			}
+		} else {
+			if err := fillGlare(rb, rc, skin, glare, w, h, p, pxMM); err != nil {
+				return nil, err
+			}
+			trusted = make([]bool, w*h)
+			for i, s := range skin {
+				trusted[i] = s && !glare[i]
+			}
 		}
 		for i, v := range rb {
 			if v > 0 {
@@ -207,42 +284,50 @@ func Measure(f, ref *camera.Frame, p Params) (*Result, error) {
 			}
 		}
 	}
-	contrast := baselineContrast(band, skin, w, h, p.BaselineDegree)
-	wide, err := smooth(contrast, w, h, p.DetectSmoothMM/pxMM)
-	if err != nil {
-		return nil, err
-	}
+	contrast := baselineContrast(band, trusted, skin, w, h, p.BaselineDegree)
 	narrow, err := smooth(contrast, w, h, p.SmoothMM/pxMM)
 	if err != nil {
 		return nil, err
 	}
-	med, sigma := robustStats(wide, skin, w)
+	for i, t := range trusted {
+		if !t {
+			contrast[i] = 0
+		}
+	}
+	wide, err := smooth(contrast, w, h, p.DetectSmoothMM/pxMM)
+	if err != nil {
+		return nil, err
+	}
+	med, sigma := robustStats(wide, trusted, w)
 	res.Skin = Skin{Median: med, Sigma: sigma, Threshold: med + p.DetectSigmas*sigma}
 
-	seeds, basin, err := candidates(wide, skin, w, h, float32(res.Skin.Threshold), float32(p.DetectSigmas*sigma))
+	seeds, basin, err := candidates(wide, trusted, w, h, float32(res.Skin.Threshold), float32(p.DetectSigmas*sigma))
 	if err != nil {
 		return nil, err
 	}
 	res.labels = make([]int32, w*h)
 	minPx := p.MinAreaMM2 / (pxMM * pxMM)
-	var label int32
-	for k, seed := range seeds {
-		if float64(len(seed)) < minPx {
-			continue // its outline lies within its basin: too small
-		}
-		// A bruise grows only over its own basin and skin.
+	// outline draws the outline of the bruise made of the basins in ks
+	// (package doc, step 5), labels its pixels and returns them and its
+	// peak; nil if it is too small.
+	outline := func(ks []int, label int32) ([]int, float32) {
+		// A bruise grows only over its own basins of trusted skin and
+		// over the reference's hot spots.
 		own := make([]bool, w*h)
 		for i, b := range basin {
-			own[i] = b == int32(k) && skin[i]
+			own[i] = skin[i] && (!trusted[i] || b >= 0 && slices.Contains(ks, int(b)))
+		}
+		var seed []int
+		for _, k := range ks {
+			seed = append(seed, seeds[k]...)
 		}
 		peak := float32(math.Inf(-1))
 		for _, i := range seed {
 			peak = max(peak, wide[i])
 		}
-		label++
 		// The top of the bruise's edge: the contrast a little inside the
 		// region down to a tenth of the peak, which ends in the outer
-		// edge's fading tail (package doc, step 5).
+		// edge's fading tail.
 		low := float32(med) + float32(p.TailFraction)*(peak-float32(med))
 		region := grow(narrow, own, res.labels, w, h, seed, max(low, float32(res.Skin.Threshold)), label)
 		inner := ringMedian(narrow, res.labels, region, w, h, label, p.EdgeDepth)
@@ -256,8 +341,58 @@ func Measure(f, ref *camera.Frame, p Params) (*Result, error) {
 			for _, i := range region {
 				res.labels[i] = 0
 			}
-			label--
-			continue
+			return nil, peak
+		}
+		return region, peak
+	}
+	// First each basin on its own, highest peak first.
+	var groups, regions [][]int
+	for k, seed := range seeds {
+		if float64(len(seed)) < minPx {
+			continue // its outline lies within its basin: too small
+		}
+		if region, _ := outline([]int{k}, int32(len(groups)+1)); region != nil {
+			groups, regions = append(groups, []int{k}), append(regions, region)
+		}
+	}
+	// Then the bruises whose outlines touch along at least a millimetre
+	// are one: between them the contrast never fell to the outline's
+	// level, only the basins' dividing line ran there (a ring-shaped
+	// older bruise, whose core is paler than its rim, has several
+	// peaks). They are outlined again together.
+	merged := []int(nil)
+	if p.Method >= MethodGlareFilled {
+		merged = touching(res.labels, w, h, len(groups), int(math.Ceil(1/pxMM)))
+	}
+	if merged != nil {
+		clear(res.labels)
+		var joined [][]int
+		for g, root := range merged {
+			if root == g {
+				joined = append(joined, nil)
+			}
+		}
+		index := map[int]int{}
+		for g, root := range merged {
+			if _, ok := index[root]; !ok {
+				index[root] = len(index)
+			}
+			joined[index[root]] = append(joined[index[root]], groups[g]...)
+		}
+		groups, regions = groups[:0], regions[:0]
+		for _, ks := range joined {
+			if region, _ := outline(ks, int32(len(groups)+1)); region != nil {
+				groups, regions = append(groups, ks), append(regions, region)
+			}
+		}
+	}
+	for g, ks := range groups {
+		label, region := int32(g+1), regions[g]
+		peak := float32(math.Inf(-1))
+		for _, k := range ks {
+			for _, i := range seeds[k] {
+				peak = max(peak, wide[i])
+			}
 		}
 		b := moments(region, w, float64(r), p.MMPerPixel)
 		b.PeakContrast = float64(peak) - med
@@ -340,22 +475,23 @@ func skinMask(p Params, w, h int, pxMM float64) ([]bool, error) {
 	return skin, nil
 }
 
-// maskGlare removes from skin the specular hot spots of the reference
-// band (brighter than its own baseline by more than GlareSigmas·σ), with
-// the exclusion margin: a ratio there would show a dark spot that is
-// not a bruise.
-func maskGlare(ref []float32, skin []bool, w, h int, p Params, pxMM float64) error {
-	c := baselineContrast(ref, skin, w, h, p.BaselineDegree)
+// findGlare finds the reference's specular hot spots: skin brighter than
+// the reference's own baseline by more than GlareSigmas·σ, widened by the
+// exclusion margin. In a ratio they would show as dark spots that are not
+// bruises. It returns them and the reference's contrast against its
+// baseline (1 − reference/baseline).
+func findGlare(ref []float32, skin []bool, w, h int, p Params, pxMM float64) ([]bool, []float32, error) {
+	c := baselineContrast(ref, skin, skin, w, h, p.BaselineDegree)
 	cs, err := smooth(c, w, h, p.SmoothMM/pxMM)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	med, sigma := robustStats(cs, skin, w)
 	m := gocv.NewMatWithSize(h, w, gocv.MatTypeCV8UC1)
 	defer m.Close()
 	d, err := m.DataPtrUint8()
 	if err != nil {
-		return fmt.Errorf("measure: %w", err)
+		return nil, nil, fmt.Errorf("measure: %w", err)
 	}
 	for i, v := range cs {
 		d[i] = 0
@@ -369,11 +505,51 @@ func maskGlare(ref []float32, skin []bool, w, h int, p Params, pxMM float64) err
 	gocv.Dilate(m, &m, kernel)
 	d, err = m.DataPtrUint8()
 	if err != nil {
-		return fmt.Errorf("measure: %w", err)
+		return nil, nil, fmt.Errorf("measure: %w", err)
 	}
+	glare := make([]bool, w*h)
 	for i, v := range d {
-		if v != 0 {
-			skin[i] = false
+		glare[i] = v != 0
+	}
+	return glare, c, nil
+}
+
+// fillGlare replaces the reference under its hot spots (on skin) by an
+// estimate from the skin around: its baseline times the skin's texture
+// (reference ÷ baseline, 1 − c) averaged with Gaussian weights of
+// ExcludeMarginMM over the skin outside the hot spots (a normalised
+// convolution), drawn towards 1 — the baseline alone — where little of
+// that skin is near.
+func fillGlare(ref, c []float32, skin, glare []bool, w, h int, p Params, pxMM float64) error {
+	num := make([]float32, w*h)
+	den := make([]float32, w*h)
+	any := false
+	for i, s := range skin {
+		switch {
+		case s && glare[i]:
+			any = true
+		case s:
+			num[i] = 1 - c[i]
+			den[i] = 1
+		}
+	}
+	if !any {
+		return nil
+	}
+	sg := p.ExcludeMarginMM / pxMM
+	num, err := smooth(num, w, h, sg)
+	if err != nil {
+		return err
+	}
+	if den, err = smooth(den, w, h, sg); err != nil {
+		return err
+	}
+	// The baseline weighs as much as 5 % of a neighbourhood of skin.
+	const prior = 0.05
+	for i, s := range skin {
+		if s && glare[i] {
+			q := (float64(num[i]) + prior) / (float64(den[i]) + prior)
+			ref[i] = float32(float64(ref[i]) / (1 - float64(c[i])) * q)
 		}
 	}
 	return nil
@@ -540,6 +716,77 @@ func candidates(wide []float32, skin []bool, w, h int, thr, minProm float32) ([]
 		comps[k] = append(comps[k], p)
 	}
 	return comps, region, nil
+}
+
+// touching finds the labelled regions 1…n that share a boundary at least
+// minContact pixels long (pixels of one with a 4-neighbour in the other)
+// and returns, for each region (index label − 1), the lowest-numbered
+// region it is joined to, directly or through others; nil if none touch.
+func touching(labels []int32, w, h, n, minContact int) []int {
+	if n < 2 {
+		return nil
+	}
+	contact := map[[2]int32]int{}
+	for i, l := range labels {
+		if l == 0 {
+			continue
+		}
+		x, y := i%w, i/w
+		seen := [2]int32{}
+		for k, j := range []int{i - 1, i + 1, i - w, i + w} {
+			if (k == 0 && x == 0) || (k == 1 && x == w-1) || (k == 2 && y == 0) || (k == 3 && y == h-1) {
+				continue
+			}
+			if m := labels[j]; m != 0 && m != l && m != seen[0] && m != seen[1] {
+				if seen[0] == 0 {
+					seen[0] = m
+				} else {
+					seen[1] = m
+				}
+				contact[[2]int32{l, m}]++
+			}
+		}
+	}
+	root := make([]int, n)
+	for g := range root {
+		root[g] = g
+	}
+	var find func(g int) int
+	find = func(g int) int {
+		for root[g] != g {
+			g = root[g]
+		}
+		return g
+	}
+	any := false
+	// In a fixed order: map iteration is random, the result must not be.
+	pairs := make([][2]int32, 0, len(contact))
+	for pr := range contact {
+		pairs = append(pairs, pr)
+	}
+	slices.SortFunc(pairs, func(a, b [2]int32) int {
+		if a[0] != b[0] {
+			return int(a[0] - b[0])
+		}
+		return int(a[1] - b[1])
+	})
+	for _, pr := range pairs {
+		if contact[pr] < minContact {
+			continue
+		}
+		a, b := find(int(pr[0]-1)), find(int(pr[1]-1))
+		if a != b {
+			root[max(a, b)] = min(a, b)
+			any = true
+		}
+	}
+	if !any {
+		return nil
+	}
+	for g := range root {
+		root[g] = find(g)
+	}
+	return root
 }
 
 // flood returns the 8-connected set of pixels reachable from start for

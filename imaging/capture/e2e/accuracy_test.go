@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"math"
 	"strings"
@@ -21,6 +22,13 @@ import (
 	"github.com/exhibit-forensics/exhibit/imaging/seal"
 )
 
+// firstSeed is the scene seed of skin group 1; group g gets firstSeed + g
+// − 1. The test's figures (docs/imaging-accuracy.md) are for 41; other
+// values run the same checks on other scenes, for a look beyond the seeds
+// the method was checked on (go test ./imaging/capture/e2e -run
+// TestAccuracyEndToEnd -v -args -first-seed 51).
+var firstSeed = flag.Uint64("first-seed", 41, "scene seed of skin group 1 (group g: first-seed + g − 1)")
+
 // TestAccuracyEndToEnd runs the whole capture — the injury-standard
 // profile through the real drivers on the simulated rig, registration,
 // the scale found on the reference band, the bruise measured on the
@@ -29,13 +37,9 @@ import (
 // makes the scale gate warn with the tilt. The table it logs is the one in
 // docs/imaging-accuracy.md ("End to end").
 //
-// The target is every bruise within ±10 % of its area. It is not
-// met end to end yet (16 of the 17 bruises found are within it: a small fresh bruise on
-// skin group 1 at −11 %, and one 0.2 mm deep bruise on group 6 not found),
-// so this test holds the line where the pipeline is today rather than
-// where it should be: mm per pixel within ±1 %, at least 17 of the 18
-// bruises found, each found bruise within ±15 %, and it logs every bruise's
-// error for the table.
+// The targets: mm per pixel within ±1 %, every bruise found and
+// measured within ±10 % of its true area, nothing outlined that is not a
+// bruise.
 func TestAccuracyEndToEnd(t *testing.T) {
 	p, err := profile.Lookup("injury-standard@1")
 	if err != nil {
@@ -45,7 +49,7 @@ func TestAccuracyEndToEnd(t *testing.T) {
 	var table strings.Builder
 	fmt.Fprintf(&table, "| skin | seed | mm/px error | bruises found | worst area error | worst axis error |\n|---|---|---|---|---|---|\n")
 	for skin := 1; skin <= 6; skin++ {
-		seed := uint64(40 + skin)
+		seed := *firstSeed + uint64(skin-1)
 		res, truth := run(t, p, scene.Config{Seed: seed, Skin: skin, Width: 2000, Height: 1500, Bruises: 3})
 		var outline *capture.Derivative
 		for i := range res.Derivatives {
@@ -78,7 +82,7 @@ func TestAccuracyEndToEnd(t *testing.T) {
 			}
 			total++
 			if best < 0 || bestD > tb.MinorMM/2/truth.Geometry.MMPerPixel {
-				t.Logf("skin %d: bruise %d (%.0f mm², %.1f mm deep, %.1f days) not found", skin, tb.ID, tb.AreaMM2, tb.DepthMM, tb.AgeDays)
+				t.Errorf("skin %d: bruise %d (%.0f mm², %.2f mm deep, %.1f days) not found", skin, tb.ID, tb.AreaMM2, tb.DepthMM, tb.AgeDays)
 				continue
 			}
 			allFound++
@@ -90,7 +94,7 @@ func TestAccuracyEndToEnd(t *testing.T) {
 			worstAxis = math.Max(worstAxis, xe)
 			t.Logf("skin %d bruise %d: age %.1f d, depth %.2f mm, truth %.1f mm² (%.1f×%.1f), measured %.1f mm² (%.1f×%.1f), %+.1f %%",
 				skin, tb.ID, tb.AgeDays, tb.DepthMM, tb.AreaMM2, tb.MajorMM, tb.MinorMM, b.AreaMM2, b.MajorMM, b.MinorMM, 100*ae)
-			if math.Abs(ae) > 0.15 {
+			if math.Abs(ae) > 0.10 {
 				t.Errorf("skin %d: bruise %d area %.1f mm², truth %.1f (%+.1f %%)", skin, tb.ID, b.AreaMM2, tb.AreaMM2, 100*ae)
 			}
 			if math.Abs(ae) <= 0.10 {
@@ -114,9 +118,6 @@ func TestAccuracyEndToEnd(t *testing.T) {
 		fmt.Fprintf(&table, "| %d | %d | %+.2f %% | %d of %d | %+.1f %% | %.1f %% |\n", skin, seed, 100*mmErr, found, len(truth.Bruises), 100*worstArea, 100*worstAxis)
 	}
 	t.Logf("end to end, injury-standard@1 at 2000×1500: %d of %d bruises found, %d within ±10 %% of their area, %d false outlines\n%s", allFound, total, within, falses, table.String())
-	if allFound < total-1 {
-		t.Errorf("%d of %d bruises found", allFound, total)
-	}
 
 	// A tilted scene: the scale gate warns, naming the tilt.
 	res, _ := run(t, p, scene.Config{Seed: 47, Skin: 3, Width: 2000, Height: 1500, TiltDeg: 18, TiltAxisDeg: 30})
