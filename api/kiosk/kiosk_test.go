@@ -6,10 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/exhibit-forensics/exhibit/api/auth"
+	"github.com/exhibit-forensics/exhibit/api/web/webtest"
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
@@ -82,90 +81,34 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{t: t, k: k, rig: rig, ledger: l, data: data}
 }
 
-// client keeps cookies by name as a browser on http://127.0.0.1 does
-// (Chromium sends Secure cookies to loopback; net/http/cookiejar would not).
+// client is a webtest.Client signed in to the kiosk's pages.
 type client struct {
-	t       *testing.T
-	h       http.Handler
-	cookies map[string]*http.Cookie
-	token   string
+	*webtest.Client
+	t *testing.T
 }
+
+type response = webtest.Response
 
 func (f *fixture) client() *client {
-	return &client{t: f.t, h: f.k, cookies: map[string]*http.Cookie{}}
+	return &client{Client: webtest.NewClient(f.t, f.k), t: f.t}
 }
 
-type response struct {
-	*http.Response
-	method, path string
-	body         string
+func (c *client) get(target string) response { c.t.Helper(); return c.Get(target) }
+
+func (c *client) post(target string, kv ...string) response {
+	c.t.Helper()
+	return c.Post(target, kv...)
 }
 
 func (c *client) do(method, target string, form url.Values) response {
 	c.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req := httptest.NewRequest(method, "http://127.0.0.1:8080"+target, body)
-	req.RemoteAddr = "127.0.0.1:40000"
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	for _, ck := range c.cookies {
-		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-	}
-	w := httptest.NewRecorder()
-	c.h.ServeHTTP(w, req)
-	res := w.Result()
-	for _, ck := range res.Cookies() {
-		if ck.MaxAge < 0 {
-			delete(c.cookies, ck.Name)
-		} else {
-			c.cookies[ck.Name] = ck
-		}
-	}
-	b, _ := io.ReadAll(res.Body)
-	r := response{res, method, target, string(b)}
-	if m := tokenRE.FindStringSubmatch(r.body); m != nil {
-		c.token = m[1]
-	}
-	return r
+	return c.Do(method, target, form)
 }
 
-var tokenRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
-
-func (c *client) get(target string) response { c.t.Helper(); return c.do("GET", target, nil) }
-
-// post sends a form with the session's CSRF token.
-func (c *client) post(target string, kv ...string) response {
-	c.t.Helper()
-	form := url.Values{"csrf_token": {c.token}}
-	for i := 0; i+1 < len(kv); i += 2 {
-		form.Add(kv[i], kv[i+1])
-	}
-	return c.do("POST", target, form)
-}
+func (c *client) follow(r response, want string) response { c.t.Helper(); return c.Follow(r, want) }
 
 // login signs in as id.
-func (c *client) login(id string) {
-	c.t.Helper()
-	c.get("/login")
-	r := c.do("POST", "/login", url.Values{"user": {id}, "password": {password(id)}, "csrf_token": {c.token}})
-	if r.StatusCode != http.StatusSeeOther {
-		c.t.Fatalf("login %s: %d\n%s", id, r.StatusCode, r.body)
-	}
-	c.get("/case") // the signed-in pages' token
-}
-
-// follow expects a redirect to want and fetches it.
-func (c *client) follow(r response, want string) response {
-	c.t.Helper()
-	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != want {
-		c.t.Fatalf("%s: got %d to %q, want a redirect to %s\n%s", r.path, r.StatusCode, r.Header.Get("Location"), want, r.body)
-	}
-	return c.get(want)
-}
+func (c *client) login(id string) { c.t.Helper(); c.Login(id, password(id), "/case") }
 
 // journey walks from a new case to the ready page.
 func (c *client) journey(caseRef, profile string) {
@@ -202,8 +145,8 @@ func (f *fixture) waitJob(j *job) {
 func mustContain(t *testing.T, r response, want ...string) {
 	t.Helper()
 	for _, w := range want {
-		if !strings.Contains(r.body, w) {
-			t.Errorf("%s %s: page lacks %q:\n%s", r.method, r.path, w, r.body)
+		if !strings.Contains(r.Body, w) {
+			t.Errorf("%s %s: page lacks %q:\n%s", r.Method, r.Path, w, r.Body)
 		}
 	}
 }
@@ -287,7 +230,7 @@ func TestRefusedConsent(t *testing.T) {
 	if r := c.post("/capture"); r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/" {
 		t.Errorf("POST /capture after a refusal: %d %s", r.StatusCode, r.Header.Get("Location"))
 	}
-	if r := c.follow(c.get("/"), "/consent"); !strings.Contains(r.body, "No photographs will be taken") {
+	if r := c.follow(c.get("/"), "/consent"); !strings.Contains(r.Body, "No photographs will be taken") {
 		t.Error("the refusal page does not come back on reload")
 	}
 	// The refusal is recorded once, as a document of the case whose
@@ -299,7 +242,7 @@ func TestRefusedConsent(t *testing.T) {
 		t.Errorf("log %d → %d, %d jobs after a refusal", before, after, len(f.k.jobs))
 	}
 	exs, err := f.ledger.Exhibits(context.Background(), "01/555/26")
-	if err != nil || len(exs) != 1 || exs[0].Kind != chain.ExhibitDocument || !strings.Contains(r.body, exs[0].Ref) {
+	if err != nil || len(exs) != 1 || exs[0].Kind != chain.ExhibitDocument || !strings.Contains(r.Body, exs[0].Ref) {
 		t.Fatalf("the case holds %+v (%v)", exs, err)
 	}
 	rc, _, err := f.ledger.Open(context.Background(), exs[0].Blobs[0].Hash)
@@ -336,7 +279,7 @@ func TestFailedCaptureAdvice(t *testing.T) {
 	r := c.get("/capture")
 	mustContain(t, r, "The capture has paused", `id="try-again"`, "Stopped")
 	v := j.view()
-	if v.State != jobFailed || v.Advice == "" || !strings.Contains(r.body, v.Advice) {
+	if v.State != jobFailed || v.Advice == "" || !strings.Contains(r.Body, v.Advice) {
 		t.Fatalf("state %q advice %q", v.State, v.Advice)
 	}
 	t.Logf("advice: %s", v.Advice)

@@ -90,20 +90,20 @@ func TestLoginLockout(t *testing.T) {
 	f, c := setup(t)
 	for i := range 4 {
 		r := c.tryLogin("jsmith", "not the password")
-		if r.StatusCode != http.StatusUnauthorized || errorText(r.body) != msgMismatch {
-			t.Fatalf("failure %d: %d %q", i+1, r.StatusCode, errorText(r.body))
+		if r.StatusCode != http.StatusUnauthorized || errorText(r.Body) != msgMismatch {
+			t.Fatalf("failure %d: %d %q", i+1, r.StatusCode, errorText(r.Body))
 		}
 	}
 	r := c.tryLogin("jsmith", "not the password")
-	if r.StatusCode != http.StatusTooManyRequests || errorText(r.body) != "Too many attempts. Try again in 1 minute." {
-		t.Fatalf("fifth failure: %d %q", r.StatusCode, errorText(r.body))
+	if r.StatusCode != http.StatusTooManyRequests || errorText(r.Body) != "Too many attempts. Try again in 1 minute." {
+		t.Fatalf("fifth failure: %d %q", r.StatusCode, errorText(r.Body))
 	}
 	// Locked: even the right password is refused, and not even checked.
 	checked := f.users.n.Load()
 	f.clk.Advance(59 * time.Second)
 	r = c.tryLogin("jsmith", password("jsmith"))
-	if r.StatusCode != http.StatusTooManyRequests || errorText(r.body) != "Too many attempts. Try again in 1 minute." {
-		t.Fatalf("locked: %d %q", r.StatusCode, errorText(r.body))
+	if r.StatusCode != http.StatusTooManyRequests || errorText(r.Body) != "Too many attempts. Try again in 1 minute." {
+		t.Fatalf("locked: %d %q", r.StatusCode, errorText(r.Body))
 	}
 	if f.users.n.Load() != checked {
 		t.Fatal("a password was checked while the account was locked")
@@ -115,22 +115,22 @@ func TestLoginLockout(t *testing.T) {
 	}
 	// ... but other accounts from this address are not.
 	if r := c.tryLogin("sup", password("sup")); r.StatusCode != http.StatusSeeOther {
-		t.Fatalf("other account: %d %q", r.StatusCode, errorText(r.body))
+		t.Fatalf("other account: %d %q", r.StatusCode, errorText(r.Body))
 	}
 	c.do("POST", "/logout", nil) // (refused without a token; the cookie is dropped below)
-	delete(c.cookies, "__Host-exhibit-session")
+	c.SetCookie("__Host-exhibit-session", nil)
 
 	// The next lock-out lasts twice as long.
 	f.clk.Advance(time.Second)
 	for range 4 {
 		c.tryLogin("jsmith", "still wrong")
 	}
-	if r := c.tryLogin("jsmith", "still wrong"); errorText(r.body) != "Too many attempts. Try again in 2 minutes." {
-		t.Fatalf("second lock-out: %q", errorText(r.body))
+	if r := c.tryLogin("jsmith", "still wrong"); errorText(r.Body) != "Too many attempts. Try again in 2 minutes." {
+		t.Fatalf("second lock-out: %q", errorText(r.Body))
 	}
 	f.clk.Advance(2 * time.Minute)
 	if r := c.tryLogin("jsmith", password("jsmith")); r.StatusCode != http.StatusSeeOther {
-		t.Fatalf("after the lock-out: %d %q", r.StatusCode, errorText(r.body))
+		t.Fatalf("after the lock-out: %d %q", r.StatusCode, errorText(r.Body))
 	}
 }
 
@@ -141,7 +141,7 @@ func TestAddressLockout(t *testing.T) {
 	ids := []string{"jsmith", "amehta", "bkhan", "cdavies", "sup"} // (unknown ids cost a full argon2id check each)
 	for i := range DefaultAddressLimit.Failures - 1 {
 		if r := c.tryLogin(ids[i%len(ids)], "guess"); r.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("failure %d: %d %q", i+1, r.StatusCode, errorText(r.body))
+			t.Fatalf("failure %d: %d %q", i+1, r.StatusCode, errorText(r.Body))
 		}
 	}
 	if r := c.tryLogin("ghost2", "guess"); r.StatusCode != http.StatusTooManyRequests {
@@ -151,7 +151,7 @@ func TestAddressLockout(t *testing.T) {
 		t.Fatalf("locked address signed in: %d", r.StatusCode)
 	}
 	if r := f.client("198.51.100.7").tryLogin("jsmith", password("jsmith")); r.StatusCode != http.StatusSeeOther {
-		t.Fatalf("another address: %d %q", r.StatusCode, errorText(r.body))
+		t.Fatalf("another address: %d %q", r.StatusCode, errorText(r.Body))
 	}
 }
 
@@ -162,11 +162,11 @@ func TestMessagesDoNotTellAccounts(t *testing.T) {
 	var known, unknown []string
 	for range 5 {
 		r := c.tryLogin("jsmith", "wrong password")
-		known = append(known, strip.ReplaceAllString(r.body, "")+r.Status)
+		known = append(known, strip.ReplaceAllString(r.Body, "")+r.Status)
 	}
 	for range 5 {
 		r := c.tryLogin("nosuchuser", "wrong password")
-		unknown = append(unknown, strip.ReplaceAllString(r.body, "")+r.Status)
+		unknown = append(unknown, strip.ReplaceAllString(r.Body, "")+r.Status)
 	}
 	for i := range known {
 		if known[i] != unknown[i] {
@@ -208,7 +208,7 @@ func TestPasswordChecksAreBounded(t *testing.T) {
 		c := f.client(fmt.Sprintf("192.0.2.%d", 20+i))
 		page := c.do("GET", "/login", nil)
 		id := testUsers[i].id
-		attempts = append(attempts, attempt{c, url.Values{"user": {id}, "password": {password(id)}, CSRFField: {token(t, page.body)}}})
+		attempts = append(attempts, attempt{c, url.Values{"user": {id}, "password": {password(id)}, CSRFField: {token(t, page.Body)}}})
 	}
 	codes := make(chan int, n)
 	for _, a := range attempts {

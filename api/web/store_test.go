@@ -99,14 +99,14 @@ func TestPages(t *testing.T) {
 		`<form method="post" action="/logout"`,
 		`name="csrf_token" value="` + tok + `"`,
 	} {
-		if !strings.Contains(r.body, want) {
+		if !strings.Contains(r.Body, want) {
 			t.Errorf("signed-in page lacks %s", want)
 		}
 	}
 	// Signed out, no header user, no reload.
 	out := f.client("192.0.2.99").do("GET", "/login", nil)
-	if strings.Contains(out.body, "http-equiv") || strings.Contains(out.body, "Signed in as") {
-		t.Errorf("sign-in page:\n%s", out.body)
+	if strings.Contains(out.Body, "http-equiv") || strings.Contains(out.Body, "Signed in as") {
+		t.Errorf("sign-in page:\n%s", out.Body)
 	}
 	css := c.do("GET", "/static/exhibit.css", nil)
 	if css.StatusCode != http.StatusOK || !strings.HasPrefix(css.Header.Get("Content-Type"), "text/css") {
@@ -114,7 +114,7 @@ func TestPages(t *testing.T) {
 	}
 	// Names the user typed are escaped.
 	bad := f.client("192.0.2.98").tryLogin(`<script>alert(1)</script>`, "x")
-	if strings.Contains(bad.body, "<script>alert") {
+	if strings.Contains(bad.Body, "<script>alert") {
 		t.Fatal("user name not escaped")
 	}
 }
@@ -126,12 +126,13 @@ func TestConcurrentRequestsKeepState(t *testing.T) {
 	const n = 8
 	f, c := setup(t)
 	tok := c.login("jsmith")
-	ck := c.cookies["__Host-exhibit-session"]
+	ck := c.Cookie("__Host-exhibit-session")
 	done := make(chan int, 2*n)
 	for i := range n {
 		// Each goroutine its own client holding the same session.
-		post := &client{t: t, h: f.s, addr: c.addr, cookies: map[string]*http.Cookie{ck.Name: ck}}
-		get := &client{t: t, h: f.s, addr: c.addr, cookies: map[string]*http.Cookie{ck.Name: ck}}
+		post, get := f.client(c.Addr), f.client(c.Addr)
+		post.SetCookie(ck.Name, ck)
+		get.SetCookie(ck.Name, ck)
 		go func() {
 			done <- post.do("POST", "/state", url.Values{CSRFField: {tok}, "key": {fmt.Sprintf("k%d", i)}, "value": {"v"}}).StatusCode
 		}()
@@ -173,8 +174,8 @@ func TestSignInFailuresOfTheMachine(t *testing.T) {
 			_, c := setup(t, tc.edit)
 			for range 6 { // more than the account limit: these are not failures of the user's
 				r := c.tryLogin("jsmith", password("jsmith"))
-				if r.StatusCode != http.StatusInternalServerError || !strings.Contains(r.body, tc.want) {
-					t.Fatalf("= %d\n%s", r.StatusCode, r.body)
+				if r.StatusCode != http.StatusInternalServerError || !strings.Contains(r.Body, tc.want) {
+					t.Fatalf("= %d\n%s", r.StatusCode, r.Body)
 				}
 			}
 		})
@@ -186,15 +187,15 @@ func TestMessagePages(t *testing.T) {
 	f.s.Engine().GET("/panic", f.s.RequireLogin(), func(*gin.Context) { panic("bug") })
 	c.login("jsmith")
 	r := c.do("GET", "/panic", nil)
-	if r.StatusCode != http.StatusInternalServerError || !strings.Contains(r.body, "This screen could not be shown.") || r.Header.Get("Content-Security-Policy") == "" {
-		t.Fatalf("= %d %v\n%s", r.StatusCode, r.Header, r.body)
+	if r.StatusCode != http.StatusInternalServerError || !strings.Contains(r.Body, "This screen could not be shown.") || r.Header.Get("Content-Security-Policy") == "" {
+		t.Fatalf("= %d %v\n%s", r.StatusCode, r.Header, r.Body)
 	}
 	f.s.Engine().GET("/case/:ref", f.s.RequireLogin(), func(c *gin.Context) {
 		f.s.Message(c, http.StatusNotFound, "No such case", "There is no case "+c.Param("ref")+".")
 	})
 	r = c.do("GET", "/case/%3Cb%3E", nil)
-	if r.StatusCode != http.StatusNotFound || !strings.Contains(r.body, "There is no case &lt;b&gt;.") || !strings.Contains(r.body, "Go to the start") {
-		t.Fatalf("Message page = %d\n%s", r.StatusCode, r.body)
+	if r.StatusCode != http.StatusNotFound || !strings.Contains(r.Body, "There is no case &lt;b&gt;.") || !strings.Contains(r.Body, "Go to the start") {
+		t.Fatalf("Message page = %d\n%s", r.StatusCode, r.Body)
 	}
 	if r := c.do("GET", "/static/", nil); r.StatusCode != http.StatusNotFound {
 		t.Fatalf("static directory listing: %d", r.StatusCode)

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/exhibit-forensics/exhibit/api/auth"
+	"github.com/exhibit-forensics/exhibit/api/web/webtest"
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/internal/clock"
 )
@@ -112,54 +112,23 @@ func newFixture(t *testing.T, edit ...func(*Config)) *fixture {
 	return f
 }
 
-// client is a browser in miniature: it keeps cookies by name as a browser
-// on http://127.0.0.1 does (Chromium sends Secure cookies to loopback;
-// net/http/cookiejar would not).
+// client is a browser in miniature (webtest.Client) at a given address.
 type client struct {
-	t       *testing.T
-	h       http.Handler
-	addr    string
-	cookies map[string]*http.Cookie
+	*webtest.Client
+	t *testing.T
 }
 
 func (f *fixture) client(addr string) *client {
-	return &client{t: f.t, h: f.s, addr: addr, cookies: map[string]*http.Cookie{}}
+	wc := webtest.NewClient(f.t, f.s)
+	wc.Addr = addr
+	return &client{Client: wc, t: f.t}
 }
 
-type response struct {
-	*http.Response
-	body string
-}
+type response = webtest.Response
 
 func (c *client) do(method, target string, form url.Values, header ...string) response {
 	c.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req := httptest.NewRequest(method, "http://127.0.0.1:8080"+target, body)
-	req.RemoteAddr = c.addr + ":40000"
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	for _, ck := range c.cookies {
-		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-	}
-	w := httptest.NewRecorder()
-	c.h.ServeHTTP(w, req)
-	res := w.Result()
-	for _, ck := range res.Cookies() {
-		if ck.MaxAge < 0 {
-			delete(c.cookies, ck.Name)
-		} else {
-			c.cookies[ck.Name] = ck
-		}
-	}
-	b, _ := io.ReadAll(res.Body)
-	return response{res, string(b)}
+	return c.Do(method, target, form, header...)
 }
 
 var tokenRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
@@ -178,7 +147,7 @@ func token(t *testing.T, body string) string {
 func (c *client) tryLogin(id, pw string) response {
 	c.t.Helper()
 	page := c.do("GET", "/login", nil)
-	return c.do("POST", "/login", url.Values{"user": {id}, "password": {pw}, CSRFField: {token(c.t, page.body)}})
+	return c.do("POST", "/login", url.Values{"user": {id}, "password": {pw}, CSRFField: {token(c.t, page.Body)}})
 }
 
 // login signs in and returns the CSRF token of the signed-in pages.
@@ -186,13 +155,13 @@ func (c *client) login(id string) string {
 	c.t.Helper()
 	r := c.tryLogin(id, password(id))
 	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/" {
-		c.t.Fatalf("login %s: %d %s\n%s", id, r.StatusCode, r.Header.Get("Location"), r.body)
+		c.t.Fatalf("login %s: %d %s\n%s", id, r.StatusCode, r.Header.Get("Location"), r.Body)
 	}
 	home := c.do("GET", "/", nil)
 	if home.StatusCode != http.StatusOK {
 		c.t.Fatalf("home after login: %d %s", home.StatusCode, home.Header.Get("Location"))
 	}
-	return token(c.t, home.body)
+	return token(c.t, home.Body)
 }
 
 func setup(t *testing.T, edit ...func(*Config)) (*fixture, *client) {
@@ -248,9 +217,9 @@ func TestCookieAttributes(t *testing.T) {
 func TestSessionFixation(t *testing.T) {
 	f, c := setup(t)
 	// A token planted before sign-in is not adopted.
-	c.cookies["__Host-exhibit-session"] = &http.Cookie{Name: "__Host-exhibit-session", Value: "planted-by-someone-else"}
+	c.SetCookie("__Host-exhibit-session", &http.Cookie{Name: "__Host-exhibit-session", Value: "planted-by-someone-else"})
 	c.login("jsmith")
-	first := c.cookies["__Host-exhibit-session"].Value
+	first := c.Cookie("__Host-exhibit-session").Value
 	if first == "planted-by-someone-else" {
 		t.Fatal("planted session id kept")
 	}
@@ -258,9 +227,9 @@ func TestSessionFixation(t *testing.T) {
 	// (a planted or left-over one) gives a new id and ends the old session.
 	c2 := f.client("192.0.2.11")
 	page := c2.do("GET", "/login", nil)
-	c2.cookies["__Host-exhibit-session"] = c.cookies["__Host-exhibit-session"]
-	r := c2.do("POST", "/login", url.Values{"user": {"sup"}, "password": {password("sup")}, CSRFField: {token(t, page.body)}})
-	second := c2.cookies["__Host-exhibit-session"].Value
+	c2.SetCookie("__Host-exhibit-session", c.Cookie("__Host-exhibit-session"))
+	r := c2.do("POST", "/login", url.Values{"user": {"sup"}, "password": {password("sup")}, CSRFField: {token(t, page.Body)}})
+	second := c2.Cookie("__Host-exhibit-session").Value
 	if r.StatusCode != http.StatusSeeOther || second == first {
 		t.Fatalf("session id not renewed at sign-in: %d", r.StatusCode)
 	}
@@ -298,10 +267,10 @@ func TestCSRF(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r := c.do(tc.method, "/do", tc.form, tc.header...)
 			if r.StatusCode != tc.want {
-				t.Fatalf("%s /do = %d, want %d\n%s", tc.method, r.StatusCode, tc.want, r.body)
+				t.Fatalf("%s /do = %d, want %d\n%s", tc.method, r.StatusCode, tc.want, r.Body)
 			}
-			if tc.want == 403 && !strings.Contains(r.body, "This form could not be accepted") {
-				t.Errorf("403 page does not explain:\n%s", r.body)
+			if tc.want == 403 && !strings.Contains(r.Body, "This form could not be accepted") {
+				t.Errorf("403 page does not explain:\n%s", r.Body)
 			}
 		})
 	}
@@ -325,13 +294,13 @@ func TestLoginFormNeedsItsToken(t *testing.T) {
 		{"mismatch", strings.Repeat("a", 43), strings.Repeat("b", 43)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c.cookies = map[string]*http.Cookie{}
+			c.ClearCookies()
 			if tc.cookie != "" {
-				c.cookies["__Host-exhibit-signin"] = &http.Cookie{Name: "__Host-exhibit-signin", Value: tc.cookie}
+				c.SetCookie("__Host-exhibit-signin", &http.Cookie{Name: "__Host-exhibit-signin", Value: tc.cookie})
 			}
 			r := c.do("POST", "/login", url.Values{"user": {"jsmith"}, "password": {password("jsmith")}, CSRFField: {tc.form}})
-			if r.StatusCode != 403 || !strings.Contains(r.body, msgExpired) {
-				t.Fatalf("= %d\n%s", r.StatusCode, r.body)
+			if r.StatusCode != 403 || !strings.Contains(r.Body, msgExpired) {
+				t.Fatalf("= %d\n%s", r.StatusCode, r.Body)
 			}
 		})
 	}
@@ -358,15 +327,15 @@ func TestIdleTimeout(t *testing.T) {
 	if f.store.Len() != 0 {
 		t.Fatal("timed-out session not destroyed")
 	}
-	if _, ok := c.cookies["__Host-exhibit-session"]; ok {
+	if c.Cookie("__Host-exhibit-session") != nil {
 		t.Fatal("timed-out session's cookie not cleared")
 	}
 	page := c.do("GET", r.Header.Get("Location"), nil)
-	if !strings.Contains(page.body, "You were signed out after 5 minutes without activity.") || !strings.Contains(page.body, `name="next" value="/?case=C1"`) {
-		t.Fatalf("sign-in page after time-out:\n%s", page.body)
+	if !strings.Contains(page.Body, "You were signed out after 5 minutes without activity.") || !strings.Contains(page.Body, `name="next" value="/?case=C1"`) {
+		t.Fatalf("sign-in page after time-out:\n%s", page.Body)
 	}
 	// Signing in again goes back to where the user was.
-	in := c.do("POST", "/login", url.Values{"user": {"jsmith"}, "password": {password("jsmith")}, CSRFField: {token(t, page.body)}, "next": {"/?case=C1"}})
+	in := c.do("POST", "/login", url.Values{"user": {"jsmith"}, "password": {password("jsmith")}, CSRFField: {token(t, page.Body)}, "next": {"/?case=C1"}})
 	if in.Header.Get("Location") != "/?case=C1" {
 		t.Fatalf("back to %q", in.Header.Get("Location"))
 	}
@@ -386,15 +355,15 @@ func TestLifetime(t *testing.T) {
 	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login?m=ended" {
 		t.Fatalf("after the lifetime: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
-	if page := c.do("GET", "/login?m=ended", nil); !strings.Contains(page.body, "because you signed in 1 hour ago") {
-		t.Fatalf("notice:\n%s", page.body)
+	if page := c.do("GET", "/login?m=ended", nil); !strings.Contains(page.Body, "because you signed in 1 hour ago") {
+		t.Fatalf("notice:\n%s", page.Body)
 	}
 }
 
 func TestLogout(t *testing.T) {
 	f, c := setup(t)
 	tok := c.login("jsmith")
-	kept := *c.cookies["__Host-exhibit-session"]
+	kept := *c.Cookie("__Host-exhibit-session")
 	// Without its token, sign-out is refused and the session lives on.
 	if r := c.do("POST", "/logout", url.Values{}); r.StatusCode != 403 || f.store.Len() != 1 {
 		t.Fatalf("logout without token: %d, %d sessions", r.StatusCode, f.store.Len())
@@ -403,14 +372,14 @@ func TestLogout(t *testing.T) {
 	if r.StatusCode != http.StatusSeeOther || r.Header.Get("Location") != "/login?m=out" {
 		t.Fatalf("logout: %d %q", r.StatusCode, r.Header.Get("Location"))
 	}
-	if f.store.Len() != 0 || c.cookies["__Host-exhibit-session"] != nil {
+	if f.store.Len() != 0 || c.Cookie("__Host-exhibit-session") != nil {
 		t.Fatal("session not destroyed")
 	}
-	if page := c.do("GET", "/login?m=out", nil); !strings.Contains(page.body, msgOut) {
+	if page := c.do("GET", "/login?m=out", nil); !strings.Contains(page.Body, msgOut) {
 		t.Fatal("no signed-out notice")
 	}
 	// The old cookie, replayed, opens nothing.
-	c.cookies[kept.Name] = &kept
+	c.SetCookie(kept.Name, &kept)
 	if r := c.do("GET", "/", nil); r.StatusCode != http.StatusSeeOther {
 		t.Fatalf("replayed cookie after logout: %d", r.StatusCode)
 	}
@@ -440,8 +409,8 @@ func TestRoles(t *testing.T) {
 			}
 			if tc.want == 403 {
 				for _, s := range []string{"This page is not for your role", "You are signed in as", "ask a supervisor"} {
-					if !strings.Contains(r.body, s) {
-						t.Errorf("403 page lacks %q:\n%s", s, r.body)
+					if !strings.Contains(r.Body, s) {
+						t.Errorf("403 page lacks %q:\n%s", s, r.Body)
 					}
 				}
 			}
@@ -449,8 +418,8 @@ func TestRoles(t *testing.T) {
 	}
 	_, c := setup(t)
 	c.login("jsmith")
-	if r := c.do("GET", "/lab", nil); !strings.Contains(r.body, "This page is for lab technicians and lab authorisers.") || !strings.Contains(r.body, "Jo Smith, photographer") {
-		t.Fatalf("403 page:\n%s", r.body)
+	if r := c.do("GET", "/lab", nil); !strings.Contains(r.Body, "This page is for lab technicians and lab authorisers.") || !strings.Contains(r.Body, "Jo Smith, photographer") {
+		t.Fatalf("403 page:\n%s", r.Body)
 	}
 }
 
@@ -508,7 +477,7 @@ func TestRedirectStaysOnSite(t *testing.T) {
 		t.Run(next, func(t *testing.T) {
 			_, c := setup(t)
 			page := c.do("GET", "/login?next="+url.QueryEscape(next), nil)
-			r := c.do("POST", "/login", url.Values{"user": {"jsmith"}, "password": {password("jsmith")}, CSRFField: {token(t, page.body)}, "next": {next}})
+			r := c.do("POST", "/login", url.Values{"user": {"jsmith"}, "password": {password("jsmith")}, CSRFField: {token(t, page.Body)}, "next": {next}})
 			if r.Header.Get("Location") != "/" {
 				t.Fatalf("sign-in led to %q", r.Header.Get("Location"))
 			}
@@ -521,12 +490,12 @@ func TestState(t *testing.T) {
 	tok := c.login("jsmith")
 	for _, kv := range [][2]string{{"case", "MET-2026-0042"}, {"capture", "JS/7"}} {
 		if r := c.do("POST", "/state", url.Values{CSRFField: {tok}, "key": {kv[0]}, "value": {kv[1]}}); r.StatusCode != 200 {
-			t.Fatalf("SetState: %d %s", r.StatusCode, r.body)
+			t.Fatalf("SetState: %d %s", r.StatusCode, r.Body)
 		}
 	}
 	// A reload sees where the user was.
-	if r := c.do("GET", "/", nil); !strings.Contains(r.body, "case=MET-2026-0042") || !strings.Contains(r.body, "capture=JS/7") {
-		t.Fatalf("state not resumed:\n%s", r.body)
+	if r := c.do("GET", "/", nil); !strings.Contains(r.Body, "case=MET-2026-0042") || !strings.Contains(r.Body, "capture=JS/7") {
+		t.Fatalf("state not resumed:\n%s", r.Body)
 	}
 	if r := c.do("POST", "/state", url.Values{CSRFField: {tok}, "key": {"case"}, "value": {strings.Repeat("x", MaxStateLen+1)}}); r.StatusCode != 400 {
 		t.Fatalf("oversized state kept: %d", r.StatusCode)

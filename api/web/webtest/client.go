@@ -15,6 +15,9 @@ import (
 // cookies to loopback; net/http/cookiejar would not) and the CSRF token of
 // the last page it saw.
 type Client struct {
+	// Addr is the client's IP address as the server sees it (default
+	// 127.0.0.1).
+	Addr    string
 	t       testing.TB
 	h       http.Handler
 	cookies map[string]*http.Cookie
@@ -35,17 +38,25 @@ type Response struct {
 
 var tokenRE = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
 
-// Do sends a request (a form if form is not nil).
-func (c *Client) Do(method, target string, form url.Values) Response {
+// Do sends a request (a form if form is not nil), with the header fields
+// given as name, value pairs.
+func (c *Client) Do(method, target string, form url.Values, header ...string) Response {
 	c.t.Helper()
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())
 	}
 	req := httptest.NewRequest(method, "http://127.0.0.1:8080"+target, body)
-	req.RemoteAddr = "127.0.0.1:40000"
+	addr := c.Addr
+	if addr == "" {
+		addr = "127.0.0.1"
+	}
+	req.RemoteAddr = addr + ":40000"
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
 	}
 	for _, ck := range c.cookies {
 		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
@@ -100,3 +111,18 @@ func (c *Client) Follow(r Response, want string) Response {
 	}
 	return c.Get(want)
 }
+
+// Cookie returns the cookie the client holds under name, or nil.
+func (c *Client) Cookie(name string) *http.Cookie { return c.cookies[name] }
+
+// SetCookie makes the client hold ck (nil value: forget name).
+func (c *Client) SetCookie(name string, ck *http.Cookie) {
+	if ck == nil {
+		delete(c.cookies, name)
+		return
+	}
+	c.cookies[name] = ck
+}
+
+// ClearCookies forgets every cookie.
+func (c *Client) ClearCookies() { c.cookies = map[string]*http.Cookie{} }
