@@ -78,6 +78,10 @@ type Stats struct {
 	Hung     int // captures held by the timeout fault
 	Busy     int // requests refused because a capture was in progress
 	Rejected int // malformed requests
+	// Preview streams (GET /stream.mjpg) started and ended, and the
+	// frames they sent.
+	Streams, StreamsEnded int
+	PreviewFrames         int
 }
 
 // Sim is a simulated network camera. Its methods are safe for concurrent
@@ -98,6 +102,8 @@ type Sim struct {
 	faults     Faults
 	maxMotion  int
 	width, hgt int
+
+	previewUnpaced bool // benchmarks: send preview frames as fast as they render
 }
 
 // New returns a simulator.
