@@ -225,7 +225,7 @@ func (k *Kiosk) previewStream(c *gin.Context) {
 	}
 	defer st.Close()
 	k.cfg.Logger.Info("kiosk: preview open", "width", w, "height", h, "light", fmt.Sprintf("%s/%s %d%%", locator.Band, locator.Filter, locator.Level))
-	n, err := k.relay(c.Writer, st)
+	n, err := relayPreview(c.Writer, st)
 	switch {
 	case ctx.Err() != nil || errors.Is(err, io.EOF):
 		k.cfg.Logger.Info("kiosk: preview closed", "frames", n)
@@ -234,10 +234,10 @@ func (k *Kiosk) previewStream(c *gin.Context) {
 	}
 }
 
-// relay copies frames from st to w until either side ends. Each part is
+// relayPreview copies frames from st to w until either side ends. Each part is
 // followed at once by its closing delimiter, so that the browser shows a
 // frame without waiting for the next.
-func (k *Kiosk) relay(w gin.ResponseWriter, st *netcam.PreviewStream) (int, error) {
+func relayPreview(w http.ResponseWriter, st *netcam.PreviewStream) (int, error) {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "multipart/x-mixed-replace; boundary="+previewBoundary)

@@ -194,6 +194,11 @@ func (p *previewer) encode(n uint64, t time.Time) ([]byte, string, error) {
 	return p.buf.Bytes(), desc, nil
 }
 
+// SetPreviewUnpaced makes preview streams send each frame as soon as the
+// previous one is written, whatever rate was asked for: benchmarks measure
+// the stream's capacity with it. Not part of the protocol.
+func (s *Sim) SetPreviewUnpaced(on bool) { s.previewUnpaced.Store(on) }
+
 // handleStream serves the live preview (firmware-notes/netcam.md, section
 // 2.3): multipart/x-mixed-replace, one 8-bit JPEG per part, at the size
 // and rate the query asks for. It is for framing the shot, not evidence:
@@ -259,7 +264,7 @@ func (s *Sim) handleStream(w http.ResponseWriter, r *http.Request) {
 			s.count(func(st *Stats) { st.PreviewFrames++ })
 			n++
 		}
-		if s.previewUnpaced {
+		if s.previewUnpaced.Load() {
 			if ctx.Err() != nil {
 				return
 			}

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/devices/light"
@@ -103,7 +104,7 @@ type Sim struct {
 	maxMotion  int
 	width, hgt int
 
-	previewUnpaced bool // benchmarks: send preview frames as fast as they render
+	previewUnpaced atomic.Bool // benchmarks: send preview frames as fast as they render
 }
 
 // New returns a simulator.
