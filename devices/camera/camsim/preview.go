@@ -194,6 +194,20 @@ func (p *previewer) encode(n uint64, t time.Time) ([]byte, string, error) {
 	return p.buf.Bytes(), desc, nil
 }
 
+// RenderPreview renders one preview frame of width × height as GET
+// /stream.mjpg?width=…&height=… would send it before JPEG encoding, the
+// light sampled at t: for benchmarks that need the very frames the stream
+// encodes.
+func (s *Sim) RenderPreview(width, height int, t time.Time) (*image.Gray, error) {
+	sp, err := ParsePreviewQuery(url.Values{"width": {strconv.Itoa(width)}, "height": {strconv.Itoa(height)}}, s.width, s.hgt)
+	if err != nil {
+		return nil, fmt.Errorf("camsim: preview: %w", err)
+	}
+	p := s.newPreviewer(sp)
+	p.render(1, t)
+	return p.img, nil
+}
+
 // SetPreviewUnpaced makes preview streams send each frame as soon as the
 // previous one is written, whatever rate was asked for: benchmarks measure
 // the stream's capacity with it. Not part of the protocol.
@@ -264,7 +278,7 @@ func (s *Sim) handleStream(w http.ResponseWriter, r *http.Request) {
 			s.count(func(st *Stats) { st.PreviewFrames++ })
 			n++
 		}
-		if s.previewUnpaced.Load() {
+		if s.previewUnpaced.Load() && !s.Busy() {
 			if ctx.Err() != nil {
 				return
 			}

@@ -325,3 +325,78 @@ func TestPreviewDisconnectFreesHandler(t *testing.T) {
 		t.Errorf("streams %d ended %d", st.Streams, st.StreamsEnded)
 	}
 }
+
+// TestPreviewPausesForCapture: no part is sampled while a capture exposes
+// and reads out (the sensor is the capture's).
+func TestPreviewPausesForCapture(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(t0)
+	s, srv := newServer(t, Config{Light: lit(light.BandWhite, light.FilterNone), Clock: clk})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, next := openStream(t, ctx, srv, "width=64&height=36&fps=15")
+	if _, err := next(); err != nil {
+		t.Fatal(err)
+	}
+	parts := make(chan previewPart, 64)
+	go func() {
+		for {
+			p, err := next()
+			if err != nil {
+				close(parts)
+				return
+			}
+			parts <- p
+		}
+	}()
+	wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer wcancel()
+	if err := clk.BlockUntil(wctx, 1); err != nil { // the stream waits for its next frame
+		t.Fatal(err)
+	}
+	captured := make(chan error, 1)
+	go func() {
+		_, err := s.Capture(context.Background(), Request{Exposure: 200 * time.Millisecond, Gain: 1})
+		captured <- err
+	}()
+	if err := clk.BlockUntil(wctx, 2); err != nil { // and the capture exposes
+		t.Fatal(err)
+	}
+	exposure, _ := s.Sensor().Applied(200*time.Millisecond, 1)
+	end := t0.Add(exposure + s.Sensor().Readout)
+	for clk.Now().Before(end.Add(time.Second / 5)) {
+		clk.Advance(time.Second / 15)
+		// Wait until the stream (and the capture, while it runs) wait on
+		// the clock again.
+		want := 1
+		select {
+		case err := <-captured:
+			if err != nil {
+				t.Fatal(err)
+			}
+			captured = nil
+		default:
+			if captured != nil && clk.Now().Before(end) {
+				want = 2
+			}
+		}
+		if err := clk.BlockUntil(wctx, want); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cancel()
+	n := 0
+	for p := range parts {
+		at, err := time.Parse(time.RFC3339Nano, textGet(p.h, HeaderPreviewTime))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if at.After(t0) && at.Before(end) {
+			t.Errorf("a part sampled at %v, during the capture (until %v)", at.Sub(t0), end.Sub(t0))
+		}
+		n++
+	}
+	if n == 0 {
+		t.Error("no part after the capture")
+	}
+}
