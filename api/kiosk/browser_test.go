@@ -78,6 +78,17 @@ func TestBrowserJourney(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#profile-injury-quick")),
 		chromedp.WaitVisible(chromedp.CSS("#start-capture")),
 	)
+	// The live view shows the camera's preview, relayed by the kiosk: the
+	// 16:9 preview of this 640 × 480 sensor is 640 × 360.
+	webtest.Do(t, ctx, "the live view shows",
+		chromedp.Poll[chromedp.Void](`document.getElementById('preview-image').naturalWidth > 0`))
+	if got, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`[document.getElementById('preview-image').naturalWidth,
+		document.getElementById('preview-image').naturalHeight]`)); err != nil || len(got) != 2 || got[0] != 640 || got[1] != 360 {
+		t.Errorf("live view %v (%v), want 640x360", got, err)
+	}
+	if e := f.rig.Light.Emission(); !e.On {
+		t.Error("the light is off during the live view")
+	}
 	webtest.Shoot(t, ctx, dir, "05-ready.png")
 	webtest.TouchTargets(t, ctx, "ready page")
 

@@ -75,11 +75,32 @@
 //
 // # Live preview
 //
-// Not offered yet. The network camera protocol (firmware-notes/netcam.md,
-// section 2.3) has only an optional MJPEG stream (GET /stream.mjpg) of about
-// five quarter-resolution frames a second, short of the ten frames a second
-// at 1280 × 720 that issue 10 asks for; the driver (devices/camera/netcam)
-// does not expose it, and it is dark unless the light is on, which outside a
-// capture nothing here switches on. The kiosk does not invent a stream of its
-// own.
+// The ready page (the step before "Start capture") shows the camera's live
+// view in a plain <img src="/preview.mjpg">: MJPEG, which browsers display
+// without script. GET /preview.mjpg relays the camera's stream
+// (firmware-notes/netcam.md, section 2.3, through netcam's OpenPreview and
+// its strict part reader) to the browser, so the browser never needs to
+// reach the camera; each part is re-framed (Content-Type, Content-Length,
+// then at once the closing delimiter, so that the browser shows a frame
+// without waiting for the next). The kiosk asks for 1280 × 720 at 15 frames
+// a second — the centred 16:9 crop of the sensor — or, from a sensor
+// smaller than that, the largest 16:9 size it holds.
+//
+// The preview needs light. While it is open the kiosk lights the scene as
+// the profile's locator shot does (white light, no filter, the locator's
+// level; white light needs no closed enclosure), and it halts the light
+// engine however the stream ends: the browser leaves the page or goes
+// away, a capture starts, the Kiosk is closed or the server shuts down, or
+// PreviewLimit (two minutes, on the injected clock) passes, so that a kiosk
+// left on the ready page does not keep the light on; a browser that stops
+// reading ends it too (a write deadline). The light is put out in the
+// handler's deferred Halt, before the preview counts as ended.
+//
+// One preview at a time: the camera and the light are one. A second preview
+// (another tab) ends the first. The devices belong to a capture before any
+// preview: every capture operation (shoot, try again, retake, seal) first
+// ends an open preview and waits until its light is out, and while one runs
+// a preview is refused (409). The preview is offered only while the journey
+// is at the ready step (a profile chosen, no capture started). It is never
+// evidence and nothing of it is kept.
 package kiosk

@@ -272,6 +272,8 @@ func (k *Kiosk) run(j *job, state string, op func(ctx context.Context, cp **capt
 	cp := j.cap
 	j.mu.Unlock()
 	started := k.goOwned(func() {
+		release := k.prev.hold() // the live preview ends, its light out, first
+		defer release()
 		err := op(k.ctx, &cp)
 		k.settle(j, state, cp, err)
 	})

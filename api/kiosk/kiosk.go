@@ -85,6 +85,7 @@ type Kiosk struct {
 	seq    uint64
 
 	status *statusCache
+	prev   previewGate // the live preview's hold on the light and camera (preview.go)
 }
 
 // New returns a Kiosk. Close it to stop the captures and status reads it
@@ -176,6 +177,7 @@ func (k *Kiosk) routes() {
 	g.GET("/profile", k.profilePage)
 	g.POST("/profile", k.profilePost)
 	g.GET("/ready", k.readyPage)
+	g.GET("/preview.mjpg", k.previewStream)
 	g.POST("/capture", k.captureStart)
 	g.GET("/capture", k.capturePage)
 	g.GET("/capture/progress", k.progressFragment)

@@ -19,6 +19,7 @@ const shutdownGrace = 5 * time.Second
 // both devices again, so that the light is off however it stopped.
 func (k *Kiosk) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{Handler: k, ReadHeaderTimeout: 10 * time.Second}
+	srv.RegisterOnShutdown(k.prev.stop) // a live preview would hold Shutdown for its whole grace
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	var err error

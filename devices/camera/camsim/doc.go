@@ -31,6 +31,12 @@
 // the simulator. Each band/filter layer is built once, on first use
 // (devices/rigsim builds it while the light settles).
 //
+// The live preview (GET /stream.mjpg, preview.go) renders the asked size
+// from the centred crop of the sensor with the asked aspect ratio, reading
+// the lit band's scene layer directly at the nearest pixels, with automatic
+// exposure and a precomputed gamma table, then image/jpeg; it is black
+// while the light is off, and paced on the clock.
+//
 // Faults (Faults): captures that never answer (a hung sensor: the request
 // is held until the client gives up), added latency, and the HTTP server
 // itself can be stopped by the caller.

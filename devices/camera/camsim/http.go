@@ -11,14 +11,10 @@ import (
 	"fmt"
 	"hash/adler32"
 	"hash/crc32"
-	"image"
-	"image/jpeg"
 	"io"
 	"math"
-	"mime/multipart"
 	"net"
 	"net/http"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -325,90 +321,6 @@ func appendChunk(out []byte, typ string, data []byte) []byte {
 	out = append(out, typ...)
 	out = append(out, data...)
 	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(out[start:]))
-}
-
-// Preview parameters: quarter resolution, five frames a second.
-const (
-	previewStep     = 4
-	previewInterval = 200 * time.Millisecond
-	previewBoundary = "netcamframe"
-)
-
-// handleStream serves a live 8-bit preview as multipart/x-mixed-replace
-// MJPEG, which browsers and OpenCV's VideoCapture read. It is for framing
-// the shot, not evidence: the light is sampled at one instant, exposure is
-// automatic and the frames are gamma-encoded and JPEG-compressed.
-func (s *Sim) handleStream(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", "GET")
-		writeError(w, http.StatusMethodNotAllowed, "method", "use GET for /stream.mjpg")
-		return
-	}
-	mw := multipart.NewWriter(w)
-	if err := mw.SetBoundary(previewBoundary); err != nil {
-		return
-	}
-	w.Header().Set("Content-Type", "multipart/x-mixed-replace; boundary="+previewBoundary)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	fl, _ := w.(http.Flusher)
-	var buf bytes.Buffer
-	for n := uint64(1); ; n++ {
-		img := s.preview(n)
-		buf.Reset()
-		if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 80}); err != nil {
-			return
-		}
-		part, err := mw.CreatePart(textproto.MIMEHeader{
-			"Content-Type":   {"image/jpeg"},
-			"Content-Length": {strconv.Itoa(buf.Len())},
-		})
-		if err != nil {
-			return
-		}
-		if _, err := part.Write(buf.Bytes()); err != nil {
-			return
-		}
-		if fl != nil {
-			fl.Flush()
-		}
-		if clock.Sleep(r.Context(), s.cfg.Clock, previewInterval) != nil {
-			return
-		}
-	}
-}
-
-// preview renders an 8-bit quarter-resolution view of the scene as lit now.
-func (s *Sim) preview(n uint64) *image.Gray {
-	w, h := s.width/previewStep, s.hgt/previewStep
-	img := image.NewGray(image.Rect(0, 0, w, h))
-	var shares []LightShare
-	if s.cfg.Light != nil {
-		if e := s.cfg.Light.EmissionAt(s.cfg.Clock.Now()); e.On && e.Output > 0 {
-			shares = []LightShare{{Band: e.Band, Filter: e.Filter, Weight: float64(e.Output) / 100}}
-		}
-	}
-	if len(shares) == 0 {
-		return img // dark
-	}
-	l := s.cfg.Scene.Layer(shares[0].Band, shares[0].Filter)
-	// Automatic exposure: the brightest sample of a sparse grid maps to
-	// white; gamma 1/2.2.
-	var peak uint16 = 1
-	for y := 0; y < h; y += 8 {
-		for x := 0; x < w; x += 8 {
-			peak = max(peak, l.Pix[(y*previewStep+l.Margin)*l.Stride+x*previewStep+l.Margin])
-		}
-	}
-	off := s.motion(n)
-	for y := range h {
-		row := (y*previewStep+l.Margin+off[1])*l.Stride + l.Margin + off[0]
-		for x := range w {
-			v := float64(l.Pix[row+x*previewStep]) / float64(peak)
-			img.Pix[y*w+x] = uint8(math.Min(255, 255*math.Pow(v, 1/2.2)+0.5))
-		}
-	}
-	return img
 }
 
 // Serve serves the handler on ln until ctx is done, then shuts the server

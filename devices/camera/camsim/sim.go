@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/devices/light"
@@ -78,6 +79,10 @@ type Stats struct {
 	Hung     int // captures held by the timeout fault
 	Busy     int // requests refused because a capture was in progress
 	Rejected int // malformed requests
+	// Preview streams (GET /stream.mjpg) started and ended, and the
+	// frames they sent.
+	Streams, StreamsEnded int
+	PreviewFrames         int
 }
 
 // Sim is a simulated network camera. Its methods are safe for concurrent
@@ -98,6 +103,8 @@ type Sim struct {
 	faults     Faults
 	maxMotion  int
 	width, hgt int
+
+	previewUnpaced atomic.Bool // benchmarks: send preview frames as fast as they render
 }
 
 // New returns a simulator.

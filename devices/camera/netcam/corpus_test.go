@@ -18,7 +18,11 @@ func corpora() map[string][][]any {
 	for _, c := range statusCases {
 		st = append(st, []any{[]byte(c.body)})
 	}
-	return map[string][][]any{"FuzzParseResponse": resp, "FuzzParseStatus": st}
+	prev := make([][]any, 0, len(previewCases))
+	for _, c := range previewCases {
+		prev = append(prev, []any{[]byte(c.body)})
+	}
+	return map[string][][]any{"FuzzParseResponse": resp, "FuzzParseStatus": st, "FuzzPreviewReader": prev}
 }
 
 // TestWriteCorpus keeps the committed seed corpora equal to the test tables

@@ -16,7 +16,15 @@
 // to discard; the capture code must still wait for the light to settle,
 // because a frame exposed during the settle time shows the transition.
 //
-// ParseStatus, ParseFrame and ParseError are the parsers of everything the
+// OpenPreview opens the optional live preview (GET /stream.mjpg, with the
+// size and rate asked for in PreviewOptions) and Next returns its JPEG
+// parts one by one, each checked by PreviewReader: image/jpeg, a
+// Content-Length within the limit and exactly met, a JPEG of the size
+// asked for; a stream that sends no part within PartTimeout (on the
+// injected clock) is abandoned with camera.ErrTimeout. The preview is never
+// evidence.
+//
+// ParseStatus, ParseFrame, ParseError and PreviewReader are the parsers of everything the
 // camera sends; they reject, with an error naming the field, anything the
 // protocol does not allow, and never panic (see the fuzz tests).
 package netcam

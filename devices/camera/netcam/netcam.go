@@ -80,6 +80,7 @@ type Dev struct {
 	closed   bool
 	cancel   context.CancelCauseFunc // of the capture in flight
 	stats    Stats
+	previews map[*PreviewStream]struct{} // open preview streams
 }
 
 var (
@@ -384,13 +385,17 @@ func (d *Dev) Halt() error {
 	return nil
 }
 
-// Close abandons any capture in progress and releases idle connections.
+// Close abandons any capture in progress, ends open preview streams and
+// releases idle connections.
 func (d *Dev) Close() error {
 	d.mu.Lock()
 	if d.cancel != nil {
 		d.cancel(camera.ErrClosed)
 	}
 	d.closed = true
+	for s := range d.previews {
+		s.cancel(camera.ErrClosed)
+	}
 	d.mu.Unlock()
 	d.client.CloseIdleConnections()
 	return nil
