@@ -51,9 +51,7 @@ func newPreviewFixture(t *testing.T) *fixture {
 func openPreview(t *testing.T, ctx context.Context, srv *httptest.Server, c *client) (*http.Response, *netcam.PreviewReader) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/preview.mjpg", nil)
-	for _, ck := range c.cookies {
-		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
-	}
+	c.AddCookies(req)
 	resp, err := srv.Client().Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -216,8 +214,8 @@ func TestPreviewRefused(t *testing.T) {
 	f := newFixture(t)
 	c := f.client()
 	c.login("jsmith")
-	if r := c.get("/preview.mjpg"); r.StatusCode != http.StatusConflict || !strings.Contains(r.body, "before a capture") {
-		t.Errorf("without a journey: HTTP %d %q", r.StatusCode, r.body)
+	if r := c.get("/preview.mjpg"); r.StatusCode != http.StatusConflict || !strings.Contains(r.Body, "before a capture") {
+		t.Errorf("without a journey: HTTP %d %q", r.StatusCode, r.Body)
 	}
 	f.lightOff("after a refused preview")
 	if w, h := previewSize(640, 480); w != 640 || h != 360 {

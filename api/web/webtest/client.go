@@ -126,3 +126,11 @@ func (c *Client) SetCookie(name string, ck *http.Cookie) {
 
 // ClearCookies forgets every cookie.
 func (c *Client) ClearCookies() { c.cookies = map[string]*http.Cookie{} }
+
+// AddCookies adds the client's cookies to req, for a request sent some
+// other way (a stream read over real HTTP).
+func (c *Client) AddCookies(req *http.Request) {
+	for _, ck := range c.cookies {
+		req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+	}
+}
