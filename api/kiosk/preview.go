@@ -202,6 +202,9 @@ func (k *Kiosk) previewStream(c *gin.Context) {
 		if err := k.cfg.Light.Halt(); err != nil {
 			k.cfg.Logger.Error("kiosk: preview: halting the light", "err", err)
 		}
+		// The status panel shows the light off again without waiting
+		// for its next reading.
+		k.goOwned(k.status.readNow)
 	}()
 
 	for _, step := range []func() error{
@@ -216,6 +219,7 @@ func (k *Kiosk) previewStream(c *gin.Context) {
 			return
 		}
 	}
+	k.goOwned(k.status.readNow) // the status panel shows the light on
 	w, h := previewSize(pv.SensorSize())
 	st, err := pv.OpenPreview(ctx, netcam.PreviewOptions{Width: w, Height: h, FPS: previewFPS})
 	if err != nil {
