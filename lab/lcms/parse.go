@@ -537,10 +537,12 @@ func markOf(s string) (value.Mark, bool) {
 			return value.Point, true
 		}
 		return value.Comma, true
-	case dots > 1:
+	case dots > 1 && grouped(s, "."):
 		return value.Comma, true
-	case commas > 1:
+	case commas > 1 && grouped(s, ","):
 		return value.Point, true
+	case dots > 1 || commas > 1:
+		return 0, false
 	case dots+commas == 0:
 		return 0, false
 	}
@@ -555,6 +557,20 @@ func markOf(s string) (value.Mark, bool) {
 		return value.Mark(sep), true
 	}
 	return 0, false
+}
+
+// grouped reports whether sep groups s's digits by three: "1.234.567".
+func grouped(s, sep string) bool {
+	g := strings.Split(s, sep)
+	if len(g[0]) == 0 || len(g[0]) > 3 {
+		return false
+	}
+	for _, x := range g[1:] {
+		if len(x) != 3 {
+			return false
+		}
+	}
+	return true
 }
 
 // isAmbiguous reports "1,234"-like numbers that markOf cannot settle.
