@@ -258,8 +258,6 @@ func Parse(data []byte, opt Options) (*File, error) {
 		units     string
 		best      error
 		bestScore = -1
-		records   [][]string
-		lines     []int
 	)
 	// If no delimiter fits, the error told is that of the delimiter the
 	// first line holds most of: the one the file most likely uses.
@@ -268,7 +266,7 @@ func Parse(data []byte, opt Options) (*File, error) {
 		first = first[:i]
 	}
 	for _, d := range []rune{'\t', ';', ','} {
-		recs, lns, err := readAll(text, d)
+		recs, _, err := readRecords(text, d, 1)
 		var c []int
 		var u string
 		if err == nil {
@@ -281,7 +279,7 @@ func Parse(data []byte, opt Options) (*File, error) {
 			continue
 		}
 		found = append(found, d)
-		cols, units, records, lines = c, u, recs, lns
+		cols, units = c, u
 	}
 	switch len(found) {
 	case 0:
@@ -290,6 +288,10 @@ func Parse(data []byte, opt Options) (*File, error) {
 		f.Delimiter = found[0]
 	default:
 		return nil, malformed("the header names the required columns with more than one delimiter (%q): cannot tell which it is", string(found))
+	}
+	records, lines, err := readRecords(text, f.Delimiter, -1)
+	if err != nil {
+		return nil, err
 	}
 	header := records[0]
 	at := func(rec []string, r role) string {
@@ -402,10 +404,10 @@ func Parse(data []byte, opt Options) (*File, error) {
 	return f, nil
 }
 
-// readAll splits text into records with delimiter d, leaving out blank
-// lines, with each record's 1-based starting line. Fields are trimmed of
-// spaces.
-func readAll(text string, d rune) ([][]string, []int, error) {
+// readRecords splits text into records with delimiter d, leaving out
+// blank lines, with each record's 1-based starting line; it stops after max
+// records if max > 0. Fields are trimmed of spaces.
+func readRecords(text string, d rune, max int) ([][]string, []int, error) {
 	cr := csv.NewReader(strings.NewReader(text))
 	cr.Comma = d
 	cr.FieldsPerRecord = -1
@@ -445,6 +447,9 @@ func readAll(text string, d rune) ([][]string, []int, error) {
 		line, _ := cr.FieldPos(0)
 		recs = append(recs, rec)
 		lines = append(lines, line)
+		if len(recs) == max {
+			break
+		}
 	}
 	if len(recs) == 0 {
 		return nil, nil, malformed("no header line")

@@ -93,6 +93,7 @@ var cases = []parseCase{
 	{name: "is-not-bool", in: "Sample ID,Sample Type,Compound,IS,Calculated Concentration (ng/mL)\nS1,Unknown,GHB,maybe,1\n", err: "True or False"},
 	{name: "only-istd", in: "Sample ID,Sample Type,Compound,IS,Calculated Concentration (ng/mL)\nS1,Unknown,GHB-d6,True,N/A\n", err: "no result rows"},
 	{name: "targetlynx-blocks", in: "Compound 1:  GHB\n\n\tName\tType\tConc.\n1\tS1\tAnalyte\t1.0\n", err: "no sample"},
+	{name: "ambiguous-delimiter", in: "Sample ID\tSample Type\tCompound\tResult\tX;Sample ID;Sample Type;Compound;Calc Conc\nS1\tUnknown\tGHB\t1\n", err: "more than one delimiter"},
 	{name: "one-column", in: "hello\nworld\n", err: "header"},
 }
 
