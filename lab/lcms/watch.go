@@ -398,7 +398,11 @@ func (w *Watcher) capture(ctx context.Context, c *capture) (store.Exhibit, bool,
 	if !q {
 		lab.Results = Results(c.file)
 	}
-	name := c.name
+	// The record is JSON, which holds only UTF-8: a file name that is not
+	// (a Latin-1 name on a share) is recorded with U+FFFD for its bad
+	// bytes — made so here rather than left to the record's encoder. The
+	// exhibit's bytes are the file's, whatever its name.
+	name := strings.ToValidUTF8(c.name, "\uFFFD")
 	if q {
 		name = "quarantine-" + name
 	}

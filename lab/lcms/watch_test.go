@@ -487,6 +487,24 @@ func itoa(i int) string {
 	return string(b)
 }
 
+// TestNonUTF8FileName: a file whose name is not UTF-8 is imported; the
+// record names it with U+FFFD for the bad byte.
+func TestNonUTF8FileName(t *testing.T) {
+	l := openData(t, initData(t))
+	folder := t.TempDir()
+	w, o := newWatcher(t, l, folder, clock.NewFake(time.Unix(0, 0)), nil)
+	write(t, filepath.Join(folder, "lauf-\xe4.csv"), massHunter)
+	if err := scan2(t, w); err != nil {
+		t.Fatal(err)
+	}
+	if outs := o.all(); len(outs) != 1 || outs[0].Kind != Imported || !exists(filepath.Join(folder, Done, "lauf-\xe4.csv")) {
+		t.Fatalf("outcomes %+v", outs)
+	}
+	if es := entries(t, l); len(es) != 1 || es[0].FileName != "lauf-\uFFFD.csv" {
+		t.Fatalf("entries %+v", es)
+	}
+}
+
 func TestNewRefusesBadConfig(t *testing.T) {
 	folder := t.TempDir()
 	l := openData(t, initData(t))
