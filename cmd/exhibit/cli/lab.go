@@ -35,6 +35,8 @@ func runLab(e *env, args []string) int {
 		return labIntake(e, args[1:])
 	case "receive":
 		return labReceive(e, args[1:])
+	case "watch":
+		return labWatch(e, args[1:])
 	case "results":
 		return labList(e, args[1:], false)
 	case "quarantine":
