@@ -20,7 +20,8 @@ func TestAgentUsage(t *testing.T) {
 		want string
 	}{
 		{[]string{"--data", "d", "--light", "l", "--camera", "c"}, `--role: "" is not a role`},
-		{[]string{"--role", "lab", "--data", "d", "--light", "l", "--camera", "c"}, `--role: "lab" is not a role`},
+		{[]string{"--role", "hub", "--data", "d", "--light", "l", "--camera", "c"}, `--role: "hub" is not a role`},
+		{[]string{"--role", "lab"}, "--data is required"},
 		{[]string{"--role", "kiosk", "--light", "l", "--camera", "c"}, "--data, --light and --camera are required"},
 		{[]string{"--role", "kiosk", "--data", "d", "--light", "l", "--camera", "c", "extra"}, "unexpected arguments"},
 	} {
@@ -81,5 +82,44 @@ func TestAgentKiosk(t *testing.T) {
 	}
 	if rig.Light.Emission().On {
 		t.Error("the light is on after the agent stopped")
+	}
+}
+
+// TestAgentLab runs `exhibit agent --role lab`: it prints the URL it
+// serves, the bench's sign-in page is there, and it stops cleanly (exit 0)
+// when its context ends.
+func TestAgentLab(t *testing.T) {
+	data := initData(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var errb strings.Builder
+	done := make(chan int, 1)
+	go func() {
+		code := Main(ctx, []string{"agent", "--role", "lab", "--data", data, "--listen", "127.0.0.1:0"}, strings.NewReader(""), pw, &lockedWriter{w: &errb})
+		pw.Close()
+		done <- code
+	}()
+	sc := bufio.NewScanner(pr)
+	if !sc.Scan() {
+		t.Fatalf("agent printed nothing; exit %d\n%s", <-done, errb.String())
+	}
+	url, ok := strings.CutPrefix(sc.Text(), "lab bench: ")
+	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("first line %q", sc.Text())
+	}
+	go io.Copy(io.Discard, pr)
+	res, err := http.Get(url + "login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(b), "Exhibit lab bench") {
+		t.Fatalf("GET /login: %d\n%s", res.StatusCode, b)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("agent exit %d\n%s", code, errb.String())
 	}
 }

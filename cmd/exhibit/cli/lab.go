@@ -26,9 +26,9 @@ import (
 
 // runLab runs `exhibit lab receive|results|quarantine|intake`.
 func runLab(e *env, args []string) int {
-	fs := newFlags(e, "lab", "lab receive|results|quarantine|intake [flags]   (run `exhibit lab receive -h` for a subcommand's flags)")
+	fs := newFlags(e, "lab", "lab receive|watch|results|quarantine|intake [flags]   (run `exhibit lab receive -h` for a subcommand's flags)")
 	if len(args) == 0 {
-		return e.usageErr(fs, "which lab command? (receive, results, quarantine, intake)")
+		return e.usageErr(fs, "which lab command? (receive, watch, results, quarantine, intake)")
 	}
 	switch args[0] {
 	case "intake":
@@ -42,7 +42,7 @@ func runLab(e *env, args []string) int {
 	case "quarantine":
 		return labList(e, args[1:], true)
 	}
-	return e.usageErr(fs, "unknown lab command %q (receive, results, quarantine, intake)", args[0])
+	return e.usageErr(fs, "unknown lab command %q (receive, watch, results, quarantine, intake)", args[0])
 }
 
 // labLogger logs to stderr at the given level.
