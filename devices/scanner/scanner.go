@@ -133,7 +133,7 @@ type Dev struct {
 
 	mu      sync.Mutex // Next's state, and the counters
 	framer  Framer
-	pending []Line
+	pending []arrival
 	seen    map[string]time.Time // data → last reading, for DupWindow
 	stats   Stats
 	next    sync.Mutex // one Next at a time
@@ -191,11 +191,18 @@ func (d *Dev) Next(ctx context.Context) (Scan, error) {
 		if n > 0 {
 			now := d.cfg.Clock.Now()
 			d.mu.Lock()
-			lines := d.framer.Feed(now, chunk[:n])
-			d.pending = append(d.pending, lines...)
+			for _, l := range d.framer.Feed(now, chunk[:n]) {
+				d.pending = append(d.pending, arrival{l, now})
+			}
 			d.mu.Unlock()
 		}
 	}
+}
+
+// An arrival is a line and when its last byte was read.
+type arrival struct {
+	Line
+	at time.Time
 }
 
 // take answers the oldest pending line (ACK or NAK) and returns it as a scan
@@ -208,6 +215,7 @@ func (d *Dev) take() (Scan, bool, error) {
 			return Scan{}, false, nil
 		}
 		l := d.pending[0]
+		d.pending[0] = arrival{}
 		d.pending = d.pending[1:]
 		d.mu.Unlock()
 		if l.Bad != nil {
@@ -220,12 +228,11 @@ func (d *Dev) take() (Scan, bool, error) {
 		if err := d.answer(ACK); err != nil {
 			return Scan{}, false, err
 		}
-		now := d.cfg.Clock.Now()
-		if d.duplicate(string(l.Data), now) {
+		if d.duplicate(string(l.Data), l.at) {
 			d.cfg.Logger.Debug("scanner: duplicate reading suppressed", "data", fmt.Sprintf("%q", l.Data))
 			continue
 		}
-		s := Scan{Raw: l.Raw, At: now}
+		s := Scan{Raw: l.Raw, At: l.at}
 		s.Kit, s.Err = sample.ParseScan(string(l.Data))
 		d.mu.Lock()
 		d.stats.Scans++

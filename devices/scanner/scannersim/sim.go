@@ -178,7 +178,8 @@ func (s *Sim) Scan(ctx context.Context, l Label, f Fault) (Result, error) {
 	}
 }
 
-// Unplug pulls the cable out: the running session ends with ErrUnplugged.
+// Unplug pulls the cable out: the running session ends with ErrUnplugged
+// (if none is running, the next one ends as soon as it starts).
 func (s *Sim) Unplug() {
 	select {
 	case s.unplug <- struct{}{}:
@@ -244,10 +245,6 @@ func readHost(rw io.Reader, events chan<- hostEvent, errc chan<- error, done <-c
 // Serve plays the scanner on rw (the master end of a pseudo-terminal) until
 // ctx ends (nil), the scanner is unplugged (ErrUnplugged) or rw fails.
 func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
-	select {
-	case <-s.unplug: // an Unplug meant for an earlier session
-	default:
-	}
 	done := make(chan struct{})
 	defer close(done)
 	events := make(chan hostEvent)
@@ -275,6 +272,10 @@ func (s *Sim) Serve(ctx context.Context, rw io.ReadWriter) error {
 			sess.event(ev)
 		case r := <-reqs:
 			res, err := sess.read(ctx, r.label, r.fault)
+			if r.fault == Unplug && errors.Is(err, ErrUnplugged) {
+				r.done <- outcome{res, nil} // the unplug asked for
+				return err
+			}
 			r.done <- outcome{res, err}
 			switch {
 			case ctx.Err() != nil:
