@@ -11,8 +11,12 @@
 // serialport.Conn, so the same code runs against the real port, against
 // devices/scanner/scannersim behind a pseudo-terminal, and against a
 // recorded transcript (serialport/serialtest.Playback). Dev.Next returns
-// the next scan: the line's bytes as received and sample.ParseScan's reading
-// of them (or its error). What the driver does for the caller:
+// the next scan: the line's bytes as received and the Parser's reading of
+// its data (or the Parser's error). The Parser is the caller's: for kit
+// intake it is lab/sample.ParseScan, the same reader keyboard-wedge input
+// goes through (scanner.Open(ctx, cfg, sample.ParseScan)); the driver does
+// not import it, because device drivers never depend on the lab
+// (internal/repotest). What the driver does for the caller:
 //
 //   - leading noise (a scanner powering up puts NULs and framing-error bytes
 //     on the line) is dropped; a line with noise inside it, or longer than

@@ -84,10 +84,10 @@ func (c *counter) waitFor(t *testing.T, n int) {
 
 type bench struct {
 	sim   *scannersim.Sim
-	sent  int               // bytes the simulator has sent
-	scans chan scanner.Scan // from the collector, if it runs
+	sent  int                            // bytes the simulator has sent
+	scans chan scanner.Scan[sample.Scan] // from the collector, if it runs
 	errs  chan error
-	dev   *scanner.Dev
+	dev   *scanner.Dev[sample.Scan]
 	read  *counter
 	plugs chan string
 	// replug, if not nil, must receive before an unplugged scanner is
@@ -152,13 +152,13 @@ func start(t *testing.T, o options) *bench {
 		}
 		return countingConn{c, b.read, new(int)}, nil
 	}
-	b.dev, err = scanner.Open(context.Background(), cfg)
+	b.dev, err = scanner.Open(context.Background(), cfg, sample.ParseScan)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.dev.Close() })
 	if o.collect {
-		b.scans, b.errs = make(chan scanner.Scan, 16), make(chan error, 1)
+		b.scans, b.errs = make(chan scanner.Scan[sample.Scan], 16), make(chan error, 1)
 		cctx, stop := context.WithCancel(context.Background())
 		stopped := make(chan struct{})
 		go func() {
@@ -220,7 +220,7 @@ func (b *bench) scanAsync(t *testing.T, l scannersim.Label, f scannersim.Fault) 
 	return out
 }
 
-func (b *bench) next(t *testing.T) scanner.Scan {
+func (b *bench) next(t *testing.T) scanner.Scan[sample.Scan] {
 	t.Helper()
 	if b.scans != nil {
 		select {
@@ -242,14 +242,14 @@ func (b *bench) next(t *testing.T) scanner.Scan {
 }
 
 // expect checks a scan against the label it should be.
-func expect(t *testing.T, s scanner.Scan, l scannersim.Label) {
+func expect(t *testing.T, s scanner.Scan[sample.Scan], l scannersim.Label) {
 	t.Helper()
 	want, wantErr := sample.ParseScan(l.Symbology + l.Data)
 	if (s.Err == nil) != (wantErr == nil) {
 		t.Fatalf("scan %q: err %v, want %v", s.Raw, s.Err, wantErr)
 	}
-	if s.Kit.ID != want.ID || s.Kit.GTIN != want.GTIN || s.Kit.Lot != want.Lot || s.Kit.Expiry != want.Expiry {
-		t.Fatalf("scan %q read as %+v, want %+v", s.Raw, s.Kit, want)
+	if s.Value.ID != want.ID || s.Value.GTIN != want.GTIN || s.Value.Lot != want.Lot || s.Value.Expiry != want.Expiry {
+		t.Fatalf("scan %q read as %+v, want %+v", s.Raw, s.Value, want)
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/exhibit-forensics/exhibit/lab/sample"
 )
 
 // Control characters of the protocol (firmware-notes/barcode-scanner.md).
@@ -25,9 +23,13 @@ var (
 	TriggerOff = []byte{SYN, 'U', CR} // deactivate
 )
 
-// MaxLine bounds a line's bytes, prefix and AIM identifier included: a kit
-// barcode's data is at most sample.MaxScan characters.
-const MaxLine = sample.MaxScan + 64
+// MaxData is the longest barcode data read: a kit label's is at most 256
+// characters (docs/samples.md §3, lab/sample.MaxScan).
+const MaxData = 256
+
+// MaxLine bounds a line's bytes: MaxData with room for a prefix and an AIM
+// identifier.
+const MaxLine = MaxData + 64
 
 // Why a line is damaged. A damaged line is not a scan: it is never
 // delivered, and in ACK/NAK mode it is NAKed.

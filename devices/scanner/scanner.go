@@ -11,7 +11,6 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/devices/serialport"
 	"github.com/exhibit-forensics/exhibit/internal/clock"
-	"github.com/exhibit-forensics/exhibit/lab/sample"
 )
 
 // Defaults for Config.
@@ -93,16 +92,23 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// A Parser reads a barcode's data, as the scanner formatted it (AIM
+// identifier, GS separators; prefix and line end removed). For kit intake
+// it is lab/sample.ParseScan; the driver itself knows nothing of kits (the
+// device drivers never depend on the lab).
+type Parser[T any] func(data string) (T, error)
+
 // A Scan is one barcode read.
-type Scan struct {
+type Scan[T any] struct {
 	// Raw is the line as received, without its line end or anything
 	// dropped before it (see Line.Raw).
 	Raw []byte
-	// Kit is sample.ParseScan's reading of the line's data (the prefix
-	// removed); when Err is set it holds what could be read.
-	Kit sample.Scan
-	// Err is sample.ParseScan's error (wrapping sample.ErrBadScan): the
-	// scanner read a barcode that is not a kit's.
+	// Value is the Parser's reading of the line's data; when Err is set it
+	// holds what the Parser returned with the error.
+	Value T
+	// Err is the Parser's error: the scanner read a barcode the Parser
+	// does not accept (for sample.ParseScan, one wrapping
+	// sample.ErrBadScan: not a kit's).
 	Err error
 	// At is when the line was complete, on Config.Clock.
 	At time.Time
@@ -121,10 +127,12 @@ type Stats struct {
 // Trigger and Untrigger are served promptly.
 const pollSlice = 20 * time.Millisecond
 
-// Dev is a serial barcode scanner.
-type Dev struct {
-	cfg  Config
-	mode serialport.Mode
+// Dev is a serial barcode scanner whose barcodes are read by a Parser
+// into T.
+type Dev[T any] struct {
+	cfg   Config
+	parse Parser[T]
+	mode  serialport.Mode
 
 	io     sync.Mutex // holds the port for one read slice or one write
 	conn   serialport.Conn
@@ -140,13 +148,19 @@ type Dev struct {
 }
 
 // Open opens the port, waiting up to cfg.ReconnectTimeout (or ctx) for it
-// to appear.
-func Open(ctx context.Context, cfg Config) (*Dev, error) {
+// to appear. Each line's data is read with parse, for kit intake
+// sample.ParseScan:
+//
+//	dev, err := scanner.Open(ctx, cfg, sample.ParseScan)
+func Open[T any](ctx context.Context, cfg Config, parse Parser[T]) (*Dev[T], error) {
 	if cfg.Path == "" {
 		return nil, errors.New("scanner: Config.Path is empty")
 	}
+	if parse == nil {
+		return nil, errors.New("scanner: no Parser")
+	}
 	cfg.setDefaults()
-	d := &Dev{cfg: cfg, mode: serialport.Mode{Baud: cfg.Baud}, seen: map[string]time.Time{}}
+	d := &Dev[T]{cfg: cfg, parse: parse, mode: serialport.Mode{Baud: cfg.Baud}, seen: map[string]time.Time{}}
 	d.framer = Framer{Prefix: cfg.Prefix}
 	if cfg.LineGap > 0 {
 		d.framer.Gap = cfg.LineGap
@@ -159,10 +173,10 @@ func Open(ctx context.Context, cfg Config) (*Dev, error) {
 	return d, nil
 }
 
-func (d *Dev) String() string { return "barcode scanner at " + d.cfg.Path }
+func (d *Dev[T]) String() string { return "barcode scanner at " + d.cfg.Path }
 
 // Stats returns a snapshot of the counters.
-func (d *Dev) Stats() Stats {
+func (d *Dev[T]) Stats() Stats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := d.stats
@@ -173,7 +187,7 @@ func (d *Dev) Stats() Stats {
 // Next waits for the next scan. It returns ErrDisconnected if the port went
 // away and did not come back within Config.ReconnectTimeout, ErrClosed
 // after Close, or the context's error.
-func (d *Dev) Next(ctx context.Context) (Scan, error) {
+func (d *Dev[T]) Next(ctx context.Context) (Scan[T], error) {
 	d.next.Lock()
 	defer d.next.Unlock()
 	var chunk [256]byte
@@ -182,11 +196,11 @@ func (d *Dev) Next(ctx context.Context) (Scan, error) {
 			return s, err
 		}
 		if err := ctx.Err(); err != nil {
-			return Scan{}, fmt.Errorf("scanner: waiting for a scan: %w", err)
+			return Scan[T]{}, fmt.Errorf("scanner: waiting for a scan: %w", err)
 		}
 		n, err := d.read(ctx, chunk[:])
 		if err != nil {
-			return Scan{}, err
+			return Scan[T]{}, err
 		}
 		if n > 0 {
 			now := d.cfg.Clock.Now()
@@ -207,12 +221,12 @@ type arrival struct {
 
 // take answers the oldest pending line (ACK or NAK) and returns it as a scan
 // unless it is damaged or a duplicate.
-func (d *Dev) take() (Scan, bool, error) {
+func (d *Dev[T]) take() (Scan[T], bool, error) {
 	for {
 		d.mu.Lock()
 		if len(d.pending) == 0 {
 			d.mu.Unlock()
-			return Scan{}, false, nil
+			return Scan[T]{}, false, nil
 		}
 		l := d.pending[0]
 		d.pending[0] = arrival{}
@@ -221,19 +235,19 @@ func (d *Dev) take() (Scan, bool, error) {
 		if l.Bad != nil {
 			d.cfg.Logger.Warn("scanner: damaged line dropped", "path", d.cfg.Path, "raw", fmt.Sprintf("%q", l.Raw), "err", l.Bad)
 			if err := d.answer(NAK); err != nil {
-				return Scan{}, false, err
+				return Scan[T]{}, false, err
 			}
 			continue
 		}
 		if err := d.answer(ACK); err != nil {
-			return Scan{}, false, err
+			return Scan[T]{}, false, err
 		}
 		if d.duplicate(string(l.Data), l.at) {
 			d.cfg.Logger.Debug("scanner: duplicate reading suppressed", "data", fmt.Sprintf("%q", l.Data))
 			continue
 		}
-		s := Scan{Raw: l.Raw, At: l.at}
-		s.Kit, s.Err = sample.ParseScan(string(l.Data))
+		s := Scan[T]{Raw: l.Raw, At: l.at}
+		s.Value, s.Err = d.parse(string(l.Data))
 		d.mu.Lock()
 		d.stats.Scans++
 		d.mu.Unlock()
@@ -245,7 +259,7 @@ func (d *Dev) take() (Scan, bool, error) {
 // data was read less than DupWindow before. The window slides: a label held
 // in front of a presentation scanner stays suppressed for as long as it is
 // re-read.
-func (d *Dev) duplicate(data string, now time.Time) bool {
+func (d *Dev[T]) duplicate(data string, now time.Time) bool {
 	if d.cfg.DupWindow < 0 {
 		return false
 	}
@@ -270,7 +284,7 @@ func (d *Dev) duplicate(data string, now time.Time) bool {
 // answer sends ACK or NAK in ACK/NAK mode. A link failure here is left for
 // the next read to find: the scanner that did not get its answer sends the
 // line again or gives up.
-func (d *Dev) answer(b byte) error {
+func (d *Dev[T]) answer(b byte) error {
 	if !d.cfg.AckNak {
 		return nil
 	}
@@ -295,12 +309,12 @@ func (d *Dev) answer(b byte) error {
 // Trigger sends the activate command (SYN T CR): a scanner in manual
 // trigger mode reads until it has decoded a barcode, until Untrigger, or
 // until its own read time-out.
-func (d *Dev) Trigger(ctx context.Context) error { return d.command(ctx, TriggerOn) }
+func (d *Dev[T]) Trigger(ctx context.Context) error { return d.command(ctx, TriggerOn) }
 
 // Untrigger sends the deactivate command (SYN U CR).
-func (d *Dev) Untrigger(ctx context.Context) error { return d.command(ctx, TriggerOff) }
+func (d *Dev[T]) Untrigger(ctx context.Context) error { return d.command(ctx, TriggerOff) }
 
-func (d *Dev) command(ctx context.Context, cmd []byte) error {
+func (d *Dev[T]) command(ctx context.Context, cmd []byte) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("scanner: trigger command: %w", err)
 	}
@@ -312,7 +326,7 @@ func (d *Dev) command(ctx context.Context, cmd []byte) error {
 
 // write sends b on the open port. If the port is gone the error wraps
 // ErrDisconnected and the port is closed, for Next to re-open.
-func (d *Dev) write(b []byte) error {
+func (d *Dev[T]) write(b []byte) error {
 	d.io.Lock()
 	defer d.io.Unlock()
 	if d.closed {
@@ -333,7 +347,7 @@ func (d *Dev) write(b []byte) error {
 }
 
 // read reads one slice from the port, re-opening it first if it went away.
-func (d *Dev) read(ctx context.Context, p []byte) (int, error) {
+func (d *Dev[T]) read(ctx context.Context, p []byte) (int, error) {
 	d.io.Lock()
 	defer d.io.Unlock()
 	if d.closed {
@@ -370,7 +384,7 @@ func linkFailed(err error) bool {
 // reconnect opens the port, retrying with a doubling backoff (10 ms to
 // 250 ms, on the clock) until it appears, cfg.ReconnectTimeout passes or
 // ctx ends. d.io is held.
-func (d *Dev) reconnect(ctx context.Context) error {
+func (d *Dev[T]) reconnect(ctx context.Context) error {
 	wait, cancel := clock.WithTimeout(ctx, d.cfg.Clock, d.cfg.ReconnectTimeout)
 	defer cancel()
 	backoff := 10 * time.Millisecond
@@ -402,7 +416,7 @@ func (d *Dev) reconnect(ctx context.Context) error {
 
 // Close releases the port. A Next waiting for a scan returns ErrClosed.
 // Close after Close returns nil.
-func (d *Dev) Close() error {
+func (d *Dev[T]) Close() error {
 	d.io.Lock()
 	defer d.io.Unlock()
 	if d.closed {

@@ -13,16 +13,17 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/serialport/serialtest"
 	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/internal/streamtest"
+	"github.com/exhibit-forensics/exhibit/lab/sample"
 )
 
 // describe renders a scan as the "scans" file of a transcript lists it.
-func describe(s scanner.Scan) string {
+func describe(s scanner.Scan[sample.Scan]) string {
 	out := "raw=" + streamtest.Encode(s.Raw)
 	if s.Err != nil {
 		return out + " error=" + s.Err.Error()
 	}
-	out += " id=" + s.Kit.ID
-	for _, f := range []struct{ k, v string }{{"symbology", s.Kit.Symbology}, {"gtin", s.Kit.GTIN}, {"lot", s.Kit.Lot}, {"expiry", s.Kit.Expiry}} {
+	out += " id=" + s.Value.ID
+	for _, f := range []struct{ k, v string }{{"symbology", s.Value.Symbology}, {"gtin", s.Value.GTIN}, {"lot", s.Value.Lot}, {"expiry", s.Value.Expiry}} {
 		if f.v != "" {
 			out += " " + f.k + "=" + f.v
 		}
@@ -62,7 +63,7 @@ func TestTranscripts(t *testing.T) {
 				Path: "/dev/serial/by-id/usb-scanner", AckNak: tr.Header["acknak"] == "on", Prefix: prefix,
 				Clock: clock.NewFake(time.Unix(1_800_000_000, 0)),
 				Open:  func(context.Context, string, serialport.Mode) (serialport.Conn, error) { return pb, nil },
-			})
+			}, sample.ParseScan)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/exhibit-forensics/exhibit/lab/sample"
+	"github.com/exhibit-forensics/exhibit/devices/scanner"
 )
 
 // A Label is a barcode the simulated scanner can read.
@@ -32,7 +32,7 @@ const MaxLabels = 100000
 // lines starting with "#" are skipped. A line may start with an AIM
 // identifier ("]" + a letter + a modifier); without one, a label is Code
 // 128 ("]C0"), or GS1 DataMatrix ("]d2") if it holds a separator. "{GS}"
-// stands for the FNC1 separator (GS). Data is 1 to sample.MaxScan printable
+// stands for the FNC1 separator (GS). Data is 1 to scanner.MaxData printable
 // ASCII characters. See firmware-notes/barcode-scanner.md.
 func ParseLabels(b []byte) ([]Label, error) {
 	var out []Label
@@ -75,8 +75,8 @@ func parseLabel(line string) (Label, error) {
 			return l, fmt.Errorf("byte %#02x at %d: labels are printable ASCII ({GS} for a separator)", c, i)
 		}
 	}
-	if data == "" || len(data) > sample.MaxScan {
-		return l, fmt.Errorf("%d characters of data, 1 to %d allowed", len(data), sample.MaxScan)
+	if data == "" || len(data) > scanner.MaxData {
+		return l, fmt.Errorf("%d characters of data, 1 to %d allowed", len(data), scanner.MaxData)
 	}
 	l.Data = data
 	if l.Symbology == "" {
