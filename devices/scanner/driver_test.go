@@ -512,3 +512,32 @@ func TestCloseUnblocksNext(t *testing.T) {
 		t.Fatalf("Trigger after Close = %v", err)
 	}
 }
+
+// TestCloseDuringReconnect: Close ends a Next that waits for an unplugged
+// scanner to come back.
+func TestCloseDuringReconnect(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_800_000_000, 0))
+	b := start(t, options{dev: scanner.Config{Clock: clk}, holdPlug: true})
+	b.sim.Unplug()
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.dev.Next(context.Background())
+		done <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	if err := clk.BlockUntil(ctx, 2); err != nil { // the reconnect time-out and the first backoff
+		t.Fatal(err)
+	}
+	if err := b.dev.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, scanner.ErrClosed) {
+			t.Fatalf("Next = %v, want ErrClosed", err)
+		}
+	case <-time.After(guard):
+		t.Fatal("Close did not end the reconnect")
+	}
+}

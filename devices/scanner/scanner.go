@@ -135,6 +135,8 @@ type Dev[T any] struct {
 	mode  serialport.Mode
 
 	io     sync.Mutex // holds the port for one read slice or one write
+	done   context.Context
+	stop   context.CancelFunc // Close: ends a reconnect in progress
 	conn   serialport.Conn
 	opened bool // the port has been open once: later opens are reconnects
 	closed bool
@@ -161,6 +163,7 @@ func Open[T any](ctx context.Context, cfg Config, parse Parser[T]) (*Dev[T], err
 	}
 	cfg.setDefaults()
 	d := &Dev[T]{cfg: cfg, parse: parse, mode: serialport.Mode{Baud: cfg.Baud}, seen: map[string]time.Time{}}
+	d.done, d.stop = context.WithCancel(context.Background())
 	d.framer = Framer{Prefix: cfg.Prefix}
 	if cfg.LineGap > 0 {
 		d.framer.Gap = cfg.LineGap
@@ -387,6 +390,7 @@ func linkFailed(err error) bool {
 func (d *Dev[T]) reconnect(ctx context.Context) error {
 	wait, cancel := clock.WithTimeout(ctx, d.cfg.Clock, d.cfg.ReconnectTimeout)
 	defer cancel()
+	defer context.AfterFunc(d.done, cancel)()
 	backoff := 10 * time.Millisecond
 	for {
 		conn, err := d.cfg.Open(wait, d.cfg.Path, d.mode)
@@ -405,6 +409,9 @@ func (d *Dev[T]) reconnect(ctx context.Context) error {
 			return fmt.Errorf("scanner: opening %s: %w", d.cfg.Path, ctx.Err())
 		}
 		if clock.Sleep(wait, d.cfg.Clock, backoff) != nil {
+			if d.done.Err() != nil {
+				return ErrClosed
+			}
 			if ctx.Err() != nil {
 				return fmt.Errorf("scanner: opening %s: %w", d.cfg.Path, ctx.Err())
 			}
@@ -414,9 +421,10 @@ func (d *Dev[T]) reconnect(ctx context.Context) error {
 	}
 }
 
-// Close releases the port. A Next waiting for a scan returns ErrClosed.
-// Close after Close returns nil.
+// Close releases the port. A Next waiting for a scan, or for the port to
+// come back, returns ErrClosed. Close after Close returns nil.
 func (d *Dev[T]) Close() error {
+	d.stop()
 	d.io.Lock()
 	defer d.io.Unlock()
 	if d.closed {
