@@ -31,7 +31,7 @@ func TestSimScanner(t *testing.T) {
 	var errb strings.Builder
 	done := make(chan int, 1)
 	go func() {
-		code := Main(ctx, []string{"sim", "scanner", "--link", link, "--labels", labels, "--manual-trigger", "--ack",
+		code := Main(ctx, []string{"sim", "scanner", "--link", link, "--labels", labels, "--manual-trigger", "--ack", "--ack-timeout", "20s",
 			"--prefix", `\x02`, "--suffix", "crlf", "--interval", "0", "--power-up-noise"}, strings.NewReader(""), pw, &lockedWriter{w: &errb})
 		pw.Close()
 		done <- code
