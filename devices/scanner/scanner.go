@@ -46,7 +46,9 @@ type Config struct {
 	Prefix []byte
 	// AckNak: the scanner waits for ACK or NAK after each line (Honeywell
 	// "ACK/NAK On"). The driver ACKs every whole line, duplicates and
-	// unreadable barcodes included, and NAKs damaged ones.
+	// unreadable barcodes included, and NAKs damaged ones. The answer is
+	// sent when Next takes the line, so a caller in this mode keeps a Next
+	// waiting (the scanner gives up after its response time-out).
 	AckNak bool
 	// DupWindow: the same data read again less than DupWindow after its
 	// previous reading is suppressed. Zero: DefaultDupWindow; negative:
@@ -171,6 +173,7 @@ func Open[T any](ctx context.Context, cfg Config, parse Parser[T]) (*Dev[T], err
 	d.io.Lock()
 	defer d.io.Unlock()
 	if err := d.reconnect(ctx); err != nil {
+		d.stop()
 		return nil, err
 	}
 	return d, nil
