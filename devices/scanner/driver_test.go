@@ -3,6 +3,8 @@ package scanner_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -546,5 +548,81 @@ func TestCloseDuringReconnect(t *testing.T) {
 		}
 	case <-time.After(guard):
 		t.Fatal("Close did not end the reconnect")
+	}
+}
+
+// TestOpen: Open refuses a config without a path or a Parser, waits for a
+// missing port with backoff on the clock, gives up with ErrDisconnected
+// after ReconnectTimeout, and honours its context.
+func TestOpen(t *testing.T) {
+	parse := func(s string) (string, error) { return s, nil }
+	if _, err := scanner.Open(context.Background(), scanner.Config{}, parse); err == nil {
+		t.Fatal("Open without a path succeeded")
+	}
+	if _, err := scanner.Open[string](context.Background(), scanner.Config{Path: "x"}, nil); err == nil {
+		t.Fatal("Open without a Parser succeeded")
+	}
+	clk := clock.NewFake(time.Unix(0, 0))
+	attempts := 0
+	missing := func(context.Context, string, serialport.Mode) (serialport.Conn, error) {
+		attempts++
+		return nil, fs.ErrNotExist
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := scanner.Open(context.Background(), scanner.Config{Path: "/dev/serial/by-id/none", Open: missing, Clock: clk, ReconnectTimeout: time.Second}, parse)
+		done <- err
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), guard)
+	defer cancel()
+	// Let each wait pass as soon as the driver is in it, recording how
+	// long it was, until Open gives up.
+	var waits []time.Duration
+	pctx, stopPump := context.WithCancel(ctx)
+	pumped := make(chan struct{})
+	go func() {
+		defer close(pumped)
+		for clk.BlockUntil(pctx, 2) == nil {
+			p := clk.Pending()
+			waits = append(waits, p[0])
+			clk.Advance(p[0])
+		}
+	}()
+	err := <-done
+	stopPump()
+	<-pumped
+	done <- err
+	if err := <-done; !errors.Is(err, scanner.ErrDisconnected) || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Open = %v, want ErrDisconnected wrapping the last error", err)
+	}
+	want := []time.Duration{10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond,
+		160 * time.Millisecond, 250 * time.Millisecond, 250 * time.Millisecond, 190 * time.Millisecond}
+	if fmt.Sprint(waits) != fmt.Sprint(want) || attempts != len(want) {
+		t.Fatalf("waits %v after %d attempts, want %v", waits, attempts, want)
+	}
+	cctx, ccancel := context.WithCancel(context.Background())
+	ccancel()
+	if _, err := scanner.Open(cctx, scanner.Config{Path: "x", Open: missing, Clock: clk}, parse); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Open with a cancelled context = %v", err)
+	}
+}
+
+// TestNextContext: Next returns when its context ends.
+func TestNextContext(t *testing.T) {
+	b := start(t, options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.dev.Next(ctx)
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Next = %v", err)
+		}
+	case <-time.After(guard):
+		t.Fatal("cancelling did not end Next")
 	}
 }
