@@ -66,7 +66,7 @@ func (c countingConn) Read(p []byte) (int, error) {
 }
 
 // waitFor waits until at least n bytes have been read in all.
-func (c *counter) waitFor(t *testing.T, n int) {
+func (c *counter) waitFor(t testing.TB, n int) {
 	t.Helper()
 	timeout := time.After(guard)
 	for {
@@ -108,7 +108,7 @@ type options struct {
 
 // start serves a simulated scanner on a pseudo-terminal behind a link and
 // opens the driver on the link.
-func start(t *testing.T, o options) *bench {
+func start(t testing.TB, o options) *bench {
 	t.Helper()
 	if o.sim.AckTimeout == 0 {
 		o.sim.AckTimeout = guard // the driver's answer is not what is timed here
@@ -185,7 +185,7 @@ func start(t *testing.T, o options) *bench {
 }
 
 // scan has the simulator read l with fault f.
-func (b *bench) scan(t *testing.T, l scannersim.Label, f scannersim.Fault) scannersim.Result {
+func (b *bench) scan(t testing.TB, l scannersim.Label, f scannersim.Fault) scannersim.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
@@ -206,11 +206,11 @@ func (b *bench) scan(t *testing.T, l scannersim.Label, f scannersim.Fault) scann
 
 // settle waits until the driver has dealt with everything the simulator
 // sent (noise from Reset and power-up not counted).
-func (b *bench) settle(t *testing.T) { t.Helper(); b.read.waitFor(t, b.sent) }
+func (b *bench) settle(t testing.TB) { t.Helper(); b.read.waitFor(t, b.sent) }
 
 // scanAsync is scan for when the test itself calls Next, where the simulator waits for the
 // driver's answer, which comes only while the test is in Next.
-func (b *bench) scanAsync(t *testing.T, l scannersim.Label, f scannersim.Fault) <-chan scannersim.Result {
+func (b *bench) scanAsync(t testing.TB, l scannersim.Label, f scannersim.Fault) <-chan scannersim.Result {
 	t.Helper()
 	out := make(chan scannersim.Result, 1)
 	go func() {
@@ -225,7 +225,7 @@ func (b *bench) scanAsync(t *testing.T, l scannersim.Label, f scannersim.Fault) 
 	return out
 }
 
-func (b *bench) next(t *testing.T) scanner.Scan[sample.Scan] {
+func (b *bench) next(t testing.TB) scanner.Scan[sample.Scan] {
 	t.Helper()
 	if b.scans != nil {
 		select {
@@ -247,7 +247,7 @@ func (b *bench) next(t *testing.T) scanner.Scan[sample.Scan] {
 }
 
 // expect checks a scan against the label it should be.
-func expect(t *testing.T, s scanner.Scan[sample.Scan], l scannersim.Label) {
+func expect(t testing.TB, s scanner.Scan[sample.Scan], l scannersim.Label) {
 	t.Helper()
 	want, wantErr := sample.ParseScan(l.Symbology + l.Data)
 	if (s.Err == nil) != (wantErr == nil) {
