@@ -34,6 +34,6 @@
 //   - every wait takes a context: Next reads in short slices and returns
 //     when its context ends.
 //
-// Dev starts no goroutines; Next, Trigger and Untrigger may be called from
+// Dev starts no goroutines of its own; Next, Trigger and Untrigger may be called from
 // different goroutines (they share the port a read slice at a time).
 package scanner
