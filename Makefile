@@ -40,6 +40,8 @@ RACE_PKGS := \
 	./devices/light/lightsim \
 	./devices/rigsim \
 	./devices/rigsim/scene \
+	./devices/scanner \
+	./devices/scanner/scannersim \
 	./devices/serialport \
 	./devices/serialport/pty \
 	./devices/serialport/serialtest \

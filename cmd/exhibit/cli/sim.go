@@ -22,13 +22,15 @@ func runSim(e *env, args []string) int {
 			return simRig(e, args[1:])
 		case "analyser":
 			return runSimAnalyser(e, args[1:])
+		case "scanner":
+			return runSimScanner(e, args[1:])
 		}
 	}
-	fs := newFlags(e, "sim", "sim rig|analyser [flags]   (run `exhibit sim rig -h` or `exhibit sim analyser -h` for their flags)")
+	fs := newFlags(e, "sim", "sim rig|analyser|scanner [flags]   (run `exhibit sim rig -h`, `exhibit sim analyser -h` or `exhibit sim scanner -h` for their flags)")
 	if len(args) == 0 {
-		return e.usageErr(fs, "which simulator? (rig, analyser)")
+		return e.usageErr(fs, "which simulator? (rig, analyser, scanner)")
 	}
-	return e.usageErr(fs, "unknown simulator %q (rig, analyser)", args[0])
+	return e.usageErr(fs, "unknown simulator %q (rig, analyser, scanner)", args[0])
 }
 
 // simRig runs the light engine on a pseudo-terminal and the camera on
