@@ -50,7 +50,7 @@ func init() {
 		{"transfer", "record a two-party custody handover (both authenticate)", runTransfer},
 		{"user", "user add: create a user account (argon2id password)", runUser},
 		{"key", "key rotate|retire: replace or retire the device key", runKey},
-		{"sim", "sim rig|analyser: run the simulated imaging rig or a lab analyser", runSim},
+		{"sim", "sim rig|analyser|scanner: run the simulated imaging rig, a lab analyser or a serial barcode scanner", runSim},
 		{"lab", "lab receive|results|quarantine|intake: analyser results, stored before they are acknowledged; sample kits received", runLab},
 		{"devices", "devices check: identity, firmware and status of devices", runDevices},
 		{"capture", "take a capture profile's pictures with the light engine and camera, and seal them", runCapture},
