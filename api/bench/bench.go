@@ -63,6 +63,9 @@ type Bench struct {
 	byRef map[string]*entry // samples and aliquots by reference
 	byKit map[string]string // kit id → sample reference
 	order []string          // sample references, oldest first
+
+	scanSeq  uint64 // serial scans so far
+	scanHref string // where the latest leads
 }
 
 // entry is a sample or aliquot in the index.
@@ -121,6 +124,7 @@ func (b *Bench) routes() {
 	g := r.Group("/", b.web.RequireRole(Roles...), b.web.CSRF())
 	g.GET("/", b.home)
 	g.GET("/scan", b.scan)
+	g.GET("/scan/latest", b.latestScan)
 	g.GET("/intake", b.intakePage)
 	g.POST("/intake", b.intakePost)
 	g.GET("/sample/*ref", b.samplePage)

@@ -149,6 +149,21 @@ func TestIntakeAndCustody(t *testing.T) {
 	r = c.Get("/")
 	mustContain(t, r, "LB/1", "K000417", "A LB/2", "B LB/3")
 
+	// A serial scanner's readings: a received kit leads to its sample, a
+	// new one to intake with its barcode filled in.
+	if r := c.Get("/scan/latest"); !strings.Contains(r.Body, `"seq":"0"`) {
+		t.Errorf("before any serial scan: %s", r.Body)
+	}
+	f.b.Scanned(context.Background(), "K000417")
+	if r := c.Get("/scan/latest"); !strings.Contains(r.Body, `"seq":"1"`) || !strings.Contains(r.Body, `"href":"/sample/LB/1"`) {
+		t.Errorf("after a serial scan: %s", r.Body)
+	}
+	f.b.Scanned(context.Background(), "K-NEW-9")
+	if r := c.Get("/scan/latest"); !strings.Contains(r.Body, `"href":"/intake?kit=K-NEW-9"`) {
+		t.Errorf("a new kit scanned: %s", r.Body)
+	}
+	mustContain(t, c.Get("/intake?kit=K-NEW-9"), `value="K-NEW-9"`, "not received yet")
+
 	// A photographer may not use the bench.
 	p := webtest.NewClient(t, f.b)
 	p.Login("jsmith", password("jsmith"), "/")

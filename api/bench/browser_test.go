@@ -62,6 +62,11 @@ func TestBrowserBench(t *testing.T) {
 	if got := webtest.Text(t, ctx, "#sample-ref"); got != "Sample LB/1" {
 		t.Errorf("scan landed on %q", got)
 	}
+	// The serial scanner reads the kit while the list is open: the page
+	// goes to the sample by itself.
+	webtest.Do(t, ctx, "back to the list", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#samples")))
+	f.b.Scanned(ctx, "K000417")
+	webtest.Do(t, ctx, "a serial scan moves the page", chromedp.WaitVisible(chromedp.CSS("#sample-ref")))
 	webtest.Do(t, ctx, "open the seal",
 		chromedp.SendKeys(chromedp.CSS("#open-seal"), "S-1"),
 		chromedp.SendKeys(chromedp.CSS("#open-reason"), "split into A and B"),

@@ -18,13 +18,14 @@ import (
 
 // pageData is what every bench page sees.
 type pageData struct {
-	Scan     string // what was scanned, for the "not found" notice
-	NotFound bool
-	Page     any
+	// ScanSeq is the latest serial scan when the page was made: the page
+	// goes to the next one.
+	ScanSeq uint64
+	Page    any
 }
 
 func (b *Bench) render(c *gin.Context, status int, page, title string, data any) {
-	b.pages[page].Render(c, status, title, pageData{Page: data})
+	b.pages[page].Render(c, status, title, pageData{ScanSeq: b.scanSeqNow(), Page: data})
 }
 
 func person(c *gin.Context) chain.Person {
@@ -74,12 +75,17 @@ func (b *Bench) scan(c *gin.Context) {
 func samplePath(ref string) string { return "/sample/" + ref }
 
 type intakeData struct {
+	Notice                                                             string
 	Case, Kit, Seals, Expect, Collected, Incident, Volume, Temperature string
 	Error                                                              string
 }
 
 func (b *Bench) intakePage(c *gin.Context) {
-	b.render(c, http.StatusOK, "intake", "Receive a kit", intakeData{Kit: c.Query("kit")})
+	d := intakeData{Kit: c.Query("kit")}
+	if d.Kit != "" {
+		d.Notice = "This kit is not received yet: fill in the rest from its paperwork."
+	}
+	b.render(c, http.StatusOK, "intake", "Receive a kit", d)
 }
 
 // localTime reads a datetime-local field (the bench's own time zone) or

@@ -14,18 +14,21 @@ import (
 	"github.com/exhibit-forensics/exhibit/api/kiosk"
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
 	"github.com/exhibit-forensics/exhibit/devices/light"
+	"github.com/exhibit-forensics/exhibit/devices/scanner"
+	"github.com/exhibit-forensics/exhibit/lab/sample"
 )
 
 // runAgent runs an edge agent: the kiosk (the photographer's web UI,
 // api/kiosk, over the data directory, the light engine and the camera) or
 // the lab bench (api/bench, over the data directory).
 func runAgent(e *env, args []string) int {
-	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL | --role lab --data DIR --listen 127.0.0.1:PORT")
+	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL | --role lab --data DIR --listen 127.0.0.1:PORT [--scanner PATH]")
 	role := fs.String("role", "", "the agent's role: kiosk or lab")
 	data := fs.String("data", "", "data directory (exhibit init; users from exhibit user add)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the web UI on (loopback: the kiosk's own screen)")
 	lightPath := fs.String("light", "", "light engine serial device (e.g. /dev/serial/by-id/…)")
 	camURL := fs.String("camera", "", "network camera base URL")
+	scanPath := fs.String("scanner", "", "lab: a serial-mode barcode scanner (firmware-notes/barcode-scanner.md), e.g. /dev/serial/by-id/…")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -37,7 +40,7 @@ func runAgent(e *env, args []string) int {
 		if *data == "" {
 			return e.usageErr(fs, "--data is required")
 		}
-		return runBench(e, *data, *listen)
+		return runBench(e, *data, *listen, *scanPath)
 	case *role != "kiosk":
 		return e.usageErr(fs, "--role: %q is not a role this agent has (kiosk, lab)", *role)
 	case *data == "" || *lightPath == "" || *camURL == "":
@@ -83,7 +86,7 @@ func runAgent(e *env, args []string) int {
 }
 
 // runBench serves the lab bench until SIGINT or SIGTERM.
-func runBench(e *env, data, listen string) int {
+func runBench(e *env, data, listen, scanPath string) int {
 	l, code := openLedger(e, "agent", data)
 	if l == nil {
 		return code
@@ -96,6 +99,34 @@ func runBench(e *env, data, listen string) int {
 	b, err := bench.New(bench.Config{Ledger: l, Users: auth.Open(data, nil), Logger: logger, Device: l.Identity().DeviceID})
 	if err != nil {
 		return e.fail("agent", err)
+	}
+	if scanPath != "" {
+		sc, err := scanner.Open(ctx, scanner.Config{Path: scanPath, Logger: logger}, sample.ParseScan)
+		if err != nil {
+			return e.fail("agent", fmt.Errorf("barcode scanner %s: %w", scanPath, err))
+		}
+		// Each reading goes to the bench's pages; an unreadable one is
+		// logged. The loop ends with the agent's context, before the port
+		// is closed.
+		done := make(chan struct{})
+		defer func() { stop(); <-done; sc.Close() }()
+		go func() {
+			defer close(done)
+			for {
+				s, err := sc.Next(ctx)
+				if err != nil {
+					if ctx.Err() == nil {
+						logger.Error("barcode scanner", "err", err)
+					}
+					return
+				}
+				if s.Err != nil {
+					logger.Warn("barcode scanner: not a kit's barcode", "raw", string(s.Raw), "err", s.Err)
+					continue
+				}
+				b.Scanned(ctx, s.Value.Raw)
+			}
+		}()
 	}
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
