@@ -28,13 +28,13 @@ const (
 // "Page N of M" at the foot; tables that run over a page repeat their
 // header row.
 //
-// Text is UTF-8 translated to Windows-1252, which has µ, ², ±, ≥'s absence
-// aside, the en and em dashes and the Latin letters most names need. A few
-// symbols it lacks are written in ASCII (→ as "->", ≥ as ">=", ≤ as "<=",
-// the minus sign as "-"); a letter with a diacritic it lacks loses the
-// diacritic, and any other character is printed as "?" — and then the PDF
-// says so under the evidence log, pointing to the HTML and JSON subjects,
-// which carry the exact text.
+// Text is translated from UTF-8 to Windows-1252 (fpdf's cp1252 map), which
+// has µ, ², ±, the en and em dashes and the accented letters of Western
+// European names. The few symbols it lacks that have an ASCII form are
+// written so on purpose (→ as "->", ≥ as ">=", ≤ as "<=", the minus sign
+// as "-"); any other character loses its diacritic or prints as "?", and
+// then the PDF says so under the evidence log, pointing to the HTML and
+// JSON subjects, which carry the exact text.
 func PDF(r *Report) ([]byte, error) {
 	if err := r.Check(); err != nil {
 		return nil, err
@@ -119,16 +119,54 @@ type para struct {
 func lineH(size float64) float64 { return size * 0.3528 * 1.25 } // points to mm, with leading
 
 // lines splits p to the width w in its font.
-func (d *pdfDoc) lines(p para, w float64) [][]byte {
+func (d *pdfDoc) lines(p para, w float64) []string {
 	d.f.SetFont(p.family, p.style, p.size)
-	if p.text == "" {
-		return [][]byte{nil}
-	}
-	var out [][]byte
+	var out []string
 	for _, part := range strings.Split(d.text(p.text), "\n") {
-		out = append(out, d.f.SplitLines([]byte(part), w)...)
+		out = append(out, d.wrap(part, w-2*d.f.GetCellMargin())...)
 	}
 	return out
+}
+
+// wrap breaks s (Windows-1252) into lines no wider than w in the current
+// font: after a space or a hyphen where it can ("designer-benzodiazepines"
+// breaks at its hyphen, not inside a word), inside a word only when the
+// word alone is wider than w.
+func (d *pdfDoc) wrap(s string, w float64) []string {
+	width := d.f.GetStringWidth
+	var pieces []string
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' || (s[i] == '-' && i > start && i+1 < len(s) && s[i+1] != ' ') {
+			pieces = append(pieces, s[start:i+1])
+			start = i + 1
+		}
+	}
+	if start < len(s) {
+		pieces = append(pieces, s[start:])
+	}
+	var out []string
+	line := ""
+	for _, pc := range pieces {
+		if width(strings.TrimRight(line+pc, " ")) <= w {
+			line += pc
+			continue
+		}
+		if line != "" {
+			out = append(out, strings.TrimRight(line, " "))
+			line = ""
+		}
+		for width(strings.TrimRight(pc, " ")) > w { // a word wider than the column
+			n := 1
+			for n < len(pc) && width(pc[:n+1]) <= w {
+				n++
+			}
+			out = append(out, pc[:n])
+			pc = pc[n:]
+		}
+		line = pc
+	}
+	return append(out, strings.TrimRight(line, " "))
 }
 
 func (d *pdfDoc) cellHeight(ps []para, w float64) float64 {
@@ -156,7 +194,7 @@ func (d *pdfDoc) row(widths []float64, cells [][]para, fill bool) {
 		for _, p := range ps {
 			for _, ln := range d.lines(p, widths[i]) {
 				f.SetXY(x, y)
-				f.CellFormat(widths[i], lineH(p.size), string(ln), "", 0, "L", false, 0, "")
+				f.CellFormat(widths[i], lineH(p.size), ln, "", 0, "L", false, 0, "")
 				y += lineH(p.size)
 			}
 		}
@@ -271,7 +309,7 @@ func (d *pdfDoc) body(v view) {
 	}
 
 	d.heading("Results")
-	rw := []float64{44, 27, 25, 34, 28, contentW - 158}
+	rw := []float64{42, 33, 23, 31, 26, contentW - 155}
 	rhead := func() {
 		var cells [][]para
 		for _, t := range []string{"Analyte", "Class", "Result as reported", "Interpretation", "Cut-off", "Run QC"} {
@@ -307,7 +345,7 @@ func (d *pdfDoc) body(v view) {
 	}
 
 	d.heading("Custody")
-	cw := []float64{31, 25, 20, 34, contentW - 110}
+	cw := []float64{36, 20, 20, 34, contentW - 110}
 	chead := func() {
 		var cells [][]para
 		for _, t := range []string{"Time", "Exhibit", "Event", "By", "What"} {
