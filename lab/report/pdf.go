@@ -157,8 +157,9 @@ func (d *pdfDoc) wrap(s string, w float64) []string {
 			line = ""
 		}
 		for width(strings.TrimRight(pc, " ")) > w { // a word wider than the column
-			n := 1
-			for n < len(pc) && width(pc[:n+1]) <= w {
+			n, used := 1, width(pc[:1])
+			for n < len(pc) && used+width(pc[n:n+1]) <= w {
+				used += width(pc[n : n+1])
 				n++
 			}
 			out = append(out, pc[:n])
@@ -182,8 +183,8 @@ func (d *pdfDoc) cellHeight(ps []para, w float64) float64 {
 func (d *pdfDoc) row(widths []float64, cells [][]para, fill bool) {
 	f := d.f
 	h := d.rowHeight(widths, cells)
-	x0, y0 := f.GetX(), f.GetY()
-	x := x0
+	x0, y0, page := f.GetX(), f.GetY(), f.PageNo()
+	x, end := x0, y0+h
 	for i, ps := range cells {
 		style := "D"
 		if fill {
@@ -195,12 +196,17 @@ func (d *pdfDoc) row(widths []float64, cells [][]para, fill bool) {
 			for _, ln := range d.lines(p, widths[i]) {
 				f.SetXY(x, y)
 				f.CellFormat(widths[i], lineH(p.size), ln, "", 0, "L", false, 0, "")
-				y += lineH(p.size)
+				// A cell taller than a page (never one of a real report)
+				// runs on to the next page rather than off this one.
+				y = f.GetY() + lineH(p.size)
 			}
 		}
 		x += widths[i]
+		if f.PageNo() != page {
+			end = y + pad
+		}
 	}
-	f.SetXY(x0, y0+h)
+	f.SetXY(x0, end)
 }
 
 func (d *pdfDoc) rowHeight(widths []float64, cells [][]para) float64 {
