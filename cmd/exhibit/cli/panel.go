@@ -9,11 +9,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/lab/panel"
-	"github.com/exhibit-forensics/exhibit/lab/protocol"
 	"github.com/exhibit-forensics/exhibit/lab/receive"
+	"github.com/exhibit-forensics/exhibit/lab/review"
 	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
@@ -166,44 +165,6 @@ type panelCoverageReport struct {
 	Undetermined int            `json:"undetermined"`
 }
 
-// labValue rebuilds the lab/value of a stored result. The record keeps
-// the decimal of a plain number (with a '.' point whatever the dialect),
-// and for a censored value only the comparator: the limit stays in the
-// text as sent, so it is read again with the dialect's decimal mark (an
-// HL7 SN value as "<^0.5"). A value that does not read back the same way
-// is kept as text, which the panel finds inconclusive.
-func labValue(r chain.LabResult, lab chain.Lab) value.Value {
-	switch {
-	case r.Number != "":
-		return value.FromParts(r.Value, "", r.Number, value.Point)
-	case r.Censor != "":
-		v := value.Parse(r.Value, labMark(lab))
-		if cmp, num, ok := strings.Cut(r.Value, "^"); ok && lab.Protocol == "hl7" {
-			v = value.FromParts(r.Value, cmp, num, value.Point)
-		}
-		if v.Kind == value.Censored && v.Comparator == r.Censor {
-			return v
-		}
-	case strings.TrimSpace(r.Value) == "":
-		return value.Value{Raw: r.Value, Kind: value.Empty}
-	}
-	return value.Value{Raw: r.Value, Kind: value.Text}
-}
-
-// labMark is the decimal mark of the dialect a result came in: ASTM
-// dialects declare theirs, HL7 numbers use a point.
-func labMark(lab chain.Lab) value.Mark {
-	p, err := protocol.Parse(lab.Protocol)
-	if err != nil {
-		return value.Point
-	}
-	d, err := protocol.Lookup(p, lab.Dialect)
-	if err != nil || d.ASTM == nil || d.ASTM.Record.DecimalMark == 0 {
-		return value.Point
-	}
-	return d.ASTM.Record.DecimalMark
-}
-
 func panelCoverage(e *env, args []string) int {
 	const name = "panel coverage"
 	fs := newFlags(e, name, panelCoverageSynopsis)
@@ -281,7 +242,7 @@ func panelCoverage(e *env, args []string) int {
 				skipped("analyte %q is not in %s", r.Analyte, p.ID())
 				continue
 			}
-			in, err := p.Interpret(r.Analyte, stage, labValue(r, en.Lab), r.Units)
+			in, err := p.Interpret(r.Analyte, stage, review.ValueOf(r, en.Lab), r.Units)
 			if err != nil {
 				skipped("%v", err)
 				continue
