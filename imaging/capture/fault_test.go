@@ -11,12 +11,17 @@ package capture_test
 // be carried on once the fault is gone without duplicating a picture.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -27,7 +32,6 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/devices/camera/camsim"
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
-	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/rigtest"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
@@ -398,5 +402,310 @@ func TestFaultCameraUnplugged(t *testing.T) {
 	}
 }
 
-var _ = fmt.Sprint
-var _ = light.BandWhite
+
+// tmpfsEnv marks the test binary re-run in a mount namespace of its own.
+const tmpfsEnv = "EXHIBIT_FAULT_TMPFS"
+
+// tmpfsRoot returns the root of a fresh tmpfs of size bytes, mounted in a
+// mount namespace of the test's own: the test binary runs the test again
+// under `unshare -m` (root only), and that run mounts the tmpfs. In the
+// first run it returns "" once the second has passed (or fails with its
+// output), and the caller returns. It skips, saying why, where the
+// namespace or the mount is not allowed.
+func tmpfsRoot(t *testing.T, size int64) string {
+	t.Helper()
+	if os.Getenv(tmpfsEnv) == "" {
+		if os.Geteuid() != 0 {
+			t.Skipf("needs root to make a mount namespace and mount a small tmpfs that fills (running as uid %d)", os.Geteuid())
+		}
+		if _, err := exec.LookPath("unshare"); err != nil {
+			t.Skipf("needs unshare(1) (util-linux) for a mount namespace: %v", err)
+		}
+		if out, err := exec.Command("unshare", "-m", "--propagation", "private", "true").CombinedOutput(); err != nil {
+			t.Skipf("cannot make a mount namespace here (containers often withhold CAP_SYS_ADMIN): unshare -m: %v: %s", err, out)
+		}
+		args := []string{"-m", "--propagation", "private", os.Args[0], "-test.run=^" + t.Name() + "$", "-test.count=1", "-test.v"}
+		if d, ok := t.Deadline(); ok {
+			args = append(args, "-test.timeout="+time.Until(d).Round(time.Second).String())
+		}
+		cmd := exec.Command("unshare", args...)
+		cmd.Env = append(os.Environ(), tmpfsEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		t.Logf("in a mount namespace of its own:\n%s", out)
+		switch {
+		case err != nil:
+			t.Fatalf("the run in its own mount namespace failed: %v", err)
+		case bytes.Contains(out, []byte("--- SKIP: "+t.Name())):
+			t.Skip("skipped in its own mount namespace (see the log)")
+		case !bytes.Contains(out, []byte("--- PASS: "+t.Name())):
+			t.Fatalf("the run in its own mount namespace did not run %s", t.Name())
+		}
+		return ""
+	}
+	dir := t.TempDir()
+	opts := fmt.Sprintf("size=%d,mode=0700", size)
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, opts); err != nil {
+		t.Skipf("cannot mount a tmpfs (%s) on %s: %v", opts, dir, err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(dir, 0); err != nil {
+			t.Errorf("unmount %s: %v", dir, err)
+		}
+	})
+	return dir
+}
+
+// A disk is a tmpfs whose free space a filler file controls.
+type disk struct {
+	t      *testing.T
+	root   string
+	filler *os.File
+}
+
+func newDisk(t *testing.T, root string) *disk {
+	f, err := os.OpenFile(filepath.Join(root, "filler"), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.Close()
+		os.Remove(f.Name())
+	})
+	return &disk{t: t, root: root, filler: f}
+}
+
+// free is the space left, in bytes.
+func (d *disk) free() int64 {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(d.root, &st); err != nil {
+		d.t.Fatal(err)
+	}
+	return int64(st.Bavail) * st.Bsize
+}
+
+// leave grows or shrinks the filler so that n bytes (rounded down to the
+// filesystem's pages) are left free.
+func (d *disk) leave(n int64) {
+	d.t.Helper()
+	fi, err := d.filler.Stat()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	size, free := fi.Size(), d.free()
+	if free < n { // give space back
+		if err := d.filler.Truncate(max(0, size-(n-free))); err != nil {
+			d.t.Fatal(err)
+		}
+		return
+	}
+	// Written, not truncated up: a sparse file takes no space on tmpfs.
+	zero := make([]byte, 64<<10)
+	for need := free - n; need > 0; {
+		w, err := d.filler.WriteAt(zero[:min(int64(len(zero)), need)], size)
+		size += int64(w)
+		need -= int64(w)
+		if errors.Is(err, syscall.ENOSPC) {
+			break
+		}
+		if err != nil {
+			d.t.Fatal(err)
+		}
+	}
+}
+
+// tmpFiles lists what is left in the blob store's directory for writes
+// in progress.
+func tmpFiles(t *testing.T, data string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(data, datadir.BlobsDir, "tmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// fillBeforeSeal fills the disk just before the set's sealed record is
+// written: the write that then fails is the seal's own.
+type fillBeforeSeal struct {
+	*ledger.Ledger
+	disk  *disk
+	armed bool
+}
+
+func (f *fillBeforeSeal) Append(ctx context.Context, ref string, k chain.Kind, actor chain.Person, fill ledger.AppendFunc) (*chain.Record, error) {
+	if k == chain.KindSealed && f.armed {
+		f.disk.leave(0)
+	}
+	return f.Ledger.Append(ctx, ref, k, actor, fill)
+}
+
+// TestFaultDiskFull: the data directory's filesystem — a real tmpfs —
+// fills while a picture is being written, while the derivatives are
+// being written, and as the set is sealed. Every failure carries
+// ENOSPC, leaves the light off, no temporary file behind and no record
+// naming a missing blob; the set is sealed in full or not at all, and the
+// ledger passes fsck. Once space is freed the capture is carried on
+// (Shoot) or finished again (Finish) and every picture and derivative is
+// recorded exactly once.
+func TestFaultDiskFull(t *testing.T) {
+	root := tmpfsRoot(t, 48<<20)
+	if root == "" {
+		return
+	}
+	type step struct {
+		stage string // "shoot" or "finish"
+		err   error
+	}
+	for _, tc := range []struct {
+		name string
+		// run takes the capture to the end, making the disk full on the
+		// way, and returns each failure met.
+		run func(t *testing.T, ctx context.Context, d *disk, c *capture.Capture, fb *fillBeforeSeal, check func(string, error)) *capture.Result
+	}{
+		{"while a picture is written", func(t *testing.T, ctx context.Context, d *disk, c *capture.Capture, fb *fillBeforeSeal, check func(string, error)) *capture.Result {
+			err := c.Shoot(ctx) // the disk was filled at the third shot's exposure
+			var se *session.ShotError
+			if !errors.As(err, &se) || se.Step != "keep" || se.Shot.ID != c.Shots()[2].ID {
+				t.Fatalf("Shoot on a full disk: %v", err)
+			}
+			t.Logf("advice: %s", se.Advice())
+			if a := se.Advice(); !strings.Contains(a, "storage") || !strings.Contains(a, "kept") {
+				t.Errorf("advice %q does not name the storage or say the pictures are kept", a)
+			}
+			check("shoot", err)
+			if n := len(c.Frames()); n != 2 {
+				t.Errorf("%d frames after the failure, want 2", n)
+			}
+			d.leave(40 << 20)
+			if err := c.Shoot(ctx); err != nil {
+				t.Fatalf("Shoot once space is freed: %v", err)
+			}
+			res, err := c.Finish(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}},
+		{"while the derivatives are written", func(t *testing.T, ctx context.Context, d *disk, c *capture.Capture, fb *fillBeforeSeal, check func(string, error)) *capture.Result {
+			if err := c.Shoot(ctx); err != nil {
+				t.Fatal(err)
+			}
+			// From too little space for one derivative upwards, until it
+			// fits: each Finish fails further on.
+			for leave := int64(16 << 10); ; leave += 384 << 10 {
+				d.leave(leave)
+				res, err := c.Finish(ctx)
+				if err == nil {
+					return res
+				}
+				t.Logf("Finish with %d KiB free: %v", leave>>10, err)
+				check("finish", err)
+				if leave > 32<<20 {
+					t.Fatalf("Finish still fails with %d KiB free: %v", leave>>10, err)
+				}
+			}
+		}},
+		{"as the set is sealed", func(t *testing.T, ctx context.Context, d *disk, c *capture.Capture, fb *fillBeforeSeal, check func(string, error)) *capture.Result {
+			if err := c.Shoot(ctx); err != nil {
+				t.Fatal(err)
+			}
+			fb.armed = true
+			res, err := c.Finish(ctx)
+			fb.armed = false
+			if err == nil {
+				t.Fatal("the set was sealed on a full disk")
+			}
+			if !strings.Contains(err.Error(), "sealing") {
+				t.Errorf("Finish failed before the seal: %v", err)
+			}
+			check("finish", err)
+			d.leave(40 << 20)
+			if res, err = c.Finish(ctx); err != nil {
+				t.Fatalf("Finish once space is freed: %v", err)
+			}
+			return res
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), faultGuard)
+			defer cancel()
+			rig := rigtest.Start(t, rigsim.Config{Seed: 41, Scene: faultScene}, netcam.Config{})
+			data := filepath.Join(root, "data")
+			t.Cleanup(func() { os.RemoveAll(data) })
+			d := newDisk(t, root)
+			l, err := datadir.Init(ctx, data, "Jo Smith", "JS", datadir.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			closed := false
+			defer func() {
+				if !closed {
+					l.Close()
+				}
+			}()
+			fb := &fillBeforeSeal{Ledger: l, disk: d}
+			filled := false
+			onProgress := func(pr session.Progress) {
+				if tc.name == "while a picture is written" && !filled && pr.Index == 3 && pr.Step == "expose" {
+					filled = true
+					d.leave(64 << 10) // less than a picture
+				}
+			}
+			c, err := capture.Begin(ctx, capture.Config{Ledger: fb, Light: rig.Light, Camera: rig.Camera,
+				Profile: faultProfile(t), Set: faultSet(), OnProgress: onProgress})
+			if err != nil {
+				t.Fatal(err)
+			}
+			failures := 0
+			check := func(stage string, err error) {
+				t.Helper()
+				failures++
+				if !errors.Is(err, syscall.ENOSPC) {
+					t.Errorf("%s: the error does not carry ENOSPC: %v", stage, err)
+				}
+				lightOff(t, rig.Sim, stage+" on a full disk")
+				if tmp := tmpFiles(t, data); len(tmp) > 0 {
+					t.Errorf("%s: temporary files left behind: %v", stage, tmp)
+				}
+				v := viewLedger(t, ctx, l, c.Set()) // every blob named is present and intact
+				if len(v.sealed) != 0 {
+					t.Errorf("%s: the set was sealed, yet the error says otherwise", stage)
+				}
+				for shot, n := range v.pictures {
+					if n != 1 {
+						t.Errorf("%s: %s recorded %d times", stage, shot, n)
+					}
+				}
+				fsck(t, ctx, l)
+			}
+			res := tc.run(t, ctx, d, c, fb, check)
+			if failures == 0 {
+				t.Fatal("the disk never filled")
+			}
+			lightOff(t, rig.Sim, "after sealing")
+			shots := c.Shots()
+			checkSealed(t, viewLedger(t, ctx, l, c.Set()), res, shots)
+			fsck(t, ctx, l)
+
+			// Opened again: the same, nothing left over.
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			closed = true
+			l2, err := datadir.Open(ctx, data, datadir.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l2.Close()
+			if tmp := tmpFiles(t, data); len(tmp) > 0 {
+				t.Errorf("temporary files after opening again: %v", tmp)
+			}
+			checkSealed(t, viewLedger(t, ctx, l2, c.Set()), res, shots)
+			fsck(t, ctx, l2)
+		})
+	}
+}
