@@ -402,7 +402,6 @@ func TestFaultCameraUnplugged(t *testing.T) {
 	}
 }
 
-
 // tmpfsEnv marks the test binary re-run in a mount namespace of its own.
 const tmpfsEnv = "EXHIBIT_FAULT_TMPFS"
 
