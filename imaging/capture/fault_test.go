@@ -32,6 +32,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/devices/camera/camsim"
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
+	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/rigtest"
 	"github.com/exhibit-forensics/exhibit/devices/rigsim/scene"
@@ -705,6 +706,88 @@ func TestFaultDiskFull(t *testing.T) {
 			}
 			checkSealed(t, viewLedger(t, ctx, l2, c.Set()), res, shots)
 			fsck(t, ctx, l2)
+		})
+	}
+}
+
+// TestFaultInterlockOpened: the enclosure is opened — the light engine
+// simulator's interlock, reached by the real driver over its
+// pseudo-terminal — as the violet shot (the third of five, a band the
+// interlock guards) is about to switch its light on, while its light
+// settles, and as its exposure begins. The capture stops with the
+// enclosure named in the photographer's message, the light engine is
+// off, no picture of the violet shot is kept (it was not lit as its
+// record would say), the two pictures before it are recorded, the set is
+// not sealed and the ledger passes fsck. Once the enclosure is closed,
+// Shoot carries on from the violet shot and Finish seals all five.
+func TestFaultInterlockOpened(t *testing.T) {
+	for _, step := range []string{"light", "settle", "expose"} {
+		t.Run("at "+step, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), faultGuard)
+			defer cancel()
+			rig := rigtest.Start(t, rigsim.Config{Seed: 51, Scene: faultScene}, netcam.Config{})
+			l, err := datadir.Init(ctx, t.TempDir(), "Jo Smith", "JS", datadir.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			opened := false
+			onProgress := func(pr session.Progress) {
+				if !opened && pr.Index == 3 && pr.Step == step {
+					opened = true
+					rig.Sim.Light.SetInterlock(true)
+				}
+			}
+			c, err := capture.Begin(ctx, capture.Config{Ledger: l, Light: rig.Light, Camera: rig.Camera,
+				Profile: faultProfile(t), Set: faultSet(), OnProgress: onProgress})
+			if err != nil {
+				t.Fatal(err)
+			}
+			shots := c.Shots()
+			if !shots[2].Band.NeedsInterlock() {
+				t.Fatalf("shot 3 (%s) is not guarded by the interlock", shots[2].ID)
+			}
+			err = c.Shoot(ctx)
+			var se *session.ShotError
+			if !errors.As(err, &se) {
+				t.Fatalf("Shoot with the enclosure opened at %s: %v", step, err)
+			}
+			t.Logf("error: %v", err)
+			t.Logf("advice: %s", se.Advice())
+			if !errors.Is(err, light.ErrInterlockOpen) {
+				t.Errorf("the error does not say the interlock is open: %v", err)
+			}
+			if se.Shot.ID != shots[2].ID {
+				t.Errorf("stopped at %s, want %s", se.Shot.ID, shots[2].ID)
+			}
+			if a := se.Advice(); !strings.Contains(a, "enclosure") || !strings.Contains(a, "kept") {
+				t.Errorf("advice %q does not name the enclosure or say the pictures are kept", a)
+			}
+			lightOff(t, rig.Sim, "after the enclosure was opened")
+			if n := len(c.Frames()); n != 2 {
+				t.Errorf("%d frames, want the 2 before the violet shot", n)
+			}
+			v := viewLedger(t, ctx, l, c.Set())
+			if v.nPictures() != 2 || v.pictures[shots[2].ID] != 0 || len(v.sealed) != 0 || len(v.derivatives) != 0 {
+				t.Errorf("ledger holds pictures %v, %d derivatives, %d sealed records; want the first two pictures only",
+					v.pictures, len(v.derivatives), len(v.sealed))
+			}
+			fsck(t, ctx, l)
+
+			rig.Sim.Light.SetInterlock(false)
+			if err := c.Shoot(ctx); err != nil {
+				t.Fatalf("Shoot once the enclosure is closed: %v", err)
+			}
+			if n := len(c.Frames()); n != len(shots) {
+				t.Errorf("%d frames after carrying on, want %d", n, len(shots))
+			}
+			res, err := c.Finish(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lightOff(t, rig.Sim, "after sealing")
+			checkSealed(t, viewLedger(t, ctx, l, c.Set()), res, shots)
+			fsck(t, ctx, l)
 		})
 	}
 }

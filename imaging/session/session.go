@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/devices/camera"
@@ -21,6 +22,7 @@ type Light interface {
 	On(ctx context.Context) error
 	Off(ctx context.Context) error
 	WaitSettled(ctx context.Context, poll time.Duration) (light.Status, error)
+	Status(ctx context.Context) (light.Status, error)
 	Halt() error
 }
 
@@ -130,6 +132,12 @@ func New(cfg Config) (*Session, error) {
 // ErrUnknownShot: Retake named a shot that was never taken.
 var ErrUnknownShot = errors.New("session: no such shot has been taken")
 
+// ErrLightWentOff: the light engine was no longer emitting the shot's
+// light when the frame came back, so the frame is not kept (its record
+// would say it was lit by a light that was off). The interlock cutting a
+// UV or violet band matches light.ErrInterlockOpen as well.
+var ErrLightWentOff = errors.New("session: the light went off during the exposure")
+
 // A ShotError is why a capture stopped.
 type ShotError struct {
 	Shot Shot
@@ -157,6 +165,14 @@ func (e *ShotError) Advice() string {
 	switch {
 	case errors.As(e.Err, &ie):
 		return "The enclosure is open, so the " + e.Shot.Band.String() + " light cannot be switched on. Close the enclosure and try again. " + kept
+	case errors.Is(e.Err, light.ErrInterlockOpen) && e.Step == "expose":
+		return "The enclosure was opened during the picture, so the " + e.Shot.Band.String() + " light went off and this picture was not kept. Close the enclosure and try again. " + kept
+	case errors.Is(e.Err, light.ErrInterlockOpen):
+		return "The enclosure was opened, so the " + e.Shot.Band.String() + " light went off before the picture was taken. Close the enclosure and try again. " + kept
+	case errors.Is(e.Err, ErrLightWentOff):
+		return "The light went off before the picture was finished, so it was not kept. Check the light, then try again. " + kept
+	case e.Step == "keep" && errors.Is(e.Err, syscall.ENOSPC):
+		return "The kiosk's storage is full, so the picture could not be saved and capture stopped. Ask the supervisor to free space, then try again. " + kept
 	case errors.Is(e.Err, context.Canceled):
 		return "Capture stopped. The light is off. " + kept
 	case e.Step == "keep":
@@ -291,6 +307,9 @@ func (s *Session) take(ctx context.Context, sh Shot, index, total int, replaces 
 		return fail("settle", err)
 	}
 	if st.Band != sh.Band || st.Filter != sh.Filter || !st.On {
+		if !st.On && st.InterlockOpen && sh.Band.NeedsInterlock() {
+			return fail("settle", fmt.Errorf("the enclosure was opened while the %v light settled, and the light engine switched it off: %w", sh.Band, light.ErrInterlockOpen))
+		}
 		return fail("settle", fmt.Errorf("the light engine reports %v, not %v with the %v filter on", st, sh.Band, sh.Filter))
 	}
 	t1 := s.cfg.Clock.Now()
@@ -304,6 +323,19 @@ func (s *Session) take(ctx context.Context, sh Shot, index, total int, replaces 
 		return fail("expose", err)
 	}
 	t2 := s.cfg.Clock.Now()
+	// The light must still be on: the interlock (or the thermal cut-off)
+	// switches it off by itself, and a frame exposed in the dark must not
+	// be recorded as lit by the shot's band.
+	after, err := l.Status(ctx)
+	if err != nil {
+		return fail("expose", fmt.Errorf("asking the light engine whether it stayed on through the exposure: %w", err))
+	}
+	if !after.On || after.Band != sh.Band || after.Filter != sh.Filter {
+		if !after.On && after.InterlockOpen && sh.Band.NeedsInterlock() {
+			return fail("expose", fmt.Errorf("the enclosure was opened during the exposure, and the light engine switched the %v light off: %w (%w)", sh.Band, ErrLightWentOff, light.ErrInterlockOpen))
+		}
+		return fail("expose", fmt.Errorf("%w: the light engine reports %v after it", ErrLightWentOff, after))
+	}
 	s.mu.Lock()
 	attempt := 1
 	for _, f := range s.frames {
