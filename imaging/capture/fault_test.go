@@ -50,7 +50,7 @@ const faultCase = "F-10"
 // faultScene is small, so that a capture of the five shots of
 // injury-standard takes about a second, and large enough for the scale to
 // be found (the outline derivative is made).
-var faultScene = scene.Config{Width: 800, Height: 600, Skin: 3}
+var faultScene = scene.Config{Width: 480, Height: 360, Skin: 3}
 
 func faultProfile(t *testing.T) profile.Profile {
 	t.Helper()
@@ -271,6 +271,13 @@ func checkSealed(t *testing.T, v ledgerView, res *capture.Result, shots []sessio
 			t.Errorf("derivative %s recorded %d times", name, n)
 		}
 	}
+	kinds := map[string]bool{}
+	for _, d := range res.Derivatives {
+		kinds[d.Kind] = true
+	}
+	if len(kinds) != 4 {
+		t.Errorf("derivatives made: %v, want all four kinds", kinds)
+	}
 	if len(v.derivatives) != len(res.Derivatives) {
 		t.Errorf("%d derivatives in the ledger, Finish reports %d", len(v.derivatives), len(res.Derivatives))
 	}
@@ -355,6 +362,9 @@ func TestFaultCameraUnplugged(t *testing.T) {
 			}
 			t.Logf("error: %v", err)
 			t.Logf("advice: %s", se.Advice())
+			if a := capture.Advice(err); a != se.Advice() {
+				t.Errorf("capture.Advice %q, the shot's %q", a, se.Advice())
+			}
 			if se.Step != "expose" || se.Shot.ID != shots[tc.k].ID {
 				t.Errorf("stopped at %s (%s), want %s (expose)", se.Shot.ID, se.Step, shots[tc.k].ID)
 			}
@@ -573,6 +583,9 @@ func TestFaultDiskFull(t *testing.T) {
 				t.Fatalf("Shoot on a full disk: %v", err)
 			}
 			t.Logf("advice: %s", se.Advice())
+			if a := capture.Advice(err); a != se.Advice() {
+				t.Errorf("capture.Advice %q, the shot's %q", a, se.Advice())
+			}
 			if a := se.Advice(); !strings.Contains(a, "storage") || !strings.Contains(a, "kept") {
 				t.Errorf("advice %q does not name the storage or say the pictures are kept", a)
 			}
@@ -667,6 +680,9 @@ func TestFaultDiskFull(t *testing.T) {
 				if !errors.Is(err, syscall.ENOSPC) {
 					t.Errorf("%s: the error does not carry ENOSPC: %v", stage, err)
 				}
+				if a := capture.Advice(err); !strings.Contains(a, "storage is full") || !strings.Contains(a, "kept") {
+					t.Errorf("%s: advice %q does not say the storage is full and the pictures are kept", stage, a)
+				}
 				lightOff(t, rig.Sim, stage+" on a full disk")
 				if tmp := tmpFiles(t, data); len(tmp) > 0 {
 					t.Errorf("%s: temporary files left behind: %v", stage, tmp)
@@ -754,6 +770,9 @@ func TestFaultInterlockOpened(t *testing.T) {
 			}
 			t.Logf("error: %v", err)
 			t.Logf("advice: %s", se.Advice())
+			if a := capture.Advice(err); a != se.Advice() {
+				t.Errorf("capture.Advice %q, the shot's %q", a, se.Advice())
+			}
 			if !errors.Is(err, light.ErrInterlockOpen) {
 				t.Errorf("the error does not say the interlock is open: %v", err)
 			}
