@@ -254,7 +254,7 @@ func (c *Capture) Shots() []session.Shot { return append([]session.Shot(nil), c.
 // to carry on from the shot that failed.
 func (c *Capture) Shoot(ctx context.Context) error {
 	taken := map[string]bool{}
-	for _, f := range c.s.Frames() {
+	for _, f := range c.s.Accepted() { // a frame set aside as taken is not
 		taken[f.Shot.ID] = true
 	}
 	var todo []session.Shot

@@ -158,7 +158,8 @@ func (l trackingListener) Accept() (net.Conn, error) {
 
 // ledgerView is what the ledger holds for the capture's case.
 type ledgerView struct {
-	pictures    map[string]int // by shot id: originals recorded (retakes counted)
+	pictures    map[string]int // by shot id: originals recorded and not set aside
+	rejected    map[string]int // by shot id: originals set aside
 	derivatives map[string]int // by file name
 	sealed      []*chain.Record
 }
@@ -175,7 +176,7 @@ func (v ledgerView) nPictures() int {
 // or derivative names is present and intact.
 func viewLedger(t *testing.T, ctx context.Context, l *ledger.Ledger, set store.Exhibit) ledgerView {
 	t.Helper()
-	v := ledgerView{pictures: map[string]int{}, derivatives: map[string]int{}}
+	v := ledgerView{pictures: map[string]int{}, rejected: map[string]int{}, derivatives: map[string]int{}}
 	exs, err := l.Exhibits(ctx, faultCase)
 	if err != nil {
 		t.Fatal(err)
@@ -201,7 +202,15 @@ func viewLedger(t *testing.T, ctx context.Context, l *ledger.Ledger, set store.E
 			if err != nil {
 				t.Fatal(err)
 			}
-			v.pictures[r.Statement.Predicate.Image.Shot]++
+			shot := r.Statement.Predicate.Image.Shot
+			v.pictures[shot]++
+			for _, sr := range recs[1:] {
+				if r, err := sr.Decode(); err == nil && r.Kind == chain.KindRejected {
+					v.pictures[shot]--
+					v.rejected[shot]++
+					break
+				}
+			}
 		}
 	}
 	recs, err := l.ChainRecords(ctx, set.ID)
@@ -783,13 +792,19 @@ func TestFaultInterlockOpened(t *testing.T) {
 				t.Errorf("advice %q does not name the enclosure or say the pictures are kept", a)
 			}
 			lightOff(t, rig.Sim, "after the enclosure was opened")
-			if n := len(c.Frames()); n != 2 {
-				t.Errorf("%d frames, want the 2 before the violet shot", n)
+			// Exposed in the dark, the violet frame is kept but set aside.
+			aside := 0
+			if step == "expose" {
+				aside = 1
+			}
+			if n, a := len(c.Frames()), len(c.Accepted()); n != 2+aside || a != 2 {
+				t.Errorf("%d frames, %d accepted; want the 2 before the violet shot accepted, and %d set aside", n, a, aside)
 			}
 			v := viewLedger(t, ctx, l, c.Set())
-			if v.nPictures() != 2 || v.pictures[shots[2].ID] != 0 || len(v.sealed) != 0 || len(v.derivatives) != 0 {
-				t.Errorf("ledger holds pictures %v, %d derivatives, %d sealed records; want the first two pictures only",
-					v.pictures, len(v.derivatives), len(v.sealed))
+			if v.nPictures() != 2 || v.pictures[shots[2].ID] != 0 || v.rejected[shots[2].ID] != aside ||
+				len(v.sealed) != 0 || len(v.derivatives) != 0 {
+				t.Errorf("ledger holds pictures %v, set aside %v, %d derivatives, %d sealed records; want the first two pictures and %d violet set aside",
+					v.pictures, v.rejected, len(v.derivatives), len(v.sealed), aside)
 			}
 			fsck(t, ctx, l)
 
@@ -797,15 +812,19 @@ func TestFaultInterlockOpened(t *testing.T) {
 			if err := c.Shoot(ctx); err != nil {
 				t.Fatalf("Shoot once the enclosure is closed: %v", err)
 			}
-			if n := len(c.Frames()); n != len(shots) {
-				t.Errorf("%d frames after carrying on, want %d", n, len(shots))
+			if n := len(c.Frames()); n != len(shots)+aside {
+				t.Errorf("%d frames after carrying on, want %d", n, len(shots)+aside)
 			}
 			res, err := c.Finish(ctx)
 			if err != nil {
 				t.Fatal(err)
 			}
 			lightOff(t, rig.Sim, "after sealing")
-			checkSealed(t, viewLedger(t, ctx, l, c.Set()), res, shots)
+			v = viewLedger(t, ctx, l, c.Set())
+			checkSealed(t, v, res, shots)
+			if v.rejected[shots[2].ID] != aside {
+				t.Errorf("%d violet pictures set aside after sealing, want %d", v.rejected[shots[2].ID], aside)
+			}
 			fsck(t, ctx, l)
 		})
 	}

@@ -154,20 +154,27 @@ func TestInterlockOpenHalts(t *testing.T) {
 // TestInterlockOpenedMidShot: the enclosure opened while the violet light
 // settles, or as its exposure begins, switches the light off on the
 // engine itself; the capture stops at that shot with the interlock in the
-// error and the enclosure in the advice, and no frame of the violet shot
-// is kept — one exposed in the dark would be recorded as lit by 415 nm.
+// error and the enclosure in the advice. A violet frame exposed in the
+// dark is kept, but already rejected with the reason, so it is not the
+// shot's picture.
 func TestInterlockOpenedMidShot(t *testing.T) {
 	for _, tc := range []struct {
 		step, advice string
+		frames       int // the white one, and a violet one set aside
 	}{
-		{"settle", "went off before the picture was taken"},
-		{"expose", "this picture was not kept"},
+		{"settle", "went off before the picture was taken", 1},
+		{"expose", "that picture is kept but set aside", 2},
 	} {
 		t.Run(tc.step, func(t *testing.T) {
 			r := startRig(t, rigsim.Config{Seed: 12}, netcam.Config{})
 			kept := 0
 			s := newSession(t, r, func(c *session.Config) {
-				c.Keep = func(context.Context, *session.Frame) error { kept++; return nil }
+				c.Keep = func(_ context.Context, f *session.Frame) error {
+					if kept++; f.Shot.ID == "415-yellow" && !strings.Contains(f.Rejected, "enclosure was opened") {
+						t.Errorf("the violet frame is kept as %q, want set aside", f.Rejected)
+					}
+					return nil
+				}
 				c.OnProgress = func(p session.Progress) {
 					if p.Shot.ID == "415-yellow" && p.Step == tc.step {
 						r.Sim.Light.SetInterlock(true)
@@ -185,8 +192,11 @@ func TestInterlockOpenedMidShot(t *testing.T) {
 			if a := se.Advice(); !strings.Contains(a, "Close the enclosure") || !strings.Contains(a, tc.advice) {
 				t.Errorf("advice %q", a)
 			}
-			if f := s.Frames(); len(f) != 1 || f[0].Shot.ID != "white" || kept != 1 {
-				t.Errorf("frames %v, %d kept; want the white frame only", f, kept)
+			if f := s.Frames(); len(f) != tc.frames || f[0].Shot.ID != "white" || kept != tc.frames {
+				t.Errorf("frames %v, %d kept; want %d", f, kept, tc.frames)
+			}
+			if a := s.Accepted(); len(a) != 1 || a[0].Shot.ID != "white" {
+				t.Errorf("accepted %v, want the white frame only", a)
 			}
 			lightIsOff(t, r)
 		})
@@ -354,7 +364,7 @@ func TestAdviceFor(t *testing.T) {
 	}{
 		{"keep", fmt.Errorf("seal: recording 415-yellow: write blob: %w", syscall.ENOSPC), "storage is full"},
 		{"keep", errors.New("database is locked"), "could not be saved"},
-		{"expose", fmt.Errorf("%w: the light engine reports off", session.ErrLightWentOff), "light went off before the picture was finished"},
+		{"expose", fmt.Errorf("%w: the light engine reports off", session.ErrLightWentOff), "light went off before the picture was finished; that picture is kept but set aside"},
 		{"expose", fmt.Errorf("netcam: %w", camera.ErrTimeout), "camera did not answer"},
 	} {
 		a := (&session.ShotError{Shot: violet, Step: tc.step, Err: tc.err}).Advice()
