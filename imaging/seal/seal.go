@@ -2,8 +2,8 @@
 // (docs/records.md, "Pictures"): an image-set exhibit whose original is the
 // capture plan (the profile file as used), one picture exhibit per frame taken — the bytes exactly as
 // the camera sent them, part of the set — a rejected record on every picture a
-// retake set aside, and a sealed record on the set naming the pictures it
-// holds.
+// retake set aside (or that the light went off during), and a sealed record
+// on the set naming the pictures it holds.
 //
 // Pictures are recorded as they are taken, not at the end: a Set's Keep is a
 // imaging/session Config.Keep, so each frame is durable (blob stored, record
