@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
@@ -257,7 +258,7 @@ func (c *Capture) Shots() []session.Shot { return append([]session.Shot(nil), c.
 // to carry on from the shot that failed.
 func (c *Capture) Shoot(ctx context.Context) error {
 	taken := map[string]bool{}
-	for _, f := range c.s.Frames() {
+	for _, f := range c.s.Accepted() { // a frame set aside as taken is not
 		taken[f.Shot.ID] = true
 	}
 	var todo []session.Shot
@@ -515,6 +516,27 @@ func (c *Capture) Finish(ctx context.Context) (*Result, error) {
 	res.Timing.Seal += c.clk.Now().Sub(t2)
 	res.Timing.Total = c.clk.Now().Sub(c.start)
 	return res, nil
+}
+
+// Advice is one sentence for the photographer about an error from Shoot,
+// Retake, Finish or Run: what happened and what to do. A shot's error is
+// its session.ShotError.Advice; a full disk (errors.Is(err,
+// syscall.ENOSPC), whether the blob store or the record store filled) is
+// named as such, since only freeing space helps.
+func Advice(err error) string {
+	const kept = "The pictures already taken are kept."
+	var se *session.ShotError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &se):
+		return se.Advice()
+	case errors.Is(err, context.Canceled):
+		return "Capture stopped. " + kept
+	case errors.Is(err, syscall.ENOSPC):
+		return "The kiosk's storage is full, so the set could not be sealed. " + kept + " Ask the supervisor to free space, then seal again."
+	}
+	return "The set could not be sealed just now. " + kept + " Try again; if it happens again, call the supervisor."
 }
 
 // Run takes the capture and seals it: Begin, Shoot, Finish. On an error the

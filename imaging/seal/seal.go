@@ -2,8 +2,8 @@
 // (docs/records.md, "Pictures"): an image-set exhibit whose original is the
 // capture plan (the profile file as used), one picture exhibit per frame taken — the bytes exactly as
 // the camera sent them, part of the set — a rejected record on every picture a
-// retake set aside, and a sealed record on the set naming the pictures it
-// holds.
+// retake set aside (or that the light went off during), and a sealed record
+// on the set naming the pictures it holds.
 //
 // Pictures are recorded as they are taken, not at the end: a Set's Keep is a
 // imaging/session Config.Keep, so each frame is durable (blob stored, record
@@ -103,7 +103,9 @@ func Begin(ctx context.Context, l Ledger, req Request) (*Set, error) {
 }
 
 // Keep records f as a picture of the set (and, for a retake, sets the
-// picture it replaces aside). It is a session.Config.Keep.
+// picture it replaces aside; a frame already rejected when it is kept — the
+// light went off during it — is set aside itself). It is a
+// session.Config.Keep.
 func (s *Set) Keep(ctx context.Context, f *session.Frame) error {
 	s.mu.Lock()
 	sealed := s.sealed
@@ -132,6 +134,16 @@ func (s *Set) Keep(ctx context.Context, f *session.Frame) error {
 	})
 	if err != nil {
 		return fmt.Errorf("seal: recording %s: %w", sh.ID, err)
+	}
+	if f.Rejected != "" {
+		// Set aside as it was taken (the light went off during it): its
+		// rejected record follows at once.
+		if _, err := s.l.Append(ctx, ex.Ref, chain.KindRejected, s.req.Photographer, func(st *chain.Statement) error {
+			st.Predicate.Note = f.Rejected
+			return nil
+		}); err != nil {
+			return fmt.Errorf("seal: setting %s aside: %w", ex.Ref, err)
+		}
 	}
 	if f.Replaces != nil {
 		s.mu.Lock()

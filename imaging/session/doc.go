@@ -15,7 +15,11 @@
 // Nothing taken is ever dropped. Every frame the camera returned stays in the
 // session, in the order taken, whatever happens after it: a retake of a shot
 // marks the frame it replaces rejected, with the photographer's reason, and
-// appends the new one (Retake). Frames() lists every frame, rejected ones
+// appends the new one (Retake). A frame the light was not on for to the
+// end — the interlock cut a violet band as the enclosure opened, or the
+// engine switched off by itself; the engine is asked once the frame is
+// back — is kept already rejected with the reason, and the capture stops
+// there (ErrLightWentOff). Frames() lists every frame, rejected ones
 // included; Accepted() the one current frame per shot. Config.Keep, if set,
 // is called with each frame as soon as it is taken and before the next shot
 // begins, so that the caller can make it durable at once (a capture whose

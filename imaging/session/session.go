@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/devices/camera"
@@ -21,6 +22,7 @@ type Light interface {
 	On(ctx context.Context) error
 	Off(ctx context.Context) error
 	WaitSettled(ctx context.Context, poll time.Duration) (light.Status, error)
+	Status(ctx context.Context) (light.Status, error)
 	Halt() error
 }
 
@@ -130,6 +132,13 @@ func New(cfg Config) (*Session, error) {
 // ErrUnknownShot: Retake named a shot that was never taken.
 var ErrUnknownShot = errors.New("session: no such shot has been taken")
 
+// ErrLightWentOff: the light engine was no longer emitting the shot's
+// light when the frame came back (or could not say whether it was). The
+// frame is kept, already rejected with the reason — it does not show the
+// skin under the shot's light — and the capture stops. The interlock
+// cutting a UV or violet band matches light.ErrInterlockOpen as well.
+var ErrLightWentOff = errors.New("session: the light went off during the exposure")
+
 // A ShotError is why a capture stopped.
 type ShotError struct {
 	Shot Shot
@@ -157,6 +166,14 @@ func (e *ShotError) Advice() string {
 	switch {
 	case errors.As(e.Err, &ie):
 		return "The enclosure is open, so the " + e.Shot.Band.String() + " light cannot be switched on. Close the enclosure and try again. " + kept
+	case errors.Is(e.Err, light.ErrInterlockOpen) && e.Step == "expose":
+		return "The enclosure was opened during the picture, so the " + e.Shot.Band.String() + " light went off; that picture is kept but set aside. Close the enclosure and try again. " + kept
+	case errors.Is(e.Err, light.ErrInterlockOpen):
+		return "The enclosure was opened, so the " + e.Shot.Band.String() + " light went off before the picture was taken. Close the enclosure and try again. " + kept
+	case errors.Is(e.Err, ErrLightWentOff):
+		return "The light went off before the picture was finished; that picture is kept but set aside. Check the light, then try again. " + kept
+	case e.Step == "keep" && errors.Is(e.Err, syscall.ENOSPC):
+		return "The kiosk's storage is full, so the picture could not be saved and capture stopped. Ask the supervisor to free space, then try again. " + kept
 	case errors.Is(e.Err, context.Canceled):
 		return "Capture stopped. The light is off. " + kept
 	case e.Step == "keep":
@@ -291,6 +308,9 @@ func (s *Session) take(ctx context.Context, sh Shot, index, total int, replaces 
 		return fail("settle", err)
 	}
 	if st.Band != sh.Band || st.Filter != sh.Filter || !st.On {
+		if !st.On && st.InterlockOpen && sh.Band.NeedsInterlock() {
+			return fail("settle", fmt.Errorf("the enclosure was opened while the %v light settled, and the light engine switched it off: %w", sh.Band, light.ErrInterlockOpen))
+		}
 		return fail("settle", fmt.Errorf("the light engine reports %v, not %v with the %v filter on", st, sh.Band, sh.Filter))
 	}
 	t1 := s.cfg.Clock.Now()
@@ -304,6 +324,26 @@ func (s *Session) take(ctx context.Context, sh Shot, index, total int, replaces 
 		return fail("expose", err)
 	}
 	t2 := s.cfg.Clock.Now()
+	// The light must still be on: the interlock (or the thermal cut-off)
+	// switches it off by itself, and a frame exposed in the dark is not a
+	// picture under the shot's light. It is kept all the same, set aside
+	// with the reason, and the capture stops.
+	var (
+		dark error
+		why  string // the frame's rejection
+	)
+	after, err := l.Status(ctx)
+	switch {
+	case err != nil:
+		dark = fmt.Errorf("%w: the light engine could not be asked whether it stayed on: %w", ErrLightWentOff, err)
+		why = "the light engine could not say whether the light stayed on during the exposure"
+	case !after.On && after.InterlockOpen && sh.Band.NeedsInterlock():
+		dark = fmt.Errorf("the enclosure was opened during the exposure, and the light engine switched the %v light off: %w (%w)", sh.Band, ErrLightWentOff, light.ErrInterlockOpen)
+		why = "the enclosure was opened during the exposure and the " + sh.Band.String() + " light went off"
+	case !after.On || after.Band != sh.Band || after.Filter != sh.Filter:
+		dark = fmt.Errorf("%w: the light engine reports %v after it", ErrLightWentOff, after)
+		why = fmt.Sprintf("the light went off during the exposure (the light engine reported %v)", after)
+	}
 	s.mu.Lock()
 	attempt := 1
 	for _, f := range s.frames {
@@ -314,6 +354,20 @@ func (s *Session) take(ctx context.Context, sh Shot, index, total int, replaces 
 	s.mu.Unlock()
 	f := &Frame{Shot: sh, Attempt: attempt, Image: img, Light: st, Applied: applied, Settle: t1.Sub(t0), Expose: t2.Sub(t1),
 		Replaces: replaces, Why: reason}
+	if dark != nil {
+		// Set aside from the start; it replaces nothing (a retake's
+		// earlier frame stays current).
+		f.Replaces, f.Why, f.Rejected = nil, "", why
+		if s.cfg.Keep != nil {
+			if err := s.cfg.Keep(ctx, f); err != nil {
+				return fail("keep", fmt.Errorf("%w (keeping a frame set aside: %w)", err, dark))
+			}
+		}
+		s.mu.Lock()
+		s.frames = append(s.frames, f)
+		s.mu.Unlock()
+		return fail("expose", dark)
+	}
 	if s.cfg.Keep != nil {
 		if err := s.cfg.Keep(ctx, f); err != nil {
 			return fail("keep", err)

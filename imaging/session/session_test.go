@@ -3,8 +3,10 @@ package session_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -147,6 +149,58 @@ func TestInterlockOpenHalts(t *testing.T) {
 		t.Errorf("frames %v", f)
 	}
 	lightIsOff(t, r)
+}
+
+// TestInterlockOpenedMidShot: the enclosure opened while the violet light
+// settles, or as its exposure begins, switches the light off on the
+// engine itself; the capture stops at that shot with the interlock in the
+// error and the enclosure in the advice. A violet frame exposed in the
+// dark is kept, but already rejected with the reason, so it is not the
+// shot's picture.
+func TestInterlockOpenedMidShot(t *testing.T) {
+	for _, tc := range []struct {
+		step, advice string
+		frames       int // the white one, and a violet one set aside
+	}{
+		{"settle", "went off before the picture was taken", 1},
+		{"expose", "that picture is kept but set aside", 2},
+	} {
+		t.Run(tc.step, func(t *testing.T) {
+			r := startRig(t, rigsim.Config{Seed: 12}, netcam.Config{})
+			kept := 0
+			s := newSession(t, r, func(c *session.Config) {
+				c.Keep = func(_ context.Context, f *session.Frame) error {
+					if kept++; f.Shot.ID == "415-yellow" && !strings.Contains(f.Rejected, "enclosure was opened") {
+						t.Errorf("the violet frame is kept as %q, want set aside", f.Rejected)
+					}
+					return nil
+				}
+				c.OnProgress = func(p session.Progress) {
+					if p.Shot.ID == "415-yellow" && p.Step == tc.step {
+						r.Sim.Light.SetInterlock(true)
+					}
+				}
+			})
+			err := s.Run(ctxGuard(t), shots)
+			var se *session.ShotError
+			if !errors.As(err, &se) || !errors.Is(err, light.ErrInterlockOpen) || se.Shot.ID != "415-yellow" || se.Step != tc.step {
+				t.Fatalf("err %v, want the interlock stopping 415-yellow at %s", err, tc.step)
+			}
+			if tc.step == "expose" && !errors.Is(err, session.ErrLightWentOff) {
+				t.Errorf("err %v does not say the light went off", err)
+			}
+			if a := se.Advice(); !strings.Contains(a, "Close the enclosure") || !strings.Contains(a, tc.advice) {
+				t.Errorf("advice %q", a)
+			}
+			if f := s.Frames(); len(f) != tc.frames || f[0].Shot.ID != "white" || kept != tc.frames {
+				t.Errorf("frames %v, %d kept; want %d", f, kept, tc.frames)
+			}
+			if a := s.Accepted(); len(a) != 1 || a[0].Shot.ID != "white" {
+				t.Errorf("accepted %v, want the white frame only", a)
+			}
+			lightIsOff(t, r)
+		})
+	}
 }
 
 // TestCancelHalts: a capture cancelled while the light settles stops at
@@ -296,5 +350,26 @@ func TestRunRefusesBadShots(t *testing.T) {
 	}
 	if n := r.Sim.Light.Stats().Commands - before; n != 0 {
 		t.Errorf("%d commands reached the engine", n)
+	}
+}
+
+// TestAdviceFor: the photographer's sentence for the errors a fault test
+// cannot make on demand on every run.
+func TestAdviceFor(t *testing.T) {
+	violet := session.Shot{ID: "415-yellow", Band: light.Band415}
+	for _, tc := range []struct {
+		step string
+		err  error
+		want string
+	}{
+		{"keep", fmt.Errorf("seal: recording 415-yellow: write blob: %w", syscall.ENOSPC), "storage is full"},
+		{"keep", errors.New("database is locked"), "could not be saved"},
+		{"expose", fmt.Errorf("%w: the light engine reports off", session.ErrLightWentOff), "light went off before the picture was finished; that picture is kept but set aside"},
+		{"expose", fmt.Errorf("netcam: %w", camera.ErrTimeout), "camera did not answer"},
+	} {
+		a := (&session.ShotError{Shot: violet, Step: tc.step, Err: tc.err}).Advice()
+		if !strings.Contains(a, tc.want) || !strings.HasSuffix(a, "The pictures already taken are kept.") {
+			t.Errorf("%s %v: advice %q, want it to say %q and that the pictures are kept", tc.step, tc.err, a, tc.want)
+		}
 	}
 }

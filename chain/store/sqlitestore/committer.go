@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"syscall"
+
+	"github.com/mattn/go-sqlite3"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/store"
@@ -33,7 +36,41 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	// Once queued, wait for the outcome even if ctx ends: the caller must
 	// know whether its records were committed.
-	return <-req.done
+	return diskFull(<-req.done)
+}
+
+// diskFull makes a full disk as SQLite reports it — SQLITE_FULL ("database
+// or disk is full"), or an I/O error whose errno is ENOSPC — match
+// syscall.ENOSPC, as the blob store's full disk does
+// (blobstore.ErrNoSpace), so that a caller tests for one error whichever
+// part of the data directory filled. SQLite's own error is kept in the
+// chain (errors.As still finds it).
+func diskFull(err error) error {
+	if err == nil || errors.Is(err, syscall.ENOSPC) || !isFull(err) {
+		return err
+	}
+	return fmt.Errorf("%w (%w)", err, syscall.ENOSPC)
+}
+
+// isFull reports whether any error in err's tree is SQLite's full disk
+// (errors.As would stop at the first SQLite error: a failed rollback may
+// wrap the full disk that caused it).
+func isFull(err error) bool {
+	switch e := err.(type) {
+	case sqlite3.Error:
+		return e.Code == sqlite3.ErrFull || e.SystemErrno == syscall.ENOSPC
+	case *sqlite3.Error:
+		return e != nil && (e.Code == sqlite3.ErrFull || e.SystemErrno == syscall.ENOSPC)
+	case interface{ Unwrap() error }:
+		return isFull(e.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, w := range e.Unwrap() {
+			if isFull(w) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // committer takes the queued requests, up to maxBatch at a time, and
@@ -120,7 +157,9 @@ func (s *Store) commit(batch []*request) {
 			if rerr != nil {
 				// The transaction is in an unknown state: give it up.
 				tx.Rollback()
-				fail(fmt.Errorf("sqlitestore: rollback to savepoint: %w (after %v)", rerr, err))
+				// (SQLite gives up the whole transaction on some
+				// errors, a full disk among them: the savepoint is gone.)
+				fail(fmt.Errorf("sqlitestore: rollback to savepoint: %w (after %w)", rerr, err))
 				return
 			}
 			results[i] = err
