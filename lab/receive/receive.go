@@ -44,6 +44,12 @@
 // Config.CheckpointEvery and one when it stops. UseProcs sets the number
 // of processors a receiving process runs on (DefaultProcs, and why).
 //
+// Orders: an ASTM host query is answered from Config.Orders (lab/order's
+// Book), and with Config.Download the receiver also sends due orders to
+// the analyser while the line is idle. Outcome.Captured carries a stored
+// message's results, so that an Observe function can match them to orders
+// (order.Book.Observer).
+//
 // List reads what was captured back from the log, for `exhibit lab results`
 // and `exhibit lab quarantine`; it reads the records themselves and keeps
 // no table of its own.
