@@ -129,6 +129,12 @@ func labOrders(e *env, args []string) int {
 	for _, u := range s.Unmatched {
 		fmt.Fprintf(e.stdout, "unmatched: %s %s in %s (no order for this specimen)\n", u.Specimen, strings.Join(u.Codes, ","), u.Capture)
 	}
+	n := map[order.State]int{}
+	for _, o := range s.Orders {
+		n[o.State]++
+	}
+	fmt.Fprintf(e.stdout, "%d orders: %d pending, %d sent, %d queried, %d resulted; %d without all their results; %d unmatched results\n",
+		len(s.Orders), n[order.Pending], n[order.Sent], n[order.Queried], n[order.Resulted], len(s.Orders)-n[order.Resulted], len(s.Unmatched))
 	return code
 }
 

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -36,7 +37,8 @@ func TestLabOrderUsage(t *testing.T) {
 	if code, _, errs := labRun(t, runLab, "order", "--data", data, "--specimen", "S1", "--test", "THC"); code != exitFail || !strings.Contains(errs, "already has an order") {
 		t.Errorf("second order for S1: exit %d, %q", code, errs)
 	}
-	if out := labMust(t, "orders", "--data", filepath.Join(data)); !regexp.MustCompile(`(?m)^S1\s+GHB\s+R\s+-\s+\S+\s+pending\s+-\s+GHB$`).MatchString(out) {
+	if out := labMust(t, "orders", "--data", data); !regexp.MustCompile(`(?m)^S1\s+GHB\s+R\s+-\s+\S+\s+pending\s+-\s+GHB$`).MatchString(out) ||
+		!strings.HasSuffix(out, "\n1 orders: 1 pending, 0 sent, 0 queried, 0 resulted; 1 without all their results; 0 unmatched results\n") {
 		t.Errorf("orders:\n%s", out)
 	}
 }
@@ -124,7 +126,9 @@ func TestLabOrdersOverPTY(t *testing.T) {
 				}
 			}
 			text = labMust(t, "orders", "--data", data)
-			if !regexp.MustCompile(`(?m)^S240612-0001\s+GHB,ETG\s+S\s+JS/9-A\s+\S+\s+resulted\s+JS/\d+\s+-$`).MatchString(text) {
+			summary := fmt.Sprintf("%d orders: 0 pending, 0 sent, 0 queried, %d resulted; 0 without all their results; 0 unmatched results", len(want), len(want))
+			if !regexp.MustCompile(`(?m)^S240612-0001\s+GHB,ETG\s+S\s+JS/9-A\s+\S+\s+resulted\s+JS/\d+\s+-$`).MatchString(text) ||
+				!strings.Contains(text, summary) {
 				t.Errorf("lab orders:\n%s", text)
 			}
 		})
