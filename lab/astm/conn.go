@@ -319,6 +319,25 @@ func OrdersMessage(d *Dialect, orders []Order) *record.Message {
 		m.Terminator.Code = "I"
 		return m
 	}
+	m = ordersRecords(d, orders, "Q")
+	m.Terminator.Code = d.ReplyTermination
+	return m
+}
+
+// DownloadMessage builds an order download under dialect d — the host
+// sending orders unasked: H, a P record per patient with its O records
+// (report type O, "order"), L coded N. It is nil when there are no orders.
+func DownloadMessage(d *Dialect, orders []Order) *record.Message {
+	if len(orders) == 0 {
+		return nil
+	}
+	m := ordersRecords(d, orders, "O")
+	m.Terminator.Code = "N"
+	return m
+}
+
+func ordersRecords(d *Dialect, orders []Order, reportType string) *record.Message {
+	m := &record.Message{}
 	idx := map[string]int{}
 	for _, o := range orders {
 		i, ok := idx[o.PatientID]
@@ -333,7 +352,7 @@ func OrdersMessage(d *Dialect, orders []Order) *record.Message {
 			id[d.TestCodeComponent-1] = t
 			tests = append(tests, id)
 		}
-		ro := record.Order{SpecimenID: o.SpecimenID, Tests: tests, Priority: o.Priority, ActionCode: o.ActionCode, ReportType: "Q"}
+		ro := record.Order{SpecimenID: o.SpecimenID, Tests: tests, Priority: o.Priority, ActionCode: o.ActionCode, ReportType: reportType}
 		if ro.Priority == "" {
 			ro.Priority = "R"
 		}
@@ -345,6 +364,5 @@ func OrdersMessage(d *Dialect, orders []Order) *record.Message {
 		}
 		m.Patients[i].Orders = append(m.Patients[i].Orders, ro)
 	}
-	m.Terminator.Code = d.ReplyTermination
 	return m
 }

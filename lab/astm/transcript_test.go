@@ -50,16 +50,25 @@ func loadTranscript(t *testing.T, path string) (*streamtest.Transcript, *Dialect
 		}
 		cfg.Codes = m
 	}
-	if o, ok := tr.Files["orders"]; ok {
-		// One order per line: PATIENT SPECIMEN TYPE TEST...
-		var of orderList
-		for _, l := range strings.Split(strings.TrimSpace(string(o)), "\n") {
-			f := strings.Fields(l)
-			of = append(of, Order{PatientID: f[0], SpecimenID: f[1], SpecimenType: f[2], Tests: f[3:]})
-		}
+	if of := transcriptOrders(tr); of != nil && tr.Header["send"] == "" {
 		cfg.Answer = OrdersAnswer(of)
 	}
 	return tr, d, cfg
+}
+
+// transcriptOrders reads the transcript's orders file: one order per
+// line, PATIENT SPECIMEN TYPE TEST...
+func transcriptOrders(tr *streamtest.Transcript) orderList {
+	o, ok := tr.Files["orders"]
+	if !ok {
+		return nil
+	}
+	var of orderList
+	for _, l := range strings.Split(strings.TrimSpace(string(o)), "\n") {
+		f := strings.Fields(l)
+		of = append(of, Order{PatientID: f[0], SpecimenID: f[1], SpecimenType: f[2], Tests: f[3:]})
+	}
+	return of
 }
 
 func transcriptClock(tr *streamtest.Transcript) *clock.Fake {
@@ -144,8 +153,27 @@ func playAgainst(t *testing.T, tr *streamtest.Transcript, cfg Config, as streamt
 	}
 	c, b, ctx, stop := runOverPipe(t, cfg)
 	defer stop()
+	// send=download: the host starts, downloading the transcript's orders
+	// (DownloadMessage), and the transcript plays the instrument taking them.
+	sent := make(chan error, 1)
+	if tr.Header["send"] == "download" {
+		go func() {
+			_, err := c.Send(ctx, DownloadMessage(cfg.Dialect, transcriptOrders(tr)))
+			sent <- err
+		}()
+	} else {
+		sent <- nil
+	}
 	if err := tr.Play(ctx, b, as, guard); err != nil {
 		t.Fatal(err)
+	}
+	select {
+	case err := <-sent:
+		if err != nil {
+			t.Fatalf("download: %v", err)
+		}
+	case <-time.After(guard):
+		t.Fatal("download not acknowledged")
 	}
 	for i := 0; i < eots; i++ {
 		select {

@@ -8,7 +8,9 @@
 // lab/astm in the instrument role, or an ORU^R01 over MLLP (lab/hl7,
 // lab/hl7/mllp). In
 // host-query mode it first asks the host for each tube's orders (an ASTM Q
-// record) and runs only the tests ordered; it also answers the host's own
+// record) and runs only the tests ordered; in order download mode it waits
+// for the host to send each tube's orders unasked and likewise runs only
+// those; it also answers the host's own
 // queries with the results of tubes it has run.
 //
 // Transports are those of lab/transport (the simulator can listen or

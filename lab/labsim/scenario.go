@@ -29,7 +29,11 @@ type Scenario struct {
 	// Query makes the analyser ask the host for each tube's orders (host
 	// query mode) and run only the tests ordered.
 	Query bool
-	Racks []Rack
+	// Download makes the analyser wait for the host to download each
+	// tube's orders (order download mode) and run only the tests ordered.
+	// It excludes Query.
+	Download bool
+	Racks    []Rack
 }
 
 // A Rack is a carrier of tubes, run in position order.
@@ -97,7 +101,7 @@ func ParseScenario(data []byte) (*Scenario, error) {
 	}
 	ids := map[string]bool{}
 	racks := map[string]bool{}
-	seenAnalyser, seenQuery, begun := false, false, false
+	seenAnalyser, seenQuery, seenDownload, begun := false, false, false, false
 	var tube *Tube
 	for sc.Scan() {
 		line++
@@ -144,6 +148,20 @@ func ParseScenario(data []byte) (*Scenario, error) {
 				return fail("want: query yes|no")
 			}
 			s.Query, seenQuery = pos[1] == "yes", true
+			if s.Query && s.Download {
+				return fail("query yes and download yes exclude each other")
+			}
+		case "download":
+			if begun || seenDownload {
+				return fail("download must come once, before the first rack or tube")
+			}
+			if len(pos) != 2 || len(kv) != 0 || (pos[1] != "yes" && pos[1] != "no") {
+				return fail("want: download yes|no")
+			}
+			s.Download, seenDownload = pos[1] == "yes", true
+			if s.Query && s.Download {
+				return fail("query yes and download yes exclude each other")
+			}
 		case "rack":
 			begun = true
 			if len(pos) != 2 || len(kv) != 0 {
@@ -261,7 +279,7 @@ func ParseScenario(data []byte) (*Scenario, error) {
 			}
 			tube.Results = append(tube.Results, r)
 		default:
-			return fail("unknown line %q (want analyser, query, rack, specimen, control or result)", clip(verb))
+			return fail("unknown line %q (want analyser, query, download, rack, specimen, control or result)", clip(verb))
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -452,6 +470,9 @@ func (s *Scenario) Format() []byte {
 	}
 	if s.Query {
 		b.WriteString("query yes\n")
+	}
+	if s.Download {
+		b.WriteString("download yes\n")
 	}
 	for _, r := range s.Racks {
 		fmt.Fprintf(&b, "rack %s\n", quote(r.ID))

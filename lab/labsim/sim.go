@@ -82,6 +82,7 @@ type Stats struct {
 	Queries     int // host queries sent (host-query mode)
 	NoOrders    int // tubes the host had no orders for
 	HostQueries int // queries from the host answered
+	Downloads   int // order messages the host downloaded (download mode)
 }
 
 // A Sim is a simulated analyser: it holds the scenario's racks, runs them
@@ -101,14 +102,18 @@ type Sim struct {
 
 	session chan struct{} // one session drives the rack at a time
 
-	mu       sync.Mutex
-	next     int         // next tube to run
-	queue    []*outgoing // built, not yet acknowledged
-	ran      map[string]Delivery
-	acked    []Delivery
-	stats    Stats
-	seq      int
-	refuse   int // host messages still to refuse (NAK storm)
+	mu     sync.Mutex
+	next   int         // next tube to run
+	queue  []*outgoing // built, not yet acknowledged
+	ran    map[string]Delivery
+	acked  []Delivery
+	stats  Stats
+	seq    int
+	refuse int // host messages still to refuse (NAK storm)
+	// Download mode: the test codes the host has ordered per specimen, and
+	// a channel closed (and replaced) whenever an order arrives.
+	ordered  map[string][]string
+	orderSig chan struct{}
 	done     chan struct{}
 	doneOnce sync.Once
 }
@@ -138,6 +143,12 @@ func New(cfg Config) (*Sim, error) {
 	if cfg.Dialect.HL7 != nil && cfg.Scenario.Query {
 		return nil, errors.New("labsim: host-query mode needs ASTM (HL7 queries are not implemented)")
 	}
+	if cfg.Dialect.HL7 != nil && cfg.Scenario.Download {
+		return nil, errors.New("labsim: order download mode needs ASTM (HL7 order messages are not implemented)")
+	}
+	if cfg.Scenario.Query && cfg.Scenario.Download {
+		return nil, errors.New("labsim: host-query and order download modes exclude each other")
+	}
 	if cfg.ReplyTimeout <= 0 {
 		cfg.ReplyTimeout = 30 * time.Second
 	}
@@ -148,7 +159,8 @@ func New(cfg Config) (*Sim, error) {
 		cfg.Clock = clock.System
 	}
 	s := &Sim{cfg: cfg, log: cfg.Logger, d: newAllDice(cfg.Faults.Seed), counts: &counted{},
-		session: make(chan struct{}, 1), ran: map[string]Delivery{}, done: make(chan struct{})}
+		session: make(chan struct{}, 1), ran: map[string]Delivery{}, done: make(chan struct{}),
+		ordered: map[string][]string{}, orderSig: make(chan struct{})}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

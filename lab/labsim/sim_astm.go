@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -86,7 +87,66 @@ func (h simHandler) Accept(ctx context.Context, m *astm.Message) error {
 		h.s.refuse--
 		return errors.New("labsim: refusing (NAK storm)")
 	}
+	if h.s.cfg.Scenario.Download {
+		h.s.takeOrders(m)
+	}
 	return nil
+}
+
+// takeOrders keeps the orders of a host's download (called with s.mu
+// held): the test codes of every O record with action code N, A or none,
+// added to what the specimen already has. Orders with results attached,
+// or of report type Q (a reply to a query), are not downloads.
+func (s *Sim) takeOrders(m *astm.Message) {
+	d := s.cfg.Dialect.ASTM
+	took := false
+	for _, p := range m.Parsed.Patients {
+		for _, o := range p.Orders {
+			if len(o.Results) > 0 || o.ReportType == "Q" || (o.ActionCode != "" && o.ActionCode != "N" && o.ActionCode != "A") {
+				continue
+			}
+			for _, tid := range o.Tests {
+				c := tid.Code(d.TestCodeComponent)
+				if c != "" && !slices.Contains(s.ordered[o.SpecimenID], c) {
+					s.ordered[o.SpecimenID] = append(s.ordered[o.SpecimenID], c)
+				}
+			}
+			if _, ok := s.ordered[o.SpecimenID]; !ok {
+				s.ordered[o.SpecimenID] = []string{}
+			}
+			took = true
+		}
+	}
+	if took {
+		s.stats.Downloads++
+		close(s.orderSig)
+		s.orderSig = make(chan struct{})
+	}
+}
+
+// awaitOrders is the download-mode counterpart of ask: it waits up to
+// ReplyTimeout for the host to have downloaded an order for the tube, and
+// returns the codes ordered (none: the tube is not run).
+func (s *Sim) awaitOrders(ctx context.Context, t *Tube) ([]string, error) {
+	tm := s.cfg.Clock.NewTimer(s.cfg.ReplyTimeout)
+	defer tm.Stop()
+	for {
+		s.mu.Lock()
+		codes, ok := s.ordered[t.ID]
+		sig := s.orderSig
+		s.mu.Unlock()
+		if ok {
+			return codes, nil
+		}
+		select {
+		case <-sig:
+		case <-tm.C():
+			s.log.Info("labsim: no order downloaded for the tube in time", "tube", t.ID)
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 func (h simHandler) Reject(ctx context.Context, r *astm.Rejected) error {
@@ -159,6 +219,9 @@ func (s *Sim) serveASTM(ctx context.Context, ln *line) error {
 }
 
 func (s *Sim) ask(conn *astm.Conn) func(ctx context.Context, t *Tube) ([]string, error) {
+	if s.cfg.Scenario.Download {
+		return s.awaitOrders
+	}
 	if !s.cfg.Scenario.Query {
 		return nil
 	}
@@ -230,7 +293,7 @@ func (s *Sim) sendASTM(ctx context.Context, conn *astm.Conn, ln *line) error {
 		s.mu.Lock()
 		more := s.next < len(s.tubes) && len(s.queue) == 1
 		s.mu.Unlock()
-		if ask != nil && more && s.d.contention.roll(s.cfg.Faults.Contention) {
+		if ask != nil && s.cfg.Scenario.Query && more && s.d.contention.roll(s.cfg.Faults.Contention) {
 			s.counts.add(func(c *Counts) { c.Contentions++ })
 			contend = make(chan error, 1)
 			go func() { contend <- s.prepare(ctx, ask) }()

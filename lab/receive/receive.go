@@ -44,6 +44,12 @@
 // Config.CheckpointEvery and one when it stops. UseProcs sets the number
 // of processors a receiving process runs on (DefaultProcs, and why).
 //
+// Orders: an ASTM host query is answered from Config.Orders (lab/order's
+// Book), and with Config.Download the receiver also sends due orders to
+// the analyser while the line is idle. Outcome.Captured carries a stored
+// message's results, so that an Observe function can match them to orders
+// (order.Book.Observer).
+//
 // List reads what was captured back from the log, for `exhibit lab results`
 // and `exhibit lab quarantine`; it reads the records themselves and keeps
 // no table of its own.
@@ -105,6 +111,15 @@ type Config struct {
 	Codes    CodeMap // nil: every result code is flagged unknown
 	// Orders answers ASTM host queries; nil answers "no information".
 	Orders astm.OrderSource
+	// Download, if set, is an order book the host downloads from (ASTM
+	// only): on every connection, while the line is idle, its due orders
+	// are sent as an order message (astm.DownloadMessage) and, once the
+	// analyser has acknowledged it, marked sent. The link's contention
+	// rules apply: when both sides bid for the line the host gives way.
+	Download OrderFeed
+	// DownloadEvery is how often Download is looked at for new orders;
+	// zero means 1 s (measured on Clock).
+	DownloadEvery time.Duration
 	// Timers are the ASTM link timers; zero fields take the E1381 values.
 	Timers link.Timers
 	// StoreTimeout bounds one capture. The capture runs on its own
@@ -173,6 +188,9 @@ type Outcome struct {
 	// over to Capture returning.
 	Durable time.Duration
 	Err     error // Failed: why
+	// Captured are the results of a message Stored or Duplicate, as
+	// their record holds them (for matching them to orders).
+	Captured []chain.LabResult
 	// Refused is set when the message was kept in quarantine because its
 	// results do not fit in one record, and refused (ErrRefused).
 	Refused bool
@@ -196,6 +214,9 @@ func New(cfg Config) (*Receiver, error) {
 	}
 	if cfg.Dialect == nil || (cfg.Dialect.ASTM == nil) == (cfg.Dialect.HL7 == nil) {
 		return nil, errors.New("receive: Config needs an ASTM or an HL7 dialect")
+	}
+	if cfg.Download != nil && cfg.Dialect.ASTM == nil {
+		return nil, errors.New("receive: order download is implemented for ASTM only")
 	}
 	if cfg.Case == "" {
 		cfg.Case = DefaultCase
@@ -249,7 +270,20 @@ func (r *Receiver) Serve(ctx context.Context, rw io.ReadWriter) error {
 		r.done.Add(c.Stats())
 		r.mu.Unlock()
 	}()
-	return c.Run(ctx)
+	if r.cfg.Download == nil {
+		return c.Run(ctx)
+	}
+	dctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.download(dctx, c)
+	}()
+	err = c.Run(ctx)
+	stop()
+	wg.Wait()
+	return err
 }
 
 // LinkStats returns the ASTM link counts (frames taken, NAKs and why,
@@ -467,12 +501,15 @@ func (r *Receiver) keep(ctx context.Context, c capture) error {
 			"protocol", c.proto, "id", c.id.String(), "error", err)
 	case !fresh:
 		out.Kind, out.Ref = Duplicate, ex.Ref
+		if c.reason == "" {
+			out.Captured = c.results
+		}
 		r.log.Info("receive: retransmission of a stored message", "protocol", c.proto, "id", c.id.String(), "ref", ex.Ref)
 	case c.reason != "":
 		out.Kind, out.Ref = Quarantined, ex.Ref
 		r.log.Warn("receive: input quarantined", "protocol", c.proto, "id", c.id.String(), "ref", ex.Ref, "reason", c.reason)
 	default:
-		out.Kind, out.Ref = Stored, ex.Ref
+		out.Kind, out.Ref, out.Captured = Stored, ex.Ref, c.results
 		if len(c.unknown) > 0 {
 			r.log.Warn("receive: unknown test codes flagged for review", "ref", ex.Ref, "codes", c.unknown)
 		}

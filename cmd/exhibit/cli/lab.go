@@ -24,15 +24,17 @@ import (
 	"github.com/exhibit-forensics/exhibit/lab/transport"
 )
 
-// runLab runs `exhibit lab receive|results|quarantine|intake`.
+// runLab runs `exhibit lab receive|watch|results|quarantine|intake|order|orders`.
 func runLab(e *env, args []string) int {
-	fs := newFlags(e, "lab", "lab receive|watch|results|quarantine|intake [flags]   (run `exhibit lab receive -h` for a subcommand's flags)")
+	fs := newFlags(e, "lab", "lab receive|watch|results|quarantine|intake|order|orders [flags]   (run `exhibit lab receive -h` for a subcommand's flags)")
 	if len(args) == 0 {
-		return e.usageErr(fs, "which lab command? (receive, watch, results, quarantine, intake)")
+		return e.usageErr(fs, "which lab command? (receive, watch, results, quarantine, intake, order, orders)")
 	}
 	switch args[0] {
 	case "intake":
 		return labIntake(e, args[1:])
+	case "order", "orders":
+		return labOrderCmd(e, args)
 	case "receive":
 		return labReceive(e, args[1:])
 	case "watch":
@@ -42,7 +44,7 @@ func runLab(e *env, args []string) int {
 	case "quarantine":
 		return labList(e, args[1:], true)
 	}
-	return e.usageErr(fs, "unknown lab command %q (receive, watch, results, quarantine, intake)", args[0])
+	return e.usageErr(fs, "unknown lab command %q (receive, watch, results, quarantine, intake, order, orders)", args[0])
 }
 
 // labLogger logs to stderr at the given level.
@@ -79,6 +81,7 @@ func labReceive(e *env, args []string) int {
 	level := fs.String("log-level", "info", "stderr log level: debug, info, warn, error")
 	every := fs.Duration("checkpoint-every", time.Minute, "sign a checkpoint of the log this often while receiving (and always on stop)")
 	procs := fs.Int("procs", receive.DefaultProcs, "processors the receiver may use at once (GOMAXPROCS)")
+	ro := receiveOrderFlags(fs)
 	reply := fs.Duration("reply-timer", 15*time.Second, "astm: the reply timer both sides keep (E1381: 15 s); set it to the instrument's if that differs, since an answer later than it is withheld")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -138,7 +141,7 @@ func labReceive(e *env, args []string) int {
 	}
 	// The log's signed head follows what was received: a checkpoint every
 	// --checkpoint-every while running, and one on stop.
-	rcv, err := receive.New(receive.Config{Store: l, Dialect: d, Case: *caseRef, Analyser: *analyser, Codes: cm, Logger: log,
+	cfg := receive.Config{Store: l, Dialect: d, Case: *caseRef, Analyser: *analyser, Codes: cm, Logger: log,
 		Timers: link.Timers{Reply: *reply}, Spool: spool, Checkpoints: l, CheckpointEvery: *every,
 		Observe: func(o receive.Outcome) {
 			mu.Lock()
@@ -159,7 +162,11 @@ func labReceive(e *env, args []string) int {
 			case o.Kind == receive.Failed:
 				out.printf("not stored, refused to be sent again %s error=%q\n", o.Key, o.Err.Error())
 			}
-		}})
+		}}
+	if err := ro.wire(e, *data, l, log, &cfg); err != nil {
+		return e.fail("lab receive", err)
+	}
+	rcv, err := receive.New(cfg)
 	if err != nil {
 		return e.fail("lab receive", err)
 	}

@@ -129,6 +129,41 @@ write('lis2a2-query', [
 ], transfer(QUERY) + transfer(REPLY, side='H'),
     [('orders', 'CASE-0001 S240612-0001 URINE BENZ GHB\n')])
 
+# 2b. Orders downloaded: the host sends orders unasked (report type O, L-3 N);
+#     the instrument only acknowledges. GeneXpert too, for its @ repeat
+#     delimiter between the test ids.
+DOWNLOAD = [
+    'H|\\^&|||Exhibit^1.0|||||||P|LIS2-A2|20240612103000',
+    'P|1||CASE-0001',
+    'O|1|S240612-0001||^^^BENZ\\^^^GHB|R||||||N||||URINE||||||||||O',
+    'O|2|S240612-0002||^^^THC|R||||||N||||URINE||||||||||O',
+    'L|1|N',
+]
+write('lis2a2-download', [
+    ('device', 'EdgeSim 1.0'), ('firmware', 'n/a'), ('dialect', 'lis2a2'),
+    ('source', 'synthetic: LIS2-A2 order download, host to instrument (firmware-notes/astm-lis2a2.md, Orders)'),
+    ('sender', 'Exhibit^1.0'), ('clock', '2024-06-12T10:30:00Z'), ('send', 'download'), ('replay', 'host-only'),
+], transfer(DOWNLOAD, side='H'),
+    [('orders', 'CASE-0001 S240612-0001 URINE BENZ GHB\nCASE-0001 S240612-0002 URINE THC\n')])
+write('genexpert-download', [
+    ('device', 'GeneXpert (synthetic)'), ('firmware', 'n/a'), ('dialect', 'genexpert'),
+    ('source', 'synthetic: order download in the GeneXpert dialect (delimiters |@^\\)'),
+    ('sender', 'Exhibit^1.0'), ('clock', '2024-06-12T10:30:00Z'), ('send', 'download'), ('replay', 'host-only'),
+], transfer([r.replace('|\\^&', '|@^\\', 1).replace('\\^^^', '@^^^') for r in DOWNLOAD], side='H'),
+    [('orders', 'CASE-0001 S240612-0001 URINE BENZ GHB\nCASE-0001 S240612-0002 URINE THC\n')])
+
+# 2c. Contention: the host's download and the instrument's results bid for
+#     the line together. The instrument wins; the host gives way, takes the
+#     results (ENQ answered after the instrument's contention pause), and
+#     sends its orders once the instrument's EOT has freed the line.
+session = ['H: <ENQ>', 'I: <ENQ>'] + transfer(DOMAIN) + transfer(DOWNLOAD, side='H')
+write('lis2a2-download-contention', [
+    ('device', 'EdgeSim 1.0'), ('firmware', 'n/a'), ('dialect', 'lis2a2'),
+    ('source', 'synthetic: order download colliding with results (E1381 contention, host yields)'),
+    ('sender', 'Exhibit^1.0'), ('clock', '2024-06-12T10:30:00Z'), ('send', 'download'), ('replay', 'host-only'),
+], session,
+    [('orders', 'CASE-0001 S240612-0001 URINE BENZ GHB\nCASE-0001 S240612-0002 URINE THC\n'), ('codes', CODES)])
+
 # 3. Error paths: a checksum error (NAK, then the retransmission), our ACK
 #    lost (the sender repeats the frame: acknowledged, not kept twice), line
 #    noise before the first frame.
