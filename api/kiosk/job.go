@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/gin-gonic/gin"
 
@@ -370,9 +371,10 @@ func advice(err error, op string) string {
 	if errors.Is(err, context.Canceled) {
 		return "The kiosk was stopped. The pictures already taken are safe."
 	}
-	switch op {
-	case jobSealing:
-		return "The pictures are safe, but they could not be sealed just now. Try again; if it happens again, call the supervisor."
+	switch {
+	case op == jobSealing || errors.Is(err, syscall.ENOSPC):
+		// A full disk is named: only freeing space helps.
+		return capture.Advice(err)
 	default:
 		return "The capture could not go on. The pictures already taken are safe. Check the camera and the light, then try again."
 	}
