@@ -84,7 +84,7 @@ func TestHL7TooManyResultsRefused(t *testing.T) {
 	}
 	msg := hl7With("MANY1", obx...)
 	for try := 0; try < 2; try++ {
-		a := send(t, c, msg)
+		a := sendWithin(t, c, msg, 12*guard)
 		if a.Code != hl7.AR || a.Text != "28000 results do not fit in one record (1 MiB at most); kept in quarantine" {
 			t.Fatalf("try %d: ack %+v", try, a)
 		}
