@@ -20,6 +20,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/internal/clock"
 	"github.com/exhibit-forensics/exhibit/lab/panel"
+	"github.com/exhibit-forensics/exhibit/lab/review"
 	"github.com/exhibit-forensics/exhibit/lab/sample"
 )
 
@@ -32,9 +33,7 @@ var Roles = []string{"lab-technician", "lab-authoriser", "supervisor"}
 // Ledger is what the bench needs of the evidence store; *ledger.Ledger is
 // one.
 type Ledger interface {
-	sample.Custody
-	TreeSize(ctx context.Context) (uint64, error)
-	Records(ctx context.Context, from, to uint64, fn func(store.StoredRecord) error) error
+	review.Ledger
 	Transfer(ctx context.Context, ref string, from, to chain.Party, reason, seal string) (*chain.Record, error)
 }
 
@@ -50,6 +49,9 @@ type Config struct {
 	Panel *panel.Panel
 	// Device names the bench in the records.
 	Device string
+	// Setup is the laboratory's controls and stages (lab/review); without
+	// it results are listed but nothing can be reviewed or authorised.
+	Setup *review.Setup
 }
 
 // A Bench serves the lab bench's pages.

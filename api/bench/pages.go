@@ -13,6 +13,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/api/web"
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/lab/review"
 	"github.com/exhibit-forensics/exhibit/lab/sample"
 )
 
@@ -164,7 +165,7 @@ type sampleData struct {
 	Error    string
 	Sealed   bool
 	Disposed bool
-	Users    string
+	Results  resultsView
 }
 
 type aliquotView struct {
@@ -183,12 +184,14 @@ func (b *Bench) sampleRef(c *gin.Context) string {
 
 func (b *Bench) samplePage(c *gin.Context) {
 	notice := map[string]string{
-		"received": "Kit received.",
-		"already":  "This kit was already received: here is its sample.",
-		"opened":   "Seal opening recorded.",
-		"split":    "Aliquots recorded and sealed.",
-		"handed":   "Handover recorded.",
-		"disposed": "Disposal recorded.",
+		"received":   "Kit received.",
+		"already":    "This kit was already received: here is its sample.",
+		"opened":     "Seal opening recorded.",
+		"split":      "Aliquots recorded and sealed.",
+		"handed":     "Handover recorded.",
+		"disposed":   "Disposal recorded.",
+		"reviewed":   "Your review of the results is recorded.",
+		"authorised": "Report authorised and sealed.",
 	}[c.Query("notice")]
 	b.showSample(c, http.StatusOK, b.sampleRef(c), notice, "")
 }
@@ -270,6 +273,7 @@ func (b *Bench) showSample(c *gin.Context, status int, ref, notice, problem stri
 		}
 		d.Aliquots = append(d.Aliquots, aliquotView{Ref: ref, Form: af})
 	}
+	d.Results = b.results(c, e.Ref)
 	b.render(c, status, "sample", "Sample "+e.Ref, d)
 }
 
@@ -312,6 +316,24 @@ func (b *Bench) samplePost(c *gin.Context) {
 	case "handover":
 		err = b.handover(c, target)
 		notice = "handed"
+	case "review":
+		if b.cfg.Setup == nil {
+			err = errors.New("this bench has no laboratory setup: results cannot be reviewed here")
+			break
+		}
+		_, err = review.Review(ctx, l, ref, b.cfg.Setup, b.cfg.Panel, by)
+		notice = "reviewed"
+	case "authorise":
+		if by.Role != "lab-authoriser" {
+			err = errors.New("only a lab authoriser can authorise a report")
+			break
+		}
+		if b.cfg.Setup == nil {
+			err = errors.New("this bench has no laboratory setup: nothing can be authorised here")
+			break
+		}
+		_, _, err = review.Authorise(ctx, l, ref, b.cfg.Setup, b.cfg.Panel, by, c.PostForm("reason"))
+		notice = "authorised"
 	case "dispose":
 		_, err = sample.Dispose(ctx, l, target, c.PostForm("reason"), by)
 		notice = "disposed"

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/scanner"
+	"github.com/exhibit-forensics/exhibit/lab/review"
 	"github.com/exhibit-forensics/exhibit/lab/sample"
 )
 
@@ -22,12 +24,13 @@ import (
 // api/kiosk, over the data directory, the light engine and the camera) or
 // the lab bench (api/bench, over the data directory).
 func runAgent(e *env, args []string) int {
-	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL | --role lab --data DIR --listen 127.0.0.1:PORT [--scanner PATH]")
+	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL | --role lab --data DIR --listen 127.0.0.1:PORT [--setup FILE] [--scanner PATH]")
 	role := fs.String("role", "", "the agent's role: kiosk or lab")
 	data := fs.String("data", "", "data directory (exhibit init; users from exhibit user add)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the web UI on (loopback: the kiosk's own screen)")
 	lightPath := fs.String("light", "", "light engine serial device (e.g. /dev/serial/by-id/…)")
 	camURL := fs.String("camera", "", "network camera base URL")
+	setupPath := fs.String("setup", "", "lab: the laboratory's setup file (exhibit-lab-setup v1: its name, control materials, stages; docs/review.md)")
 	scanPath := fs.String("scanner", "", "lab: a serial-mode barcode scanner (firmware-notes/barcode-scanner.md), e.g. /dev/serial/by-id/…")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -40,7 +43,7 @@ func runAgent(e *env, args []string) int {
 		if *data == "" {
 			return e.usageErr(fs, "--data is required")
 		}
-		return runBench(e, *data, *listen, *scanPath)
+		return runBench(e, *data, *listen, *scanPath, *setupPath)
 	case *role != "kiosk":
 		return e.usageErr(fs, "--role: %q is not a role this agent has (kiosk, lab)", *role)
 	case *data == "" || *lightPath == "" || *camURL == "":
@@ -86,7 +89,17 @@ func runAgent(e *env, args []string) int {
 }
 
 // runBench serves the lab bench until SIGINT or SIGTERM.
-func runBench(e *env, data, listen, scanPath string) int {
+func runBench(e *env, data, listen, scanPath, setupPath string) int {
+	var setup *review.Setup
+	if setupPath != "" {
+		b, err := os.ReadFile(setupPath)
+		if err != nil {
+			return e.fail("agent", err)
+		}
+		if setup, err = review.ParseSetup(b); err != nil {
+			return e.fail("agent", fmt.Errorf("%s: %w", setupPath, err))
+		}
+	}
 	l, code := openLedger(e, "agent", data)
 	if l == nil {
 		return code
@@ -96,7 +109,7 @@ func runBench(e *env, data, listen, scanPath string) int {
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
 	gin.SetMode(gin.ReleaseMode)
-	b, err := bench.New(bench.Config{Ledger: l, Users: auth.Open(data, nil), Logger: logger, Device: l.Identity().DeviceID})
+	b, err := bench.New(bench.Config{Ledger: l, Users: auth.Open(data, nil), Logger: logger, Device: l.Identity().DeviceID, Setup: setup})
 	if err != nil {
 		return e.fail("agent", err)
 	}

@@ -1,0 +1,88 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/exhibit-forensics/exhibit/api/web/webtest"
+	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/lab/review"
+)
+
+var labSetup = &review.Setup{Format: review.SetupFormat, Version: 1, Lab: "Test Toxicology Lab", Controls: []review.Control{
+	{Specimen: "QC-GHB-L1", Name: "GHB-LOW", Analyte: "ghb", Lot: "L23", Level: 1, Mean: 5, SD: 0.5, Unit: "mg/L"},
+	{Specimen: "QC-GHB-L2", Name: "GHB-HIGH", Analyte: "ghb", Lot: "H23", Level: 2, Mean: 20, SD: 1, Unit: "mg/L"},
+}}
+
+// captureRun records an LC-MS/MS export's results as the folder watcher
+// does (one message; controls flagged).
+func captureRun(t *testing.T, l *ledger.Ledger, name string, rows ...[2]string) {
+	t.Helper()
+	var results []chain.LabResult
+	body := []byte(name + "\n")
+	for _, r := range rows {
+		flags := "sample=unknown"
+		if strings.HasPrefix(r[0], "QC-") {
+			flags = "sample=qc"
+		}
+		results = append(results, chain.LabResult{Specimen: r[0], Code: "GHB", Analyte: "ghb", Value: r[1], Number: r[1], Units: "mg/L", Flags: flags})
+		body = append(body, r[0]+","+r[1]+"\n"...)
+	}
+	if _, _, _, err := l.Capture(context.Background(), ledger.CaptureRequest{Case: "01/900/26", Kind: chain.ExhibitResult, FileName: name,
+		Body: bytes.NewReader(body), Device: "lcms-1",
+		Lab: &chain.Lab{Protocol: "lcms-csv", Dialect: "long", Analyser: "lcms-1", MessageID: "sha256:" + chain.Sum(body).Hex(), Results: results}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestReviewAndAuthorise: the sample's page lists its results with their
+// meaning and QC; the technician records a review; the authoriser (and
+// only the authoriser) seals the report; a technician cannot.
+func TestReviewAndAuthorise(t *testing.T) {
+	f := newFixture(t)
+	f.b.cfg.Setup = labSetup
+	f.b.cfg.Logger = slog.New(slog.DiscardHandler)
+	c := webtest.NewClient(t, f.b)
+	c.Login("atech", password("atech"), "/")
+	c.Follow(c.Post("/intake", "kit", "K77", "case", "01/900/26", "seals", "S-1", "collected", "2026-12-05T02:00:00Z",
+		"incident", "2026-12-04T23:00:00Z"), "/sample/LB/1?notice=received")
+	r := c.Get("/sample/LB/1")
+	mustContain(t, r, "No results yet")
+	c.Follow(c.Post("/sample/LB/1", "step", "open", "seal", "S-1", "reason", "split"), "/sample/LB/1?notice=opened")
+	c.Follow(c.Post("/sample/LB/1", "step", "split", "volume_A", "40", "seal_A", "S-2", "volume_B", "20", "seal_B", "S-3"), "/sample/LB/1?notice=split")
+	captureRun(t, f.ledger, "run1.csv", [2]string{"QC-GHB-L1", "5.1"}, [2]string{"QC-GHB-L2", "19.7"}, [2]string{"LB/2", "45.0"})
+	r = c.Get("/sample/LB/1")
+	mustContain(t, r, `id="results"`, "GHB (gamma-hydroxybutyrate)", "45.0 mg/L", "confirmed positive", "accept", "I have reviewed")
+	if strings.Contains(r.Body, `id="do-authorise"`) {
+		t.Error("a technician is offered to authorise")
+	}
+	if r := c.Post("/sample/LB/1", "step", "authorise"); r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a technician authorising: %d", r.StatusCode)
+	}
+	c.Follow(c.Post("/sample/LB/1", "step", "review"), "/sample/LB/1?notice=reviewed")
+
+	a := webtest.NewClient(t, f.b)
+	a.Login("bauth", password("bauth"), "/")
+	r = a.Get("/sample/LB/1")
+	mustContain(t, r, `id="do-authorise"`)
+	r = a.Follow(a.Post("/sample/LB/1", "step", "authorise"), "/sample/LB/1?notice=authorised")
+	mustContain(t, r, "Report authorised and sealed.", "report LB/1 version 1 sealed as LB/")
+	exs, err := f.ledger.Exhibits(context.Background(), "01/900/26")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reports := 0
+	for _, ex := range exs {
+		if ex.Kind == chain.ExhibitReport {
+			reports++
+		}
+	}
+	if reports != 1 {
+		t.Errorf("%d reports sealed", reports)
+	}
+}
