@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -102,7 +103,7 @@ func New(cfg Config) (*Bench, error) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	b := &Bench{cfg: cfg, web: ws, pages: map[string]*web.Page{}, byRef: map[string]*entry{}, byKit: map[string]string{}}
-	for _, name := range []string{"home", "intake", "sample"} {
+	for _, name := range []string{"home", "intake", "sample", "qc", "quarantine", "trends"} {
 		p, err := ws.NewPage(files, "templates/parts.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
@@ -129,6 +130,9 @@ func (b *Bench) routes() {
 	g.GET("/scan/latest", b.latestScan)
 	g.GET("/intake", b.intakePage)
 	g.POST("/intake", b.intakePost)
+	g.GET("/qc", b.qcPage)
+	g.GET("/quarantine", b.quarantinePage)
+	g.GET("/trends", b.trendsPage)
 	g.GET("/sample/*ref", b.samplePage)
 	g.POST("/sample/*ref", b.samplePost)
 }
@@ -260,4 +264,22 @@ func (b *Bench) fail(c *gin.Context, err error) {
 	b.cfg.Logger.Error("bench", "path", c.Request.URL.Path, "err", err)
 	b.web.Message(c, http.StatusInternalServerError, "Something went wrong",
 		"Nothing already recorded has been lost.", "Please try again. If it happens again, call the supervisor.")
+}
+
+// collectedAt is when the sample ref's urine was collected, from its
+// intake form.
+func (b *Bench) collectedAt(ctx context.Context, ref string) (time.Time, error) {
+	ex, err := b.cfg.Ledger.ExhibitByRef(ctx, ref)
+	if err != nil {
+		return time.Time{}, err
+	}
+	body, err := readBlob(ctx, b.cfg.Ledger, ex.Blobs[0].Hash)
+	if err != nil {
+		return time.Time{}, err
+	}
+	f, err := sample.ParseForm(body)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return f.Collected, nil
 }

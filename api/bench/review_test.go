@@ -85,4 +85,21 @@ func TestReviewAndAuthorise(t *testing.T) {
 	if reports != 1 {
 		t.Errorf("%d reports sealed", reports)
 	}
+
+	// The lab's pages: the control charts and run verdicts, the trends,
+	// and quarantine.
+	mustContain(t, c.Get("/qc"), "GHB-LOW (ghb, lot L23)", "<svg", "accept")
+	r = c.Get("/trends")
+	mustContain(t, r, `id="trends-count">1 confirmed findings`, "<svg", "ghb (1)")
+	mustContain(t, c.Get("/quarantine"), "Nothing in quarantine.")
+	bad := []byte("Sample ID,Sample Type\nS1\n")
+	if _, _, _, err := f.ledger.Capture(context.Background(), ledger.CaptureRequest{Case: "01/900/26", Kind: chain.ExhibitResult, FileName: "bad.csv",
+		Body: bytes.NewReader(bad), Lab: &chain.Lab{Protocol: "lcms-csv", Dialect: "long", Analyser: "lcms-1", MessageID: "sha256:" + chain.Sum(bad).Hex(),
+			Quarantine: "line 2: 1 field, the header has 2: a row cut short"}}); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, c.Get("/quarantine"), "a row cut short", "lcms-csv lcms-1")
+	// Without a setup the QC page says why it is empty.
+	f.b.cfg.Setup = nil
+	mustContain(t, c.Get("/qc"), "No laboratory setup")
 }

@@ -98,8 +98,11 @@ func Gather(ctx context.Context, l Ledger, ref string, s *Setup, p *panel.Panel)
 		}
 		parts[a.Ref] = af.Aliquot.Label
 	}
-	// Every control result, per analyte, and the sample's results.
-	controls := map[string][]qc.Result{}
+	evs, err := Evaluations(ctx, l, s)
+	if err != nil {
+		return nil, err
+	}
+	// The sample's results.
 	type mine struct {
 		en  receive.Entry
 		res chain.LabResult
@@ -110,12 +113,7 @@ func Gather(ctx context.Context, l Ledger, ref string, s *Setup, p *panel.Panel)
 			return nil
 		}
 		for _, res := range en.Lab.Results {
-			if c, ok := s.control(res.Specimen, res.Analyte); ok {
-				v, err := strconv.ParseFloat(res.Number, 64)
-				if err != nil {
-					continue // a control without a number judges nothing
-				}
-				controls[c.Analyte] = append(controls[c.Analyte], qc.Result{Run: runOf(en), Time: en.Time, Level: c.Level, Lot: c.Lot, Value: v})
+			if _, ok := s.control(res.Specimen, res.Analyte); ok {
 				continue
 			}
 			if _, ok := parts[res.Specimen]; ok {
@@ -128,20 +126,6 @@ func Gather(ctx context.Context, l Ledger, ref string, s *Setup, p *panel.Panel)
 	if err != nil {
 		return nil, err
 	}
-	evs := map[string][]qc.Evaluation{}
-	for analyte, rs := range controls {
-		var ms []qc.Material
-		for _, c := range s.Controls {
-			if c.Analyte == analyte {
-				ms = append(ms, c.Material())
-			}
-		}
-		e, err := qc.Evaluate(ms, rs)
-		if err != nil {
-			return nil, fmt.Errorf("review: QC of %s: %w", analyte, err)
-		}
-		evs[analyte] = e
-	}
 	used := map[string]bool{}
 	for _, m := range found {
 		res := m.res
@@ -151,7 +135,7 @@ func Gather(ctx context.Context, l Ledger, ref string, s *Setup, p *panel.Panel)
 			d.Left = append(d.Left, where+": not an analyte of "+p.ID())
 			continue
 		}
-		st := s.stage(m.en.Lab.Protocol, m.en.Lab.Dialect)
+		st := s.Stage(m.en.Lab.Protocol, m.en.Lab.Dialect)
 		in, err := p.Interpret(res.Analyte, st, ValueOf(res, m.en.Lab), res.Units)
 		if err != nil {
 			d.Left = append(d.Left, where+": "+err.Error())
@@ -177,6 +161,47 @@ func Gather(ctx context.Context, l Ledger, ref string, s *Setup, p *panel.Panel)
 		return nil, err
 	}
 	return d, nil
+}
+
+// Evaluations judges every run that has control results, per analyte,
+// from every control result stored (package doc).
+func Evaluations(ctx context.Context, l receive.Reader, s *Setup) (map[string][]qc.Evaluation, error) {
+	controls := map[string][]qc.Result{}
+	err := receive.List(ctx, l, func(en receive.Entry) error {
+		if en.Quarantined() {
+			return nil
+		}
+		for _, res := range en.Lab.Results {
+			c, ok := s.control(res.Specimen, res.Analyte)
+			if !ok {
+				continue
+			}
+			v, err := strconv.ParseFloat(res.Number, 64)
+			if err != nil {
+				continue // a control without a number judges nothing
+			}
+			controls[c.Analyte] = append(controls[c.Analyte], qc.Result{Run: runOf(en), Time: en.Time, Level: c.Level, Lot: c.Lot, Value: v})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	evs := map[string][]qc.Evaluation{}
+	for analyte, rs := range controls {
+		var ms []qc.Material
+		for _, c := range s.Controls {
+			if c.Analyte == analyte {
+				ms = append(ms, c.Material())
+			}
+		}
+		e, err := qc.Evaluate(ms, rs)
+		if err != nil {
+			return nil, fmt.Errorf("review: QC of %s: %w", analyte, err)
+		}
+		evs[analyte] = e
+	}
+	return evs, nil
 }
 
 // reviewNote starts the note of a review record; the log index that

@@ -85,8 +85,8 @@ func ParseSetup(b []byte) (*Setup, error) {
 	return &s, nil
 }
 
-// stage is the stage of results that came by protocol and dialect.
-func (s *Setup) stage(protocol, dialect string) panel.Stage {
+// Stage is the stage of results that came by protocol and dialect.
+func (s *Setup) Stage(protocol, dialect string) panel.Stage {
 	for _, k := range []string{protocol + "/" + dialect, protocol} {
 		if v, ok := s.Stages[k]; ok {
 			st, _ := panel.ParseStage(v)
@@ -107,4 +107,10 @@ func (s *Setup) control(specimen, analyte string) (Control, bool) {
 		}
 	}
 	return Control{}, false
+}
+
+// IsControl reports whether a result of analyte on specimen is a control's.
+func (s *Setup) IsControl(specimen, analyte string) bool {
+	_, ok := s.control(specimen, analyte)
+	return ok
 }

@@ -18,7 +18,7 @@ var setupSeeds = []string{
 // TestParseSetup: the valid seed reads; each broken one is refused.
 func TestParseSetup(t *testing.T) {
 	s, err := ParseSetup([]byte(setupSeeds[0]))
-	if err != nil || s.Lab != "Test Lab" || len(s.Controls) != 1 || s.stage("lcms-csv", "x").String() != "confirm" || s.stage("hl7", "x").String() != "screen" {
+	if err != nil || s.Lab != "Test Lab" || len(s.Controls) != 1 || s.Stage("lcms-csv", "x").String() != "confirm" || s.Stage("hl7", "x").String() != "screen" {
 		t.Fatalf("%+v, %v", s, err)
 	}
 	for _, b := range setupSeeds[1:] {
