@@ -97,4 +97,20 @@ func TestBrowserBench(t *testing.T) {
 	}
 	webtest.Shoot(t, ctx, dir, "04-custody.png")
 	webtest.TouchTargets(t, ctx, "sample page")
+
+	// Bottle A's LC-MS/MS run, with both GHB controls, arrives: the
+	// sample's page shows the result, its meaning and its run's QC; the
+	// QC and trends pages chart them.
+	f.b.cfg.Setup = labSetup
+	captureRun(t, f.ledger, "run1.csv", [2]string{"QC-GHB-L1", "5.1"}, [2]string{"QC-GHB-L2", "21.2"}, [2]string{"LB/2", "45.0"})
+	webtest.Do(t, ctx, "the results", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#results")))
+	if got := webtest.Text(t, ctx, "#results"); !strings.Contains(got, "confirmed positive") || !strings.Contains(got, "accept") {
+		t.Errorf("results %q", got)
+	}
+	webtest.Do(t, ctx, "scroll to the results", chromedp.ScrollIntoView(chromedp.CSS("#results-panel")))
+	webtest.Shoot(t, ctx, dir, "05-results.png")
+	webtest.Do(t, ctx, "the QC page", chromedp.Click(chromedp.CSS("#nav-qc")), chromedp.WaitVisible(chromedp.CSS(".chart svg")))
+	webtest.Shoot(t, ctx, dir, "06-qc.png")
+	webtest.Do(t, ctx, "the trends page", chromedp.Click(chromedp.CSS("#nav-trends")), chromedp.WaitVisible(chromedp.CSS("#trends-chart svg")))
+	webtest.Shoot(t, ctx, dir, "07-trends.png")
 }
