@@ -302,6 +302,23 @@ func Authorise(ctx context.Context, l Ledger, ref string, s *Setup, p *panel.Pan
 		return store.Exhibit{}, r, err
 	}
 	rex, err := report.Seal(ctx, l, r)
+	if errors.Is(err, report.ErrVersionSealed) && rex.Ref != "" {
+		// This version was sealed before and its authorisation never
+		// recorded (the agent stopped in between): the same authoriser
+		// finishes it; the sealed report stands as it is.
+		recs, rerr := l.ChainRecords(ctx, rex.ID)
+		if rerr != nil || len(recs) == 0 {
+			return store.Exhibit{}, r, errors.Join(err, rerr)
+		}
+		first, rerr := recs[0].Decode()
+		if rerr != nil {
+			return store.Exhibit{}, r, rerr
+		}
+		if a := first.Statement.Predicate.Actor; a == nil || a.ID != by.ID {
+			return store.Exhibit{}, r, fmt.Errorf("review: version %d of %s was sealed as %s by someone else, whose authorisation was not recorded: they must authorise it: %w", r.Version, ref, rex.Ref, err)
+		}
+		err = nil
+	}
 	if err != nil {
 		return store.Exhibit{}, r, err
 	}

@@ -136,3 +136,69 @@ func TestReviewAuthorise(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// failAuthorised is a ledger whose next "authorised" record fails, as if
+// the agent stopped between sealing the report and recording it.
+type failAuthorised struct {
+	*ledger.Ledger
+	fail bool
+}
+
+func (f *failAuthorised) Append(ctx context.Context, ref string, k chain.Kind, actor chain.Person, fill ledger.AppendFunc) (*chain.Record, error) {
+	if k == chain.KindAuthorised && f.fail {
+		f.fail = false
+		return nil, errors.New("power cut")
+	}
+	return f.Ledger.Append(ctx, ref, k, actor, fill)
+}
+
+// TestAuthoriseAfterCrash: a report sealed whose authorisation was never
+// recorded is finished by its authoriser authorising again — the same
+// report, one exhibit — and not by anyone else.
+func TestAuthoriseAfterCrash(t *testing.T) {
+	ctx := context.Background()
+	l0, err := datadir.Init(ctx, t.TempDir(), "Lab Bench", "LB", datadir.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l0.Close()
+	l := &failAuthorised{Ledger: l0, fail: true}
+	p, _ := panel.Lookup(panel.DefaultName)
+	inc := time.Date(2026, 12, 4, 23, 0, 0, 0, time.UTC)
+	ex, _, err := sample.Intake(ctx, l, sample.Request{Case: "01/900/26", Kit: sample.Scan{Raw: "K2", ID: "K2"}, Seals: []string{"S-1"},
+		Collected: inc.Add(time.Hour), Incident: inc, By: tech}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, l0, "run1.csv", ghb("QC-GHB-L1", "5.2", true), ghb("QC-GHB-L2", "20.6", true), ghb(ex.Ref, "45.0", false))
+	if _, err := review.Review(ctx, l, ex.Ref, setup, p, tech); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := review.Authorise(ctx, l, ex.Ref, setup, p, author, ""); err == nil {
+		t.Fatal("the power cut went unnoticed")
+	}
+	other := chain.Person{ID: "cauth", Name: "Cy Other", Role: "lab-authoriser"}
+	if _, _, err := review.Authorise(ctx, l, ex.Ref, setup, p, other, ""); err == nil {
+		t.Error("another authoriser finished someone else's report")
+	}
+	rex, _, err := review.Authorise(ctx, l, ex.Ref, setup, p, author, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exs, _ := l0.Exhibits(ctx, "01/900/26")
+	n := 0
+	for _, e := range exs {
+		if e.Kind == chain.ExhibitReport {
+			n++
+			if e.ID != rex.ID {
+				t.Errorf("a second report %s", e.Ref)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d reports", n)
+	}
+	if _, _, err := review.Authorise(ctx, l, ex.Ref, setup, p, author, ""); err == nil {
+		t.Error("version 2 without a reason")
+	}
+}
