@@ -2,14 +2,24 @@
 // server-rendered pages on api/web's sessions, sign-in, CSRF and roles, for
 // lab technicians and authorisers.
 //
-// What it does so far: a barcode box on every page (a keyboard-wedge
-// scanner types into it and presses Enter; a kit's barcode, a sample's or
-// aliquot's reference jumps to that sample), kit intake (lab/sample.Intake,
-// with the detection-window warnings of the built-in panel), and a sample's
-// page with its intake form, warnings and custody timeline and the custody
-// steps: opening a seal with a reason, the A/B split, a two-party handover
-// (giver and receiver both enter their passwords at that moment) and
-// disposal.
+// What it does so far:
+//   - a barcode box on every page: a keyboard-wedge scanner types into it
+//     (or, with no field focused, its fast burst of keys ending in Enter
+//     is caught) and a kit's barcode, a sample's or an aliquot's reference
+//     jumps to that sample; a serial scanner's readings (Bench.Scanned)
+//     move every open page the same way, to intake for a kit not yet
+//     received;
+//   - kit intake (lab/sample.Intake, with the detection-window warnings of
+//     the built-in panel);
+//   - a sample's page: its intake form, warnings, aliquots, its results
+//     with their meaning and their run's QC, the technician's review and
+//     the authoriser's seal (lab/review, with the laboratory's setup), the
+//     custody timeline and the custody steps — opening a seal with a
+//     reason, the A/B split, a two-party handover (giver and receiver both
+//     enter their passwords at that moment) and disposal;
+//   - the QC page (a Levey-Jennings chart per control material and each
+//     run's verdict), the quarantine and the trends of confirmed
+//     substances by class and month.
 //
 // Samples are found through an index the Bench keeps in memory: built by
 // reading the log once, then brought up to date from the records appended
