@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/exhibit-forensics/exhibit/api/auth"
-	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/lab/panel"
 	"github.com/exhibit-forensics/exhibit/lab/sample"
 )
@@ -72,15 +70,8 @@ func labIntake(e *env, args []string) int {
 		return code
 	}
 	defer l.Close()
-	u, ok, err := auth.Open(*data, l.Now).Get(*by)
-	if err != nil {
+	if req.By, err = technician(e, name, *data, l, *by); err != nil {
 		return e.fail(name, err)
-	}
-	if ok {
-		req.By = chain.Person{ID: u.ID, Name: u.Name, Role: u.Role}
-	} else {
-		req.By = chain.Person{ID: *by, Name: *by}
-		fmt.Fprintf(e.stderr, "exhibit %s: note: %s is not a user of %s; recorded by id only (add users with `exhibit user add`)\n", name, *by, *data)
 	}
 	req.Device = l.Identity().DeviceID
 	ex, warns, err := sample.Intake(e.ctx, l, req, sample.Windows(p))

@@ -64,3 +64,44 @@ func TestLabIntake(t *testing.T) {
 		}
 	}
 }
+
+// TestLabCustodyCommands: a kit opened with a reason, split into A and B
+// (a short B warned), and B disposed of; a split before the opening, an
+// opening without a reason or a bad --part records nothing.
+func TestLabCustodyCommands(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "d")
+	mustRun(t, "init", "--data", data, "--producer", "Lab Bench", "--initials", "LB")
+	mustRun(t, "lab", "intake", "--data", data, "--case", "01/902/26", "--kit", "K-5", "--seal", "S-1",
+		"--collected", "2026-12-05T02:00:00Z", "--incident", "2026-12-04T23:00:00Z", "--by", "tech1")
+	n, blobs := state(t, data)
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"split", "--part", "A:40:S-2", "--part", "B:20:S-3"}, 1, "still sealed"},
+		{[]string{"open", "--seal", "S-1"}, 1, "say why"},
+		{[]string{"split", "--part", "A-40-S-2"}, 2, "LABEL:ML:SEAL"},
+		{[]string{"dispose", "--reason", " "}, 1, "say why"},
+	} {
+		args := append([]string{"lab", tc.args[0], "--data", data, "--ref", "LB/1", "--by", "tech1"}, tc.args[1:]...)
+		code, _, errs := run(t, "", args...)
+		if code != tc.code || !strings.Contains(errs, tc.msg) {
+			t.Errorf("%v: exit %d %q; want %d and %q", tc.args, code, errs, tc.code, tc.msg)
+		}
+	}
+	if m, b := state(t, data); m != n || b != blobs {
+		t.Errorf("refused steps left %d records and %d blobs", m-n, b-blobs)
+	}
+	if out := mustRun(t, "lab", "open", "--data", data, "--ref", "LB/1", "--seal", "S-1", "--reason", "split into A and B", "--by", "tech1"); !strings.HasPrefix(out, "LB/1 #2 opened sha256:") {
+		t.Errorf("open: %q", out)
+	}
+	out := mustRun(t, "lab", "split", "--data", data, "--ref", "LB/1", "--part", "A:40:S-2", "--part", "B:10:S-3", "--storage", "fridge 2", "--by", "tech1")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "LB/2 sha256:") || !strings.HasSuffix(lines[1], "bottle B") || !strings.HasPrefix(lines[2], "warning: aliquot B holds 10 mL") {
+		t.Errorf("split: %q", lines)
+	}
+	if out := mustRun(t, "lab", "dispose", "--data", data, "--ref", "LB/3", "--reason", "destroyed: too little to test", "--by", "tech1"); !strings.HasPrefix(out, "LB/3 #3 disposed") {
+		t.Errorf("dispose: %q", out)
+	}
+}

@@ -26,13 +26,15 @@ import (
 
 // runLab runs `exhibit lab receive|watch|results|quarantine|intake|order|orders`.
 func runLab(e *env, args []string) int {
-	fs := newFlags(e, "lab", "lab receive|watch|results|quarantine|intake|order|orders|review|authorise [flags]   (run `exhibit lab receive -h` for a subcommand's flags)")
+	fs := newFlags(e, "lab", "lab receive|watch|results|quarantine|intake|open|split|dispose|order|orders|review|authorise [flags]   (run `exhibit lab receive -h` for a subcommand's flags)")
 	if len(args) == 0 {
-		return e.usageErr(fs, "which lab command? (receive, watch, results, quarantine, intake, order, orders, review, authorise)")
+		return e.usageErr(fs, "which lab command? (receive, watch, results, quarantine, intake, open, split, dispose, order, orders, review, authorise)")
 	}
 	switch args[0] {
 	case "intake":
 		return labIntake(e, args[1:])
+	case "open", "split", "dispose":
+		return labCustody(e, args[0], args[1:])
 	case "review":
 		return labReview(e, args[1:], false)
 	case "authorise", "authorize":
@@ -48,7 +50,7 @@ func runLab(e *env, args []string) int {
 	case "quarantine":
 		return labList(e, args[1:], true)
 	}
-	return e.usageErr(fs, "unknown lab command %q (receive, watch, results, quarantine, intake, order, orders, review, authorise)", args[0])
+	return e.usageErr(fs, "unknown lab command %q (receive, watch, results, quarantine, intake, open, split, dispose, order, orders, review, authorise)", args[0])
 }
 
 // labLogger logs to stderr at the given level.
