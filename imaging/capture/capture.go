@@ -61,7 +61,7 @@ type Timing struct {
 	Keep     time.Duration // writing and hashing the originals, recording them
 	Quality  time.Duration // waiting for the quality gates after the last shot (they run while later shots expose)
 	Register time.Duration
-	Enhance  time.Duration // making and recording the derivatives
+	Enhance  time.Duration // making and recording the derivatives, beyond Quality and Register (it starts while they run)
 	Seal     time.Duration // recording the set and sealing it
 	Total    time.Duration
 }
@@ -130,6 +130,7 @@ type Capture struct {
 	mu       sync.Mutex
 	refFrame *camera.Frame
 	gates    map[*session.Frame]*gated
+	late     map[*session.Frame]*late
 
 	dev *Developed // the last Develop, until Finish or a retake
 }
@@ -169,6 +170,7 @@ func Begin(ctx context.Context, cfg Config) (*Capture, error) {
 	c.shots = shots
 	c.res = &Result{Registration: map[string]register.Estimate{}, Findings: map[string][]quality.Finding{}}
 	c.gates = map[*session.Frame]*gated{}
+	c.late = map[*session.Frame]*late{}
 	req := cfg.Set
 	req.Profile, req.Plan, req.PlanName = p.ID(), profile.File(p), p.Name+".v"+strconv.Itoa(p.Version)+profile.FileExt
 	t0 := c.clk.Now()
@@ -313,6 +315,8 @@ type Made struct {
 
 // analyse collects the quality gates' verdicts on the accepted frames and
 // registers every band but the locator to the reference shot, into res.
+// It may run while derive makes the derivatives (both wait for the same
+// registrations).
 func (c *Capture) analyse(ctx context.Context, res *Result) error {
 	tq := c.clk.Now()
 	for _, f := range res.Accepted {
@@ -325,57 +329,117 @@ func (c *Capture) analyse(ctx context.Context, res *Result) error {
 	res.Timing.Quality = c.clk.Now().Sub(tq)
 
 	t1 := c.clk.Now()
-	var refFrame *camera.Frame
-	var bands []*session.Frame
+	reg, err := c.registrations(ctx, res.Accepted)
+	if err != nil {
+		return err
+	}
 	for _, f := range res.Accepted {
-		switch f.Shot.ID {
-		case c.ref.ID:
-			refFrame = f.Image
-		case profile.LocatorID:
-		default:
-			bands = append(bands, f)
+		if f.Shot.ID == profile.LocatorID && f.Shot.ID != c.ref.ID {
+			continue // framed wider: not registered
 		}
-	}
-	if refFrame == nil {
-		return errors.New("capture: the reference shot was not taken")
-	}
-	res.Registration[c.ref.ID] = register.Estimate{Warp: register.Identity, Correlation: 1}
-	var rg *register.Registrar
-	defer func() {
-		if rg != nil {
-			rg.Close()
-		}
-	}()
-	for _, f := range bands {
-		c.mu.Lock()
-		g := c.gates[f]
-		c.mu.Unlock()
-		if g != nil {
-			<-g.done
-			if g.ref == refFrame {
-				if g.regErr != nil {
-					return fmt.Errorf("capture: registering %s: %w", f.Shot.ID, g.regErr)
-				}
-				res.Registration[f.Shot.ID] = g.est
-				continue
-			}
-		}
-		// Registered to an earlier reference frame (the reference was
-		// retaken since), or never: register it now.
-		if rg == nil {
-			var err error
-			if rg, err = register.New(refFrame, register.Config{}); err != nil {
-				return fmt.Errorf("capture: %w", err)
-			}
-		}
-		est, err := rg.Estimate(ctx, f.Image)
+		est, err := reg(f.Shot.ID)
 		if err != nil {
-			return fmt.Errorf("capture: registering %s: %w", f.Shot.ID, err)
+			return err
 		}
 		res.Registration[f.Shot.ID] = est
 	}
 	res.Timing.Register = c.clk.Now().Sub(t1)
 	return nil
+}
+
+// registrations returns a function giving each accepted band's
+// registration to the accepted reference shot, waiting for it: the
+// estimate made in the background when the band was taken, or, for a band
+// registered to an earlier reference (the reference was retaken since),
+// one made now, once.
+func (c *Capture) registrations(ctx context.Context, accepted []*session.Frame) (func(shot string) (register.Estimate, error), error) {
+	byShot := map[string]*session.Frame{}
+	for _, f := range accepted {
+		byShot[f.Shot.ID] = f
+	}
+	refShot := byShot[c.ref.ID]
+	if refShot == nil {
+		return nil, errors.New("capture: the reference shot was not taken")
+	}
+	refFrame := refShot.Image
+	return func(shot string) (register.Estimate, error) {
+		if shot == c.ref.ID {
+			return register.Estimate{Warp: register.Identity, Correlation: 1}, nil
+		}
+		f := byShot[shot]
+		if f == nil {
+			return register.Estimate{}, fmt.Errorf("capture: %s was not taken", shot)
+		}
+		c.mu.Lock()
+		g := c.gates[f]
+		c.mu.Unlock()
+		if g != nil {
+			select {
+			case <-g.done:
+			case <-ctx.Done():
+				return register.Estimate{}, ctx.Err()
+			}
+			if g.ref == refFrame {
+				if g.regErr != nil {
+					return register.Estimate{}, fmt.Errorf("capture: registering %s: %w", shot, g.regErr)
+				}
+				return g.est, nil
+			}
+		}
+		c.mu.Lock()
+		l := c.late[f]
+		if l == nil || l.ref != refFrame {
+			l = &late{ref: refFrame}
+			c.late[f] = l
+		}
+		c.mu.Unlock()
+		l.once.Do(func() {
+			rg, err := register.New(refFrame, register.Config{})
+			if err != nil {
+				l.err = err
+				return
+			}
+			defer rg.Close()
+			l.est, l.err = rg.Estimate(ctx, f.Image)
+		})
+		if l.err != nil {
+			return register.Estimate{}, fmt.Errorf("capture: registering %s: %w", shot, l.err)
+		}
+		return l.est, nil
+	}, nil
+}
+
+// late is a band registered after the fact, to a reference retaken since
+// the band was.
+type late struct {
+	once sync.Once
+	ref  *camera.Frame
+	est  register.Estimate
+	err  error
+}
+
+// develop makes the derivatives from the accepted frames, emitting each,
+// while the gates and registrations are collected into res: the
+// derivatives whose bands are ready start before the last band's checks
+// end. Timing.Enhance is the time derive took beyond them.
+func (c *Capture) develop(ctx context.Context, res *Result, emit func(Made) error) error {
+	reg, err := c.registrations(ctx, res.Accepted)
+	if err != nil {
+		return err
+	}
+	var aerr error
+	analysed := make(chan time.Time, 1)
+	go func() {
+		aerr = c.analyse(ctx, res)
+		analysed <- c.clk.Now()
+	}()
+	derr := c.derive(ctx, res.Accepted, reg, emit)
+	t1 := <-analysed
+	res.Timing.Enhance = max(0, c.clk.Now().Sub(t1))
+	if aerr != nil {
+		return aerr
+	}
+	return derr
 }
 
 // begin starts a Result for Develop or Finish: the pictures recorded and
@@ -410,15 +474,11 @@ func (c *Capture) Develop(ctx context.Context) (*Developed, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.analyse(ctx, res); err != nil {
-		return nil, err
-	}
-	te := c.clk.Now()
 	var (
 		mu   sync.Mutex
 		made []Made
 	)
-	err = c.derive(ctx, res.Accepted, res.Registration, func(m Made) error {
+	err = c.develop(ctx, res, func(m Made) error {
 		mu.Lock()
 		made = append(made, m)
 		mu.Unlock()
@@ -427,7 +487,6 @@ func (c *Capture) Develop(ctx context.Context) (*Developed, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Timing.Enhance = c.clk.Now().Sub(te)
 	sortMade(made)
 	d := &Developed{Accepted: res.Accepted, Findings: map[string][]quality.Finding{}, Registration: map[string]register.Estimate{}, Derivatives: made}
 	for k, v := range res.Findings {
@@ -479,8 +538,8 @@ func (c *Capture) Finish(ctx context.Context) (*Result, error) {
 		mu.Unlock()
 		return nil
 	}
-	te := c.clk.Now()
 	if d := c.dev; c.current(d) {
+		te := c.clk.Now()
 		for k, v := range d.Findings {
 			res.Findings[k] = v
 		}
@@ -492,19 +551,15 @@ func (c *Capture) Finish(ctx context.Context) (*Result, error) {
 				break
 			}
 		}
+		res.Timing.Enhance = c.clk.Now().Sub(te)
 	} else {
-		if err := c.analyse(ctx, res); err != nil {
-			return res, err
-		}
-		te = c.clk.Now()
-		err = c.derive(ctx, res.Accepted, res.Registration, record)
+		err = c.develop(ctx, res, record)
 	}
 	sortDerivatives(ders)
 	res.Derivatives = ders
 	if err != nil {
 		return res, err
 	}
-	res.Timing.Enhance = c.clk.Now().Sub(te)
 
 	t2 := c.clk.Now()
 	rec, err := c.set.Seal(ctx, res.Accepted)

@@ -45,7 +45,13 @@ const (
 // bruise outline measured on the blue band with the scale found on the
 // reference. A derivative that cannot be made (a band not taken, no scale
 // found) is skipped; the first error making one or from emit is returned.
-func (c *Capture) derive(ctx context.Context, accepted []*session.Frame, regs map[string]register.Estimate, emit func(Made) error) error {
+//
+// reg gives a band's registration to the reference; it may wait for it, so
+// that a derivative whose bands are registered starts while the last band
+// is still being checked. emit is called from one goroutine, one
+// derivative at a time, while the next are made: recording one (writing
+// and syncing its bytes) overlaps making the next.
+func (c *Capture) derive(ctx context.Context, accepted []*session.Frame, reg func(shot string) (register.Estimate, error), emit func(Made) error) error {
 	byShot := map[string]*session.Frame{}
 	for _, f := range accepted {
 		byShot[f.Shot.ID] = f
@@ -54,26 +60,36 @@ func (c *Capture) derive(ctx context.Context, accepted []*session.Frame, regs ma
 	// value shared by every derivative that reads it (recipe.Builder.Record:
 	// each recipe still holds its own warp step). The reference itself is
 	// not warped.
+	// Different bands are warped at the same time; a band asked for twice
+	// waits for the first warp.
+	type warp struct {
+		once sync.Once
+		f    *camera.Frame
+		err  error
+	}
 	var wmu sync.Mutex
-	warped := map[string]*camera.Frame{}
+	warped := map[string]*warp{}
 	warpOf := func(shot string, p json.RawMessage) (*camera.Frame, map[string]string, error) {
 		wmu.Lock()
-		defer wmu.Unlock()
-		if f, ok := warped[shot]; ok {
-			return f, enhance.OpenCVLibraries(), nil
+		w, ok := warped[shot]
+		if !ok {
+			w = &warp{}
+			warped[shot] = w
 		}
-		var w struct {
-			Warp register.Warp `json:"warp"`
+		wmu.Unlock()
+		w.once.Do(func() {
+			var ws struct {
+				Warp register.Warp `json:"warp"`
+			}
+			if w.err = json.Unmarshal(p, &ws); w.err != nil {
+				return
+			}
+			w.f, _, w.err = register.Apply(byShot[shot].Image, ws.Warp)
+		})
+		if w.err != nil {
+			return nil, nil, w.err
 		}
-		if err := json.Unmarshal(p, &w); err != nil {
-			return nil, nil, err
-		}
-		f, _, err := register.Apply(byShot[shot].Image, w.Warp)
-		if err != nil {
-			return nil, nil, err
-		}
-		warped[shot] = f
-		return f, enhance.OpenCVLibraries(), nil
+		return w.f, enhance.OpenCVLibraries(), nil
 	}
 	// input adds a band, registered onto the reference grid, to b.
 	input := func(b *recipe.Builder, shot string) (string, error) {
@@ -85,7 +101,10 @@ func (c *Capture) derive(ctx context.Context, accepted []*session.Frame, regs ma
 		// The picture's first subject is its original: its digest is
 		// already known, no need to hash the bytes again.
 		name := b.Input(recipe.Input{Name: shot, Exhibit: ex.ID, Ref: ex.Ref, SHA256: ex.Blobs[0].Hash.Hex()}, f.Image)
-		est := regs[shot]
+		est, err := reg(shot)
+		if err != nil {
+			return "", err
+		}
 		if err := b.Note("registration:"+shot, est); err != nil {
 			return "", err
 		}
@@ -109,12 +128,18 @@ func (c *Capture) derive(ctx context.Context, accepted []*session.Frame, regs ma
 		}
 		return true
 	}
+	made := make(chan Made, 1)
 	record := func(kind, file string, b *recipe.Builder, value string, m *measure.Result) error {
 		r, body, err := b.Finish(value, file)
 		if err != nil {
 			return fmt.Errorf("capture: %s: %w", kind, err)
 		}
-		return emit(Made{Kind: kind, File: file, Body: body, Recipe: r, Measurement: m})
+		select {
+		case made <- Made{Kind: kind, File: file, Body: body, Recipe: r, Measurement: m}:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	// The derivatives are independent: two at a time, on a kiosk's two
 	// cores. Each job returns the first error it meets.
@@ -182,7 +207,9 @@ func (c *Capture) derive(ctx context.Context, accepted []*session.Frame, regs ma
 		band = shot415
 	}
 	if has(band) {
-		jobs = append(jobs, func() error {
+		// The longest job goes first, so that the two workers finish
+		// together.
+		jobs = append([]func() error{func() error {
 			sc, err := scale.Find(byShot[c.ref.ID].Image, scale.Geometry{})
 			if err != nil {
 				return nil
@@ -211,7 +238,11 @@ func (c *Capture) derive(ctx context.Context, accepted []*session.Frame, regs ma
 			exclude := [][]image.Point{sc.Outline(scale.Geometry{})}
 			for _, shot := range []string{band, shot850} {
 				if has(shot) {
-					exclude = append(exclude, border(byShot[shot].Image, regs[shot].Warp)...)
+					est, err := reg(shot)
+					if err != nil {
+						return err
+					}
+					exclude = append(exclude, border(byShot[shot].Image, est.Warp)...)
 				}
 			}
 			p, _ := json.Marshal(measure.Params{MMPerPixel: sc.MMPerPixel, Reduce: reduce, Exclude: exclude})
@@ -232,12 +263,19 @@ func (c *Capture) derive(ctx context.Context, accepted []*session.Frame, regs ma
 				return err
 			}
 			return record("outline", "outline-"+band+".png", b, ov, res)
-		})
+		}}, jobs...)
 	}
-	// Two workers; the first error wins and the rest still finish (what
-	// they recorded stays recorded).
+	// Two workers making, one recording; the first error wins and the rest
+	// still finish (what they recorded stays recorded).
 	work := make(chan func() error)
-	errs := make(chan error, len(jobs))
+	errs := make(chan error, 2*len(jobs))
+	emitted := make(chan struct{})
+	go func() {
+		defer close(emitted)
+		for m := range made {
+			errs <- emit(m)
+		}
+	}()
 	var wg sync.WaitGroup
 	for range 2 {
 		wg.Add(1)
@@ -256,6 +294,8 @@ func (c *Capture) derive(ctx context.Context, accepted []*session.Frame, regs ma
 	}
 	close(work)
 	wg.Wait()
+	close(made)
+	<-emitted
 	close(errs)
 	for err := range errs {
 		if err != nil {

@@ -81,14 +81,20 @@ type Output struct {
 	Value     string `json:"value"`
 	Name      string `json:"name"`      // file name, e.g. "clahe-450-orange.png"
 	MediaType string `json:"mediaType"` // "image/png"
-	// Compression is the PNG encoder's level: "none" (stored deflate
-	// blocks: several times faster, about a fifth larger on noisy 16-bit
-	// frames) or "default".
+	// Compression names how the PNG is written: "stored" (exhibit's own
+	// fully specified layout, encodeStored: what captures write since
+	// this member took the value), or Go's image/png encoder at level
+	// "none" (stored deflate blocks, the layout Go chooses) or "default".
 	Compression string `json:"compression"`
 }
 
-// Compression levels of Output.Compression.
+// Compression levels of Output.Compression written with Go's image/png;
+// "stored" is encodeStored.
 var compressions = map[string]png.CompressionLevel{"none": png.NoCompression, "default": png.DefaultCompression}
+
+// Stored is the Output.Compression of derivatives written with
+// encodeStored.
+const Stored = "stored"
 
 // Builder records a recipe while its derivative is computed: each method
 // performs an operation and appends its step.
@@ -163,14 +169,15 @@ func (b *Builder) Record(op string, in []string, params json.RawMessage, libs ma
 	return b.add(op, in, json.RawMessage(params), libs, v)
 }
 
-// Finish encodes value as the output (PNG, no compression) and returns the
-// recipe and the derivative's bytes.
+// Finish encodes value as the output (PNG in the "stored" layout: no
+// compression, every byte fixed by the pixels) and returns the recipe and
+// the derivative's bytes.
 func (b *Builder) Finish(value, name string) (*Recipe, []byte, error) {
-	out, err := encode(b.values[value], "none")
+	out, err := encode(b.values[value], Stored)
 	if err != nil {
 		return nil, nil, err
 	}
-	b.r.Output = Output{Value: value, Name: name, MediaType: "image/png", Compression: "none"}
+	b.r.Output = Output{Value: value, Name: name, MediaType: "image/png", Compression: Stored}
 	r := b.r
 	return &r, out, nil
 }
@@ -213,8 +220,8 @@ func Parse(b []byte) (*Recipe, error) {
 		}
 		names[s.Out] = true
 	}
-	if _, ok := compressions[r.Output.Compression]; !names[r.Output.Value] || r.Output.MediaType != "image/png" || !ok {
-		return nil, fmt.Errorf("%w: the output must be a value the recipe makes, as image/png with compression none or default", ErrRecipe)
+	if _, ok := compressions[r.Output.Compression]; !names[r.Output.Value] || r.Output.MediaType != "image/png" || !ok && r.Output.Compression != Stored {
+		return nil, fmt.Errorf("%w: the output must be a value the recipe makes, as image/png with compression stored, none or default", ErrRecipe)
 	}
 	return &r, nil
 }
@@ -296,6 +303,9 @@ func DecodeFrame(b []byte) (*camera.Frame, error) {
 // encode writes a value as PNG: a frame as 16-bit greyscale, a picture as
 // 8-bit RGBA.
 func encode(v any, compression string) ([]byte, error) {
+	if compression == Stored {
+		return encodeStored(v)
+	}
 	var img image.Image
 	switch v := v.(type) {
 	case *camera.Frame:
