@@ -30,6 +30,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/imaging/quality"
 	"github.com/exhibit-forensics/exhibit/imaging/recipe"
 	"github.com/exhibit-forensics/exhibit/imaging/register"
+	"github.com/exhibit-forensics/exhibit/imaging/scale"
 	"github.com/exhibit-forensics/exhibit/imaging/seal"
 	"github.com/exhibit-forensics/exhibit/imaging/session"
 	"github.com/exhibit-forensics/exhibit/internal/clock"
@@ -141,6 +142,7 @@ type Capture struct {
 type gated struct {
 	done     chan struct{}
 	findings []quality.Finding
+	scale    *scale.Result // the scale the gates found; nil: none
 	err      error
 	ref      *camera.Frame // the reference the band was registered to; nil if not
 	est      register.Estimate
@@ -215,7 +217,7 @@ func (c *Capture) check(f *session.Frame) {
 	}
 	go func() {
 		defer close(g.done)
-		g.findings, _, g.err = quality.Thresholds{}.Frame(f.Image, ref)
+		g.findings, g.scale, g.err = quality.Thresholds{}.Frame(f.Image, ref)
 		if ref == nil {
 			return
 		}
@@ -247,6 +249,28 @@ func (c *Capture) Findings(ctx context.Context, f *session.Frame) ([]quality.Fin
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// scaleOf returns the scale on f: the one its quality gates found (the
+// same scale.Find), or found now if the gates failed.
+func (c *Capture) scaleOf(ctx context.Context, f *session.Frame) (*scale.Result, error) {
+	c.mu.Lock()
+	g := c.gates[f]
+	c.mu.Unlock()
+	if g != nil {
+		select {
+		case <-g.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if g.err == nil {
+			if g.scale == nil {
+				return nil, scale.ErrNoScale
+			}
+			return g.scale, nil
+		}
+	}
+	return scale.Find(f.Image, scale.Geometry{})
 }
 
 // Set is the image set's exhibit.

@@ -210,7 +210,7 @@ func (c *Capture) derive(ctx context.Context, accepted []*session.Frame, reg fun
 		// The longest job goes first, so that the two workers finish
 		// together.
 		jobs = append([]func() error{func() error {
-			sc, err := scale.Find(byShot[c.ref.ID].Image, scale.Geometry{})
+			sc, err := c.scaleOf(ctx, byShot[c.ref.ID])
 			if err != nil {
 				return nil
 			}

@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/exhibit-forensics/exhibit/internal/malloctune"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/exhibit-forensics/exhibit/api/auth"
@@ -49,6 +51,7 @@ func runAgent(e *env, args []string) int {
 	case *data == "" || *lightPath == "" || *camURL == "":
 		return e.usageErr(fs, "--data, --light and --camera are required")
 	}
+	malloctune.KeepLargeBlocks() // the kiosk's OpenCV images reused, not faulted in again
 	l, code := openLedger(e, "agent", *data)
 	if l == nil {
 		return code

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/internal/malloctune"
+
 	"github.com/exhibit-forensics/exhibit/api/auth"
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
@@ -55,6 +57,7 @@ func runCapture(e *env, args []string) int {
 	if err != nil {
 		return e.usageErr(fs, "--profile: %v", err)
 	}
+	malloctune.KeepLargeBlocks() // OpenCV's 24–48 MB images reused, not faulted in again
 	l, code := openLedger(e, "capture", *data)
 	if l == nil {
 		return code

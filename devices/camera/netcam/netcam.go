@@ -343,7 +343,7 @@ func (d *Dev) attempt(ctx context.Context, body []byte, exposure time.Duration) 
 		if resp.StatusCode != http.StatusOK {
 			maxBody = maxErrorBody
 		}
-		payload, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+		payload, err = readBody(resp, maxBody)
 		if err == nil && int64(len(payload)) > maxBody {
 			return nil, fmt.Errorf("netcam: capture on %s: %w: reply body over %d bytes", d, camera.ErrProtocol, maxBody)
 		}
@@ -405,4 +405,18 @@ func (d *Dev) isClosed() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.closed
+}
+
+// readBody reads a reply's body, at most max+1 bytes. A declared length
+// within max sizes the buffer once (a 12 MP frame is 24 MB: growing a
+// buffer to it by doubling copies and faults in twice as much); the
+// declared length is not trusted beyond that, the bytes read are what
+// counts.
+func readBody(resp *http.Response, max int64) ([]byte, error) {
+	var b bytes.Buffer
+	if n := resp.ContentLength; n > 0 && n <= max {
+		b.Grow(int(n) + bytes.MinRead) // the read that finds the end needs MinRead free
+	}
+	_, err := b.ReadFrom(io.LimitReader(resp.Body, max+1))
+	return b.Bytes(), err
 }
