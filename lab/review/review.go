@@ -322,6 +322,17 @@ func Authorise(ctx context.Context, l Ledger, ref string, s *Setup, p *panel.Pan
 	if err != nil {
 		return store.Exhibit{}, r, err
 	}
+	// A confirmed drug is marked for the risk feed before the
+	// authorisation is recorded, so that a stop in between is finished by
+	// authorising again (the mark is idempotent); the hub delivers an item
+	// only once the authorisation naming its report version is recorded.
+	smp, err := l.ExhibitByRef(ctx, ref)
+	if err != nil {
+		return store.Exhibit{}, r, err
+	}
+	if _, err := markRisk(ctx, l, smp, rex, r, by); err != nil {
+		return store.Exhibit{}, r, err
+	}
 	_, err = l.Append(ctx, ref, chain.KindAuthorised, by, func(stm *chain.Statement) error {
 		stm.Predicate.Note = fmt.Sprintf("report %s version %d sealed as %s", r.ID, r.Version, rex.Ref)
 		return nil

@@ -66,6 +66,8 @@ type Request struct {
 	// Collected is when the urine was collected; Incident when the person
 	// reports the incident happened (zero: not known).
 	Collected, Incident time.Time
+	// Place is where the incident happened, if the request form says.
+	Place Place
 	// By is the technician receiving the kit.
 	By chain.Person
 	// Device names the bench.
@@ -83,19 +85,23 @@ type Warning struct {
 // Form is the intake form: what was written down about the kit on arrival,
 // the subject of the sample's first record.
 type Form struct {
-	Format       string       `json:"format"`
-	Version      int          `json:"version"`
-	Case         string       `json:"case"`
-	Kit          Scan         `json:"kit"`
-	Seals        []string     `json:"seals"`
-	Expected     []string     `json:"expectedSeals,omitempty"`
-	Broken       []string     `json:"brokenSeals,omitempty"`
-	VolumeML     *float64     `json:"volumeMl,omitempty"`
-	TemperatureC *float64     `json:"temperatureC,omitempty"`
-	Collected    time.Time    `json:"collected"`
-	Incident     *time.Time   `json:"incident,omitempty"`
-	ReceivedBy   chain.Person `json:"receivedBy"`
-	Warnings     []Warning    `json:"warnings"`
+	Format       string     `json:"format"`
+	Version      int        `json:"version"`
+	Case         string     `json:"case"`
+	Kit          Scan       `json:"kit"`
+	Seals        []string   `json:"seals"`
+	Expected     []string   `json:"expectedSeals,omitempty"`
+	Broken       []string   `json:"brokenSeals,omitempty"`
+	VolumeML     *float64   `json:"volumeMl,omitempty"`
+	TemperatureC *float64   `json:"temperatureC,omitempty"`
+	Collected    time.Time  `json:"collected"`
+	Incident     *time.Time `json:"incident,omitempty"`
+	// IncidentPlace is where the person reports the incident happened, as
+	// the request form gives it (nil: not given). Only the risk feed reads
+	// it, snapped to a coarse cell (lab/riskfeed).
+	IncidentPlace *Place       `json:"incidentPlace,omitempty"`
+	ReceivedBy    chain.Person `json:"receivedBy"`
+	Warnings      []Warning    `json:"warnings"`
 }
 
 // ErrDuplicate: the kit was already received; the first sample is
@@ -179,6 +185,20 @@ func check(req Request, windows []Window) (*Form, error) {
 	if !req.Incident.IsZero() {
 		t := req.Incident.UTC()
 		f.Incident = &t
+	}
+	if req.Place != (Place{}) {
+		p := req.Place
+		if p.Grid != "" {
+			g, err := ParseGrid(p.Grid)
+			if err != nil {
+				return nil, err
+			}
+			p.Grid = g
+		}
+		if err := p.Validate(); err != nil {
+			return nil, err
+		}
+		f.IncidentPlace = &p
 	}
 	f.Warnings = warnings(req, windows)
 	return f, nil
@@ -272,6 +292,14 @@ func ParseForm(b []byte) (*Form, error) {
 	}
 	if f.Case == "" || f.Kit.ID == "" || len(f.Seals) == 0 || f.Collected.IsZero() {
 		return nil, errors.New("sample: intake form: case, kit, seals and collection time are required")
+	}
+	if p := f.IncidentPlace; p != nil {
+		if *p == (Place{}) {
+			return nil, errors.New("sample: intake form: incidentPlace is empty")
+		}
+		if err := p.Validate(); err != nil {
+			return nil, fmt.Errorf("sample: intake form: %w", err)
+		}
 	}
 	return &f, nil
 }

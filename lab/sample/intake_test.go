@@ -194,6 +194,9 @@ var formSeeds = []string{
 	`{"format":"exhibit-kit-intake","version":1,"case":"01/777/26","kit":{"raw":"K1","id":"K1"},"seals":[],"collected":"2026-12-05T02:00:00Z","receivedBy":{},"warnings":[]}`,
 	`{"format":"exhibit-kit-intake","version":2}`,
 	`{"format":"exhibit-kit-intake","version":1,"case":"C","kit":{"id":"K"},"seals":["S"],"collected":"2026-12-05T02:00:00Z","receivedBy":{},"warnings":[{"code":"window","class":"GHB","message":"m"}],"x":1}`,
+	`{"format":"exhibit-kit-intake","version":1,"case":"C","kit":{"id":"K"},"seals":["S"],"collected":"2026-12-05T02:00:00Z","incidentPlace":{"venue":"V-0042","grid":"TQ3012380456"},"receivedBy":{},"warnings":[]}`,
+	`{"format":"exhibit-kit-intake","version":1,"case":"C","kit":{"id":"K"},"seals":["S"],"collected":"2026-12-05T02:00:00Z","incidentPlace":{"grid":"tq 3080"},"receivedBy":{},"warnings":[]}`,
+	`{"format":"exhibit-kit-intake","version":1,"case":"C","kit":{"id":"K"},"seals":["S"],"collected":"2026-12-05T02:00:00Z","incidentPlace":{},"receivedBy":{},"warnings":[]}`,
 }
 
 // TestWindowsFromPanel: the built-in panel's classes, each with the
@@ -240,4 +243,38 @@ var aliquotSeeds = []string{
 	`{"format":"exhibit-aliquot","version":1,"case":"01/777/26","parent":"","aliquot":{"label":"A"},"splitBy":{}}`,
 	`{"format":"exhibit-aliquot","version":1,"case":"C","parent":"AT/1","aliquot":{"label":"B","colour":"red"},"splitBy":{}}`,
 	`{"format":"exhibit-aliquot","version":3}`,
+}
+
+// TestPlace: grid references are read liberally and kept in one form;
+// a form that keeps one otherwise is refused.
+func TestPlace(t *testing.T) {
+	for _, tc := range []struct{ in, want, err string }{
+		{"TQ3080", "TQ3080", ""},
+		{"tq 30123 80456", "TQ3012380456", ""},
+		{"NN", "NN", ""},
+		{"TQ308", "", "even number"},
+		{"T13080", "", "two letters"},
+		{"IQ3080", "", "two letters"}, // the grid has no I
+		{"TQ301238045600", "", "at most 10"},
+	} {
+		got, err := sample.ParseGrid(tc.in)
+		if tc.err != "" {
+			if err == nil {
+				t.Errorf("ParseGrid(%q) = %q, want an error", tc.in, got)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("ParseGrid(%q) = %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	for _, s := range formSeeds[4:] {
+		_, err := sample.ParseForm([]byte(s))
+		if (err == nil) != strings.Contains(s, "TQ3012380456") {
+			t.Errorf("ParseForm(%s): %v", s, err)
+		}
+	}
+	if err := (sample.Place{Venue: "bar crawl!"}).Validate(); err == nil {
+		t.Error("a venue with spaces and punctuation accepted")
+	}
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/lab/sample"
 )
 
-const labIntakeSynopsis = "lab intake --data DIR --case REF --kit BARCODE --seal SEAL [--seal SEAL]... --collected TIME --incident TIME --by USERID [--expect-seal SEAL]... [--broken-seal SEAL]... [--volume ML] [--temperature C]   (TIME is RFC 3339)"
+const labIntakeSynopsis = "lab intake --data DIR --case REF --kit BARCODE --seal SEAL [--seal SEAL]... --collected TIME --incident TIME --by USERID [--expect-seal SEAL]... [--broken-seal SEAL]... [--volume ML] [--temperature C] [--venue ID] [--grid REF]   (TIME is RFC 3339)"
 
 // labIntake runs `exhibit lab intake`: a kit received into evidence. It
 // prints the sample's reference, then one line per warning, each starting
@@ -27,6 +27,8 @@ func labIntake(e *env, args []string) int {
 	fs.Var(&broken, "broken-seal", "a seal found broken or tampered with (repeatable)")
 	collected := fs.String("collected", "", "when the urine was collected (RFC 3339)")
 	incident := fs.String("incident", "", "when the incident is reported to have happened (RFC 3339)")
+	venue := fs.String("venue", "", "where the incident happened: the venue's identifier in the force's register, if the request form gives one")
+	grid := fs.String("grid", "", "where the incident happened: an Ordnance Survey grid reference (TQ 30123 80456), if the request form gives one")
 	by := fs.String("by", "", "user id of the technician receiving the kit")
 	volume := fs.String("volume", "", "urine volume in mL, if measured")
 	temp := fs.String("temperature", "", "temperature on arrival in °C, if measured")
@@ -42,7 +44,8 @@ func labIntake(e *env, args []string) int {
 	if err != nil {
 		return e.fail(name, err)
 	}
-	req := sample.Request{Case: *caseRef, Kit: scan, Seals: seals, Expected: expect, Broken: broken}
+	req := sample.Request{Case: *caseRef, Kit: scan, Seals: seals, Expected: expect, Broken: broken,
+		Place: sample.Place{Venue: strings.TrimSpace(*venue), Grid: strings.TrimSpace(*grid)}}
 	if req.Collected, err = parseTime("--collected", *collected); err != nil {
 		return e.fail(name, err)
 	}

@@ -38,6 +38,8 @@ func TestLabIntake(t *testing.T) {
 		{[]string{"--kit", "K2", "--seal", "S-9", "--collected", "yesterday", "--incident", "2026-12-04T23:00:00Z", "--by", "tech1"}, 1, "RFC 3339"},
 		{[]string{"--kit", "K2", "--seal", "S-9", "--collected", "2026-12-04T22:00:00Z", "--incident", "2026-12-04T23:00:00Z", "--by", "tech1"}, 1, "before the incident"},
 		{[]string{"--kit", "]C199", "--seal", "S-9", "--collected", "2026-12-05T19:00:00Z", "--incident", "2026-12-04T23:00:00Z", "--by", "tech1"}, 1, "unreadable barcode"},
+		{[]string{"--kit", "K2", "--seal", "S-9", "--collected", "2026-12-05T19:00:00Z", "--incident", "2026-12-04T23:00:00Z", "--by", "tech1", "--grid", "TQ308"}, 1, "grid reference"},
+		{[]string{"--kit", "K2", "--seal", "S-9", "--collected", "2026-12-05T19:00:00Z", "--incident", "2026-12-04T23:00:00Z", "--by", "tech1", "--venue", "the bar"}, 1, "venue"},
 	} {
 		args := append([]string{"lab", "intake", "--data", data, "--case", "01/900/26"}, tc.args...)
 		code, _, errs := run(t, "", args...)
@@ -51,7 +53,7 @@ func TestLabIntake(t *testing.T) {
 	// Five days late, short of seals on the paperwork, too little urine:
 	// one line per warning, in the documented order.
 	out = mustRun(t, "lab", "intake", "--data", data, "--case", "01/900/26", "--kit", "K3", "--seal", "S-5",
-		"--expect-seal", "S-5", "--expect-seal", "S-6", "--volume", "20",
+		"--expect-seal", "S-5", "--expect-seal", "S-6", "--volume", "20", "--venue", "V-0042", "--grid", "tq 30123 80456",
 		"--collected", "2026-12-09T23:30:00Z", "--incident", "2026-12-04T23:00:00Z", "--by", "tech1")
 	lines = strings.Split(strings.TrimSpace(out), "\n")
 	if lines[0] != "LB/2" || len(lines) < 5 || !strings.Contains(lines[1], "seal S-6") || !strings.Contains(lines[2], "mL") ||
