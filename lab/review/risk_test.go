@@ -86,7 +86,7 @@ func TestRiskFeedMarked(t *testing.T) {
 		t.Fatalf("%d risk items, want 1 (for %s only)", len(items), pos)
 	}
 	it := items[0]
-	if len(it.Classes) != 1 || it.Classes[0] != "ghb" || it.Revision != 1 || it.Place == nil || it.Place.Grid1km != "TQ3080" ||
+	if len(it.Classes) != 1 || it.Classes[0] != "ghb" || it.Revision != 1 || it.Place == nil || it.Place.Grid250m != "TQ3000080250" ||
 		!it.Window.Start.Equal(time.Date(2026, 12, 4, 20, 0, 0, 0, time.UTC)) {
 		t.Errorf("risk item %+v place %+v", it, it.Place)
 	}

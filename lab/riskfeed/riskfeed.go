@@ -4,7 +4,8 @@
 //
 // When a report is authorised, lab/review asks Make for the item: the drug
 // classes confirmed, a four-hour window of when the incident happened, and
-// where, snapped to a 1 km grid square or a venue's identifier. Nothing in
+// where, snapped to a 250 m grid cell (the cells risk terrain modelling
+// counts incidents in) or a venue's identifier. Nothing in
 // it names or describes the person, the case, the sample or the
 // laboratory's references. The item is recorded beside the report
 // ("marked"); the hub delivers it later (docs/risk-feed.md).
@@ -21,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,7 +61,7 @@ type Item struct {
 	// Window is when the incident happened (as the person reports it; the
 	// collection time where they do not know).
 	Window Window `json:"window"`
-	// Place is where: a venue identifier and/or a 1 km grid square; nil
+	// Place is where: a venue identifier and/or a 250 m grid cell; nil
 	// when the request form did not say.
 	Place *Place `json:"place,omitempty"`
 }
@@ -76,10 +78,12 @@ type Window struct {
 // Place is where the incident happened, coarsened.
 type Place struct {
 	Venue string `json:"venue,omitempty"`
-	// Grid1km is the Ordnance Survey 1 km square holding the reported
-	// place: two letters and four digits ("TQ3080"). A reference coarser
-	// than 1 km is not given.
-	Grid1km string `json:"grid1km,omitempty"`
+	// Grid250m is the 250 m cell holding the reported place: the Ordnance
+	// Survey letters and the cell's south-west corner, easting then
+	// northing in metres within the 100 km square, five digits each, both
+	// multiples of 250 ("TQ3000080250"). A reference coarser than 100 m
+	// cannot be placed in a cell and is not given.
+	Grid250m string `json:"grid250m,omitempty"`
 }
 
 // Make returns the item for report r of the sample received with form f,
@@ -126,8 +130,8 @@ func Make(r *report.Report, f *sample.Form, prev *Item) (*Item, error) {
 	it.Window.Estimated = estimated
 	if f != nil && f.IncidentPlace != nil {
 		p := Place{Venue: f.IncidentPlace.Venue}
-		if g := f.IncidentPlace.Grid; len(g) >= 6 {
-			p.Grid1km = Snap1km(g)
+		if g := f.IncidentPlace.Grid; len(g) >= 8 {
+			p.Grid250m = Snap250m(g)
 		}
 		if p != (Place{}) {
 			it.Place = &p
@@ -147,14 +151,25 @@ func WindowOf(t time.Time) Window {
 	return Window{Start: day.Add(time.Duration(h) * time.Hour), Hours: WindowHours}
 }
 
-// Snap1km returns the 1 km square of an Ordnance Survey grid reference of
-// 1 km or finer (two letters and 4, 6, 8 or 10 digits, as sample.ParseGrid
-// writes it): the letters and the first two digits of the easting and of
-// the northing.
-func Snap1km(g string) string {
+// Snap250m returns the 250 m cell of an Ordnance Survey grid reference of
+// 100 m or finer (two letters and 6, 8 or 10 digits, as sample.ParseGrid
+// writes it): the letters, then the easting and the northing of the
+// reference's south-west corner in metres, each rounded down to a multiple
+// of 250 and written as five digits. For a coarser reference it returns "".
+func Snap250m(g string) string {
 	digits := g[2:]
 	n := len(digits) / 2
-	return g[:2] + digits[:2] + digits[n:n+2]
+	if len(g) < 2 || n < 3 || n > 5 {
+		return ""
+	}
+	metres := func(d string) int {
+		v, _ := strconv.Atoi(d)
+		for range 5 - len(d) {
+			v *= 10
+		}
+		return v / 250 * 250
+	}
+	return fmt.Sprintf("%s%05d%05d", g[:2], metres(digits[:n]), metres(digits[n:]))
 }
 
 // Marshal writes the item as recorded: indented JSON and a newline.
@@ -217,9 +232,9 @@ func (it *Item) check() error {
 		if err := (sample.Place{Venue: p.Venue}).Validate(); err != nil {
 			return bad("place: %v", err)
 		}
-		if p.Grid1km != "" {
-			if g, err := sample.ParseGrid(p.Grid1km); err != nil || g != p.Grid1km || len(g) != 6 {
-				return bad("grid1km %q: two capital letters and four digits", p.Grid1km)
+		if p.Grid250m != "" {
+			if g, err := sample.ParseGrid(p.Grid250m); err != nil || g != p.Grid250m || len(g) != 12 || Snap250m(g) != g {
+				return bad("grid250m %q: two capital letters and ten digits, easting and northing multiples of 250 m", p.Grid250m)
 			}
 		}
 	}

@@ -33,7 +33,7 @@ func rep(version int, outcomes ...[2]string) *report.Report {
 }
 
 // TestMake: confirmed classes only, sorted and once each; the incident's
-// four-hour window; the place snapped to its 1 km square; nothing from
+// four-hour window; the place snapped to its 250 m cell; nothing from
 // the case in the item.
 func TestMake(t *testing.T) {
 	f := &sample.Form{Case: "01/900/26", Kit: sample.Scan{ID: "K1"}, Collected: at("2026-12-05T02:10:00Z"),
@@ -52,7 +52,7 @@ func TestMake(t *testing.T) {
 	if !it.Window.Start.Equal(at("2026-12-04T20:00:00Z")) || it.Window.Hours != 4 || it.Window.Estimated {
 		t.Errorf("window %+v", it.Window)
 	}
-	if it.Place == nil || it.Place.Grid1km != "TQ3080" || it.Place.Venue != "V-0042" {
+	if it.Place == nil || it.Place.Grid250m != "TQ3000080250" || it.Place.Venue != "V-0042" {
 		t.Errorf("place %+v", it.Place)
 	}
 	b, err := it.Marshal()
@@ -91,15 +91,16 @@ func TestMake(t *testing.T) {
 }
 
 func TestSnap(t *testing.T) {
-	for in, want := range map[string]string{"TQ3080": "TQ3080", "TQ301804": "TQ3080", "TQ30128045": "TQ3080", "NN1234567890": "NN1267"} {
-		if got := riskfeed.Snap1km(in); got != want {
-			t.Errorf("Snap1km(%s) = %s, want %s", in, got, want)
+	for in, want := range map[string]string{"TQ3080": "", "TQ": "", "TQ301804": "TQ3000080250", "TQ30128045": "TQ3000080250",
+		"TQ3012380456": "TQ3000080250", "NN1234567890": "NN1225067750", "SV000999": "SV0000099750"} {
+		if got := riskfeed.Snap250m(in); got != want {
+			t.Errorf("Snap250m(%s) = %q, want %q", in, got, want)
 		}
 	}
 }
 
 var itemSeeds = []struct{ doc, err string }{
-	{`{"format":"exhibit-risk-item","version":1,"id":"0123456789abcdef0123456789abcdef","revision":1,"classes":["ghb"],"window":{"start":"2026-12-04T20:00:00Z","hours":4},"place":{"venue":"V-1","grid1km":"TQ3080"}}`, ""},
+	{`{"format":"exhibit-risk-item","version":1,"id":"0123456789abcdef0123456789abcdef","revision":1,"classes":["ghb"],"window":{"start":"2026-12-04T20:00:00Z","hours":4},"place":{"venue":"V-1","grid250m":"TQ3000080250"}}`, ""},
 	{`{"format":"exhibit-risk-item","version":1,"id":"0123456789abcdef0123456789abcdef","revision":2,"withdrawn":true,"classes":[],"window":{"start":"2026-12-04T20:00:00Z","hours":4,"estimated":true}}`, ""},
 	{`{"format":"exhibit-risk-item","version":2,"id":"0123456789abcdef0123456789abcdef","revision":1,"classes":["ghb"],"window":{"start":"2026-12-04T20:00:00Z","hours":4}}`, "format"},
 	{`{"format":"exhibit-risk-item","version":1,"id":"0123456789ABCDEF0123456789abcdef","revision":1,"classes":["ghb"],"window":{"start":"2026-12-04T20:00:00Z","hours":4}}`, "id"},
@@ -107,7 +108,8 @@ var itemSeeds = []struct{ doc, err string }{
 	{`{"format":"exhibit-risk-item","version":1,"id":"0123456789abcdef0123456789abcdef","revision":1,"classes":["ghb"],"window":{"start":"2026-12-04T20:00:00+01:00","hours":4}}`, "window"},
 	{`{"format":"exhibit-risk-item","version":1,"id":"0123456789abcdef0123456789abcdef","revision":1,"classes":["opioids","ghb"],"window":{"start":"2026-12-04T20:00:00Z","hours":4}}`, "sorted"},
 	{`{"format":"exhibit-risk-item","version":1,"id":"0123456789abcdef0123456789abcdef","revision":1,"classes":[],"window":{"start":"2026-12-04T20:00:00Z","hours":4}}`, "withdrawn"},
-	{`{"format":"exhibit-risk-item","version":1,"id":"0123456789abcdef0123456789abcdef","revision":1,"classes":["ghb"],"window":{"start":"2026-12-04T20:00:00Z","hours":4},"place":{"grid1km":"TQ3012380456"}}`, "grid1km"},
+	{`{"format":"exhibit-risk-item","version":1,"id":"0123456789abcdef0123456789abcdef","revision":1,"classes":["ghb"],"window":{"start":"2026-12-04T20:00:00Z","hours":4},"place":{"grid250m":"TQ3012380456"}}`, "grid250m"},
+	{`{"format":"exhibit-risk-item","version":1,"id":"0123456789abcdef0123456789abcdef","revision":1,"classes":["ghb"],"window":{"start":"2026-12-04T20:00:00Z","hours":4},"place":{"grid250m":"TQ3080"}}`, "grid250m"},
 	{`{"format":"exhibit-risk-item","version":1,"id":"0123456789abcdef0123456789abcdef","revision":1,"classes":["ghb"],"window":{"start":"2026-12-04T20:00:00Z","hours":4},"case":"01/900/26"}`, "unknown field"},
 	{`{"format":"exhibit-risk-item","version":1,"id":"0123456789abcdef0123456789abcdef","revision":1,"classes":["ghb"],"window":{"start":"2026-12-04T20:00:00Z","hours":4}} {}`, "after"},
 }
