@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 
+	"github.com/exhibit-forensics/exhibit/internal/nth"
+
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"gocv.io/x/gocv"
@@ -596,14 +598,7 @@ func robustStats(v []float32, mask []bool, w int) (med, sigma float64) {
 	return med, 1.4826 * median(s)
 }
 
-func median(s []float64) float64 {
-	slices.Sort(s)
-	n := len(s)
-	if n%2 == 1 {
-		return s[n/2]
-	}
-	return (s[n/2-1] + s[n/2]) / 2
-}
+func median(s []float64) float64 { return nth.Median(s) }
 
 // candidates splits the skin pixels above the threshold (after a 3 × 3
 // opening that removes specks) into one region per bruise: each pixel

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"slices"
+
+	"github.com/exhibit-forensics/exhibit/internal/nth"
 
 	"gocv.io/x/gocv"
 
@@ -47,8 +48,8 @@ func FocusScore(f *camera.Frame) (float64, error) {
 	for i := 0; i < len(d); i += stride {
 		abs = append(abs, float32(math.Abs(float64(d[i]))))
 	}
-	slices.Sort(abs)
-	noise := 1.4826 * float64(abs[len(abs)/2])
+	noise := 1.4826 * float64(nth.Nth(abs, len(abs)/2)) // the upper median, as sorting gives it
+
 	excess := max(0, variance-noise*noise)
 
 	h := histogram(f.Pix)
