@@ -85,11 +85,11 @@ func TestParseOrdersO33Structure(t *testing.T) {
 		in  []byte
 		err error
 	}{
-		{msg("MSH|^~\\&|A||||||OML^O33|1|P|2.5.1", "ORC|NW|S1-1", "OBR|1|S1-1||GHB"), ErrStructure},   // no SPM
+		{msg("MSH|^~\\&|A||||||OML^O33|1|P|2.5.1", "ORC|NW|S1-1", "OBR|1|S1-1||GHB"), ErrStructure},        // no SPM
 		{msg("MSH|^~\\&|A||||||OML^O33|1|P|2.5.1", "SPM|1", "ORC|NW|S1-1", "OBR|1|S1-1||GHB"), ErrMissing}, // SPM-2 empty
-		{msg("MSH|^~\\&|A||||||OML^O33|1|P|2.5.1", "SPM|1|S1", "OBR|1|S1-1||GHB"), ErrStructure},         // OBR with no ORC
-		{msg("MSH|^~\\&|A||||||OML^O33|1|P|2.5.1", "SPM|1|S1", "ORC|NW|S1-1", "OBR|1|S1-1"), ErrMissing},  // no test
-		{msg("MSH|^~\\&|A||||||OML^O33|1|P|2.5.1", "SPM|1|S1"), ErrMissing},                              // no OBR
+		{msg("MSH|^~\\&|A||||||OML^O33|1|P|2.5.1", "SPM|1|S1", "OBR|1|S1-1||GHB"), ErrStructure},           // OBR with no ORC
+		{msg("MSH|^~\\&|A||||||OML^O33|1|P|2.5.1", "SPM|1|S1", "ORC|NW|S1-1", "OBR|1|S1-1"), ErrMissing},   // no test
+		{msg("MSH|^~\\&|A||||||OML^O33|1|P|2.5.1", "SPM|1|S1"), ErrMissing},                                // no OBR
 		{msg("MSH|^~\\&|A||||||OML^O35|1|P|2.5.1", "SPM|1|S1"), ErrType},
 	} {
 		m, err := Parse(tc.in, Options{})
