@@ -118,7 +118,7 @@ type Sim struct {
 	ordered  map[string][]string
 	orderSig chan struct{}
 	// HL7 download mode: the placer order numbers taken (sim_hl7.go).
-	placers map[string]bool
+	placers  map[string]bool
 	done     chan struct{}
 	doneOnce sync.Once
 }
