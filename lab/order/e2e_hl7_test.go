@@ -516,4 +516,94 @@ func TestHL7OrderTranscript(t *testing.T) {
 	if err != nil || rp.Type != hl7.ORLO34 || !rp.Accepted() || rp.ControlID != om.ControlID() {
 		t.Errorf("analyser replied %+v %v", rp, err)
 	}
+
+	// Replayed, each side against the code of the other, over TCP: a
+	// fresh simulator answers the host's bytes with the analyser's, and a
+	// fresh receiver with the same order sends the host's and, on the
+	// analyser's reply, marks the order sent.
+	t.Run("replay-analyser", func(t *testing.T) {
+		sim, err := labsim.New(labsim.Config{Scenario: sc, Dialect: d, Logger: log, Timestamp: at.Add(time.Second)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		host, analyser := tcpPair(t)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- sim.ServeOrders(ctx, tcpConn{analyser}) }()
+		if err := back.Play(ctx, host, streamtest.Host, 30*time.Second); err != nil {
+			t.Error(err)
+		}
+		host.Close()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+		if got := sim.HeldOrders(); !reflect.DeepEqual(got, []string{"S240612-0001-1", "S240612-0001-2"}) {
+			t.Errorf("held %v", got)
+		}
+	})
+	t.Run("replay-host", func(t *testing.T) {
+		b := newBench(t)
+		if _, err := b.book.Place(context.Background(), order.Order{Specimen: "S240612-0001", Tests: []string{"GHB", "BENZ"},
+			Priority: order.Stat, Patient: "CASE-0001"}); err != nil {
+			t.Fatal(err)
+		}
+		feed := sentFeed{b.book, make(chan []string, 1)}
+		rcv, err := receive.New(receive.Config{Store: b.l, Dialect: d, Logger: log, Download: feed, Analyser: "ToxSim",
+			Clock: clock.NewFake(at), OrderLink: &transport.Client{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		host, analyser := tcpPair(t)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		done := make(chan error, 1)
+		go func() { done <- rcv.ServeOrders(ctx, tcpConn{host}) }()
+		if err := back.Play(ctx, analyser, streamtest.Instrument, 30*time.Second); err != nil {
+			t.Error(err)
+		}
+		select {
+		case <-feed.sent:
+		case <-ctx.Done():
+			t.Fatal("not marked sent")
+		}
+		cancel()
+		<-done
+		if o := b.snapshot(t)["S240612-0001"]; o.State != order.Sent {
+			t.Errorf("order %+v, want sent", o)
+		}
+	})
+}
+
+type tcpConn struct{ net.Conn }
+
+func (c tcpConn) String() string { return "tcp " + c.RemoteAddr().String() }
+
+// tcpPair is a connected pair of TCP connections on loopback.
+func tcpPair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(got)
+			return
+		}
+		got <- c
+	}()
+	a, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok := <-got
+	if !ok {
+		t.Fatal("accept failed")
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
 }
