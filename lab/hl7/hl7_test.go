@@ -193,47 +193,6 @@ func TestORUStructureErrors(t *testing.T) {
 	}
 }
 
-func TestOrders(t *testing.T) {
-	at := time.Date(2024, 6, 12, 10, 30, 0, 0, time.UTC)
-	req := OrderRequest{PatientID: "CASE-0001", PatientName: []string{"Doe", "Jane"}, Orders: []Order{
-		{PlacerOrder: "S1", Test: CE{"GHB", "GHB", "L"}, Priority: "S", SpecimenType: "URINE"},
-		{PlacerOrder: "S1", Test: CE{"BENZ", "Benzodiazepines", "L"}, Priority: "R", SpecimenType: "URINE"},
-	}}
-	for _, tc := range []struct {
-		version, typ, want string
-	}{
-		{"2.3", "ORM^O01", "MSH|^~\\&|EXHIBIT|LAB|C111||20240612103000||ORM^O01|O1|P|2.3\rPID|1||CASE-0001||Doe^Jane\r" +
-			"ORC|NW|S1\rOBR|1|S1||GHB^GHB^L|S||||||||||URINE\rORC|NW|S1\rOBR|2|S1||BENZ^Benzodiazepines^L|R||||||||||URINE\r"},
-		{"2.5.1", "OML^O21", "MSH|^~\\&|EXHIBIT|LAB|C111||20240612103000||OML^O21^OML_O21|O1|P|2.5.1\rPID|1||CASE-0001||Doe^Jane\r" +
-			"ORC|NW|S1\rTQ1|1||||||||S\rOBR|1|S1||GHB^GHB^L\rSPM|1|S1||URINE\rORC|NW|S1\rTQ1|1||||||||R\rOBR|2|S1||BENZ^Benzodiazepines^L\rSPM|1|S1||URINE\r"},
-	} {
-		segs := NewOrders(Header{SendingApp: "EXHIBIT", SendingFacility: "LAB", ReceivingApp: "C111", Time: at, ControlID: "O1", Version: tc.version}, req)
-		out, err := Encode(segs, Standard, charset.ASCII)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if string(out) != tc.want {
-			t.Errorf("%s:\n%q\nwant\n%q", tc.version, out, tc.want)
-		}
-		m, err := Parse(out, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if m.Type()+"^"+m.Trigger() != tc.typ {
-			t.Errorf("type %s^%s", m.Type(), m.Trigger())
-		}
-		got, err := ParseOrders(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(got) != 2 || got[0].Test.Code != "GHB" || got[0].Priority != "S" || got[0].SpecimenID != "S1" ||
-			got[0].SpecimenType != "URINE" || got[1].Test.Code != "BENZ" || got[0].PatientID != "CASE-0001" ||
-			got[0].PatientName != "Doe^Jane" || got[0].Control != "NW" {
-			t.Errorf("%s: orders %+v", tc.version, got)
-		}
-	}
-}
-
 func TestAck(t *testing.T) {
 	in, err := Parse(oruTwoGroups, Options{})
 	if err != nil {
@@ -313,6 +272,7 @@ func FuzzParse(f *testing.F) {
 		if m.Type() == "ORM" || m.Type() == "OML" {
 			ParseOrders(m)
 		}
+		ParseOrderReply(m)
 		out, err := Encode(m.Segments, m.Delimiters, m.Charset)
 		if err != nil {
 			t.Fatalf("parsed message does not encode: %v", err)

@@ -1,7 +1,9 @@
 // Package hl7 parses, builds and serves HL7 version 2 messages for
 // laboratory analysers: results (ORU^R01, with several ORC/OBR groups),
-// orders (ORM^O01 for v2.3–2.4, OML^O21 for v2.5 and later) and
-// acknowledgements (ACK with MSA-1 AA, AE or AR), over MLLP (lab/hl7/mllp).
+// orders (ORM^O01 for v2.3–2.4, OML^O33 — or OML^O21 — for v2.5 and
+// later) and their replies (ORL^O34, ORL^O22, ORR^O02 or a plain ACK,
+// ParseOrderReply), and acknowledgements (ACK with MSA-1 AA, AE or AR),
+// over MLLP (lab/hl7/mllp).
 //
 // A message is segments ending in CR; MSH declares the delimiters in its
 // first characters ("MSH|^~\&": field |, component ^, repeat ~, escape \,

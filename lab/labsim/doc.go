@@ -9,8 +9,11 @@
 // lab/hl7/mllp). In
 // host-query mode it first asks the host for each tube's orders (an ASTM Q
 // record) and runs only the tests ordered; in order download mode it waits
-// for the host to send each tube's orders unasked and likewise runs only
-// those; it also answers the host's own
+// for the host to send each tube's orders unasked (ASTM: on the same line;
+// HL7: OML^O33 or ORM^O01 on the analyser's order port, ServeOrders, a
+// connection of its own, answered ORL^O34 / ORR^O02 and kept by placer
+// order number, so that an order sent again is the same order) and
+// likewise runs only those; it also answers the host's own
 // queries with the results of tubes it has run.
 //
 // Transports are those of lab/transport (the simulator can listen or

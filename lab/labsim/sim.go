@@ -82,7 +82,10 @@ type Stats struct {
 	Queries     int // host queries sent (host-query mode)
 	NoOrders    int // tubes the host had no orders for
 	HostQueries int // queries from the host answered
-	Downloads   int // order messages the host downloaded (download mode)
+	Downloads   int // order messages the host downloaded (download mode) that held a new order
+	// OrderRepeats are HL7 orders the host sent again (a placer order
+	// number already held), taken as the same order (download mode).
+	OrderRepeats int
 }
 
 // A Sim is a simulated analyser: it holds the scenario's racks, runs them
@@ -114,6 +117,8 @@ type Sim struct {
 	// a channel closed (and replaced) whenever an order arrives.
 	ordered  map[string][]string
 	orderSig chan struct{}
+	// HL7 download mode: the placer order numbers taken (sim_hl7.go).
+	placers  map[string]bool
 	done     chan struct{}
 	doneOnce sync.Once
 }
@@ -142,9 +147,6 @@ func New(cfg Config) (*Sim, error) {
 	}
 	if cfg.Dialect.HL7 != nil && cfg.Scenario.Query {
 		return nil, errors.New("labsim: host-query mode needs ASTM (HL7 queries are not implemented)")
-	}
-	if cfg.Dialect.HL7 != nil && cfg.Scenario.Download {
-		return nil, errors.New("labsim: order download mode needs ASTM (HL7 order messages are not implemented)")
 	}
 	if cfg.Scenario.Query && cfg.Scenario.Download {
 		return nil, errors.New("labsim: host-query and order download modes exclude each other")

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,10 +15,13 @@ import (
 	"github.com/exhibit-forensics/exhibit/lab/hl7"
 	"github.com/exhibit-forensics/exhibit/lab/hl7/mllp"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
+	"github.com/exhibit-forensics/exhibit/lab/transport"
 	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
-// The HL7 half of the simulator: an ORU^R01 sender over MLLP.
+// The HL7 half of the simulator: an ORU^R01 sender over MLLP, and in
+// order download mode an order port (ServeOrders) taking OML^O33, OML^O21
+// and ORM^O01 from the host.
 
 // buildHL7 fills in o's segments, its encoding, its message id (the
 // message's hl7.Identity) and its size on the wire.
@@ -133,8 +139,12 @@ func (s *Sim) serveHL7(ctx context.Context, ln *line) error {
 	}()
 	// The connection is closed by the transport when Serve returns, which
 	// ends the reader.
+	var ask func(ctx context.Context, t *Tube) ([]string, error)
+	if s.cfg.Scenario.Download {
+		ask = s.awaitOrders // orders come over the order port (ServeOrders)
+	}
 	for {
-		o, err := s.head(ctx, nil)
+		o, err := s.head(ctx, ask)
 		if errors.Is(err, errRunOver) {
 			select {
 			case <-ctx.Done():
@@ -195,4 +205,143 @@ func (s *Sim) sendHL7(ctx context.Context, ln *line, o *outgoing, acks <-chan *h
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// ServeOrders is the analyser's HL7 order port, for order download mode
+// (scenario "download yes" with an HL7 dialect): a transport.Session on a
+// connection of its own, beside the one Serve sends results on, as HL7
+// analysers keep orders (LIS → analyser) and results (analyser → LIS)
+// apart. Several may run at once. For each order message (OML^O33, OML^O21
+// or ORM^O01) it answers the application reply (ORL^O34, ORL^O22, ORR^O02;
+// hl7.NewOrderReply):
+//
+//   - AR, with an ERR, if the message is not an order message that
+//     ParseOrders reads, if an order's control code (ORC-1) is not NW, or
+//     if a test is not on the analyser's menu (every result code of the
+//     scenario): ERR-3 103, table value not found. None of its orders is
+//     taken.
+//   - AE ("busy") when the Busy fault comes up: nothing is taken; the host
+//     may send it again.
+//   - AA otherwise: the orders are taken, keyed by placer order number
+//     (ORC-2). An order whose placer order number is already held — the
+//     host sending again an order whose reply it missed — is the same
+//     order: it is counted (Stats.OrderRepeats) and changes nothing. Each
+//     specimen's tube then runs only the tests ordered for it.
+//
+// The Disconnect fault, when it comes up for an order message that was
+// taken, drops the connection before the reply: the analyser has the
+// orders, the host does not know it and must send them again.
+//
+// A frame that does not parse as HL7 is logged and not answered (there is
+// no control id to answer). ServeOrders returns when the connection ends.
+func (s *Sim) ServeOrders(ctx context.Context, c transport.Conn) error {
+	dl := s.cfg.Dialect.HL7
+	if dl == nil || !s.cfg.Scenario.Download {
+		return errors.New("labsim: the HL7 order port needs an HL7 dialect and a scenario with download yes")
+	}
+	r := mllp.NewReader(c, dl.Framing, 0)
+	for {
+		raw, err := r.ReadMessage()
+		if err != nil {
+			var fe *mllp.Error
+			if errors.As(err, &fe) {
+				s.log.Warn("labsim: broken frame on the order port", "error", err)
+				continue
+			}
+			if ctx.Err() != nil || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		m, err := hl7.Parse(raw, dl.Options)
+		if err != nil {
+			s.log.Warn("labsim: the host sent an order message that does not parse; not answered", "error", err)
+			continue
+		}
+		code, text, cause := s.takeHL7Orders(m)
+		if code == hl7.AA && s.d.disconnect.roll(s.cfg.Faults.Disconnect) {
+			s.counts.add(func(c *Counts) { c.Disconnects++ })
+			s.log.Info("labsim: dropping the order connection before the reply (fault)", "control", m.ControlID())
+			return nil
+		}
+		reply := hl7.NewOrderReply(m, code, text, cause, hl7.Header{SendingApp: s.sender[0], Time: s.now()})
+		out, err := hl7.Encode(reply, m.Delimiters, hl7.AckCharset(m))
+		if err != nil {
+			return fmt.Errorf("labsim: order reply: %w", err)
+		}
+		if err := mllp.Write(c, out, dl.Framing); err != nil {
+			return nil // the host hung up; it sends the orders again
+		}
+	}
+}
+
+// errNotOnMenu is why an order for a test the analyser does not run is
+// refused.
+var errNotOnMenu = &hl7.Refusal{Code: "103", Reason: "test not on the analyser's menu"}
+
+// takeHL7Orders decides the reply to one order message and, on AA, takes
+// its orders.
+func (s *Sim) takeHL7Orders(m *hl7.Message) (code, text string, cause error) {
+	orders, err := hl7.ParseOrders(m)
+	if err != nil {
+		return hl7.AR, "not an order message: " + err.Error(), err
+	}
+	menu := map[string]bool{}
+	for _, at := range s.tubes {
+		for _, r := range at.tube.Results {
+			menu[r.Code] = true
+		}
+	}
+	for _, o := range orders {
+		if o.Control != "NW" {
+			return hl7.AR, fmt.Sprintf("order %s: order control %q is not supported (only NW)", o.PlacerOrder, o.Control), &hl7.Refusal{Code: "103"}
+		}
+		if o.PlacerOrder == "" || o.SpecimenID == "" {
+			return hl7.AR, "an order has no placer order number or specimen id", &hl7.Error{Offset: -1, Err: hl7.ErrMissing}
+		}
+		if !menu[o.Test.Code] {
+			return hl7.AR, fmt.Sprintf("order %s: test %s is not on the analyser's menu", o.PlacerOrder, o.Test.Code), errNotOnMenu
+		}
+	}
+	if s.d.busy.roll(s.cfg.Faults.Busy) {
+		s.counts.add(func(c *Counts) { c.BusyAnswers++ })
+		return hl7.AE, "analyser busy; send the orders again", nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.placers == nil {
+		s.placers = map[string]bool{}
+	}
+	fresh := false
+	for _, o := range orders {
+		if s.placers[o.PlacerOrder] {
+			s.stats.OrderRepeats++
+			continue
+		}
+		s.placers[o.PlacerOrder] = true
+		if !slices.Contains(s.ordered[o.SpecimenID], o.Test.Code) {
+			s.ordered[o.SpecimenID] = append(s.ordered[o.SpecimenID], o.Test.Code)
+		}
+		fresh = true
+	}
+	if fresh {
+		s.stats.Downloads++
+		close(s.orderSig)
+		s.orderSig = make(chan struct{})
+	}
+	return hl7.AA, "", nil
+}
+
+// HeldOrders returns the orders the analyser holds, by placer order
+// number (HL7 download mode): each number once, however often the host
+// sent it.
+func (s *Sim) HeldOrders() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]string, 0, len(s.placers))
+	for p := range s.placers {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }

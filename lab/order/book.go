@@ -396,15 +396,25 @@ func (b *Book) Due(ctx context.Context) ([]astm.Order, error) {
 }
 
 // MarkSent records that the analyser acknowledged the download of these
-// specimens' orders. Orders no longer pending are left as they are.
+// specimens' orders: a pending order becomes sent. An order already
+// resulted — its results came back on the results connection before the
+// acknowledgement was recorded, which HL7's two connections allow — keeps
+// its state and gets its sent time if it has none. Others are left as
+// they are.
 func (b *Book) MarkSent(ctx context.Context, specimens []string) error {
 	return b.update(ctx, func(s *Snapshot) (bool, error) {
 		changed := false
 		now := b.clk.Now().UTC()
 		for i := range s.Orders {
 			o := &s.Orders[i]
-			if o.State == Pending && slices.Contains(specimens, o.Specimen) {
+			if !slices.Contains(specimens, o.Specimen) {
+				continue
+			}
+			switch {
+			case o.State == Pending:
 				o.State, o.Sent, changed = Sent, now, true
+			case o.State == Resulted && o.Sent.IsZero() && o.Queried.IsZero():
+				o.Sent, changed = now, true
 			}
 		}
 		return changed, nil

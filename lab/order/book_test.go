@@ -238,3 +238,40 @@ func TestDamagedBookRefused(t *testing.T) {
 		t.Fatalf("Open of a damaged book: %v, want ErrFormat", err)
 	}
 }
+
+// Over HL7 the results come back on another connection than the orders
+// went out on, so they can be recorded before the analyser's reply to the
+// order: the order is resulted, and MarkSent then only dates the download.
+// A queried order is left alone.
+func TestMarkSentAfterResults(t *testing.T) {
+	b, clk, _ := newBook(t)
+	ctx := context.Background()
+	place(t, b, Order{Specimen: "S1", Tests: []string{"GHB"}})
+	place(t, b, Order{Specimen: "S2", Tests: []string{"GHB"}})
+	if _, err := b.Orders(ctx, []string{"S2"}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	if err := b.Record(ctx, "LB/1", "sha256:1", []Result{{"S1", "GHB"}, {"S2", "GHB"}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	if err := b.MarkSent(ctx, []string{"S1", "S2"}); err != nil {
+		t.Fatal(err)
+	}
+	s1, s2 := find(t, b, "S1"), find(t, b, "S2")
+	if s1.State != Resulted || !s1.Sent.Equal(t0.Add(2*time.Minute)) || !s1.Resulted.Equal(t0.Add(time.Minute)) {
+		t.Errorf("S1 %+v: want resulted, sent dated by MarkSent", s1)
+	}
+	if s2.State != Resulted || !s2.Sent.IsZero() {
+		t.Errorf("S2 %+v: want resulted, never sent", s2)
+	}
+	// Again: nothing changes.
+	clk.Advance(time.Minute)
+	if err := b.MarkSent(ctx, []string{"S1"}); err != nil {
+		t.Fatal(err)
+	}
+	if again := find(t, b, "S1"); !again.Sent.Equal(s1.Sent) {
+		t.Errorf("sent time moved: %v → %v", s1.Sent, again.Sent)
+	}
+}

@@ -9,7 +9,9 @@
 // framing bytes and the character set assumed when MSH-18 is empty. Those
 // are the HL7 dialects here:
 //
-//	mllp          VT … FS CR, text ASCII unless MSH-18 says otherwise
+//	mllp          VT … FS CR, text ASCII unless MSH-18 says otherwise;
+//	              orders sent as OML^O33 (v2.5.1)
+//	mllp-v231     the same, orders sent as ORM^O01 (v2.3.1)
 //	mllp-latin1   the same, ISO-8859-1 when MSH-18 is empty
 //	mllp-cp1252   the same, Windows-1252 when MSH-18 is empty
 //	stx-etx       STX … ETX framing (a vendor variant), ASCII default
@@ -53,13 +55,19 @@ type HL7Dialect struct {
 	Description string
 	Framing     mllp.Framing
 	Options     hl7.Options
+	// OrderVersion is the HL7 version of the orders sent to the analyser
+	// (lab/receive, order download): "" is 2.5.1, sent as OML^O33; a
+	// version before 2.5 (for analysers that predate OML) is sent as
+	// ORM^O01 (hl7.NewOrders).
+	OrderVersion string
 }
 
 var hl7Dialects = map[string]HL7Dialect{
-	"mllp":        {"MLLP (VT … FS CR); ASCII unless MSH-18 says otherwise", mllp.Standard, hl7.Options{}},
-	"mllp-latin1": {"MLLP; ISO-8859-1 when MSH-18 is empty", mllp.Standard, hl7.Options{DefaultCharset: charset.Latin1}},
-	"mllp-cp1252": {"MLLP; Windows-1252 when MSH-18 is empty", mllp.Standard, hl7.Options{DefaultCharset: charset.Windows1252}},
-	"stx-etx":     {"STX … ETX framing; ASCII unless MSH-18 says otherwise", mllp.Framing{Start: 0x02, End: []byte{0x03}}, hl7.Options{}},
+	"mllp":        {"MLLP (VT … FS CR); ASCII unless MSH-18 says otherwise", mllp.Standard, hl7.Options{}, ""},
+	"mllp-v231":   {"MLLP; ASCII unless MSH-18 says otherwise; orders as ORM^O01 v2.3.1", mllp.Standard, hl7.Options{}, "2.3.1"},
+	"mllp-latin1": {"MLLP; ISO-8859-1 when MSH-18 is empty", mllp.Standard, hl7.Options{DefaultCharset: charset.Latin1}, ""},
+	"mllp-cp1252": {"MLLP; Windows-1252 when MSH-18 is empty", mllp.Standard, hl7.Options{DefaultCharset: charset.Windows1252}, ""},
+	"stx-etx":     {"STX … ETX framing; ASCII unless MSH-18 says otherwise", mllp.Framing{Start: 0x02, End: []byte{0x03}}, hl7.Options{}, ""},
 }
 
 // A Dialect is one protocol dialect. Exactly one of ASTM and HL7 is set,

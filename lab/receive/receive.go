@@ -46,7 +46,8 @@
 //
 // Orders: an ASTM host query is answered from Config.Orders (lab/order's
 // Book), and with Config.Download the receiver also sends due orders to
-// the analyser while the line is idle. Outcome.Captured carries a stored
+// the analyser: over ASTM while the line is idle, over HL7 on the
+// analyser's order port (Config.OrderLink, ServeOrders). Outcome.Captured carries a stored
 // message's results, so that an Observe function can match them to orders
 // (order.Book.Observer).
 //
@@ -76,6 +77,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/lab/astm/record"
 	"github.com/exhibit-forensics/exhibit/lab/hl7"
 	"github.com/exhibit-forensics/exhibit/lab/protocol"
+	"github.com/exhibit-forensics/exhibit/lab/transport"
 	"github.com/exhibit-forensics/exhibit/lab/value"
 )
 
@@ -111,12 +113,21 @@ type Config struct {
 	Codes    CodeMap // nil: every result code is flagged unknown
 	// Orders answers ASTM host queries; nil answers "no information".
 	Orders astm.OrderSource
-	// Download, if set, is an order book the host downloads from (ASTM
-	// only): on every connection, while the line is idle, its due orders
-	// are sent as an order message (astm.DownloadMessage) and, once the
+	// Download, if set, is an order book the host downloads from. ASTM:
+	// on every connection, while the line is idle, its due orders are
+	// sent as an order message (astm.DownloadMessage) and, once the
 	// analyser has acknowledged it, marked sent. The link's contention
 	// rules apply: when both sides bid for the line the host gives way.
+	// HL7: the orders go over a connection of their own, OrderLink, one
+	// OML^O33 (or ORM^O01) per specimen, marked sent once the analyser
+	// answers AA (ServeOrders).
 	Download OrderFeed
+	// OrderLink is the analyser's HL7 order port (required with Download
+	// and an HL7 dialect): Run serves its connections with ServeOrders.
+	OrderLink transport.Runner
+	// OrderTimeout bounds the wait for the analyser's reply to an HL7
+	// order message (on Clock); zero means 30 s.
+	OrderTimeout time.Duration
 	// DownloadEvery is how often Download is looked at for new orders;
 	// zero means 1 s (measured on Clock).
 	DownloadEvery time.Duration
@@ -215,8 +226,8 @@ func New(cfg Config) (*Receiver, error) {
 	if cfg.Dialect == nil || (cfg.Dialect.ASTM == nil) == (cfg.Dialect.HL7 == nil) {
 		return nil, errors.New("receive: Config needs an ASTM or an HL7 dialect")
 	}
-	if cfg.Download != nil && cfg.Dialect.ASTM == nil {
-		return nil, errors.New("receive: order download is implemented for ASTM only")
+	if cfg.Download != nil && cfg.Dialect.HL7 != nil && cfg.OrderLink == nil {
+		return nil, errors.New("receive: HL7 order download needs an OrderLink (the analyser's order port)")
 	}
 	if cfg.Case == "" {
 		cfg.Case = DefaultCase

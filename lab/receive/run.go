@@ -20,7 +20,8 @@ type Checkpointer interface {
 var _ Checkpointer = (*ledger.Ledger)(nil)
 
 // Run serves every connection t gives it (Serve) until ctx ends or t
-// fails, and meanwhile keeps the log's signed head following what was
+// fails — and, for HL7 order download, every connection
+// Config.OrderLink gives (ServeOrders) — and meanwhile keeps the log's signed head following what was
 // received, if Config.Checkpoints is set:
 //
 //   - every Config.CheckpointEvery while running, counted from the end of
@@ -41,6 +42,15 @@ func (r *Receiver) Run(ctx context.Context, t transport.Runner) (*store.Checkpoi
 		go func() {
 			defer wg.Done()
 			r.checkpointEvery(cctx)
+		}()
+	}
+	if r.cfg.Dialect.HL7 != nil && r.cfg.Download != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := r.cfg.OrderLink.Run(cctx, r.ServeOrders); err != nil && cctx.Err() == nil {
+				r.log.Error("receive: the order link stopped", "error", err)
+			}
 		}()
 	}
 	err := t.Run(ctx, func(ctx context.Context, c transport.Conn) error { return r.Serve(ctx, c) })

@@ -14,6 +14,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/lab/order"
 	"github.com/exhibit-forensics/exhibit/lab/receive"
+	"github.com/exhibit-forensics/exhibit/lab/transport"
 )
 
 // labOrderCmd runs `exhibit lab order` and `exhibit lab orders`.
@@ -144,12 +145,16 @@ func labOrders(e *env, args []string) int {
 type receiveOrders struct {
 	download *bool
 	every    *time.Duration
+	connect  *string
+	timeout  *time.Duration
 }
 
 func receiveOrderFlags(fs *flag.FlagSet) *receiveOrders {
 	return &receiveOrders{
-		download: fs.Bool("download", false, "astm: send the order book's pending orders to the analyser while the line is idle (order download mode); queries are answered from the book either way"),
+		download: fs.Bool("download", false, "send the order book's pending orders to the analyser (order download mode): astm while the line is idle; hl7 on the analyser's order port (--orders-connect). astm queries are answered from the book either way"),
 		every:    fs.Duration("download-every", time.Second, "how often the order book is looked at for new orders to download"),
+		connect:  fs.String("orders-connect", "", "hl7 with --download: the analyser's order port (host:port), which orders are sent to as OML^O33 (or ORM^O01) on a connection of their own"),
+		timeout:  fs.Duration("orders-timeout", 30*time.Second, "hl7 with --download: how long to wait for the analyser's reply to an order message before connecting again"),
 	}
 }
 
@@ -168,9 +173,18 @@ func (ro *receiveOrders) wire(e *env, data string, l *ledger.Ledger, log *slog.L
 	if err := b.Reconcile(e.ctx, caps); err != nil {
 		return err
 	}
+	if *ro.connect != "" && (cfg.Dialect.HL7 == nil || !*ro.download) {
+		return errors.New("--orders-connect is for --protocol hl7 with --download")
+	}
 	if *ro.download {
-		if cfg.Dialect.ASTM == nil {
-			return fmt.Errorf("--download: %w", errors.New("order download is implemented for ASTM only"))
+		if cfg.Dialect.HL7 != nil {
+			if *ro.connect == "" {
+				return errors.New("--download with --protocol hl7 needs --orders-connect ADDR: the analyser's order port")
+			}
+			if *ro.timeout <= 0 {
+				return fmt.Errorf("--orders-timeout %v: want a positive duration", *ro.timeout)
+			}
+			cfg.OrderLink, cfg.OrderTimeout = &transport.Client{Addr: *ro.connect, Logger: log}, *ro.timeout
 		}
 		cfg.Download, cfg.DownloadEvery = b, *ro.every
 	}

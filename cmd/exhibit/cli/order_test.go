@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -26,7 +27,8 @@ func TestLabOrderUsage(t *testing.T) {
 		{[]string{"order", "--data", filepath.Join(t.TempDir(), "none"), "--specimen", "S1", "--test", "GHB"}, exitFail, "not a data directory"},
 		{[]string{"orders"}, exitUsage, "--data is required"},
 		{[]string{"orders", "--data", filepath.Join(t.TempDir(), "none")}, exitFail, "not an Exhibit data directory"},
-		{[]string{"receive", "--data", data, "--protocol", "hl7", "--transport", "tcp", "--listen", ":0", "--download"}, exitFail, "ASTM only"},
+		{[]string{"receive", "--data", data, "--protocol", "hl7", "--transport", "tcp", "--listen", ":0", "--download"}, exitFail, "needs --orders-connect"},
+		{[]string{"receive", "--data", data, "--protocol", "astm", "--transport", "tcp", "--listen", ":0", "--orders-connect", "127.0.0.1:1"}, exitFail, "is for --protocol hl7"},
 	} {
 		code, _, errs := labRun(t, runLab, c.args...)
 		if code != c.code || !strings.Contains(errs, c.msg) {
@@ -132,5 +134,73 @@ func TestLabOrdersOverPTY(t *testing.T) {
 				t.Errorf("lab orders:\n%s", text)
 			}
 		})
+	}
+}
+
+// HL7 order download from the command line: the simulated analyser
+// listens for results and on its order port; the receiver connects to
+// both, sends the book's orders as OML^O33 on the order port, and the
+// analyser runs only what it was sent and returns it as ORU^R01; every
+// order ends sent and resulted.
+func TestLabOrdersHL7OverTCP(t *testing.T) {
+	data := initData(t)
+	sc, err := os.ReadFile("testdata/lab/spiking.scenario")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenario := filepath.Join(t.TempDir(), "orders.scenario")
+	if err := os.WriteFile(scenario, []byte(strings.Replace(string(sc), "rack R1\n", "download yes\nrack R1\n", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	labMust(t, "order", "--data", data, "--specimen", "S240612-0001", "--test", "GHB", "--test", "ETG", "--ref", "JS/9-A", "--patient", "CASE-0001", "--priority", "S")
+	labMust(t, "order", "--data", data, "--specimen", "S240612-0002", "--test", "KET")
+	labMust(t, "order", "--data", data, "--specimen", "QC-GHB-L1", "--test", "GHB")
+
+	sim := startLab(t, runSimAnalyser, "--protocol", "hl7", "--transport", "tcp", "--listen", "127.0.0.1:0", "--orders-listen", "127.0.0.1:0",
+		"--scenario", scenario, "--time", "2024-06-12T10:30:00Z")
+	addrs := map[string]string{}
+	for range 2 {
+		m := sim.waitLine(regexp.MustCompile(`^(order port )?listening on (\S+)$`))
+		addrs[m[1]] = m[2]
+	}
+	rcv := startLab(t, runLab, "receive", "--data", data, "--protocol", "hl7", "--transport", "tcp", "--connect", addrs[""],
+		"--codes", "testdata/lab/toxsim.testcode", "--log-level", "error", "--download", "--download-every", "50ms",
+		"--orders-connect", addrs["order port "])
+	if code := sim.wait(); code != 0 {
+		t.Fatalf("sim exit %d\n%s\n%s", code, sim.output(), sim.stderr)
+	}
+	simOut := sim.drain()
+	want := map[string]string{"S240612-0001": "2", "S240612-0002": "1", "QC-GHB-L1": "1"}
+	got := map[string]string{}
+	for _, l := range strings.Split(simOut, "\n") {
+		if m := labAcked.FindStringSubmatch(l); m != nil {
+			got[m[2]] = m[4]
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("acknowledged %v, want %v (the ordered tests)\n%s", got, want, simOut)
+	}
+	stored := regexp.MustCompile(`^stored (\S+/\d+) hl7:sha256:[0-9a-f]{64} results=(\d+) `)
+	for range want {
+		rcv.waitLine(stored)
+	}
+	if code := rcv.stop(); code != 0 {
+		t.Fatalf("receive exit %d\n%s", code, rcv.stderr)
+	}
+	code, out, errs := labRun(t, runLab, "orders", "--data", data, "--json")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	var s order.Snapshot
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Orders) != 3 || len(s.Unmatched) != 0 {
+		t.Fatalf("book: %s", out)
+	}
+	for _, o := range s.Orders {
+		if o.State != order.Resulted || o.Sent.IsZero() || len(o.Results) != 1 {
+			t.Errorf("order %+v, want sent and resulted", o)
+		}
 	}
 }

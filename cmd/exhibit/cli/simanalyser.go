@@ -36,6 +36,7 @@ func runSimAnalyser(e *env, args []string) int {
 	replyTimeout := fs.Duration("reply-timeout", 30*time.Second, "wait for a query's answer (astm) or an acknowledgement (hl7)")
 	retry := fs.Duration("retry-wait", time.Second, "pause before sending a refused or unanswered message again")
 	level := fs.String("log-level", "warn", "stderr log level: debug, info, warn, error")
+	ordersListen := fs.String("orders-listen", "", "hl7, scenario with download yes: listen on this address (host:port) as the analyser's order port, taking OML^O33 / ORM^O01 from the host")
 	var faults labsim.Faults
 	faults.AddFlags(fs)
 	pos, err := parse(fs, args)
@@ -113,6 +114,17 @@ func runSimAnalyser(e *env, args []string) int {
 	ctx, cancel := context.WithCancel(e.ctx)
 	defer cancel()
 	done := make(chan error, 1)
+	if *ordersListen != "" {
+		if d.HL7 == nil || !sc.Download {
+			return e.usageErr(fs, "--orders-listen is for --protocol hl7 with a scenario that says download yes")
+		}
+		osrv := &transport.Server{Addr: *ordersListen, Logger: log, Ready: func(a net.Addr) { out.printf("order port listening on %s\n", a) }}
+		oerr := make(chan error, 1)
+		go func() { oerr <- osrv.Run(ctx, sim.ServeOrders) }()
+		defer func() { cancel(); <-oerr }()
+	} else if d.HL7 != nil && sc.Download {
+		return e.usageErr(fs, "an hl7 scenario with download yes needs --orders-listen ADDR (the analyser's order port)")
+	}
 	go func() { done <- runner.Run(ctx, sim.Serve) }()
 	complete := false
 	select {
