@@ -144,6 +144,9 @@ type Frame struct {
 	// as received. nil for a device that delivers raw samples (v4l2).
 	Encoded     []byte
 	EncodedType string
+	// EncodedSHA256 is the SHA-256 of Encoded when the driver computed it
+	// (netcam: the digest it checked against the camera's); zero if not.
+	EncodedSHA256 [32]byte
 }
 
 // Meta is what the device said about a frame.

@@ -123,11 +123,17 @@ func (s *Set) Keep(ctx context.Context, f *session.Frame) error {
 		depth = 16
 	}
 	sh := f.Shot
+	// The key names the bytes by their digest: the one the driver checked
+	// when it has one, else worked out here.
+	sum := chain.Hash(img.EncodedSHA256)
+	if sum == (chain.Hash{}) || len(img.Encoded) == 0 {
+		sum = chain.Sum(body)
+	}
 	ex, rec, _, err := s.l.Capture(ctx, ledger.CaptureRequest{
 		Case: s.req.Case, Kind: chain.ExhibitImage, PartOf: s.Exhibit.ID,
 		FileName: fmt.Sprintf("%s-%d.png", sh.ID, f.Attempt), Body: bytes.NewReader(body),
 		Actor: s.req.Photographer, Device: img.Meta.Device,
-		Key: fmt.Sprintf("picture:%s:%s:%d:%s", s.Exhibit.ID, sh.ID, f.Attempt, chain.Sum(body).Hex()),
+		Key: fmt.Sprintf("picture:%s:%s:%d:%s", s.Exhibit.ID, sh.ID, f.Attempt, sum.Hex()),
 		Image: &chain.Image{Shot: sh.ID, Attempt: f.Attempt, Band: sh.Band.Token(), Filter: sh.Filter.Token(), Level: sh.Level,
 			ExposureNs: int64(f.Applied.Exposure / time.Nanosecond), Gain: strconv.FormatFloat(f.Applied.Gain, 'f', -1, 64),
 			Width: img.Width, Height: img.Height, BitDepth: depth, MediaType: mediaType},

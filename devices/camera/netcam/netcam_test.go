@@ -3,6 +3,7 @@ package netcam
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"image"
 	"image/png"
@@ -93,6 +94,9 @@ func TestDriverAgainstSimulator(t *testing.T) {
 		t.Errorf("meta device %q received %v", m.Device, m.Received)
 	}
 	// The bytes as received are kept: the PNG the samples came from.
+	if f.EncodedSHA256 != sha256.Sum256(f.Encoded) {
+		t.Errorf("EncodedSHA256 %x is not the digest of the bytes received", f.EncodedSHA256)
+	}
 	if f.EncodedType != "image/png" {
 		t.Errorf("encoded type %q", f.EncodedType)
 	}

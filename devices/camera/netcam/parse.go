@@ -166,40 +166,40 @@ func decimal(s string, signed bool) (float64, bool) {
 
 // checkDigest verifies an RFC 9530 Content-Digest carrying sha-256 (other
 // algorithms listed beside it are ignored).
-func checkDigest(h http.Header, body []byte) error {
+func checkDigest(h http.Header, body []byte) ([32]byte, error) {
 	v, err := single(h, HeaderDigest)
 	if err != nil {
-		return err
+		return [32]byte{}, err
 	}
 	var want []byte
 	for _, member := range strings.Split(v, ",") {
 		alg, val, ok := strings.Cut(strings.TrimSpace(member), "=")
 		if !ok {
-			return fmt.Errorf("%w: %s member %q is not alg=:base64:", camera.ErrProtocol, HeaderDigest, member)
+			return [32]byte{}, fmt.Errorf("%w: %s member %q is not alg=:base64:", camera.ErrProtocol, HeaderDigest, member)
 		}
 		if alg != "sha-256" {
 			continue
 		}
 		if len(val) < 2 || val[0] != ':' || val[len(val)-1] != ':' {
-			return fmt.Errorf("%w: %s sha-256 value %q is not a byte sequence (:base64:)", camera.ErrProtocol, HeaderDigest, val)
+			return [32]byte{}, fmt.Errorf("%w: %s sha-256 value %q is not a byte sequence (:base64:)", camera.ErrProtocol, HeaderDigest, val)
 		}
 		b, err := base64.StdEncoding.Strict().DecodeString(val[1 : len(val)-1])
 		if err != nil || len(b) != sha256.Size {
-			return fmt.Errorf("%w: %s sha-256 value is not 32 bytes of base64", camera.ErrProtocol, HeaderDigest)
+			return [32]byte{}, fmt.Errorf("%w: %s sha-256 value is not 32 bytes of base64", camera.ErrProtocol, HeaderDigest)
 		}
 		if want != nil {
-			return fmt.Errorf("%w: %s lists sha-256 twice", camera.ErrProtocol, HeaderDigest)
+			return [32]byte{}, fmt.Errorf("%w: %s lists sha-256 twice", camera.ErrProtocol, HeaderDigest)
 		}
 		want = b
 	}
 	if want == nil {
-		return fmt.Errorf("%w: %s has no sha-256", camera.ErrProtocol, HeaderDigest)
+		return [32]byte{}, fmt.Errorf("%w: %s has no sha-256", camera.ErrProtocol, HeaderDigest)
 	}
 	got := sha256.Sum256(body)
 	if subtle.ConstantTimeCompare(got[:], want) != 1 {
-		return fmt.Errorf("%w: body of %d bytes has sha-256 %x, header says %x", camera.ErrIntegrity, len(body), got, want)
+		return [32]byte{}, fmt.Errorf("%w: body of %d bytes has sha-256 %x, header says %x", camera.ErrIntegrity, len(body), got, want)
 	}
-	return nil
+	return got, nil
 }
 
 // ParseFrame parses a successful POST /capture reply: the digest first,
@@ -220,7 +220,8 @@ func ParseFrame(h http.Header, body []byte, maxPixels int) (*camera.Frame, error
 	if err := checkProtocol(h); err != nil {
 		return nil, err
 	}
-	if err := checkDigest(h, body); err != nil {
+	sum, err := checkDigest(h, body)
+	if err != nil {
 		return nil, err
 	}
 	var m camera.Meta
@@ -270,6 +271,7 @@ func ParseFrame(h http.Header, body []byte, maxPixels int) (*camera.Frame, error
 		return nil, err
 	}
 	f.Meta = m
+	f.EncodedSHA256 = sum
 	if err := f.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: %v", camera.ErrProtocol, err)
 	}
@@ -296,6 +298,9 @@ func decodePNG(body []byte, maxPixels int, m *camera.Meta) (*camera.Frame, error
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxPixels/cfg.Height {
 		return nil, fmt.Errorf("%w: frame %dx%d exceeds %d pixels", camera.ErrProtocol, cfg.Width, cfg.Height, maxPixels)
+	}
+	if w, h, pix, err := decodeGray16(body, maxPixels); err == nil {
+		return &camera.Frame{Width: w, Height: h, Channels: 1, Pix: pix}, nil
 	}
 	img, err := png.Decode(bytes.NewReader(body))
 	if err != nil {
