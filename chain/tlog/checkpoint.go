@@ -247,11 +247,16 @@ const algEd25519 = 0x01
 
 // KeyID returns the signed-note key ID of an Ed25519 key: the first four
 // bytes, big-endian, of SHA-256(name || 0x0A || 0x01 || public key).
-func KeyID(name string, pub ed25519.PublicKey) uint32 {
+func KeyID(name string, pub ed25519.PublicKey) uint32 { return NoteKeyID(name, algEd25519, pub) }
+
+// NoteKeyID returns the signed-note key ID of a key of signature type alg
+// (c2sp.org/signed-note: 0x01 Ed25519, 0x04 an Ed25519 cosignature): the
+// first four bytes, big-endian, of SHA-256(name || 0x0A || alg || key).
+func NoteKeyID(name string, alg byte, key []byte) uint32 {
 	h := sha256.New()
 	h.Write([]byte(name))
-	h.Write([]byte{'\n', algEd25519})
-	h.Write(pub)
+	h.Write([]byte{'\n', alg})
+	h.Write(key)
 	return binary.BigEndian.Uint32(h.Sum(nil))
 }
 

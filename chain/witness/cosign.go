@@ -3,7 +3,6 @@ package witness
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -13,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/exhibit-forensics/exhibit/chain/tlog"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -24,11 +25,7 @@ const algCosignature = 0x04
 // CosignatureKeyID returns the key ID of an Ed25519 cosigner: the first
 // four bytes, big-endian, of SHA-256(name || 0x0A || 0x04 || public key).
 func CosignatureKeyID(name string, pub ed25519.PublicKey) uint32 {
-	h := sha256.New()
-	h.Write([]byte(name))
-	h.Write([]byte{'\n', algCosignature})
-	h.Write(pub)
-	return binary.BigEndian.Uint32(h.Sum(nil))
+	return tlog.NoteKeyID(name, algCosignature, pub)
 }
 
 // signedMessage is what a cosignature signs: "cosignature/v1", the time

@@ -237,15 +237,28 @@ func (c *Capture) check(f *session.Frame) {
 // Findings waits for the quality gates' verdict on f (taken in this
 // capture) and returns it.
 func (c *Capture) Findings(ctx context.Context, f *session.Frame) ([]quality.Finding, error) {
+	g, err := c.gated(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	if g == nil {
+		return nil, errors.New("capture: no such frame in this capture")
+	}
+	return g.findings, g.err
+}
+
+// gated waits for what runs on f in the background and returns it; nil if
+// nothing was started for f.
+func (c *Capture) gated(ctx context.Context, f *session.Frame) (*gated, error) {
 	c.mu.Lock()
 	g := c.gates[f]
 	c.mu.Unlock()
 	if g == nil {
-		return nil, errors.New("capture: no such frame in this capture")
+		return nil, nil
 	}
 	select {
 	case <-g.done:
-		return g.findings, g.err
+		return g, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -254,15 +267,11 @@ func (c *Capture) Findings(ctx context.Context, f *session.Frame) ([]quality.Fin
 // scaleOf returns the scale on f: the one its quality gates found (the
 // same scale.Find), or found now if the gates failed.
 func (c *Capture) scaleOf(ctx context.Context, f *session.Frame) (*scale.Result, error) {
-	c.mu.Lock()
-	g := c.gates[f]
-	c.mu.Unlock()
+	g, err := c.gated(ctx, f)
+	if err != nil {
+		return nil, err
+	}
 	if g != nil {
-		select {
-		case <-g.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
 		if g.err == nil {
 			if g.scale == nil {
 				return nil, scale.ErrNoScale
@@ -394,15 +403,11 @@ func (c *Capture) registrations(ctx context.Context, accepted []*session.Frame) 
 		if f == nil {
 			return register.Estimate{}, fmt.Errorf("capture: %s was not taken", shot)
 		}
-		c.mu.Lock()
-		g := c.gates[f]
-		c.mu.Unlock()
+		g, err := c.gated(ctx, f)
+		if err != nil {
+			return register.Estimate{}, err
+		}
 		if g != nil {
-			select {
-			case <-g.done:
-			case <-ctx.Done():
-				return register.Estimate{}, ctx.Err()
-			}
 			if g.ref == refFrame {
 				if g.regErr != nil {
 					return register.Estimate{}, fmt.Errorf("capture: registering %s: %w", shot, g.regErr)
