@@ -78,9 +78,9 @@ func TestIntakeAndCustody(t *testing.T) {
 	c := webtest.NewClient(t, f.b)
 	c.Login("atech", password("atech"), "/")
 	r := c.Post("/intake", "kit", "]C10109501101530003\x1d21K000417", "case", "01/900/26", "seals", "S-1 S-2",
-		"collected", "2026-12-05T19:00:00Z", "incident", "2026-12-04T23:00:00Z", "volume", "80")
+		"collected", "2026-12-05T19:00:00Z", "incident", "2026-12-04T23:00:00Z", "volume", "80", "venue", "V-0042", "grid", "tq 30123 80456")
 	r = c.Follow(r, "/sample/LB/1?notice=received")
-	mustContain(t, r, "Sample LB/1", "Kit received.", "K000417", "01/900/26", "ghb", "Open the seal")
+	mustContain(t, r, "Sample LB/1", "Kit received.", "K000417", "01/900/26", "ghb", "Open the seal", "venue V-0042, grid TQ3012380456")
 
 	// The same kit again — scanned, or its number typed — lands on its
 	// sample; nothing new is recorded.
@@ -94,6 +94,12 @@ func TestIntakeAndCustody(t *testing.T) {
 		t.Errorf("collected before the incident: %d", r.StatusCode)
 	}
 	mustContain(t, r, "before the incident", `value="K9"`)
+	// A grid reference that is not one: refused, the form kept.
+	r = c.Post("/intake", "kit", "K9", "case", "01/900/26", "seals", "S-1", "collected", "2026-12-05T19:00:00Z", "grid", "TQ308", "venue", "V-7")
+	if r.StatusCode != http.StatusBadRequest {
+		t.Errorf("a bad grid reference: %d", r.StatusCode)
+	}
+	mustContain(t, r, "grid reference", `value="TQ308"`, `value="V-7"`)
 
 	for _, code := range []string{"]C10109501101530003\x1d21K000417", "K000417", "lb/1"} {
 		r := c.Get("/scan?code=" + url.QueryEscape(code))

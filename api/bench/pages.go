@@ -78,6 +78,7 @@ func samplePath(ref string) string { return "/sample/" + ref }
 type intakeData struct {
 	Notice                                                             string
 	Case, Kit, Seals, Expect, Collected, Incident, Volume, Temperature string
+	Venue, Grid                                                        string // where the incident happened, if the request form says
 	Error                                                              string
 }
 
@@ -111,14 +112,16 @@ func fields(s string) []string {
 func (b *Bench) intakePost(c *gin.Context) {
 	d := intakeData{Case: strings.TrimSpace(c.PostForm("case")), Kit: c.PostForm("kit"), Seals: c.PostForm("seals"),
 		Expect: c.PostForm("expect"), Collected: c.PostForm("collected"), Incident: c.PostForm("incident"),
-		Volume: c.PostForm("volume"), Temperature: c.PostForm("temperature")}
+		Volume: c.PostForm("volume"), Temperature: c.PostForm("temperature"),
+		Venue: strings.TrimSpace(c.PostForm("venue")), Grid: strings.TrimSpace(c.PostForm("grid"))}
 	again := func(msg string) { d.Error = msg; b.render(c, http.StatusBadRequest, "intake", "Receive a kit", d) }
 	scan, err := sample.ParseScan(d.Kit)
 	if err != nil {
 		again("The kit's barcode could not be read. Scan it again, or type the kit number.")
 		return
 	}
-	req := sample.Request{Case: d.Case, Kit: scan, Seals: fields(d.Seals), Expected: fields(d.Expect), By: person(c), Device: b.cfg.Device}
+	req := sample.Request{Case: d.Case, Kit: scan, Seals: fields(d.Seals), Expected: fields(d.Expect), By: person(c), Device: b.cfg.Device,
+		Place: sample.Place{Venue: d.Venue, Grid: d.Grid}}
 	if req.Collected, err = localTime(d.Collected); err != nil {
 		again("When was the urine collected? Give the date and time from the kit's paperwork.")
 		return
