@@ -64,9 +64,12 @@ type Options struct {
 	// Getenv reads the credentials' environment variables; nil means
 	// os.Getenv.
 	Getenv func(string) string
-	// HTTPClient, if not nil, carries the requests (tests route it through
-	// a fault proxy by using a different endpoint instead).
+	// HTTPClient, if not nil, carries the requests.
 	HTTPClient *http.Client
+	// RetryMaxAttempts is how many times the S3 client tries each request
+	// (a part, a completion) before the write fails; 0 means the SDK's
+	// default of 3.
+	RetryMaxAttempts int
 }
 
 // Open opens the store named by a URL (see ParseURL and the package doc),
@@ -107,6 +110,7 @@ func New(ctx context.Context, cfg Config, opts Options) (*Store, error) {
 		// SigV4 still signs each request's payload hash.
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+		RetryMaxAttempts:           opts.RetryMaxAttempts,
 	}
 	if cfg.Endpoint != "" {
 		o.BaseEndpoint = aws.String(cfg.Endpoint)
