@@ -76,9 +76,6 @@ func ParseURL(raw string) (Config, error) {
 	if err := checkBucket(c.Bucket); err != nil {
 		return bad("%v", err)
 	}
-	if u.RawPath != "" {
-		return bad("the prefix must not contain escaped characters")
-	}
 	if p := strings.TrimPrefix(u.Path, "/"); p != "" {
 		p = strings.TrimSuffix(p, "/")
 		for _, seg := range strings.Split(p, "/") {
@@ -87,6 +84,9 @@ func ParseURL(raw string) (Config, error) {
 			}
 		}
 		c.Prefix = p + "/"
+	}
+	if u.RawPath != "" {
+		return bad("the prefix must not contain escaped characters")
 	}
 	q, err := url.ParseQuery(u.RawQuery)
 	if err != nil {
@@ -272,6 +272,8 @@ func isToken(s, allowed string) bool {
 func redact(raw string) string {
 	if u, err := url.Parse(raw); err == nil && u.User != nil {
 		return u.Redacted()
+	} else if err != nil && strings.Contains(raw, "@") {
+		return "(URL not shown: it contains '@' and may hold a secret)"
 	}
 	if len(raw) > 200 {
 		return raw[:200] + "…"
