@@ -200,7 +200,7 @@ func TestConnectionCut(t *testing.T) {
 		budget int64
 		ingest bool
 	}{
-		{"ReceiveSmall", 1 << 20, 300 << 10, false},           // one PutObject, cut in its body
+		{"ReceiveSmall", 1 << 20, 300 << 10, false},          // one PutObject, cut in its body
 		{"ReceiveMultipartPart1", 20 << 20, 3 << 20, false},  // cut in the first part
 		{"ReceiveMultipartPart2", 20 << 20, 12 << 20, false}, // cut in the second part
 		{"ReceiveMultipartLast", 20 << 20, 19 << 20, false},  // cut in the last part

@@ -233,7 +233,18 @@ func (s *Store) write(ctx context.Context, r io.Reader, want *chain.Hash) (blobs
 	if want != nil {
 		switch _, err := s.stat(ctx, *want); {
 		case err == nil:
-			return s.verifyOnly(in, *want)
+			info, err := s.verifyOnly(in, *want)
+			if err != nil {
+				return blobstore.Info{}, err
+			}
+			// No lock spans processes: make sure a Remove did not take the
+			// blob while its bytes were being verified.
+			if _, err := s.stat(ctx, *want); errors.Is(err, blobstore.ErrNotFound) {
+				return blobstore.Info{}, errors.New("blob removed while its bytes were verified: send it again")
+			} else if err != nil {
+				return blobstore.Info{}, err
+			}
+			return info, nil
 		case !errors.Is(err, blobstore.ErrNotFound):
 			return blobstore.Info{}, err
 		}
