@@ -116,6 +116,14 @@
 //     caller that knows the digest should use Receive, which needs no
 //     copy.
 //
+// When the request that commits a write (step 3, 5 or 6) fails, the store
+// asks HeadObject whether the blob is stored all the same, and if it is,
+// at the right length, the write succeeds: a concurrent writer of the same
+// bytes got there first, or only the response was lost. (Under
+// concurrent conditional PutObjects of one key, versitygw v1.8.0 was seen
+// to reset the losing connection: the client got "connection reset by
+// peer", not the 412.)
+//
 // A failed write aborts its upload (with a fresh 30-second context if the
 // caller's has ended). If the server cannot be reached, the upload stays
 // pending — invisible, but holding storage; Sweep aborts uploads and

@@ -281,7 +281,9 @@ func (s *Store) write(ctx context.Context, r io.Reader, want *chain.Hash) (blobs
 			IfNoneMatch:   aws.String("*"),
 		})
 		if err != nil && !isPrecondition(err) {
-			return blobstore.Info{}, fmt.Errorf("putting object: %w", mapErr(err))
+			if err := s.settle(ctx, sum, in.n, err); err != nil {
+				return blobstore.Info{}, fmt.Errorf("putting object: %w", mapErr(err))
+			}
 		}
 		return blobstore.Info{Hash: sum, Size: in.n}, nil
 	}
@@ -320,10 +322,15 @@ func (s *Store) write(ctx context.Context, r io.Reader, want *chain.Hash) (blobs
 		return blobstore.Info{}, err
 	}
 	if err := s.complete(ctx, up, want != nil); err != nil {
-		return blobstore.Info{}, err
+		if want == nil || s.settle(ctx, sum, in.n, err) != nil {
+			return blobstore.Info{}, err
+		}
 	}
 	if want == nil {
 		err := s.copyTmp(ctx, key, s.Key(sum), in.n)
+		if err != nil {
+			err = s.settle(ctx, sum, in.n, err)
+		}
 		if derr := s.deleteObject(context.WithoutCancel(ctx), key); derr != nil && err == nil {
 			// The blob is stored; the temporary object is left for Sweep.
 			_ = derr
@@ -333,6 +340,23 @@ func (s *Store) write(ctx context.Context, r io.Reader, want *chain.Hash) (blobs
 		}
 	}
 	return info, nil
+}
+
+// settle decides a write of blob h (size bytes) whose last request failed
+// with err: the blob may be stored all the same, by a concurrent writer of
+// the same bytes (a server refusing our conditional write may reset the
+// connection rather than let us read its 412), or by our own request when
+// only the response was lost. It returns nil if the blob is now stored at
+// that size, else err. Objects under a blob's key only ever come whole
+// from writers that verified their digest.
+func (s *Store) settle(ctx context.Context, h chain.Hash, size int64, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	if info, serr := s.stat(ctx, h); serr == nil && info.Size == size {
+		return nil
+	}
+	return err
 }
 
 // verifyOnly reads and hashes the input of a Receive whose blob is already
