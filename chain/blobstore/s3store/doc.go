@@ -104,7 +104,7 @@
 //     read, hashed and sent one at a time, so memory is one part buffer
 //     whatever the blob's size. Parts are 8 MiB for the first 1000,
 //     then double every 1000 parts (up to 5 GiB each), so S3's limit of
-//     10,000 parts allows blobs of several TiB.
+//     10,000 parts allows blobs of about 7.8 TiB (TestPartSize).
 //  5. At the end of the input the digest is compared: on mismatch (or a
 //     context that has ended) the upload is aborted and never completed,
 //     so nothing is visible. Receive completes the upload with

@@ -155,6 +155,15 @@ func (s *Store) parseKey(key string) (chain.Hash, bool) {
 	return h, true
 }
 
+// ownsKey reports whether key is one this store writes: a blob's or a
+// temporary one.
+func (s *Store) ownsKey(key string) bool {
+	if _, ok := s.parseKey(key); ok {
+		return true
+	}
+	return strings.HasPrefix(key, s.cfg.Prefix+tmpDir)
+}
+
 // Receive implements blobstore.Receiver. See the package doc for the steps
 // of a write.
 func (s *Store) Receive(ctx context.Context, want chain.Hash, r io.Reader) (blobstore.Info, error) {
@@ -711,8 +720,8 @@ func (s *Store) Sweep(ctx context.Context, before time.Time) (int, error) {
 			return removed, fmt.Errorf("s3store: sweep: %w", mapErr(err))
 		}
 		for _, u := range out.Uploads {
-			if u.Initiated == nil || !u.Initiated.Before(before) {
-				continue
+			if u.Initiated == nil || !u.Initiated.Before(before) || !s.ownsKey(aws.ToString(u.Key)) {
+				continue // in progress, or another application's
 			}
 			if _, err := s.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 				Bucket: aws.String(s.cfg.Bucket), Key: u.Key, UploadId: u.UploadId,
