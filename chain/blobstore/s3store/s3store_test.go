@@ -46,6 +46,7 @@ func TestConformanceOnDisk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { st.Close() })
 		return st
 	}, storetest.Options{
 		Corrupt: func(t *testing.T, bs blobstore.Store, h chain.Hash) {
