@@ -273,8 +273,8 @@ func (s *Store) write(ctx context.Context, r io.Reader, want *chain.Hash) (blobs
 			return blobstore.Info{}, &blobstore.CorruptError{Want: *want, Got: sum, Size: in.n}
 		}
 		if want == nil {
-			if info, err := s.stat(ctx, sum); err == nil {
-				return info, nil
+			if _, err := s.stat(ctx, sum); err == nil {
+				return blobstore.Info{Hash: sum, Size: in.n}, nil
 			} else if !errors.Is(err, blobstore.ErrNotFound) {
 				return blobstore.Info{}, err
 			}
@@ -318,9 +318,9 @@ func (s *Store) write(ctx context.Context, r io.Reader, want *chain.Hash) (blobs
 	}
 	info := blobstore.Info{Hash: sum, Size: in.n}
 	if want == nil {
-		if got, err := s.stat(ctx, sum); err == nil {
+		if _, err := s.stat(ctx, sum); err == nil {
 			s.abort(ctx, up)
-			return got, nil
+			return info, nil
 		} else if !errors.Is(err, blobstore.ErrNotFound) {
 			s.abort(ctx, up)
 			return blobstore.Info{}, err
