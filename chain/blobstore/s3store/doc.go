@@ -173,8 +173,8 @@
 //
 // Errors: a missing key is blobstore.ErrNotFound; the codes
 // XMinioStorageFull, StorageFull, InsufficientStorage and QuotaExceeded, and
-// HTTP 507, are blobstore.ErrNoSpace (untested: versitygw reports a full
-// disk as a generic error); the reader's and the context's errors are
+// HTTP 507, are blobstore.ErrNoSpace (versitygw answers a full disk with
+// 507 InsufficientStorage: TestDiskFull, on a 12 MiB tmpfs); the reader's and the context's errors are
 // wrapped. Requests are retried by the SDK (3 attempts by default, see
 // Options.RetryMaxAttempts); parts are sent from memory, so a retried part
 // is re-sent whole.

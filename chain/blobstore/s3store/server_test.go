@@ -54,8 +54,16 @@ func versitygw(t testing.TB) string {
 // root, waits until it answers S3 requests, and kills it in t.Cleanup.
 func startServer(t testing.TB) *server {
 	t.Helper()
+	return startServerIn(t, "")
+}
+
+// startServerIn is startServer serving dir ("" for a fresh temporary one).
+func startServerIn(t testing.TB, dir string) *server {
+	t.Helper()
 	bin := versitygw(t)
-	dir := t.TempDir()
+	if dir == "" {
+		dir = t.TempDir()
+	}
 	// Ask the kernel for a free port, then give it to versitygw. Another
 	// process could take it in between; startup then fails visibly below.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
