@@ -188,7 +188,9 @@ func (c *CA) VerifyClient(chain []*x509.Certificate, now time.Time) (string, err
 
 // Cert PEM helpers.
 
-func certPEM(der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) }
+func certPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
 
 func parseCertPEM(b []byte, what string) (*x509.Certificate, error) {
 	blk, rest := pem.Decode(b)

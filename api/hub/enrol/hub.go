@@ -343,4 +343,3 @@ func readKey(path string) (ed25519.PrivateKey, error) {
 
 // FingerprintHex is the CA fingerprint in hex, as the CLI shows it.
 func FingerprintHex(fp [32]byte) string { return hex.EncodeToString(fp[:]) }
-

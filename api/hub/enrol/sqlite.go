@@ -6,17 +6,16 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver
-
+	"github.com/exhibit-forensics/exhibit/chain/store/sqlitestore"
 	"github.com/exhibit-forensics/exhibit/chain/witness"
 )
 
 // SQLite is the Registry, and the witness's State, in one SQLite database
-// (WAL, synchronous=FULL, write transactions taken IMMEDIATE so that two
-// enrolments with one code are serialised, not both read as unused).
+// opened by chain/store/sqlitestore.OpenDB (WAL, synchronous=FULL, write
+// transactions begun IMMEDIATE, so that two enrolments with one code are
+// serialised, not both read it as unused).
 type SQLite struct{ db *sql.DB }
 
 var (
@@ -55,16 +54,7 @@ CREATE TABLE IF NOT EXISTS witnessed (
 
 // OpenSQLite opens or creates the registry database at path.
 func OpenSQLite(ctx context.Context, path string) (*SQLite, error) {
-	q := url.Values{}
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "FULL")
-	q.Set("_busy_timeout", "30000")
-	q.Set("_foreign_keys", "on")
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite3", "file:"+path+"?"+q.Encode())
-	if err != nil {
-		return nil, err
-	}
+	db := sqlitestore.OpenDB(path)
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("registry %s: %w", path, err)
@@ -268,4 +258,3 @@ func (s *SQLite) Swap(ctx context.Context, origin string, old, new *witness.Witn
 	}
 	return nil
 }
-
