@@ -113,7 +113,7 @@ func mtls(h *testHub, a enrol.Agent, r *enrol.Result) *http.Client {
 
 // get fetches path and returns the status, the body and whether the
 // connection was reused.
-func get(t *testing.T, c *http.Client, url string) (int, string, bool) {
+func get(t *testing.T, c *http.Client, url string, check ...func(*http.Response)) (int, string, bool) {
 	t.Helper()
 	var reused bool
 	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }})
@@ -123,6 +123,9 @@ func get(t *testing.T, c *http.Client, url string) (int, string, bool) {
 		t.Fatal(err)
 	}
 	defer res.Body.Close()
+	for _, f := range check {
+		f(res)
+	}
 	b, _ := io.ReadAll(res.Body)
 	return res.StatusCode, string(b), reused
 }
@@ -309,36 +312,44 @@ func postEnrol(t *testing.T, h *testHub, req enrol.Request) (int, string) {
 }
 
 // A revocation refuses the device's next request on the connection it
-// already has open, with the reason; its log becomes unknown to the
-// witness.
+// already has open (HTTP/1.1 keep-alive, and HTTP/2), with the reason; its
+// log becomes unknown to the witness, and it cannot enrol again.
 func TestRevokeOnOpenConnection(t *testing.T) {
-	ctx := context.Background()
-	h := startHub(t, "hub-1")
-	a := newAgent(t, h)
-	r := enrolOK(t, h, a)
-	c := mtls(h, a, r)
-	if code, body, _ := get(t, c, devicePath(h)); code != 200 {
-		t.Fatalf("before revocation: %d %s", code, body)
-	}
-	if code, _, reused := get(t, c, devicePath(h)); code != 200 || !reused {
-		t.Fatalf("second request: %d, reused %v", code, reused)
-	}
-	if _, err := h.Revoke(ctx, a.DeviceID, "kiosk stolen from the custody suite"); err != nil {
-		t.Fatal(err)
-	}
-	code, body, reused := get(t, c, devicePath(h))
-	if !reused {
-		t.Fatal("the request after revocation went over a new connection; the test shows nothing")
-	}
-	if code != http.StatusForbidden || !strings.Contains(body, "device revoked") || !strings.Contains(body, "kiosk stolen from the custody suite") {
-		t.Fatalf("after revocation: %d %s", code, body)
-	}
-	if _, err := (enrol.Keys{Registry: h.Registry}).LogVerifiers(ctx, r.Origin); !errors.Is(err, witness.ErrUnknownLog) {
-		t.Fatalf("witness keys of a revoked device: %v", err)
-	}
-	// A revoked device cannot enrol again.
-	if _, err := a.Enrol(ctx, h.URL, h.code(t)); !errors.Is(err, enrol.ErrRefused) || !strings.Contains(err.Error(), "revoked") {
-		t.Fatalf("re-enrolment after revocation: %v", err)
+	for _, h2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http1.1", true: "h2"}[h2], func(t *testing.T) {
+			ctx := context.Background()
+			h := startHub(t, "hub-1")
+			a := newAgent(t, h)
+			r := enrolOK(t, h, a)
+			c := mtls(h, a, r)
+			c.Transport.(*http.Transport).ForceAttemptHTTP2 = h2
+			if code, body, _ := get(t, c, devicePath(h)); code != 200 {
+				t.Fatalf("before revocation: %d %s", code, body)
+			}
+			if code, _, reused := get(t, c, devicePath(h)); code != 200 || !reused {
+				t.Fatalf("second request: %d, reused %v", code, reused)
+			}
+			if _, err := h.Revoke(ctx, a.DeviceID, "kiosk stolen from the custody suite"); err != nil {
+				t.Fatal(err)
+			}
+			code, body, reused := get(t, c, devicePath(h), func(res *http.Response) {
+				if got := res.ProtoMajor == 2; got != h2 {
+					t.Errorf("protocol %s", res.Proto)
+				}
+			})
+			if !reused {
+				t.Fatal("the request after revocation went over a new connection; the test shows nothing")
+			}
+			if code != http.StatusForbidden || !strings.Contains(body, "device revoked") || !strings.Contains(body, "kiosk stolen from the custody suite") {
+				t.Fatalf("after revocation: %d %s", code, body)
+			}
+			if _, err := (enrol.Keys{Registry: h.Registry}).LogVerifiers(ctx, r.Origin); !errors.Is(err, witness.ErrUnknownLog) {
+				t.Fatalf("witness keys of a revoked device: %v", err)
+			}
+			if _, err := a.Enrol(ctx, h.URL, h.code(t)); !errors.Is(err, enrol.ErrRefused) || !strings.Contains(err.Error(), "revoked") {
+				t.Fatalf("re-enrolment after revocation: %v", err)
+			}
+		})
 	}
 }
 

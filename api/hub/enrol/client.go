@@ -224,16 +224,34 @@ func LoadAgent(dir string) (*Enrolled, error) {
 }
 
 // HostsFor returns the names a server certificate for listen address addr
-// carries: its host (if any and not a wildcard address), the machine's host
-// name, localhost and the loopback addresses.
-func HostsFor(addr string) []string {
+// carries: localhost and the loopback addresses, the machine's host name,
+// the listen host — or, for a wildcard address, every address of the
+// machine's interfaces — and the extra names given.
+func HostsFor(addr string, extra ...string) []string {
 	host, _, _ := net.SplitHostPort(addr)
 	hosts := []string{"localhost", "127.0.0.1", "::1"}
-	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
-		hosts = append(hosts, host)
-	}
 	if hn, err := os.Hostname(); err == nil && hn != "" {
 		hosts = append(hosts, hn)
 	}
-	return hosts
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		if as, err := net.InterfaceAddrs(); err == nil {
+			for _, a := range as {
+				if n, ok := a.(*net.IPNet); ok {
+					hosts = append(hosts, n.IP.String())
+				}
+			}
+		}
+	} else {
+		hosts = append(hosts, host)
+	}
+	hosts = append(hosts, extra...)
+	seen := map[string]bool{}
+	out := hosts[:0]
+	for _, h := range hosts {
+		if h != "" && !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	return out
 }

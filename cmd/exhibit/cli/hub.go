@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,6 +35,7 @@ func runHub(e *env, args []string) int {
 	fs := newFlags(e, "hub", "hub --data DIR --listen ADDR | hub init|enrolment-code|revoke|devices --data DIR …")
 	data := fs.String("data", "", "the hub's data directory (exhibit hub init)")
 	listen := fs.String("listen", "127.0.0.1:8443", "address to serve HTTPS on")
+	names := fs.String("name", "", "further DNS names or addresses agents reach the hub by, comma-separated (the TLS certificate names them)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -50,7 +52,7 @@ func runHub(e *env, args []string) int {
 	defer stop()
 	gin.SetMode(gin.ReleaseMode)
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
-	srv, err := hub.New(hub.Config{Hub: h, Hosts: enrol.HostsFor(*listen), Logger: logger})
+	srv, err := hub.New(hub.Config{Hub: h, Hosts: enrol.HostsFor(*listen, splitList(*names)...), Logger: logger})
 	if err != nil {
 		return e.fail("hub", err)
 	}
@@ -58,6 +60,7 @@ func runHub(e *env, args []string) int {
 	if err != nil {
 		return e.fail("hub", err)
 	}
+	logger.Info("hub serving", "id", h.ID, "ca", "sha256:"+enrol.FingerprintHex(h.CA.Fingerprint()), "witness", h.WitnessKey)
 	fmt.Fprintf(e.stdout, "https://%s/\n", urlHost(ln.Addr()))
 	if err := srv.Serve(ctx, ln); err != nil {
 		return e.fail("hub", err)
@@ -188,4 +191,14 @@ func runHubDevices(e *env, args []string) int {
 		fmt.Fprintf(e.stdout, "%s  enrolled %s  %s\n", d.ID, d.Enrolled.Format(time.RFC3339), state)
 	}
 	return exitOK
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
