@@ -51,6 +51,9 @@ func pinnedTLS(code Code, host string, now func() time.Time) *tls.Config {
 		// handshake before any request is sent.
 		InsecureSkipVerify: true,
 		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 {
+				return fmt.Errorf("%w: it presented no certificate", ErrWrongHub)
+			}
 			var ca *x509.Certificate
 			for _, c := range cs.PeerCertificates[1:] {
 				if c.IsCA && code.Matches(Fingerprint(c)) {
