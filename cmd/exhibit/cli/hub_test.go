@@ -121,6 +121,14 @@ func TestHubEnrol(t *testing.T) {
 	if rc != exitFail || !strings.Contains(errs, "enrolment code already used") {
 		t.Fatalf("the code a second time: exit %d %s", rc, errs)
 	}
+	// A code whose fingerprint part was mistyped: the agent refuses the
+	// hub before sending it.
+	typo := []byte(enrolmentCode(t, hubData))
+	typo[0] = map[bool]byte{true: 'B', false: 'A'}[typo[0] == 'A']
+	rc, _, errs = run(t, "", "agent", "enrol", "--hub", url, "--code", string(typo), "--data", other)
+	if rc != exitFail || !strings.Contains(errs, "not the hub the enrolment code names") {
+		t.Fatalf("mistyped code: exit %d %s", rc, errs)
+	}
 	if rc, _, errs := run(t, "", "agent", "enrol", "--hub", url, "--data", other); rc != exitUsage || !strings.Contains(errs, "--code") {
 		t.Fatalf("no code: exit %d %s", rc, errs)
 	}
