@@ -38,7 +38,7 @@ type testHub struct {
 	Clock *clock.Fake
 }
 
-func startHub(t *testing.T, id string) *testHub {
+func startHub(t testing.TB, id string) *testHub {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	clk := clock.NewFake(time.Now().Truncate(time.Second))
@@ -71,7 +71,7 @@ func startHub(t *testing.T, id string) *testHub {
 	return &testHub{Hub: h, URL: "https://" + ln.Addr().String() + "/", Clock: clk}
 }
 
-func (h *testHub) code(t *testing.T) string {
+func (h *testHub) code(t testing.TB) string {
 	t.Helper()
 	c, _, err := h.NewCode(context.Background(), enrol.CodeTTL)
 	if err != nil {
@@ -81,7 +81,7 @@ func (h *testHub) code(t *testing.T) string {
 }
 
 // newAgent is a device: an id and an Ed25519 key, on the hub's clock.
-func newAgent(t *testing.T, h *testHub) enrol.Agent {
+func newAgent(t testing.TB, h *testHub) enrol.Agent {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -170,7 +170,9 @@ func TestEnrolThenMutualTLS(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	ctx := context.Background()
 	h := startHub(t, "hub-1")
-	other := startHub(t, "hub-2")
+	// Another hub of the same name: its CA has the same subject, another
+	// key, so only the signature tells their certificates apart.
+	other := startHub(t, "hub-1")
 
 	t.Run("used code", func(t *testing.T) {
 		code := h.code(t)
@@ -191,8 +193,8 @@ func TestRefusals(t *testing.T) {
 		}
 	})
 	t.Run("wrong CA fingerprint", func(t *testing.T) {
-		// A code of hub-2 taken to hub-1: the agent refuses hub-1 in the
-		// handshake and never sends the code, which still works at hub-2.
+		// A code of the other hub taken to h: the agent refuses h in the
+		// handshake and never sends the code, which still works at its own.
 		code := other.code(t)
 		a := newAgent(t, h)
 		_, err := a.Enrol(ctx, h.URL, code)
@@ -200,7 +202,7 @@ func TestRefusals(t *testing.T) {
 			t.Fatalf("wrong hub: %v", err)
 		}
 		if _, err := h.Registry.Device(ctx, a.DeviceID); !errors.Is(err, enrol.ErrUnknown) {
-			t.Fatalf("hub-1 enrolled the device: %v", err)
+			t.Fatalf("the wrong hub enrolled the device: %v", err)
 		}
 		if _, err := a.Enrol(ctx, other.URL, code); err != nil {
 			t.Fatalf("the code at its own hub: %v", err)
@@ -238,13 +240,17 @@ func TestRefusals(t *testing.T) {
 		}
 	})
 	t.Run("certificate from another CA", func(t *testing.T) {
-		a := newAgent(t, other)
-		r := enrolOK(t, other, a)
-		c := mtls(h, a, r)
-		c.Transport.(*http.Transport).TLSClientConfig.InsecureSkipVerify = true // the client would refuse hub-1 too
-		code, body, _ := get(t, c, devicePath(h))
-		if code != http.StatusForbidden || !strings.Contains(body, "not issued by this hub's CA") {
-			t.Fatalf("hub-2's certificate at hub-1: %d %s", code, body)
+		// The other hub of the same name (only the signature differs), and
+		// one of another name (the issuer differs too).
+		for _, o := range []*testHub{other, startHub(t, "hub-2")} {
+			a := newAgent(t, o)
+			r := enrolOK(t, o, a)
+			c := mtls(h, a, r)
+			c.Transport.(*http.Transport).TLSClientConfig.InsecureSkipVerify = true // the client would refuse h too
+			code, body, _ := get(t, c, devicePath(h))
+			if code != http.StatusForbidden || !strings.Contains(body, "not issued by this hub's CA") {
+				t.Fatalf("another hub's certificate: %d %s", code, body)
+			}
 		}
 	})
 	t.Run("expired certificate", func(t *testing.T) {

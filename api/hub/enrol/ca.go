@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -33,8 +34,9 @@ var ErrCertificate = errors.New("client certificate refused")
 // A CA is the hub's certificate authority: an Ed25519 key and its
 // self-signed certificate.
 type CA struct {
-	Cert *x509.Certificate
-	key  ed25519.PrivateKey
+	Cert     *x509.Certificate
+	key      ed25519.PrivateKey
+	verified verifiedSet
 }
 
 // NewCA makes a CA named after the hub id.
@@ -160,30 +162,65 @@ func (c *CA) issueDevice(deviceID string, pub ed25519.PublicKey, now time.Time, 
 }
 
 // VerifyClient checks that chain's leaf is a device certificate this CA
-// issued, valid at now, and returns the device id it names.
+// issued, valid at now, and returns the device id it names. The signature
+// is checked once per certificate (a certificate and the CA never change,
+// so neither does the answer); the time on every call.
 func (c *CA) VerifyClient(chain []*x509.Certificate, now time.Time) (string, error) {
 	if len(chain) == 0 {
 		return "", fmt.Errorf("%w: no client certificate was presented (enrol first: exhibit agent enrol)", ErrCertificate)
 	}
 	leaf := chain[0]
+	if !bytes.Equal(leaf.RawIssuer, c.Cert.RawSubject) {
+		return "", fmt.Errorf("%w: the certificate of %q was not issued by this hub's CA", ErrCertificate, leaf.Subject.CommonName)
+	}
 	if now.After(leaf.NotAfter) {
 		return "", fmt.Errorf("%w: the certificate of %s expired at %s (enrol again for a new one)", ErrCertificate, leaf.Subject.CommonName, leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if now.After(c.Cert.NotAfter) {
+		return "", fmt.Errorf("%w: the hub's CA expired at %s", ErrCertificate, c.Cert.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if now.Before(leaf.NotBefore) {
 		return "", fmt.Errorf("%w: the certificate of %s is valid only from %s", ErrCertificate, leaf.Subject.CommonName, leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
-	if !bytes.Equal(leaf.RawIssuer, c.Cert.RawSubject) || leaf.CheckSignatureFrom(c.Cert) != nil {
-		return "", fmt.Errorf("%w: the certificate of %q was not issued by this hub's CA", ErrCertificate, leaf.Subject.CommonName)
-	}
-	_, err := leaf.Verify(x509.VerifyOptions{Roots: c.Pool(), CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrCertificate, err)
+	key := sha256.Sum256(leaf.Raw)
+	if !c.verified.has(key) {
+		// Verify at a time inside the certificate's validity: the time
+		// was checked above, against the caller's clock.
+		_, err := leaf.Verify(x509.VerifyOptions{Roots: c.Pool(), CurrentTime: leaf.NotBefore, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+		if err != nil {
+			return "", fmt.Errorf("%w: the certificate of %q was not issued by this hub's CA: %v", ErrCertificate, leaf.Subject.CommonName, err)
+		}
+		c.verified.add(key)
 	}
 	id := leaf.Subject.CommonName
 	if err := checkDeviceID(id); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrCertificate, err)
 	}
 	return id, nil
+}
+
+// verifiedSet remembers the hashes of certificates whose signature
+// verified, at most maxVerified of them (forgotten all at once when full).
+type verifiedSet struct {
+	mu sync.Mutex
+	m  map[[32]byte]bool
+}
+
+const maxVerified = 4096
+
+func (v *verifiedSet) has(k [32]byte) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.m[k]
+}
+
+func (v *verifiedSet) add(k [32]byte) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.m == nil || len(v.m) >= maxVerified {
+		v.m = map[[32]byte]bool{}
+	}
+	v.m[k] = true
 }
 
 // Cert PEM helpers.
