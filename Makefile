@@ -57,6 +57,7 @@ RACE_PKGS := \
 	./imaging/capture \
 	./api/kiosk \
 	./api/bench \
+	./api/hub \
 	./imaging/imagingtest
 
 # Everything CI runs: formatting, vet, every package built (cgo ones included),

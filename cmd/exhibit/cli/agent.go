@@ -26,6 +26,9 @@ import (
 // api/kiosk, over the data directory, the light engine and the camera) or
 // the lab bench (api/bench, over the data directory).
 func runAgent(e *env, args []string) int {
+	if len(args) > 0 && args[0] == "enrol" {
+		return runAgentEnrol(e, args[1:])
+	}
 	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL | --role lab --data DIR --listen 127.0.0.1:PORT [--setup FILE] [--scanner PATH]")
 	role := fs.String("role", "", "the agent's role: kiosk or lab")
 	data := fs.String("data", "", "data directory (exhibit init; users from exhibit user add)")

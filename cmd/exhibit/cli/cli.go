@@ -57,6 +57,7 @@ func init() {
 		{"imaging", "imaging reproduce: re-run a derivative's recipe from the sealed originals and compare the bytes", runImaging},
 		{"profile", "profile list: the capture profiles built in (bands, filters, exposures)", runProfile},
 		{"panel", "panel list|coverage: the drug panel built in, and what a test kit would have found", runPanel},
+		{"hub", "hub init|enrolment-code|revoke|devices, or serve: the hub's CA, device enrolment and mutual TLS", runHub},
 		{"agent", "agent --role kiosk: serve the photographer's kiosk (web UI) over the light engine and camera", runAgent},
 	}
 }
