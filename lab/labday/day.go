@@ -361,7 +361,7 @@ func (d *Day) analyse(ctx context.Context) error {
 	}
 	for k, a := range d.Analysers {
 		sc := &labsim.Scenario{Analyser: "ToxScreen^2.1^" + strconv.Itoa(k+1), Download: true}
-		f := &feed{book: d.Book, mine: map[string]bool{}}
+		f := &feed{book: d.Book, mine: map[string]bool{}, waiting: map[string]bool{}, seen: map[string]bool{}}
 		rack := func() *labsim.Rack {
 			if n := len(sc.Racks); n == 0 || len(sc.Racks[n-1].Tubes) == 10 {
 				sc.Racks = append(sc.Racks, labsim.Rack{ID: fmt.Sprintf("R%d%03d", k+1, n+1)})
@@ -413,6 +413,7 @@ func (d *Day) analyse(ctx context.Context) error {
 		rcv, err := receive.New(receive.Config{Store: d.L, Dialect: dl, Case: ResultsCase, Analyser: a.Name, Codes: codes,
 			Logger: alog.With("side", "host"), Download: f, DownloadEvery: 250 * time.Millisecond, Spool: filepath.Join(d.cfg.Dir, "spool"),
 			Observe: d.Book.Observer(d.cfg.Logger, func(o receive.Outcome) {
+				f.results(o)
 				d.mu.Lock()
 				d.Outcomes[o.Kind]++
 				d.mu.Unlock()
@@ -486,12 +487,16 @@ func (d *Day) authorise(ctx context.Context) error {
 // results gives way (E1381 contention, firmware-notes/astm-lis2a2.md),
 // and every results message then waits out the analyser's 1 s contention
 // timer; offered between batches, the next download goes out while the
-// analyser is idle, waiting for it.
+// analyser is idle, waiting for it. The book is read only when the
+// results of every order sent have been seen (waiting is empty): it is
+// re-read whole on every operation.
 type feed struct {
 	book     *order.Book
 	mine     map[string]bool
 	mu       sync.Mutex
 	controls []astm.Order
+	waiting  map[string]bool // sent; no results seen yet
+	seen     map[string]bool // results seen
 }
 
 var _ receive.OrderFeed = (*feed)(nil)
@@ -499,7 +504,11 @@ var _ receive.OrderFeed = (*feed)(nil)
 func (f *feed) Due(ctx context.Context) ([]astm.Order, error) {
 	f.mu.Lock()
 	out := slices.Clone(f.controls)
+	busy := len(f.waiting) > 0
 	f.mu.Unlock()
+	if busy {
+		return out, nil
+	}
 	snap, err := f.book.List(ctx)
 	if err != nil {
 		return nil, err
@@ -525,8 +534,28 @@ func (f *feed) Due(ctx context.Context) ([]astm.Order, error) {
 }
 
 func (f *feed) MarkSent(ctx context.Context, specimens []string) error {
+	if err := f.book.MarkSent(ctx, specimens); err != nil {
+		return err
+	}
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.controls = slices.DeleteFunc(f.controls, func(o astm.Order) bool { return slices.Contains(specimens, o.SpecimenID) })
-	f.mu.Unlock()
-	return f.book.MarkSent(ctx, specimens)
+	for _, sp := range specimens {
+		// The analyser may have sent results before we got here.
+		if f.mine[sp] && !f.seen[sp] {
+			f.waiting[sp] = true
+		}
+	}
+	return nil
+}
+
+// results notes the specimens a captured message had results for; the
+// book has recorded them (order.Book.Observer calls it after).
+func (f *feed) results(o receive.Outcome) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, r := range o.Captured {
+		delete(f.waiting, r.Specimen)
+		f.seen[r.Specimen] = true
+	}
 }
