@@ -94,14 +94,14 @@ func TestDay(t *testing.T) {
 			saved[i] = *s
 		}
 		tc.break_()
-		if err := d.Check(ctx); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := d.check(ctx, false); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: Check said %v, want %q", tc.name, err, tc.want)
 		}
 		for i := range saved {
 			*d.Samples[i] = saved[i]
 		}
 	}
-	if err := d.Check(ctx); err != nil {
+	if err := d.check(ctx, false); err != nil {
 		t.Fatalf("restored: %v", err)
 	}
 }
