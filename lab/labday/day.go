@@ -76,8 +76,10 @@ var tests = []test{
 }
 
 // controlTube is the specimen id of the control of level (1 or 2) on
-// every analyser.
+// every analyser, and controlLot its lot: one multi-drug control material
+// a level.
 func controlTube(level int) string { return "QC-L" + strconv.Itoa(level) }
+func controlLot(level int) string  { return "QC26-" + strconv.Itoa(level) }
 
 // Setup is the laboratory's setup: two control levels for every test.
 func Setup() *review.Setup {
@@ -85,7 +87,7 @@ func Setup() *review.Setup {
 	for _, t := range tests {
 		for lv := 1; lv <= 2; lv++ {
 			s.Controls = append(s.Controls, review.Control{Specimen: controlTube(lv), Name: t.code + []string{"-LOW", "-HIGH"}[lv-1],
-				Analyte: t.analyte, Lot: fmt.Sprintf("%s26-%d", t.code, lv), Level: lv, Mean: t.mean[lv-1], SD: t.sd[lv-1], Unit: t.units})
+				Analyte: t.analyte, Lot: controlLot(lv), Level: lv, Mean: t.mean[lv-1], SD: t.sd[lv-1], Unit: t.units})
 		}
 	}
 	return s
@@ -356,6 +358,14 @@ func (d *Day) analyse(ctx context.Context) error {
 	}
 	ends := make(chan stopped, 2*len(d.Analysers))
 	running := 0
+	// fail stops what was started, waits for it, and returns err.
+	fail := func(err error) error {
+		cancel()
+		for ; running > 0; running-- {
+			<-ends
+		}
+		return err
+	}
 	if err := os.MkdirAll(filepath.Join(d.cfg.Dir, "spool"), 0o700); err != nil {
 		return err
 	}
@@ -371,7 +381,7 @@ func (d *Day) analyse(ctx context.Context) error {
 		for lv := 1; lv <= 2; lv++ {
 			id := controlTube(lv)
 			r := rack()
-			r.Tubes = append(r.Tubes, labsim.Tube{ID: id, Control: true, Lot: fmt.Sprintf("QC26-%d", lv), Level: strconv.Itoa(lv),
+			r.Tubes = append(r.Tubes, labsim.Tube{ID: id, Control: true, Lot: controlLot(lv), Level: strconv.Itoa(lv),
 				Results: controlResults(k, lv, a.Rejects)})
 			o := astm.Order{PatientID: "QC", SpecimenID: id, Priority: order.Routine}
 			for _, t := range tests {
@@ -396,7 +406,7 @@ func (d *Day) analyse(ctx context.Context) error {
 			// the line; it is asked again after this.
 			Timers: link.Timers{Reply: 2 * time.Second}})
 		if err != nil {
-			return err
+			return fail(err)
 		}
 		a.Sim = sim
 		lp := filepath.Join(d.cfg.Dir, fmt.Sprintf("analyser-%d", k+1))
@@ -407,8 +417,11 @@ func (d *Day) analyse(ctx context.Context) error {
 		go func() { ends <- stopped{a.Name + " simulator", line.Run(ctx, sim.Serve)} }()
 		select {
 		case <-ready:
+		case e := <-ends:
+			running--
+			return fail(fmt.Errorf("%s stopped before its line was ready: %v", e.what, e.err))
 		case <-ctx.Done():
-			return ctx.Err()
+			return fail(ctx.Err())
 		}
 		rcv, err := receive.New(receive.Config{Store: d.L, Dialect: dl, Case: ResultsCase, Analyser: a.Name, Codes: codes,
 			Logger: alog.With("side", "host"), Download: f, DownloadEvery: 250 * time.Millisecond, Spool: filepath.Join(d.cfg.Dir, "spool"),
@@ -419,7 +432,7 @@ func (d *Day) analyse(ctx context.Context) error {
 				d.mu.Unlock()
 			})})
 		if err != nil {
-			return err
+			return fail(err)
 		}
 		serial := &transport.Serial{Path: lp, Mode: serialport.Mode{Baud: 115200}, Logger: d.cfg.Logger}
 		running++
