@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 BIN := bin/exhibit
 
-.PHONY: all setup build demo test test-short vet bench-vet fmt-check fuzz-seeds bench clean verifier-portable
+.PHONY: all setup build demo test test-short vet bench-vet fmt-check fuzz-seeds bench bench-labday clean verifier-portable
 
 all: build
 
@@ -48,6 +48,7 @@ RACE_PKGS := \
 	./lab/astm \
 	./lab/astm/link \
 	./lab/hl7 \
+	./lab/labday \
 	./lab/labsim \
 	./lab/receive \
 	./lab/transport \
@@ -101,6 +102,13 @@ fmt-check:
 
 bench: build
 	scripts/bench
+
+# A lab day of 1,500 samples (lab/labday), run three times: intake, orders,
+# three analyser simulators on pseudo-terminals, QC, review, authorisation
+# and reports, each day checked; figures per phase, with a baseline of
+# plain ledger captures (docs/BENCHMARKS.md, "A lab day").
+bench-labday:
+	$(GO) test ./lab/labday -run '^$$' -bench Day -benchtime 1x -count 3 -timeout 60m
 
 clean:
 	rm -rf bin

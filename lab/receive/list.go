@@ -48,12 +48,23 @@ func (e *Entry) Quarantined() bool { return e.Lab.Quarantine != "" }
 // that supersedes it is listed), and otherwise the listing goes on and
 // List returns an error, wrapping ledger.ErrOversized, that names it.
 func List(ctx context.Context, r Reader, fn func(Entry) error) error {
+	_, err := ListFrom(ctx, r, 0, fn)
+	return err
+}
+
+// ListFrom is List of the records from log index from to the end of the
+// log as it is when called; it returns that end, the index to list from
+// next time to see only what was captured since.
+func ListFrom(ctx context.Context, r Reader, from uint64, fn func(Entry) error) (uint64, error) {
 	n, err := r.TreeSize(ctx)
 	if err != nil {
-		return err
+		return from, err
+	}
+	if from >= n {
+		return n, nil
 	}
 	var over []error
-	err = r.Records(ctx, 0, n, func(sr store.StoredRecord) error {
+	err = r.Records(ctx, from, n, func(sr store.StoredRecord) error {
 		if sr.Oversized() {
 			if _, ok, err := r.Superseded(ctx, sr.Hash); err != nil || !ok {
 				over = append(over, fmt.Errorf("log record %d (%s) was not listed: %w of %d bytes, over the %d-byte limit (run `exhibit log repair`)",
@@ -85,5 +96,5 @@ func List(ctx context.Context, r Reader, fn func(Entry) error) error {
 		}
 		return fn(e)
 	})
-	return errors.Join(append([]error{err}, over...)...)
+	return n, errors.Join(append([]error{err}, over...)...)
 }

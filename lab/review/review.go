@@ -62,6 +62,32 @@ func runOf(en receive.Entry) string {
 
 // Gather makes the draft report of the sample ref from the ledger.
 func Gather(ctx context.Context, l Ledger, ref string, s *Setup, p *panel.Panel) (*Draft, error) {
+	return NewDesk(l, s, p).Gather(ctx, ref)
+}
+
+// A Desk is the review desk of one log: Gather, Review, Authorise and
+// Evaluations as the package's functions do them, but reading each log
+// record once: it keeps an index of the captured results by specimen, and
+// the control results, and brings it up to date on every call by reading
+// only the records appended since (receive.ListFrom). The package's
+// functions each read the whole log, twice for Authorise; a Desk kept for
+// a day's samples reads it once in all. It is safe for concurrent use.
+type Desk struct {
+	l   Ledger
+	s   *Setup
+	p   *panel.Panel
+	idx *index
+}
+
+// NewDesk returns a desk for the log l, the laboratory's setup s and the
+// panel p.
+func NewDesk(l Ledger, s *Setup, p *panel.Panel) *Desk {
+	return &Desk{l: l, s: s, p: p, idx: newIndex(l, s)}
+}
+
+// Gather is the package's Gather.
+func (k *Desk) Gather(ctx context.Context, ref string) (*Draft, error) {
+	l, s, p := k.l, k.s, k.p
 	ex, err := l.ExhibitByRef(ctx, ref)
 	if err != nil {
 		return nil, fmt.Errorf("review: sample %s: %w", ref, err)
@@ -98,33 +124,13 @@ func Gather(ctx context.Context, l Ledger, ref string, s *Setup, p *panel.Panel)
 		}
 		parts[a.Ref] = af.Aliquot.Label
 	}
-	evs, err := Evaluations(ctx, l, s)
+	// The sample's results, and the QC of every run.
+	found, evs, err := k.idx.read(ctx, parts)
 	if err != nil {
 		return nil, err
 	}
-	// The sample's results.
-	type mine struct {
-		en  receive.Entry
-		res chain.LabResult
-	}
-	var found []mine
-	err = receive.List(ctx, l, func(en receive.Entry) error {
-		if en.Quarantined() {
-			return nil
-		}
-		for _, res := range en.Lab.Results {
-			if _, ok := s.control(res.Specimen, res.Analyte); ok {
-				continue
-			}
-			if _, ok := parts[res.Specimen]; ok {
-				found = append(found, mine{en, res})
-				d.Latest = max(d.Latest, en.Index)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	for _, m := range found {
+		d.Latest = max(d.Latest, m.en.Index)
 	}
 	used := map[string]bool{}
 	for _, m := range found {
@@ -141,7 +147,7 @@ func Gather(ctx context.Context, l Ledger, ref string, s *Setup, p *panel.Panel)
 			d.Left = append(d.Left, where+": "+err.Error())
 			continue
 		}
-		run := runOf(m.en)
+		run := runOf(*m.en)
 		rr := report.Result{Name: a.Name, Class: a.Class, Aliquot: res.Specimen, Value: res.Value, Units: res.Units,
 			Run: run, QC: qc.ForRun(evs[res.Analyte], run), Record: m.en.Record}
 		rr.SetInterpretation(in)
@@ -166,27 +172,18 @@ func Gather(ctx context.Context, l Ledger, ref string, s *Setup, p *panel.Panel)
 // Evaluations judges every run that has control results, per analyte,
 // from every control result stored (package doc).
 func Evaluations(ctx context.Context, l receive.Reader, s *Setup) (map[string][]qc.Evaluation, error) {
-	controls := map[string][]qc.Result{}
-	err := receive.List(ctx, l, func(en receive.Entry) error {
-		if en.Quarantined() {
-			return nil
-		}
-		for _, res := range en.Lab.Results {
-			c, ok := s.control(res.Specimen, res.Analyte)
-			if !ok {
-				continue
-			}
-			v, err := strconv.ParseFloat(res.Number, 64)
-			if err != nil {
-				continue // a control without a number judges nothing
-			}
-			controls[c.Analyte] = append(controls[c.Analyte], qc.Result{Run: runOf(en), Time: en.Time, Level: c.Level, Lot: c.Lot, Value: v})
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
+	_, evs, err := newIndex(l, s).read(ctx, nil)
+	return evs, err
+}
+
+// Evaluations is the package's Evaluations.
+func (k *Desk) Evaluations(ctx context.Context) (map[string][]qc.Evaluation, error) {
+	_, evs, err := k.idx.read(ctx, nil)
+	return evs, err
+}
+
+// evaluate judges every run that has control results, per analyte.
+func evaluate(s *Setup, controls map[string][]qc.Result) (map[string][]qc.Evaluation, error) {
 	evs := map[string][]qc.Evaluation{}
 	for analyte, rs := range controls {
 		var ms []qc.Material
@@ -211,7 +208,13 @@ const reviewNote = "results reviewed up to log index "
 // Review records that by reviewed the sample's results as they are now
 // (an "analysed" record on the sample). It refuses when there are none.
 func Review(ctx context.Context, l Ledger, ref string, s *Setup, p *panel.Panel, by chain.Person) (*Draft, error) {
-	d, err := Gather(ctx, l, ref, s, p)
+	return NewDesk(l, s, p).Review(ctx, ref, by)
+}
+
+// Review is the package's Review.
+func (k *Desk) Review(ctx context.Context, ref string, by chain.Person) (*Draft, error) {
+	l := k.l
+	d, err := k.Gather(ctx, ref)
 	if err != nil {
 		return d, err
 	}
@@ -267,7 +270,13 @@ func readState(ctx context.Context, l Ledger, ref string) (state, error) {
 // first authorisation is version 1; each later one amends the version
 // before it and needs a reason.
 func Authorise(ctx context.Context, l Ledger, ref string, s *Setup, p *panel.Panel, by chain.Person, amendReason string) (store.Exhibit, *report.Report, error) {
-	d, err := Gather(ctx, l, ref, s, p)
+	return NewDesk(l, s, p).Authorise(ctx, ref, by, amendReason)
+}
+
+// Authorise is the package's Authorise.
+func (k *Desk) Authorise(ctx context.Context, ref string, by chain.Person, amendReason string) (store.Exhibit, *report.Report, error) {
+	l := k.l
+	d, err := k.Gather(ctx, ref)
 	if err != nil {
 		return store.Exhibit{}, nil, err
 	}
