@@ -34,6 +34,14 @@
 // throughput is bounded by commit latency (the server's WAL flush). See
 // BenchmarkUpdateBatch for the figures, against sqlitestore.
 //
+// Within one Store, Updates also take turns before they take a connection
+// from the pool (a one-token channel, waited for with the caller's
+// context): otherwise Updates waiting for the row lock could hold every
+// connection of the pool, and an fn that reads the store (Record,
+// Exhibit, …) while its Update holds the lock would wait for a connection
+// forever. So one Update per Store holds a connection, and reads always
+// find one. Across Stores and processes the row lock orders them.
+//
 // The Merkle tree's frontier is cached per Store; an Update whose locked
 // size differs from the cache (another writer appended) reloads it from the
 // tree table (tlog.Load) inside its transaction.
@@ -117,9 +125,10 @@ import (
 // Store is a PostgreSQL storage engine.
 type Store struct {
 	pool *pgxpool.Pool
+	turn chan struct{} // one token: held by the Update using a connection
 
 	mu   sync.Mutex
-	tree *tlog.Tree       // committed frontier, as this Store last saw it
+	tree *tlog.Tree      // committed frontier, as this Store last saw it
 	id   *store.Identity // cached once read
 
 	closed atomic.Bool
@@ -202,7 +211,9 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("pgstore: open: %w", err)
 	}
-	return &Store{pool: pool, tree: tlog.New()}, nil
+	s := &Store{pool: pool, tree: tlog.New(), turn: make(chan struct{}, 1)}
+	s.turn <- struct{}{}
+	return s, nil
 }
 
 // durableCommits makes sure a connection commits durably: it sets

@@ -17,7 +17,7 @@ import (
 
 // Update runs fn in one PostgreSQL transaction holding the log head's row
 // lock (see the package doc).
-func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error) {
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if s.closed.Load() {
 		return errClosed
 	}
@@ -26,6 +26,12 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error)
 	}
 	// Until the log head is locked, the caller's ctx may end the wait and
 	// nothing has happened.
+	select {
+	case <-s.turn:
+		defer func() { s.turn <- struct{}{} }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		if s.closed.Load() {
@@ -36,11 +42,10 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) (err error)
 	// From here statements run without cancellation: the outcome of the
 	// COMMIT must not be left unknown by a context ending.
 	wctx := context.WithoutCancel(ctx)
-	defer func() {
-		if err != nil {
-			tx.Rollback(wctx)
-		}
-	}()
+	// Rolled back however Update ends, a panic or runtime.Goexit in fn
+	// too, so the log head is never left locked (after Commit it does
+	// nothing).
+	defer tx.Rollback(wctx)
 	var size int64
 	if err := tx.QueryRow(ctx, `SELECT size FROM log_head WHERE id = 1 FOR UPDATE`).Scan(&size); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
