@@ -392,3 +392,46 @@ func TestStaleHeadRefused(t *testing.T) {
 		t.Fatalf("exhibit after the race = %+v %v", e, err)
 	}
 }
+
+// TestRestoredLogSameSize: a Store whose cached tree is of the size the
+// log has, but of another log (the database was restored, here by hand,
+// and refilled by another Store to the same size), reloads the tree rather
+// than extending its stale one: the log's root proves the records it holds.
+func TestRestoredLogSameSize(t *testing.T) {
+	ctx := context.Background()
+	db := newTestDB(t)
+	a, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	f := storetest.NewFixture()
+	appendOn := func(s *Store, r *chain.Record) {
+		t.Helper()
+		if err := s.Update(ctx, func(tx store.Tx) error { _, err := tx.Append(r); return err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r1 := f.Received(t, "0190a0b0-0000-7000-8000-000000000001", "JS/1", "C", []byte("one"))
+	r2 := f.Received(t, "0190a0b0-0000-7000-8000-000000000002", "JS/2", "C", []byte("two"))
+	r3 := f.Received(t, "0190a0b0-0000-7000-8000-000000000003", "JS/3", "C", []byte("three"))
+	appendOn(a, r1) // a's cached tree: [r1]
+	empty := tlog.EmptyRoot()
+	if _, err := b.pool.Exec(ctx, `DELETE FROM records; DELETE FROM tree; UPDATE log_head SET size = 0, root = '\x`+fmt.Sprintf("%x", empty[:])+`'`); err != nil {
+		t.Fatal(err)
+	}
+	appendOn(b, r2) // the log: [r2], of the size a has cached
+	appendOn(a, r3)
+	ref := tlog.New()
+	if _, err := ref.Append(r2.Hash, r3.Hash); err != nil {
+		t.Fatal(err)
+	}
+	if root, err := tlog.RootAt(ctx, a, 2); err != nil || root != ref.Root() {
+		t.Fatalf("stored root %s (%v), root of [r2 r3] %s", root, err, ref.Root())
+	}
+}

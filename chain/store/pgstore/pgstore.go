@@ -7,7 +7,7 @@
 // Every Update is one PostgreSQL transaction (READ COMMITTED, the server's
 // default) that first locks the single row of log_head:
 //
-//	SELECT size FROM log_head WHERE id = 1 FOR UPDATE
+//	SELECT size, root FROM log_head WHERE id = 1 FOR UPDATE
 //
 // so writers, in this process or any other, take turns: the one holding the
 // row appends at log index size, size+1, … and sets size past its last
@@ -43,8 +43,11 @@
 // find one. Across Stores and processes the row lock orders them.
 //
 // The Merkle tree's frontier is cached per Store; an Update whose locked
-// size differs from the cache (another writer appended) reloads it from the
-// tree table (tlog.Load) inside its transaction.
+// size and root differ from the cache's (another writer appended) reloads
+// it from the tree table (tlog.Load) inside its transaction, and checks the
+// loaded tree's root against log_head.root. Comparing the root, not only
+// the size, means a database restored to another log of the same size is
+// never extended from a stale frontier.
 //
 // # Durability
 //
@@ -67,7 +70,8 @@
 // exhibit_schema.version is not 1.
 //
 //	exhibit_schema (id int PK = 1, version int)
-//	log_head       (id int PK = 1, size bigint)  -- the log's size; locked by writers
+//	log_head       (id int PK = 1, size bigint,  -- the log's size; locked by writers
+//	                root bytea)                  -- the Merkle root at size (32 bytes)
 //	identity       (id int PK = 1, device_id, origin, producer, initials text,
 //	                created text)                -- RFC 3339 with nanoseconds, UTC
 //	records        (idx bigint PK,               -- log index, 0-based, gapless
@@ -91,8 +95,8 @@
 // SHA-256(0x00 || records.hash of idx i). An exhibit is its chain's first
 // record (there is no exhibits table); its head is the chain's record with
 // the highest seq. log_head.size always equals the number of records (one
-// more than the highest idx), and is changed only in the transaction that
-// appends them.
+// more than the highest idx) and log_head.root the Merkle root of those
+// records; both are changed only in the transaction that appends them.
 //
 // Unlike sqlitestore, the index of records by hash is an ordinary index on
 // the records table: PostgreSQL's B-tree absorbs random keys well enough,
@@ -150,9 +154,9 @@ CREATE TABLE IF NOT EXISTS exhibit_schema (
 );
 CREATE TABLE IF NOT EXISTS log_head (
 	id integer PRIMARY KEY CHECK (id = 1),
-	size bigint NOT NULL CHECK (size >= 0)
+	size bigint NOT NULL CHECK (size >= 0),
+	root bytea NOT NULL CHECK (length(root) = 32)
 );
-INSERT INTO log_head (id, size) VALUES (1, 0) ON CONFLICT (id) DO NOTHING;
 CREATE TABLE IF NOT EXISTS identity (
 	id integer PRIMARY KEY CHECK (id = 1),
 	device_id text NOT NULL,
@@ -240,6 +244,10 @@ func createSchema(ctx context.Context, pool *pgxpool.Pool) error {
 			return fmt.Errorf("schema lock: %w", err)
 		}
 		if _, err := tx.Exec(ctx, schema); err != nil {
+			return fmt.Errorf("schema: %w", err)
+		}
+		empty := tlog.EmptyRoot()
+		if _, err := tx.Exec(ctx, `INSERT INTO log_head (id, size, root) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING`, empty[:]); err != nil {
 			return fmt.Errorf("schema: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO exhibit_schema (id, version) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`, schemaVersion); err != nil {

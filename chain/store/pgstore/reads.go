@@ -245,9 +245,10 @@ func (s *Store) ExhibitByRef(ctx context.Context, ref string) (store.Exhibit, er
 	return exhibitByRef(ctx, s.pool, ref)
 }
 
-// Exhibits lists a case's exhibits in reference order.
+// Exhibits lists a case's exhibits in reference order (initials by their
+// bytes, as in every engine, whatever the database's collation).
 func (s *Store) Exhibits(ctx context.Context, caseRef string) ([]store.Exhibit, error) {
-	rows, err := s.pool.Query(ctx, exhibitQuery+`f.ex_case = $1 ORDER BY f.ex_initials, f.ex_num`, caseRef)
+	rows, err := s.pool.Query(ctx, exhibitQuery+`f.ex_case = $1 ORDER BY f.ex_initials COLLATE "C", f.ex_num`, caseRef)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: exhibits: %w", err)
 	}

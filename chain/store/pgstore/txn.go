@@ -47,7 +47,8 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	// nothing).
 	defer tx.Rollback(wctx)
 	var size int64
-	if err := tx.QueryRow(ctx, `SELECT size FROM log_head WHERE id = 1 FOR UPDATE`).Scan(&size); err != nil {
+	var root []byte
+	if err := tx.QueryRow(ctx, `SELECT size, root FROM log_head WHERE id = 1 FOR UPDATE`).Scan(&size, &root); err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
@@ -56,7 +57,7 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err // fn has not run: nothing happened
 	}
-	tree, err := s.frontier(wctx, tx, uint64(size))
+	tree, err := s.frontier(wctx, tx, uint64(size), root)
 	if err != nil {
 		return err
 	}
@@ -75,13 +76,14 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	return nil
 }
 
-// frontier returns the tree at size: the cached one if it is that size,
-// else loaded from the tree table in tx (another writer appended).
-func (s *Store) frontier(ctx context.Context, tx pgx.Tx, size uint64) (*tlog.Tree, error) {
+// frontier returns the tree at size with the given root: the cached one
+// if it is that tree, else loaded from the tree table in tx (another
+// writer appended).
+func (s *Store) frontier(ctx context.Context, tx pgx.Tx, size uint64, root []byte) (*tlog.Tree, error) {
 	s.mu.Lock()
 	cached := s.tree
 	s.mu.Unlock()
-	if cached.Size() == size {
+	if cr := cached.Root(); cached.Size() == size && string(cr[:]) == string(root) {
 		return cached.Clone(), nil
 	}
 	tr, err := tlog.Load(ctx, tlog.HashReaderFunc(func(ctx context.Context, idx []int64) ([]chain.Hash, error) {
@@ -89,6 +91,9 @@ func (s *Store) frontier(ctx context.Context, tx pgx.Tx, size uint64) (*tlog.Tre
 	}), size)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: load tree at %d: %w", size, err)
+	}
+	if lr := tr.Root(); string(lr[:]) != string(root) {
+		return nil, fmt.Errorf("pgstore: the tree's nodes at size %d give root %s, but the log head records %x", size, lr, root)
 	}
 	return tr, nil
 }
@@ -204,7 +209,8 @@ func (t *txn) Append(recs ...*chain.Record) (uint64, error) {
 	if len(nidx) > 0 {
 		b.Queue(insertNodes, nidx, nhash)
 	}
-	b.Queue(`UPDATE log_head SET size = $1 WHERE id = 1`, int64(next.Size()))
+	nr := next.Root()
+	b.Queue(`UPDATE log_head SET size = $1, root = $2 WHERE id = 1`, int64(next.Size()), nr[:])
 	b.Queue(`RELEASE SAVEPOINT a`)
 	if err := t.tx.SendBatch(t.ctx, b).Close(); err != nil {
 		if _, rerr := t.tx.Exec(t.ctx, `ROLLBACK TO SAVEPOINT a; RELEASE SAVEPOINT a`); rerr != nil {
