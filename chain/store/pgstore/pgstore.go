@@ -53,13 +53,31 @@
 //
 // A transaction is durable when COMMIT returns if synchronous_commit is on
 // (PostgreSQL's default). Each connection the store opens reads the
-// setting and sets it to on where it finds it off; the stronger settings
-// (remote_write, remote_apply, and local) are kept. Statements after the
-// log head is locked run without the caller's cancellation, so that a
-// cancelled context cannot leave the outcome of a COMMIT unknown to the
-// store; a connection lost during COMMIT still can (the error is returned,
-// and the record may or may not be in the log: a caller re-appending it
-// gets store.ErrDuplicate if it was).
+// setting and sets it to on where it finds it off; every other value
+// (local, remote_write, on, remote_apply) flushes the commit's WAL on the
+// server before COMMIT returns, and is kept. (fsync=off on the server
+// cannot be undone by a client; it is the operator's to leave on.)
+// Statements after the log head is locked run without the caller's
+// cancellation, so that a cancelled context cannot leave the outcome of a
+// COMMIT unknown to the store; a connection lost during COMMIT still can:
+// the error is returned, and the records may or may not be in the log (a
+// caller appending them again is refused with store.ErrDuplicate or
+// store.ErrBrokenChain if they are; a Claim made with them finds its key
+// held).
+//
+// # Writes and reads
+//
+// Tx.Append checks the links (store.Link) and sends, in one pipelined
+// round trip, SAVEPOINT a; the records as one INSERT … SELECT FROM
+// unnest(arrays); the new interior tree nodes likewise; UPDATE log_head
+// SET size, root; RELEASE SAVEPOINT a. On an error it rolls back to the
+// savepoint, so a failed Append leaves nothing even if fn goes on; a
+// unique violation of records_chain is store.ErrDuplicate when the stored
+// record at that (chain, seq) has the same hash and store.ErrBrokenChain
+// otherwise, and of records_ref store.ErrBrokenChain. Reads outside a
+// transaction are single statements on the pool: at READ COMMITTED each
+// sees a snapshot in which an Update is wholly committed or absent, and
+// the log only grows, so a later read never sees less than an earlier one.
 //
 // # Schema (version 1)
 //
@@ -91,7 +109,8 @@
 //	claims         (key bytea PK, idx bigint)    -- Tx.Claim; the key's bytes as given
 //	checkpoints    (size bigint PK, note bytea, issued text)  -- issued as identity.created
 //
-// Leaves of the Merkle tree are not stored: leaf i is
+// log_head starts as size 0 with root tlog.EmptyRoot() (SHA-256 of no
+// bytes). Leaves of the Merkle tree are not stored: leaf i is
 // SHA-256(0x00 || records.hash of idx i). An exhibit is its chain's first
 // record (there is no exhibits table); its head is the chain's record with
 // the highest seq. log_head.size always equals the number of records (one
@@ -105,11 +124,14 @@
 //
 // # Tests
 //
-// The tests need a PostgreSQL server: postgres://postgres@127.0.0.1:5432/
-// unless the environment variable EXHIBIT_TEST_POSTGRES gives another URL
-// (its database part is ignored: each test creates its own uniquely named
-// database and drops it at the end). Where no server answers, they skip,
-// saying so.
+// The tests need a PostgreSQL server, reached at
+// postgres://postgres@127.0.0.1:5432/postgres unless the environment
+// variable EXHIBIT_TEST_POSTGRES gives another URL. That connection (a
+// role allowed to CREATE DATABASE) only creates and drops databases: each
+// test creates its own, exhibit_test_ and 12 random hex digits, on the
+// same server, uses it through the same URL with the database name
+// replaced, and drops it at the end. Where no server answers, the tests
+// skip, saying so.
 package pgstore
 
 import (
