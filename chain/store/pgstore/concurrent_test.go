@@ -435,3 +435,74 @@ func TestRestoredLogSameSize(t *testing.T) {
 		t.Fatalf("stored root %s (%v), root of [r2 r3] %s", root, err, ref.Root())
 	}
 }
+
+// TestCancelWhileWaitingForLock: an Update whose context ends while it
+// waits for the log head that another Store holds returns the context's
+// error without running fn, and the holder's Update commits as usual.
+func TestCancelWhileWaitingForLock(t *testing.T) {
+	ctx := t.Context()
+	db := newTestDB(t)
+	a, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	f := storetest.NewFixture()
+	r1 := f.Received(t, "0190a0b0-0000-7000-8000-000000000001", "JS/1", "C", []byte("one"))
+	held, release := make(chan struct{}), make(chan struct{})
+	holder := make(chan error, 1)
+	go func() {
+		holder <- a.Update(ctx, func(tx store.Tx) error {
+			close(held)
+			<-release
+			_, err := tx.Append(r1)
+			return err
+		})
+	}()
+	<-held
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var ran bool
+	waiter := make(chan error, 1)
+	go func() { waiter <- b.Update(cctx, func(store.Tx) error { ran = true; return nil }) }()
+	// Wait until b's transaction waits for the row lock a holds.
+	for {
+		var waiting int
+		err := a.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity s ON s.pid = l.pid
+			WHERE NOT l.granted AND s.datname = current_database()`).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case err := <-waiter:
+			t.Fatalf("the second Update returned (%v) while the first held the log head", err)
+		case <-ctx.Done():
+			t.Fatal(ctx.Err())
+		default:
+		}
+	}
+	cancel()
+	if err := <-waiter; !errors.Is(err, context.Canceled) || ran {
+		t.Fatalf("cancelled while waiting: %v (fn ran: %v), want context.Canceled and fn not run", err, ran)
+	}
+	close(release)
+	if err := <-holder; err != nil {
+		t.Fatal(err)
+	}
+	if size, err := b.TreeSize(ctx); err != nil || size != 1 {
+		t.Fatalf("log of %d records (%v), want 1", size, err)
+	}
+	// b works on after the cancelled Update.
+	r2 := f.Next(t, r1, chain.KindSealed, "")
+	if err := b.Update(ctx, func(tx store.Tx) error { _, err := tx.Append(r2); return err }); err != nil {
+		t.Fatal(err)
+	}
+}
