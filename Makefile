@@ -30,6 +30,7 @@ RACE_PKGS := \
 	./chain/blobstore/storetest \
 	./chain/ledger \
 	./chain/store/memstore \
+	./chain/store/pgstore \
 	./chain/store/sqlitestore \
 	./chain/store/storetest \
 	./cmd/exhibit/cli \
