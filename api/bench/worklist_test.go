@@ -59,7 +59,7 @@ func TestWorklistOrdersAndLive(t *testing.T) {
 	size := func() uint64 { n, _ := f.ledger.TreeSize(context.Background()); return n }
 	n := size()
 	for _, form := range [][]string{
-		{"step", "order", "target", "LB/3", "tests", " "},                    // no test
+		{"step", "order", "target", "LB/3", "tests", " "},                   // no test
 		{"step", "order", "target", "LB/3", "test", "GHB", "priority", "X"}, // no such priority
 		{"step", "order", "target", "LB/1", "test", "GHB"},                  // the sample, not a bottle
 		{"step", "order", "target", "LB/2", "test", "GHB"},                  // another sample
