@@ -30,6 +30,7 @@ type orderRow struct {
 	Specimen, Tests, Priority, State, Ordered, Done, Missing string
 	Sample                                                   string // the sample's reference, "" if not known here
 	Urgent                                                   bool
+	Control                                                  bool // a control material's tube
 }
 
 type worklistData struct {
@@ -72,6 +73,11 @@ func (b *Bench) worklist(ctx context.Context) (worklistData, error) {
 			r.Done = when(o.Queried)
 		}
 		r.Sample = b.sampleOf(o.Ref, o.Specimen)
+		if b.cfg.Setup != nil {
+			for _, ctl := range b.cfg.Setup.Controls {
+				r.Control = r.Control || ctl.Specimen == o.Specimen
+			}
+		}
 		d.Orders = append(d.Orders, r)
 	}
 	for _, u := range s.Unmatched {

@@ -115,3 +115,34 @@ func TestWorklistOrdersAndLive(t *testing.T) {
 		t.Error("order form without a book")
 	}
 }
+
+// TestHeldCannotBeAuthorised: a sample whose run failed QC is reviewed;
+// the authoriser is not offered the form, and a POST of it is refused and
+// records nothing.
+func TestHeldCannotBeAuthorised(t *testing.T) {
+	f := newFixture(t)
+	f.b.cfg.Setup = labSetup
+	c := webtest.NewClient(t, f.b)
+	c.Login("atech", password("atech"), "/")
+	c.Post("/intake", "kit", "K1", "case", "01/900/26", "seals", "S-1", "collected", "2026-12-05T02:00:00Z")
+	c.Post("/sample/LB/1", "step", "open", "seal", "S-1", "reason", "split")
+	c.Post("/sample/LB/1", "step", "split", "volume_A", "40", "seal_A", "S-2", "volume_B", "20", "seal_B", "S-3")
+	// The low control 8 SD above its mean: 1-3s, the run is rejected.
+	captureRun(t, f.ledger, "run1.csv", [2]string{"QC-GHB-L1", "9.0"}, [2]string{"QC-GHB-L2", "19.7"}, [2]string{"LB/2", "45.0"})
+	mustContain(t, c.Get("/sample/LB/1"), `class="result held"`, "1-3s")
+	c.Follow(c.Post("/sample/LB/1", "step", "review"), "/sample/LB/1?notice=reviewed")
+	a := webtest.NewClient(t, f.b)
+	a.Login("bauth", password("bauth"), "/")
+	r := a.Get("/sample/LB/1")
+	mustContain(t, r, `id="authorise-held"`)
+	if strings.Contains(r.Body, `id="do-authorise"`) {
+		t.Error("the authoriser is offered a held report")
+	}
+	n, _ := f.ledger.TreeSize(context.Background())
+	if r := a.Post("/sample/LB/1", "step", "authorise"); r.StatusCode != http.StatusBadRequest || !strings.Contains(r.Body, "QC") {
+		t.Errorf("authorising a held report: %d", r.StatusCode)
+	}
+	if m, _ := f.ledger.TreeSize(context.Background()); m != n {
+		t.Errorf("a refused authorisation wrote %d records", m-n)
+	}
+}
