@@ -1,12 +1,23 @@
 package cli
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
 	"github.com/exhibit-forensics/exhibit/internal/fuzzseed"
+	"github.com/exhibit-forensics/exhibit/lab/labsim"
+	"github.com/exhibit-forensics/exhibit/lab/protocol"
+	"github.com/exhibit-forensics/exhibit/lab/receive"
+	"github.com/exhibit-forensics/exhibit/lab/transport"
 )
 
 var analyserCases = []struct {
@@ -101,4 +112,151 @@ func FuzzParseAnalyser(f *testing.F) {
 			t.Fatalf("download accepted for %s", c.Dialect.Protocol)
 		}
 	})
+}
+
+// TestAgentAnalyserUsage: a bad analyser file, a name given twice and
+// --analyser without --role lab are usage errors, before anything starts.
+func TestAgentAnalyserUsage(t *testing.T) {
+	data := initData(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("a.json", `{"format":"exhibit-analyser","version":1,"name":"a","protocol":"hl7","transport":"tcp","listen":"127.0.0.1:0"}`)
+	bad := write("b.json", `{"format":"exhibit-analyser","version":1,"name":"a","protocol":"hl7","transport":"tcp","listen":"127.0.0.1:0","speed":1}`)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--role", "lab", "--data", data, "--analyser", bad}, exitUsage, `unknown field "speed"`},
+		{[]string{"--role", "lab", "--data", data, "--analyser", good, "--analyser", good}, exitUsage, `the name "a" is given to two analysers`},
+		{[]string{"--role", "kiosk", "--data", data, "--light", "l", "--camera", "c", "--analyser", good}, exitUsage, "--analyser is for --role lab"},
+		{[]string{"--role", "lab", "--data", data, "--analyser", filepath.Join(dir, "missing.json")}, exitFail, "no such file"},
+	} {
+		code, _, errs := run(t, "", append([]string{"agent"}, tc.args...)...)
+		if code != tc.code || !strings.Contains(errs, tc.want) {
+			t.Errorf("agent %v: exit %d\n%s", tc.args, code, errs)
+		}
+	}
+}
+
+// TestAgentLabReceivesHL7 runs `exhibit agent --role lab --analyser FILE`
+// with an HL7 analyser over TCP: the simulator (lab/labsim) connects to
+// the agent's receiver and delivers its rack; every message it saw
+// acknowledged is in the log once, captured under the file's name and
+// case; on stop the agent says what each receiver kept and signs a
+// checkpoint.
+func TestAgentLabReceivesHL7(t *testing.T) {
+	data := initData(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "cobas.json")
+	if err := os.WriteFile(cfg, []byte(`{"format":"exhibit-analyser","version":1,"name":"cobas-1","protocol":"hl7",
+ "transport":"tcp","listen":"127.0.0.1:0","case":"01/900/26","codes":"../lab/toxsim.testcode"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The codes path is relative to the analyser file.
+	if err := os.MkdirAll(filepath.Join(dir, "..", "lab"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	codes, err := os.ReadFile("testdata/lab/toxsim.testcode")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "..", "lab", "toxsim.testcode"), codes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var errb lockedBuilder
+	done := make(chan int, 1)
+	go func() {
+		code := Main(ctx, []string{"agent", "--role", "lab", "--data", data, "--listen", "127.0.0.1:0", "--analyser", cfg},
+			strings.NewReader(""), pw, &errb)
+		pw.Close()
+		done <- code
+	}()
+	sc := bufio.NewScanner(pr)
+	addr := ""
+	for addr == "" && sc.Scan() {
+		if a, ok := strings.CutPrefix(sc.Text(), "analyser cobas-1: listening on "); ok {
+			addr = a
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no listening line; exit %d\n%s", <-done, errb.String())
+	}
+	lines := make(chan string, 100)
+	go func() {
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+
+	scen, err := os.ReadFile("testdata/lab/spiking.scenario")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := labsim.ParseScenario(scen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := protocol.Lookup(protocol.HL7, "mllp")
+	quiet := slog.New(slog.DiscardHandler)
+	sim, err := labsim.New(labsim.Config{Scenario: s, Dialect: d, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, stopSim := context.WithCancel(ctx)
+	simDone := make(chan error, 1)
+	go func() { simDone <- (&transport.Client{Addr: addr, Logger: quiet}).Run(sctx, sim.Serve) }()
+	<-sim.Done()
+	stopSim()
+	<-simDone
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("agent exit %d\n%s", code, errb.String())
+	}
+	var out []string
+	for l := range lines {
+		out = append(out, l)
+	}
+	all := strings.Join(out, "\n")
+	if !strings.Contains(all, "analyser cobas-1 stopped: 3 stored, 0 quarantined, 0 not stored; checkpoint: log size") {
+		t.Errorf("agent output:\n%s", all)
+	}
+	l, err := datadir.Open(context.Background(), data, datadir.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ids := map[string]int{}
+	if err := receive.List(context.Background(), l, func(e receive.Entry) error {
+		if e.Lab.Analyser != "cobas-1" || e.Case != "01/900/26" || e.Quarantined() {
+			t.Errorf("capture %s: analyser %q case %q quarantine %q", e.Ref, e.Lab.Analyser, e.Case, e.Lab.Quarantine)
+		}
+		for _, r := range e.Lab.Results {
+			if r.Code == "GHB" && r.Analyte != "ghb" {
+				t.Errorf("GHB mapped to %q: the code map was not read", r.Analyte)
+			}
+		}
+		ids[e.Lab.MessageID]++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, dv := range sim.Acked() {
+		if ids[dv.MessageID.String()] != 1 {
+			t.Errorf("message %s stored %d times", dv.MessageID, ids[dv.MessageID.String()])
+		}
+	}
+	if len(ids) != 3 || len(sim.Acked()) != 3 {
+		t.Errorf("%d messages stored, %d acknowledged; want 3", len(ids), len(sim.Acked()))
+	}
 }
