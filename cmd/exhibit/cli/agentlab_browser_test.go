@@ -296,6 +296,7 @@ func TestAgentLabJourney(t *testing.T) {
 	}
 	ref1, bottle1 := receiveKit("K000417", "S-1", "S-10", "S-11")
 	webtest.Shoot(t, bctx, shots, "01-split.png")
+	webtest.TouchTargets(t, bctx, "sample page with the order form")
 	ref2, bottle2 := receiveKit("K000418", "S-2", "S-20", "S-21")
 
 	// screen-a's rack: its two GHB controls, then bottle A of the first
@@ -350,6 +351,7 @@ func TestAgentLabJourney(t *testing.T) {
 		t.Errorf("quarantine: %q", got)
 	}
 	webtest.Shoot(t, bctx, shots, "05-quarantine.png")
+	webtest.TouchTargets(t, bctx, "quarantine")
 	webtest.Do(t, bctx, "the QC page", chromedp.Click(chromedp.CSS("#nav-qc")), chromedp.WaitVisible(chromedp.CSS(".chart svg")))
 	if got := webtest.Text(t, bctx, "main"); !strings.Contains(got, "screen-b@") || !strings.Contains(got, "reject") || !strings.Contains(got, "screen-a@") {
 		t.Errorf("QC page: %q", got)
@@ -358,6 +360,7 @@ func TestAgentLabJourney(t *testing.T) {
 	webtest.Do(t, bctx, "the worklist", chromedp.Click(chromedp.CSS("#nav-worklist")), chromedp.WaitVisible(chromedp.CSS("#worklist")),
 		chromedp.Poll[chromedp.Void](`document.querySelectorAll('#worklist tr.state-resulted').length === 4`))
 	webtest.Shoot(t, bctx, shots, "07-worklist.png")
+	webtest.TouchTargets(t, bctx, "worklist")
 
 	// The authoriser: the held sample cannot be authorised; the other can.
 	webtest.Do(t, bctx, "sign out", chromedp.Click(chromedp.CSS(".signout button")), chromedp.WaitVisible(chromedp.CSS("#user")))
