@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/chromedp/chromedp/kb"
 
 	"github.com/exhibit-forensics/exhibit/api/web/webtest"
 )
@@ -53,11 +52,16 @@ func TestBrowserBench(t *testing.T) {
 	}
 	webtest.Shoot(t, ctx, dir, "03-received.png")
 
+	// A wedge scanner's burst: the keys are dispatched by one script, so
+	// that they come as fast as a scanner's whatever the load on the
+	// machine (typed through the browser's input one round trip a key,
+	// they can come slower than the 80 ms a burst allows between keys).
 	webtest.Do(t, ctx, "back to the list, then scan the kit",
 		chromedp.Navigate(srv.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#samples")),
-		chromedp.KeyEvent("K000417"),
-		chromedp.KeyEvent(kb.Enter),
+		chromedp.Evaluate[chromedp.Void](`'K000417'.split('').concat(['Enter']).forEach(function (k) {
+			document.body.dispatchEvent(new KeyboardEvent('keydown', {key: k, bubbles: true}));
+		})`),
 		chromedp.WaitVisible(chromedp.CSS("#sample-ref")),
 	)
 	if got := webtest.Text(t, ctx, "#sample-ref"); got != "Sample LB/1" {
