@@ -53,6 +53,15 @@ type Config struct {
 	// Setup is the laboratory's controls and stages (lab/review); without
 	// it results are listed but nothing can be reviewed or authorised.
 	Setup *review.Setup
+	// Orders is the order book (lab/order): the worklist, and the order
+	// form on a sample's page. nil: no worklist.
+	Orders Orders
+	// Tests are the instrument tests the order form offers as boxes to
+	// tick; without them it asks for the codes as text.
+	Tests []Test
+	// Links, if set, reports the analyser links the agent receives from,
+	// shown on every page.
+	Links func() []Link
 }
 
 // A Bench serves the lab bench's pages.
@@ -103,7 +112,7 @@ func New(cfg Config) (*Bench, error) {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	b := &Bench{cfg: cfg, web: ws, pages: map[string]*web.Page{}, byRef: map[string]*entry{}, byKit: map[string]string{}}
-	for _, name := range []string{"home", "intake", "sample", "qc", "quarantine", "trends"} {
+	for _, name := range []string{"home", "intake", "sample", "qc", "quarantine", "trends", "worklist"} {
 		p, err := ws.NewPage(files, "templates/parts.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("bench: %w", err)
@@ -128,6 +137,8 @@ func (b *Bench) routes() {
 	g.GET("/", b.home)
 	g.GET("/scan", b.scan)
 	g.GET("/scan/latest", b.latestScan)
+	g.GET("/live", b.live)
+	g.GET("/worklist", b.worklistPage)
 	g.GET("/intake", b.intakePage)
 	g.POST("/intake", b.intakePost)
 	g.GET("/qc", b.qcPage)

@@ -19,7 +19,19 @@
 //     enter their passwords at that moment) and disposal;
 //   - the QC page (a Levey-Jennings chart per control material and each
 //     run's verdict), the quarantine and the trends of confirmed
-//     substances by class and month.
+//     substances by class and month;
+//   - the worklist (/worklist): the order book's orders (lab/order), each
+//     bottle's tests, priority, state — waiting, sent, asked for,
+//     resulted — and when, linked to its sample, with the results that
+//     came for specimens nobody ordered; orders are placed on a bottle
+//     from its sample's page (Config.Orders, Config.Tests);
+//   - the state of the analyser links the agent receives from in its own
+//     process (Config.Links; docs/analyser-config.md), on every page;
+//   - live parts: every page polls GET /live, a token of the log's size,
+//     the order book and the links; when it changes the page fetches
+//     itself and puts its data-live parts (results, orders, worklist,
+//     links) in place, so results appear as they arrive without a reload.
+//     Without script the pages work the same, reloaded by hand.
 //
 // Samples are found through an index the Bench keeps in memory: built by
 // reading the log once, then brought up to date from the records appended

@@ -68,7 +68,7 @@ func (b *Bench) quarantinePage(c *gin.Context) {
 	err := receive.List(c.Request.Context(), b.cfg.Ledger, func(en receive.Entry) error {
 		if en.Quarantined() {
 			rows = append(rows, quarantineRow{Ref: en.Ref, When: en.Time.Local().Format("2 Jan 2006 15:04"),
-				Source: en.Lab.Protocol + " " + en.Lab.Analyser, Reason: en.Lab.Quarantine})
+				Source: strings.TrimSpace(en.Lab.Analyser + " (" + en.Lab.Protocol + ")"), Reason: en.Lab.Quarantine})
 		}
 		return nil
 	})

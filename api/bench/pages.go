@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -22,11 +23,19 @@ type pageData struct {
 	// ScanSeq is the latest serial scan when the page was made: the page
 	// goes to the next one.
 	ScanSeq uint64
-	Page    any
+	// Live is the token of what the page shows (GET /live): when it
+	// changes the page refreshes its live parts.
+	Live  string
+	Links []linkView
+	Page  any
 }
 
 func (b *Bench) render(c *gin.Context, status int, page, title string, data any) {
-	b.pages[page].Render(c, status, title, pageData{ScanSeq: b.scanSeqNow(), Page: data})
+	tok, err := b.liveToken(c.Request.Context())
+	if err != nil {
+		b.cfg.Logger.Warn("bench: live token", "err", err)
+	}
+	b.pages[page].Render(c, status, title, pageData{ScanSeq: b.scanSeqNow(), Live: tok, Links: b.links(), Page: data})
 }
 
 func person(c *gin.Context) chain.Person {
@@ -169,6 +178,10 @@ type sampleData struct {
 	Sealed   bool
 	Disposed bool
 	Results  resultsView
+	Orders   []orderRow
+	// CanOrder: there is an order book and bottles to order on.
+	CanOrder bool
+	Tests    []Test
 }
 
 type aliquotView struct {
@@ -195,6 +208,7 @@ func (b *Bench) samplePage(c *gin.Context) {
 		"disposed":   "Disposal recorded.",
 		"reviewed":   "Your review of the results is recorded.",
 		"authorised": "Report authorised and sealed.",
+		"ordered":    "Order placed: it goes to the analyser with the worklist.",
 	}[c.Query("notice")]
 	b.showSample(c, http.StatusOK, b.sampleRef(c), notice, "")
 }
@@ -258,6 +272,7 @@ func (b *Bench) showSample(c *gin.Context, status int, ref, notice, problem stri
 		}
 	}
 	b.mu.Unlock()
+	sort.Strings(als)
 	for _, ref := range als {
 		a, err := l.ExhibitByRef(ctx, ref)
 		if err != nil {
@@ -277,6 +292,22 @@ func (b *Bench) showSample(c *gin.Context, status int, ref, notice, problem stri
 		d.Aliquots = append(d.Aliquots, aliquotView{Ref: ref, Form: af})
 	}
 	d.Results = b.results(c, e.Ref)
+	if b.cfg.Orders != nil {
+		if d.Orders, err = b.sampleOrders(ctx, e.Ref); err != nil {
+			b.fail(c, err)
+			return
+		}
+		ordered := map[string]bool{}
+		for _, o := range d.Orders {
+			ordered[o.Specimen] = true
+		}
+		for _, a := range d.Aliquots {
+			if !ordered[a.Ref] {
+				d.CanOrder = true
+			}
+		}
+		d.Tests = b.cfg.Tests
+	}
 	b.render(c, status, "sample", "Sample "+e.Ref, d)
 }
 
@@ -337,6 +368,9 @@ func (b *Bench) samplePost(c *gin.Context) {
 		}
 		_, _, err = review.Authorise(ctx, l, ref, b.cfg.Setup, b.cfg.Panel, by, c.PostForm("reason"))
 		notice = "authorised"
+	case "order":
+		err = b.placeOrder(c, ref)
+		notice = "ordered"
 	case "dispose":
 		_, err = sample.Dispose(ctx, l, target, c.PostForm("reason"), by)
 		notice = "disposed"

@@ -20,11 +20,15 @@ type resultsView struct {
 	Problem string
 	// CanAuthorise: the signed-in user holds the authoriser role.
 	CanAuthorise bool
+	// Held: a result's QC does not support it, so the report cannot be
+	// authorised (the form is not offered; Authorise refuses it anyway).
+	Held bool
 }
 
 type resultRow struct {
 	Analyte, Value, Units, Outcome, Run, QC, Aliquot string
-	Held                                             bool // QC does not support it
+	Held                                             bool   // QC does not support it
+	Why                                              string // why it is held
 }
 
 // results gathers the sample's results for its page.
@@ -49,7 +53,8 @@ func (b *Bench) results(c *gin.Context, ref string) resultsView {
 			QC: r.QC.State.String(), Aliquot: r.Aliquot}
 		if err := qc.Authorisable(r.QC); err != nil {
 			row.Held = true
-			row.QC = strings.TrimPrefix(err.Error(), "qc: ")
+			row.QC, row.Why = "held", strings.TrimPrefix(err.Error(), "qc: ")
+			v.Held = true
 		}
 		v.Rows = append(v.Rows, row)
 	}

@@ -98,7 +98,7 @@ func TestReviewAndAuthorise(t *testing.T) {
 			Quarantine: "line 2: 1 field, the header has 2: a row cut short"}}); err != nil {
 		t.Fatal(err)
 	}
-	mustContain(t, c.Get("/quarantine"), "a row cut short", "lcms-csv lcms-1")
+	mustContain(t, c.Get("/quarantine"), "a row cut short", "lcms-1 (lcms-csv)")
 	// Without a setup the QC page says why it is empty.
 	f.b.cfg.Setup = nil
 	mustContain(t, c.Get("/qc"), "No laboratory setup")

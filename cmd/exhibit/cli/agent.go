@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 
 	"github.com/exhibit-forensics/exhibit/internal/malloctune"
@@ -18,6 +21,8 @@ import (
 	"github.com/exhibit-forensics/exhibit/devices/camera/netcam"
 	"github.com/exhibit-forensics/exhibit/devices/light"
 	"github.com/exhibit-forensics/exhibit/devices/scanner"
+	"github.com/exhibit-forensics/exhibit/lab/order"
+	"github.com/exhibit-forensics/exhibit/lab/panel"
 	"github.com/exhibit-forensics/exhibit/lab/review"
 	"github.com/exhibit-forensics/exhibit/lab/sample"
 )
@@ -29,7 +34,7 @@ func runAgent(e *env, args []string) int {
 	if len(args) > 0 && args[0] == "enrol" {
 		return runAgentEnrol(e, args[1:])
 	}
-	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL | --role lab --data DIR --listen 127.0.0.1:PORT [--setup FILE] [--scanner PATH]")
+	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL | --role lab --data DIR --listen 127.0.0.1:PORT [--setup FILE] [--scanner PATH] [--analyser CONFIG]... | enrol --hub URL --code CODE --data DIR")
 	role := fs.String("role", "", "the agent's role: kiosk or lab")
 	data := fs.String("data", "", "data directory (exhibit init; users from exhibit user add)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the web UI on (loopback: the kiosk's own screen)")
@@ -37,6 +42,8 @@ func runAgent(e *env, args []string) int {
 	camURL := fs.String("camera", "", "network camera base URL")
 	setupPath := fs.String("setup", "", "lab: the laboratory's setup file (exhibit-lab-setup v1: its name, control materials, stages; docs/review.md)")
 	scanPath := fs.String("scanner", "", "lab: a serial-mode barcode scanner (firmware-notes/barcode-scanner.md), e.g. /dev/serial/by-id/…")
+	var analysers listFlag
+	fs.Var(&analysers, "analyser", "lab: receive from the analyser an exhibit-analyser v1 file describes (protocol, dialect, transport, name, codes, download; docs/analyser-config.md), in this process; repeat for each instrument")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -48,7 +55,25 @@ func runAgent(e *env, args []string) int {
 		if *data == "" {
 			return e.usageErr(fs, "--data is required")
 		}
-		return runBench(e, *data, *listen, *scanPath, *setupPath)
+		var cfgs []*analyserConfig
+		names := map[string]bool{}
+		for _, p := range analysers {
+			c, err := loadAnalyser(p)
+			if errors.Is(err, errAnalyserConfig) {
+				return e.usageErr(fs, "--analyser %v", err)
+			}
+			if err != nil {
+				return e.fail("agent", fmt.Errorf("--analyser: %w", err))
+			}
+			if names[c.Name] {
+				return e.usageErr(fs, "--analyser %s: the name %q is given to two analysers", p, c.Name)
+			}
+			names[c.Name] = true
+			cfgs = append(cfgs, c)
+		}
+		return runBench(e, *data, *listen, *scanPath, *setupPath, cfgs)
+	case len(analysers) > 0:
+		return e.usageErr(fs, "--analyser is for --role lab")
 	case *role != "kiosk":
 		return e.usageErr(fs, "--role: %q is not a role this agent has (kiosk, lab)", *role)
 	case *data == "" || *lightPath == "" || *camURL == "":
@@ -94,8 +119,9 @@ func runAgent(e *env, args []string) int {
 	return exitOK
 }
 
-// runBench serves the lab bench until SIGINT or SIGTERM.
-func runBench(e *env, data, listen, scanPath, setupPath string) int {
+// runBench serves the lab bench until SIGINT or SIGTERM, with a receiver
+// for each analyser in this process.
+func runBench(e *env, data, listen, scanPath, setupPath string, analysers []*analyserConfig) int {
 	var setup *review.Setup
 	if setupPath != "" {
 		b, err := os.ReadFile(setupPath)
@@ -114,8 +140,35 @@ func runBench(e *env, data, listen, scanPath, setupPath string) int {
 	ctx, stop := signal.NotifyContext(e.ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
+	// The order book the worklist shows and the order form places in;
+	// the receivers (in this process or beside it) keep it up to date.
+	book, err := order.Open(data, nil)
+	if err != nil {
+		return e.fail("agent", err)
+	}
+	out := &labOut{w: e.stdout}
+	var as []*agentAnalyser
+	for _, c := range analysers {
+		a, err := newAgentAnalyser(&env{ctx: ctx, stdin: e.stdin, stdout: e.stdout, stderr: e.stderr}, data, l, logger, out, c)
+		if err != nil {
+			return e.fail("agent", err)
+		}
+		as = append(as, a)
+	}
+	links := func() []bench.Link {
+		ls := make([]bench.Link, len(as))
+		for i, a := range as {
+			ls[i] = a.status()
+		}
+		return ls
+	}
+	pn, err := panel.Lookup(panel.DefaultName)
+	if err != nil {
+		return e.fail("agent", err)
+	}
 	gin.SetMode(gin.ReleaseMode)
-	b, err := bench.New(bench.Config{Ledger: l, Users: auth.Open(data, nil), Logger: logger, Device: l.Identity().DeviceID, Setup: setup})
+	b, err := bench.New(bench.Config{Ledger: l, Users: auth.Open(data, nil), Logger: logger, Device: l.Identity().DeviceID, Setup: setup,
+		Panel: pn, Orders: book, Tests: agentTests(as, pn), Links: links})
 	if err != nil {
 		return e.fail("agent", err)
 	}
@@ -151,8 +204,27 @@ func runBench(e *env, data, listen, scanPath, setupPath string) int {
 	if err != nil {
 		return e.fail("agent", err)
 	}
-	fmt.Fprintf(e.stdout, "lab bench: http://%s/\n", ln.Addr())
-	if err := b.Serve(ctx, ln); err != nil {
+	out.printf("lab bench: http://%s/\n", ln.Addr())
+	// The receivers run until the agent stops, and stop before the log is
+	// closed: each finishes the message it is storing and signs a
+	// checkpoint (receive.Receiver.Run).
+	rctx, stopReceiving := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	failed := make([]error, len(as))
+	for i, a := range as {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := a.Run(rctx); err != nil {
+				logger.Error("analyser stopped", "analyser", a.cfg.Name, "err", err)
+				failed[i] = err
+			}
+		}()
+	}
+	serr := b.Serve(ctx, ln)
+	stopReceiving()
+	wg.Wait()
+	if err := errors.Join(append([]error{serr}, failed...)...); err != nil {
 		return e.fail("agent", err)
 	}
 	return exitOK
