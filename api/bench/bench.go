@@ -145,6 +145,7 @@ func (b *Bench) routes() {
 	g.GET("/quarantine", b.quarantinePage)
 	g.GET("/trends", b.trendsPage)
 	g.GET("/sample/*ref", b.samplePage)
+	g.GET("/report/*ref", b.reportFile)
 	g.POST("/sample/*ref", b.samplePost)
 }
 

@@ -10,13 +10,16 @@
 //     move every open page the same way, to intake for a kit not yet
 //     received;
 //   - kit intake (lab/sample.Intake, with the detection-window warnings of
-//     the built-in panel);
+//     the built-in panel, and where the incident happened for the risk
+//     feed);
 //   - a sample's page: its intake form, warnings, aliquots, its results
 //     with their meaning and their run's QC, the technician's review and
 //     the authoriser's seal (lab/review, with the laboratory's setup), the
 //     custody timeline and the custody steps — opening a seal with a
 //     reason, the A/B split, a two-party handover (giver and receiver both
-//     enter their passwords at that moment) and disposal;
+//     enter their passwords at that moment) and disposal; its sealed
+//     reports, each opened as the PDF or web page that was sealed
+//     (/report/REF), every opening recorded as a "viewed" record;
 //   - the QC page (a Levey-Jennings chart per control material and each
 //     run's verdict), the quarantine and the trends of confirmed
 //     substances by class and month;

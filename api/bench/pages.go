@@ -182,6 +182,7 @@ type sampleData struct {
 	// CanOrder: there is an order book and bottles to order on.
 	CanOrder bool
 	Tests    []Test
+	Reports  []reportRow // the sealed versions of its report
 }
 
 type aliquotView struct {
@@ -292,6 +293,10 @@ func (b *Bench) showSample(c *gin.Context, status int, ref, notice, problem stri
 		d.Aliquots = append(d.Aliquots, aliquotView{Ref: ref, Form: af})
 	}
 	d.Results = b.results(c, e.Ref)
+	if d.Reports, err = b.sampleReports(ctx, ex.Case, e.Ref); err != nil {
+		b.fail(c, err)
+		return
+	}
 	if b.cfg.Orders != nil {
 		if d.Orders, err = b.sampleOrders(ctx, e.Ref); err != nil {
 			b.fail(c, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/api/web/webtest"
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/lab/review"
 )
 
@@ -77,13 +78,45 @@ func TestReviewAndAuthorise(t *testing.T) {
 		t.Fatal(err)
 	}
 	reports := 0
+	var rep store.Exhibit
 	for _, ex := range exs {
 		if ex.Kind == chain.ExhibitReport {
 			reports++
+			rep = ex
 		}
 	}
 	if reports != 1 {
-		t.Errorf("%d reports sealed", reports)
+		t.Fatalf("%d reports sealed", reports)
+	}
+	// The sealed report is listed on the sample's page and opens as it
+	// was sealed, each opening recorded in the report's custody.
+	mustContain(t, r, `id="reports"`, `href="/report/`+rep.Ref+`?as=pdf"`, `href="/report/`+rep.Ref+`?as=html"`)
+	for _, as := range []struct{ q, mediaType, start string }{{"pdf", "application/pdf", "%PDF-"}, {"html", "text/html", "<!DOCTYPE html>"}} {
+		n, _ := f.ledger.TreeSize(context.Background())
+		r := c.Get("/report/" + rep.Ref + "?as=" + as.q)
+		if r.StatusCode != http.StatusOK || !strings.HasPrefix(r.Header.Get("Content-Type"), as.mediaType) || !strings.HasPrefix(r.Body, as.start) {
+			t.Errorf("report as %s: %d %s %.20q", as.q, r.StatusCode, r.Header.Get("Content-Type"), r.Body)
+		}
+		var blob chain.Hash
+		for _, bl := range rep.Blobs {
+			if bl.Name == "report."+as.q {
+				blob = bl.Hash
+			}
+		}
+		if chain.Sum([]byte(r.Body)) != blob {
+			t.Errorf("report as %s: not the sealed bytes", as.q)
+		}
+		recs, err := f.ledger.ChainRecords(context.Background(), rep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		last, _ := recs[len(recs)-1].Decode()
+		if m, _ := f.ledger.TreeSize(context.Background()); m != n+1 || last.Kind != chain.KindViewed || last.Statement.Predicate.Actor.ID != "atech" {
+			t.Errorf("opening the report as %s: %d records, last %s", as.q, m-n, last.Kind)
+		}
+	}
+	if r := c.Get("/report/LB/1"); r.StatusCode != http.StatusNotFound {
+		t.Errorf("a sample opened as a report: %d", r.StatusCode)
 	}
 
 	// The lab's pages: the control charts and run verdicts, the trends,
