@@ -50,7 +50,12 @@ type Tube struct {
 	Type    string // specimen type, e.g. URINE
 	Lot     string // control: lot number
 	Level   string // control: level
-	Results []Result
+	// Malformed, if set, says how the tube's message is broken on
+	// purpose: "escape" sends its first result's value with an escape
+	// sequence the dialect does not define (ASTM only), so that the host
+	// must quarantine the message whole.
+	Malformed string
+	Results   []Result
 }
 
 // A Result is what the analyser reports for one test.
@@ -195,9 +200,9 @@ func ParseScenario(data []byte) (*Scenario, error) {
 				return fail("tube %s given twice", t.ID)
 			}
 			ids[t.ID] = true
-			allowed := map[string]*string{"patient": &t.Patient, "type": &t.Type}
+			allowed := map[string]*string{"patient": &t.Patient, "type": &t.Type, "malformed": &t.Malformed}
 			if t.Control {
-				allowed = map[string]*string{"lot": &t.Lot, "level": &t.Level}
+				allowed = map[string]*string{"lot": &t.Lot, "level": &t.Level, "malformed": &t.Malformed}
 			}
 			for _, p := range kv {
 				dst, ok := allowed[p[0]]
@@ -206,6 +211,9 @@ func ParseScenario(data []byte) (*Scenario, error) {
 				}
 				if err := checkID(p[0], p[1]); err != nil {
 					return fail("%v", err)
+				}
+				if p[0] == "malformed" && p[1] != "escape" {
+					return fail("malformed=%s: the one way to break a message is malformed=escape", p[1])
 				}
 				*dst = p[1]
 			}
@@ -486,6 +494,7 @@ func (s *Scenario) Format() []byte {
 				kv(&b, "patient", t.Patient)
 				kv(&b, "type", t.Type)
 			}
+			kv(&b, "malformed", t.Malformed)
 			b.WriteByte('\n')
 			for _, x := range t.Results {
 				fmt.Fprintf(&b, "result %s %s", quote(x.Code), quote(x.Value))

@@ -55,6 +55,8 @@ var scenarioCases = []struct {
 	{"long line", "analyser-scenario v1\nspecimen S1\nresult A " + strings.Repeat("1", 5000) + "\n", "longer than"},
 	{"control chars", "analyser-scenario v1\nspecimen S1\nresult A \"1\\x02\"\n", "printable ASCII"},
 	{"leading space value", "analyser-scenario v1\nspecimen S1\nresult A \" 1\"\n", "leading or trailing"},
+	{"malformed", "analyser-scenario v1\nspecimen S1 malformed=escape\nresult A 1\ncontrol Q1 malformed=escape\nresult A 1\n", ""},
+	{"malformed how", "analyser-scenario v1\nspecimen S1 malformed=checksum\nresult A 1\n", "malformed=escape"},
 }
 
 func TestParseScenario(t *testing.T) {

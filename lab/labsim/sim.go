@@ -145,6 +145,15 @@ func New(cfg Config) (*Sim, error) {
 	if err := cfg.Faults.validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Dialect.HL7 != nil {
+		for _, r := range cfg.Scenario.Racks {
+			for _, t := range r.Tubes {
+				if t.Malformed != "" {
+					return nil, fmt.Errorf("labsim: tube %s: malformed=%s is for ASTM dialects", t.ID, t.Malformed)
+				}
+			}
+		}
+	}
 	if cfg.Dialect.HL7 != nil && cfg.Scenario.Query {
 		return nil, errors.New("labsim: host-query mode needs ASTM (HL7 queries are not implemented)")
 	}

@@ -1,6 +1,7 @@
 package labsim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,10 +23,27 @@ import (
 // buildASTM fills in o's records, its message id (the SHA-256 of the
 // records as sent, each followed by CR) and its size on the wire.
 func (s *Sim) buildASTM(o *outgoing, d *astm.Dialect, at tubeAt, t Tube, seq int, now time.Time) error {
+	if t.Malformed != "" {
+		// The first result's value is written as a marker the encoder
+		// leaves alone, then replaced by a value with an escape sequence
+		// no dialect defines: ESC Q ESC.
+		t.Results = slices.Clone(t.Results)
+		t.Results[0].Value = malformedMarker
+	}
 	m := s.astmMessage(d, at, t, strconv.Itoa(seq), now.Format("20060102150405"))
 	raws, err := s.enc.Encode(m.Build())
 	if err != nil {
 		return err
+	}
+	if t.Malformed != "" {
+		e := d.Record.Delimiters.Escape
+		if d.Record.Delimiters == (record.Delimiters{}) {
+			e = record.Standard.Escape
+		}
+		broken := []byte{'4', e, 'Q', e, '2'}
+		for i, r := range raws {
+			raws[i] = bytes.ReplaceAll(r, []byte(malformedMarker), broken)
+		}
 	}
 	var raw []byte
 	for _, r := range raws {
@@ -44,6 +62,10 @@ func (s *Sim) buildASTM(o *outgoing, d *astm.Dialect, at tubeAt, t Tube, seq int
 	}
 	return nil
 }
+
+// malformedMarker stands for a malformed value until the message is
+// encoded (letters only: no dialect escapes it).
+const malformedMarker = "EXHIBITSIMMALFORMEDVALUE"
 
 func testID(d *astm.Dialect, code string) record.TestID {
 	id := make(record.TestID, d.TestCodeComponent)

@@ -385,3 +385,41 @@ func TestLabReceiveCountsRefusals(t *testing.T) {
 		t.Fatalf("stop line counts %s refused, %s damaged; %d refusals logged\n%s\n%s", refused, damaged, len(logged), out, rcv.stderr)
 	}
 }
+
+// TestLabMalformedFromScenario: a scenario's garbled message (a tube
+// marked malformed=escape) reaches the receiver over a pseudo-terminal,
+// is acknowledged only once it is kept — in quarantine, whole — and the
+// other tubes' results are stored.
+func TestLabMalformedFromScenario(t *testing.T) {
+	data := initData(t)
+	link := filepath.Join(t.TempDir(), "analyser")
+	rcv := startLab(t, runLab, "receive", "--data", data, "--protocol", "astm", "--transport", "serial", "--link", link,
+		"--baud", "115200", "--codes", "testdata/lab/toxsim.testcode", "--log-level", "error")
+	rcv.waitLine(regexp.MustCompile(`^receiving astm \(lis2a2\) over serial`))
+	sim := startLab(t, runSimAnalyser, "--protocol", "astm", "--transport", "pty", "--link", link,
+		"--scenario", "testdata/lab/malformed.scenario", "--time", "2024-06-12T10:30:00Z", "--baud", "115200",
+		"--reply-timer", "2s")
+	if code := sim.wait(); code != 0 {
+		t.Fatalf("sim exit %d\n%s\n%s", code, sim.output(), sim.stderr)
+	}
+	if out := sim.drain(); !strings.Contains(out, "done: 3 of 3 tubes acknowledged") {
+		t.Fatalf("sim output:\n%s", out)
+	}
+	for i := 0; i < 2; i++ {
+		rcv.waitLine(labStored)
+	}
+	if code := rcv.stop(); code != 0 {
+		t.Fatalf("receive exit %d\n%s", code, rcv.stderr)
+	}
+	if out := rcv.drain(); !regexp.MustCompile(`stopped: 2 stored, \d+ duplicates, 1 quarantined`).MatchString(out) {
+		t.Fatalf("receive output:\n%s", out)
+	}
+	q := labMust(t, "quarantine", "--data", data)
+	if !strings.Contains(q, "escape") || !strings.Contains(q, "4&Q&2") {
+		t.Errorf("quarantine:\n%s", q)
+	}
+	res := labMust(t, "results", "--data", data)
+	if !strings.Contains(res, "S-POS") || !strings.Contains(res, "S-NEG") || strings.Contains(res, "S-GARBLED") {
+		t.Errorf("results:\n%s", res)
+	}
+}
