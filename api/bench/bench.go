@@ -78,6 +78,22 @@ type Bench struct {
 
 	scanSeq  uint64 // serial scans so far
 	scanHref string // where the latest leads
+
+	deskMu    sync.Mutex
+	reviewer  *review.Desk  // kept across pages: reads each new record once
+	deskSetup *review.Setup // the setup it was made for
+}
+
+// desk returns the review desk for the bench's setup (cfg.Setup must not
+// be nil): one index of the log's results for every page, brought up to
+// date from the records appended since the last page.
+func (b *Bench) desk() *review.Desk {
+	b.deskMu.Lock()
+	defer b.deskMu.Unlock()
+	if b.reviewer == nil || b.deskSetup != b.cfg.Setup {
+		b.reviewer, b.deskSetup = review.NewDesk(b.cfg.Ledger, b.cfg.Setup, b.cfg.Panel), b.cfg.Setup
+	}
+	return b.reviewer
 }
 
 // entry is a sample or aliquot in the index.

@@ -40,7 +40,7 @@ func (b *Bench) qcPage(c *gin.Context) {
 		b.render(c, http.StatusOK, "qc", "Quality control", d)
 		return
 	}
-	evs, err := review.Evaluations(c.Request.Context(), b.cfg.Ledger, b.cfg.Setup)
+	evs, err := b.desk().Evaluations(c.Request.Context())
 	if err != nil {
 		b.fail(c, err)
 		return

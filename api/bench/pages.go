@@ -14,7 +14,6 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/api/web"
 	"github.com/exhibit-forensics/exhibit/chain"
-	"github.com/exhibit-forensics/exhibit/lab/review"
 	"github.com/exhibit-forensics/exhibit/lab/sample"
 )
 
@@ -360,7 +359,7 @@ func (b *Bench) samplePost(c *gin.Context) {
 			err = errors.New("this bench has no laboratory setup: results cannot be reviewed here")
 			break
 		}
-		_, err = review.Review(ctx, l, ref, b.cfg.Setup, b.cfg.Panel, by)
+		_, err = b.desk().Review(ctx, ref, by)
 		notice = "reviewed"
 	case "authorise":
 		if by.Role != "lab-authoriser" {
@@ -371,7 +370,7 @@ func (b *Bench) samplePost(c *gin.Context) {
 			err = errors.New("this bench has no laboratory setup: nothing can be authorised here")
 			break
 		}
-		_, _, err = review.Authorise(ctx, l, ref, b.cfg.Setup, b.cfg.Panel, by, c.PostForm("reason"))
+		_, _, err = b.desk().Authorise(ctx, ref, by, c.PostForm("reason"))
 		notice = "authorised"
 	case "order":
 		err = b.placeOrder(c, ref)

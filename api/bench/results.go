@@ -39,7 +39,7 @@ func (b *Bench) results(c *gin.Context, ref string) resultsView {
 		v.Problem = "No laboratory setup (controls and stages) was given to this bench, so runs cannot be judged and nothing can be authorised here."
 		return v
 	}
-	d, err := review.Gather(c.Request.Context(), b.cfg.Ledger, ref, b.cfg.Setup, b.cfg.Panel)
+	d, err := b.desk().Gather(c.Request.Context(), ref)
 	if errors.Is(err, review.ErrNoResults) {
 		v.Problem = "No results yet for this sample or its bottles."
 		return v
