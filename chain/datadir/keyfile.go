@@ -35,16 +35,21 @@ func writeKey(path string, priv ed25519.PrivateKey) error {
 }
 
 // readKey reads a device key file, refusing one that others can read.
-func readKey(path string) (ed25519.PrivateKey, error) {
+func readKey(path string) (ed25519.PrivateKey, error) { return ReadKey(path, "device key") }
+
+// ReadKey reads an Ed25519 private key kept as PKCS #8 in a PEM file,
+// refusing a file that others can read; what names the key in errors
+// ("device key", "CA key").
+func ReadKey(path, what string) (ed25519.PrivateKey, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("device key %s is missing: %w", path, err)
+			return nil, fmt.Errorf("%s %s is missing: %w", what, path, err)
 		}
 		return nil, err
 	}
 	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("device key %s has mode %v: it must be readable by its owner only (chmod 600)", path, fi.Mode().Perm())
+		return nil, fmt.Errorf("%s %s has mode %v: it must be readable by its owner only (chmod 600)", what, path, fi.Mode().Perm())
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -52,15 +57,15 @@ func readKey(path string) (ed25519.PrivateKey, error) {
 	}
 	blk, _ := pem.Decode(b)
 	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("device key %s is not a PEM private key", path)
+		return nil, fmt.Errorf("%s %s is not a PEM private key", what, path)
 	}
 	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
 	if err != nil {
-		return nil, fmt.Errorf("device key %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	priv, ok := k.(ed25519.PrivateKey)
 	if !ok {
-		return nil, fmt.Errorf("device key %s is %T, not Ed25519", path, k)
+		return nil, fmt.Errorf("%s %s is %T, not Ed25519", what, path, k)
 	}
 	return priv, nil
 }

@@ -18,6 +18,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/chain/datadir"
+
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/exhibit-forensics/exhibit/chain/tlog"
@@ -314,32 +316,7 @@ func writeFile(path string, mode fs.FileMode, b []byte) error {
 	return atomicfile.Write(path, mode, func(w io.Writer) error { _, err := w.Write(b); return err })
 }
 
-func readKey(path string) (ed25519.PrivateKey, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("key %s has mode %v: it must be readable by its owner only (chmod 600)", path, fi.Mode().Perm())
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("key %s is not a PEM private key", path)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("key %s: %w", path, err)
-	}
-	priv, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("key %s is %T, not Ed25519", path, k)
-	}
-	return priv, nil
-}
+func readKey(path string) (ed25519.PrivateKey, error) { return datadir.ReadKey(path, "key") }
 
 // FingerprintHex is the CA fingerprint in hex, as the CLI shows it.
 func FingerprintHex(fp [32]byte) string { return hex.EncodeToString(fp[:]) }
