@@ -162,7 +162,7 @@ func (s *Server) enrol(c *gin.Context) {
 			status = http.StatusBadRequest
 		case errors.Is(err, enrol.ErrCodeUnknown), errors.Is(err, enrol.ErrCodeUsed), errors.Is(err, enrol.ErrCodeExpired), errors.Is(err, enrol.ErrRevoked):
 			status = http.StatusForbidden
-		case errors.Is(err, enrol.ErrKeyMismatch), errors.Is(err, enrol.ErrOriginInUse):
+		case errors.Is(err, enrol.ErrKeyMismatch), errors.Is(err, enrol.ErrOriginInUse), errors.Is(err, enrol.ErrWrongOperator):
 			status = http.StatusConflict
 		}
 		s.cfg.Logger.Warn("enrolment refused", "remote", c.Request.RemoteAddr, "err", err)

@@ -49,6 +49,9 @@ const (
 type Options struct {
 	Now  func() time.Time // nil: time.Now
 	Rand io.Reader        // nil: crypto/rand
+	// Operator names the force that runs the log, in its origin (Init
+	// only; ledger.Config.Operator): empty for ledger.DefaultOperator.
+	Operator string
 }
 
 // Init creates a data directory (ledger.Create): the device key, the store
@@ -105,7 +108,7 @@ func parts(ctx context.Context, dir string, opt Options) (ledger.Config, error) 
 		st.Close()
 		return ledger.Config{}, err
 	}
-	return ledger.Config{Store: st, Files: files, Keys: Keys(filepath.Join(dir, KeyFile)), Now: opt.Now, Rand: opt.Rand}, nil
+	return ledger.Config{Store: st, Files: files, Keys: Keys(filepath.Join(dir, KeyFile)), Now: opt.Now, Rand: opt.Rand, Operator: opt.Operator}, nil
 }
 
 func closeParts(cfg ledger.Config) {

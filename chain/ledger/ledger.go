@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"strings"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -44,9 +45,50 @@ import (
 // has an identity.
 var ErrInitialised = errors.New("already initialised")
 
-// OriginPrefix starts every device log's checkpoint origin; the device id
-// follows.
-const OriginPrefix = "exhibit-forensics.github.io/log/"
+// DefaultOperator is the operator a log is named under when its data
+// directory was made without one (Config.Operator).
+const DefaultOperator = "exhibit-forensics.github.io"
+
+// OriginPrefix starts the checkpoint origin of a log named under the
+// default operator; the device id follows.
+const OriginPrefix = DefaultOperator + "/log/"
+
+// OriginFor is the checkpoint origin of device id's log under operator
+// (DefaultOperator if empty): OPERATOR/log/DEVICE-ID (docs/log.md §3).
+func OriginFor(operator, deviceID string) string {
+	if operator == "" {
+		operator = DefaultOperator
+	}
+	return operator + "/log/" + deviceID
+}
+
+// ValidOperator checks an operator's name: a DNS domain name in lower
+// case — labels of letters, digits and '-', not beginning or ending with
+// '-', at most 63 characters each, at least two labels, at most 253
+// characters in all — the domain of the force that runs the logs.
+func ValidOperator(op string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("operator %q: %s; want a lower-case domain name such as evidence.example.police.uk", op, why)
+	}
+	if len(op) == 0 || len(op) > 253 {
+		return bad("1 to 253 characters")
+	}
+	labels := strings.Split(op, ".")
+	if len(labels) < 2 {
+		return bad("at least two labels")
+	}
+	for _, l := range labels {
+		if len(l) == 0 || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return bad("a label is empty, too long, or begins or ends with '-'")
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+				return bad("lower-case letters, digits, '-' and '.' only")
+			}
+		}
+	}
+	return nil
+}
 
 // Blobs is what the ledger needs of a blob store.
 type Blobs interface {
@@ -86,11 +128,20 @@ type Config struct {
 	Now func() time.Time
 	// Rand is the entropy for keys and ids; crypto/rand if nil.
 	Rand io.Reader
+	// Operator names the log's operator in its origin when Create makes
+	// it (DefaultOperator if empty); an existing log keeps the origin it
+	// was made with.
+	Operator string
 }
 
 func (c *Config) check() error {
 	if c.Store == nil || c.Files == nil || c.Keys == nil {
 		return errors.New("ledger: Config needs a Store, Files and Keys")
+	}
+	if c.Operator != "" {
+		if err := ValidOperator(c.Operator); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -151,7 +202,7 @@ func Create(ctx context.Context, cfg Config, producer, initials string) (*Ledger
 	now := l.Now()
 	l.id = store.Identity{
 		DeviceID: devID.String(),
-		Origin:   OriginPrefix + devID.String(),
+		Origin:   OriginFor(cfg.Operator, devID.String()),
 		Producer: producer,
 		Initials: initials,
 		Created:  now,

@@ -31,6 +31,10 @@ const EnrolPath = "/v1/enrol"
 // fingerprint differs), or it is not a hub at all.
 var ErrWrongHub = errors.New("the server is not the hub the enrolment code names")
 
+// ErrWrongOperator: the hub names the device's log under another operator
+// than the agent's data directory does.
+var ErrWrongOperator = errors.New("the hub and the agent name the log under different operators")
+
 // ErrRefused: the hub refused the enrolment; the message is the hub's.
 var ErrRefused = errors.New("the hub refused the enrolment")
 
@@ -78,6 +82,7 @@ func pinnedTLS(code Code, host string, now func() time.Time) *tls.Config {
 // its clock.
 type Agent struct {
 	DeviceID string
+	Origin   string // the agent's log's origin; empty: under ledger.DefaultOperator
 	Key      ed25519.PrivateKey
 	Now      func() time.Time // nil: time.Now
 }
@@ -103,7 +108,11 @@ func (a Agent) Enrol(ctx context.Context, hubURL, codeText string) (*Result, err
 	if err != nil {
 		return nil, err
 	}
-	body, _ := json.Marshal(Request{Format: RequestFormat, Code: code.String(), CSR: csr})
+	origin := a.Origin
+	if origin == "" {
+		origin = Origin(a.DeviceID)
+	}
+	body, _ := json.Marshal(Request{Format: RequestFormat, Code: code.String(), CSR: csr, Origin: origin})
 	tr := &http.Transport{TLSClientConfig: pinnedTLS(code, u.Hostname(), now), ForceAttemptHTTP2: true}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: time.Minute}
@@ -131,7 +140,7 @@ func (a Agent) Enrol(ctx context.Context, hubURL, codeText string) (*Result, err
 		}
 		return nil, fmt.Errorf("%w (HTTP %d): %s", ErrRefused, resp.StatusCode, clip(msg))
 	}
-	return ParseResponse(rb, code, a.DeviceID, a.Key.Public().(ed25519.PublicKey), now())
+	return ParseResponse(rb, code, a.DeviceID, origin, a.Key.Public().(ed25519.PublicKey), now())
 }
 
 func hubBase(s string) (*url.URL, error) {

@@ -113,7 +113,7 @@ func checkDeviceID(id string) error {
 }
 
 // Origin is the log origin of a device.
-func Origin(deviceID string) string { return ledger.OriginPrefix + deviceID }
+func Origin(deviceID string) string { return ledger.OriginFor("", deviceID) }
 
 func deviceURI(id string) (*url.URL, error) {
 	if err := checkDeviceID(id); err != nil {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
+	"github.com/exhibit-forensics/exhibit/chain/ledger"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -36,8 +37,9 @@ const (
 	DBFile         = "hub.db"
 	// HubFormat is the format of hub.json.
 	HubFormat = "exhibit-hub v1"
-	// WitnessPrefix starts the witness's key name; the hub id follows.
-	WitnessPrefix = "exhibit-forensics.github.io/witness/"
+	// WitnessPrefix starts the witness's key name under the default
+	// operator; the hub id follows (WitnessName).
+	WitnessPrefix = ledger.DefaultOperator + "/witness/"
 	// CodeTTL is how long an enrolment code is valid by default.
 	CodeTTL = 24 * time.Hour
 )
@@ -55,6 +57,10 @@ var hubIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 type Options struct {
 	Now  func() time.Time // nil: time.Now
 	Rand io.Reader        // nil: crypto/rand
+	// Operator is the force's domain (Init only): the agents' logs the hub
+	// enrols are named under it (ledger.OriginFor), and so is its witness
+	// key. Empty: ledger.DefaultOperator.
+	Operator string
 }
 
 func (o Options) fill() Options {
@@ -68,9 +74,18 @@ func (o Options) fill() Options {
 }
 
 type config struct {
-	Format  string `json:"format"`
-	ID      string `json:"id"`
-	Witness string `json:"witness"` // the witness key's vkey (chain/witness.VerifierKey)
+	Format   string `json:"format"`
+	ID       string `json:"id"`
+	Operator string `json:"operator,omitempty"` // empty: ledger.DefaultOperator
+	Witness  string `json:"witness"`            // the witness key's vkey (chain/witness.VerifierKey)
+}
+
+// WitnessName is the witness key's name: OPERATOR/witness/HUB-ID.
+func WitnessName(operator, hubID string) string {
+	if operator == "" {
+		operator = ledger.DefaultOperator
+	}
+	return operator + "/witness/" + hubID
 }
 
 // Init makes a hub data directory: the CA, the witness key, the registry,
@@ -80,6 +95,11 @@ func Init(ctx context.Context, dir, hubID string, opt Options) error {
 	opt = opt.fill()
 	if !hubIDRE.MatchString(hubID) {
 		return fmt.Errorf("hub id %q: lower-case letters, digits and '-', at most 63", hubID)
+	}
+	if opt.Operator != "" {
+		if err := ledger.ValidOperator(opt.Operator); err != nil {
+			return err
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
 		return fmt.Errorf("%s: %w", dir, ErrInitialised)
@@ -114,8 +134,8 @@ func Init(ctx context.Context, dir, hubID string, opt Options) error {
 		return err
 	}
 	reg.Close()
-	name := WitnessPrefix + hubID
-	cfg, _ := json.MarshalIndent(config{Format: HubFormat, ID: hubID, Witness: witness.VerifierKey(name, wkey.Public().(ed25519.PublicKey))}, "", "  ")
+	name := WitnessName(opt.Operator, hubID)
+	cfg, _ := json.MarshalIndent(config{Format: HubFormat, ID: hubID, Operator: opt.Operator, Witness: witness.VerifierKey(name, wkey.Public().(ed25519.PublicKey))}, "", "  ")
 	return writeFile(filepath.Join(dir, ConfigFile), 0o644, append(cfg, '\n'))
 }
 
@@ -165,7 +185,13 @@ func Open(ctx context.Context, dir string, opt Options) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	name := WitnessPrefix + cfg.ID
+	if cfg.Operator != "" {
+		if err := ledger.ValidOperator(cfg.Operator); err != nil {
+			return nil, fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err)
+		}
+	}
+	opt.Operator = cfg.Operator
+	name := WitnessName(cfg.Operator, cfg.ID)
 	if witness.VerifierKey(name, wkey.Public().(ed25519.PublicKey)) != cfg.Witness {
 		return nil, fmt.Errorf("%s does not hold the witness key %s names", WitnessKeyFile, ConfigFile)
 	}
@@ -214,12 +240,17 @@ func (h *Hub) Enrol(ctx context.Context, body []byte) (*Response, error) {
 	if !req.Code.Matches(h.CA.Fingerprint()) {
 		return nil, fmt.Errorf("%w: the code names another hub's CA (or was mistyped)", ErrCodeUnknown)
 	}
+	origin := ledger.OriginFor(h.opt.Operator, req.DeviceID)
+	if req.Origin != "" && req.Origin != origin {
+		// Refused before the code is used: the agent can be set up again
+		// and enrol with the same code.
+		return nil, fmt.Errorf("%w: this hub names logs %q; the agent's is %q (exhibit init --operator and exhibit hub init --operator must agree)", ErrWrongOperator, origin, req.Origin)
+	}
 	now := h.opt.Now()
 	cert, err := h.CA.issueDevice(req.DeviceID, req.Public, now, h.opt.Rand)
 	if err != nil {
 		return nil, err
 	}
-	origin := Origin(req.DeviceID)
 	err = h.Registry.Enrol(ctx, Enrolment{CodeHash: req.Code.Hash(), At: now, Serial: serialHex(cert),
 		NotAfter: cert.NotAfter, Device: Device{ID: req.DeviceID, Origin: origin, Public: req.Public}})
 	if err != nil {

@@ -237,7 +237,7 @@ func TestAgentFiles(t *testing.T) {
 	}
 	code, resp := fixedResponse(t)
 	b, _ := json.Marshal(resp)
-	r, err := ParseResponse(b, code, fixedDevice, fixedKey.Public().(ed25519.PublicKey), fixedNow)
+	r, err := ParseResponse(b, code, fixedDevice, Origin(fixedDevice), fixedKey.Public().(ed25519.PublicKey), fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -132,6 +132,9 @@ func requestCases(t testing.TB) []struct {
 		{"csr empty", reqJSON(fixedCode.String(), nil), false},
 		{"not json", "old 0\n\n", false},
 		{"too long", `{"format":"` + strings.Repeat("x", MaxRequest) + `"}`, false},
+		{"with origin", strings.Replace(reqJSON(fixedCode.String(), csr), `{`, `{"origin":"evidence.example.police.uk/log/`+fixedDevice+`",`, 1), true},
+		{"origin of another device", strings.Replace(reqJSON(fixedCode.String(), csr), `{`, `{"origin":"evidence.example.police.uk/log/x",`, 1), false},
+		{"origin with a bad operator", strings.Replace(reqJSON(fixedCode.String(), csr), `{`, `{"origin":"Not A Domain/log/`+fixedDevice+`",`, 1), false},
 	}
 }
 
@@ -222,7 +225,7 @@ func TestParseResponse(t *testing.T) {
 	code, cases := responseCases(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			r, err := ParseResponse([]byte(tc.in), code, fixedDevice, fixedKey.Public().(ed25519.PublicKey), fixedNow)
+			r, err := ParseResponse([]byte(tc.in), code, fixedDevice, Origin(fixedDevice), fixedKey.Public().(ed25519.PublicKey), fixedNow)
 			if (err == nil) != tc.ok {
 				t.Fatalf("ParseResponse: %v, want ok=%v", err, tc.ok)
 			}
@@ -236,7 +239,7 @@ func TestParseResponse(t *testing.T) {
 	}
 	// The certificate is checked at the agent's time.
 	_, cases = responseCases(t)
-	if _, err := ParseResponse([]byte(cases[0].in), code, fixedDevice, fixedKey.Public().(ed25519.PublicKey), fixedNow.Add(DeviceValidity+time.Hour)); err == nil {
+	if _, err := ParseResponse([]byte(cases[0].in), code, fixedDevice, Origin(fixedDevice), fixedKey.Public().(ed25519.PublicKey), fixedNow.Add(DeviceValidity+time.Hour)); err == nil {
 		t.Fatal("an expired certificate was taken")
 	}
 }
@@ -245,7 +248,7 @@ func FuzzParseResponse(f *testing.F) {
 	code, _ := fixedResponse(f)
 	pub := fixedKey.Public().(ed25519.PublicKey)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r, err := ParseResponse(body, code, fixedDevice, pub, fixedNow)
+		r, err := ParseResponse(body, code, fixedDevice, Origin(fixedDevice), pub, fixedNow)
 		if err != nil {
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrWrongHub) {
 				t.Fatalf("error %v wraps neither ErrMalformed nor ErrWrongHub", err)

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/witness"
 )
 
@@ -33,12 +35,17 @@ type Request struct {
 	Format string `json:"format"`
 	Code   string `json:"code"`
 	CSR    []byte `json:"csr"`
+	// Origin is the agent's log's origin, so that a hub run under another
+	// operator refuses before it uses the code. Optional: a request
+	// without it is taken as naming the log under the hub's operator.
+	Origin string `json:"origin,omitempty"`
 }
 
 // A ParsedRequest is a request whose parts were checked.
 type ParsedRequest struct {
 	Code     Code
 	DeviceID string
+	Origin   string // as the agent names its log; "" if not given
 	Public   ed25519.PublicKey
 	CSR      *x509.CertificateRequest
 }
@@ -97,7 +104,13 @@ func ParseRequest(body []byte) (*ParsedRequest, error) {
 	if len(csr.DNSNames)+len(csr.IPAddresses)+len(csr.URIs)+len(csr.EmailAddresses) != 0 || len(csr.Extensions) != 0 {
 		return nil, fmt.Errorf("%w: csr: asks for names or extensions; the hub decides those", ErrMalformed)
 	}
-	return &ParsedRequest{Code: code, DeviceID: s.CommonName, Public: pub, CSR: csr}, nil
+	if r.Origin != "" {
+		op, ok := strings.CutSuffix(r.Origin, "/log/"+s.CommonName)
+		if !ok || ledger.ValidOperator(op) != nil {
+			return nil, fmt.Errorf("%w: origin %q is not OPERATOR/log/%s with OPERATOR a domain name", ErrMalformed, clip(r.Origin), s.CommonName)
+		}
+	}
+	return &ParsedRequest{Code: code, DeviceID: s.CommonName, Public: pub, CSR: csr, Origin: r.Origin}, nil
 }
 
 // A Response is the hub's reply to an enrolment: the device's certificate
@@ -124,7 +137,11 @@ type Result struct {
 // the agent asked for: the CA is the one the code names, the certificate
 // was issued by it, is for the device's key and names the device, and is
 // valid at now.
-func ParseResponse(body []byte, code Code, deviceID string, pub ed25519.PublicKey, now time.Time) (*Result, error) {
+//
+// origin is the agent's own log's origin: the hub must name the device's
+// log as the agent does (the same operator), or its witness would refuse
+// every checkpoint.
+func ParseResponse(body []byte, code Code, deviceID, origin string, pub ed25519.PublicKey, now time.Time) (*Result, error) {
 	if len(body) > MaxResponse {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(body), MaxResponse)
 	}
@@ -135,8 +152,11 @@ func ParseResponse(body []byte, code Code, deviceID string, pub ed25519.PublicKe
 	if r.Format != ResponseFormat {
 		return nil, fmt.Errorf("%w: format %q, want %q", ErrMalformed, clip(r.Format), ResponseFormat)
 	}
-	if r.Device != deviceID || r.Origin != Origin(deviceID) {
-		return nil, fmt.Errorf("%w: the hub enrolled %q with origin %q, not this device %s", ErrMalformed, clip(r.Device), clip(r.Origin), deviceID)
+	if r.Device != deviceID {
+		return nil, fmt.Errorf("%w: the hub enrolled %q, not this device %s", ErrMalformed, clip(r.Device), deviceID)
+	}
+	if r.Origin != origin {
+		return nil, fmt.Errorf("%w: %w: the hub names this device's log %q, but it is %q: the hub and the agent must be set up under the same operator (exhibit hub init --operator, exhibit init --operator)", ErrWrongHub, ErrWrongOperator, clip(r.Origin), origin)
 	}
 	ca, err := x509.ParseCertificate(r.CA)
 	if err != nil {

@@ -33,7 +33,7 @@ func runAgentEnrol(e *env, args []string) int {
 	if err != nil {
 		return e.fail("agent enrol", err)
 	}
-	res, err := enrol.Agent{DeviceID: id.DeviceID, Key: key}.Enrol(e.ctx, *hubURL, *code)
+	res, err := enrol.Agent{DeviceID: id.DeviceID, Origin: id.Origin, Key: key}.Enrol(e.ctx, *hubURL, *code)
 	if err != nil {
 		return e.fail("agent enrol", err)
 	}

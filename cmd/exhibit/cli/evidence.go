@@ -16,10 +16,11 @@ import (
 )
 
 func runInit(e *env, args []string) int {
-	fs := newFlags(e, "init", `init --data DIR --producer "Jo Smith" --initials JS`)
+	fs := newFlags(e, "init", `init --data DIR --producer "Jo Smith" --initials JS [--operator DOMAIN]`)
 	data := fs.String("data", "", "data directory to create")
 	producer := fs.String("producer", "", "the producer's full name")
 	initials := fs.String("initials", "", "the producer's initials for exhibit references (JS → JS/1, JS/2, …)")
+	operator := fs.String("operator", "", "the force's domain, which names the log: its origin is DOMAIN/log/DEVICE-ID (default "+ledger.DefaultOperator+"); the hub the device enrols with must have the same")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -27,7 +28,12 @@ func runInit(e *env, args []string) int {
 	if *data == "" || *producer == "" || *initials == "" || len(pos) > 0 {
 		return e.usageErr(fs, "--data, --producer and --initials are required")
 	}
-	l, err := datadir.Init(e.ctx, *data, *producer, *initials, datadir.Options{})
+	if *operator != "" {
+		if err := ledger.ValidOperator(*operator); err != nil {
+			return e.usageErr(fs, "--operator: %v", err)
+		}
+	}
+	l, err := datadir.Init(e.ctx, *data, *producer, *initials, datadir.Options{Operator: *operator})
 	if err != nil {
 		return e.fail("init", err)
 	}

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/chain/ledger"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/exhibit-forensics/exhibit/api/hub"
@@ -83,9 +85,10 @@ func urlHost(a net.Addr) string {
 }
 
 func runHubInit(e *env, args []string) int {
-	fs := newFlags(e, "hub init", "hub init --data DIR [--id HUB-ID]")
+	fs := newFlags(e, "hub init", "hub init --data DIR [--id HUB-ID] [--operator DOMAIN]")
 	data := fs.String("data", "", "the hub's data directory to create")
 	id := fs.String("id", "hub-1", "the hub's id: names its CA and its witness key (lower-case letters, digits, '-')")
+	operator := fs.String("operator", "", "the force's domain: agents' logs are named DOMAIN/log/DEVICE-ID and the witness DOMAIN/witness/HUB-ID (default "+ledger.DefaultOperator+"); agents must be initialised with the same")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -93,7 +96,12 @@ func runHubInit(e *env, args []string) int {
 	if *data == "" || len(pos) > 0 {
 		return e.usageErr(fs, "--data is required")
 	}
-	if err := enrol.Init(e.ctx, *data, *id, enrol.Options{}); err != nil {
+	if *operator != "" {
+		if err := ledger.ValidOperator(*operator); err != nil {
+			return e.usageErr(fs, "--operator: %v", err)
+		}
+	}
+	if err := enrol.Init(e.ctx, *data, *id, enrol.Options{Operator: *operator}); err != nil {
 		return e.fail("hub init", err)
 	}
 	h, err := enrol.Open(e.ctx, *data, enrol.Options{})

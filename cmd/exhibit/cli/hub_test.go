@@ -153,3 +153,43 @@ func TestHubEnrol(t *testing.T) {
 		t.Fatalf("revoke unknown: exit %d %s", rc, errs)
 	}
 }
+
+// TestHubOperator: a force names its logs under its own domain. A hub and
+// an agent set up under the same operator enrol, the hub knows the
+// agent's log by its origin; an agent set up under another operator is
+// refused before the code is used, and the code then still works.
+func TestHubOperator(t *testing.T) {
+	const op = "evidence.example.police.uk"
+	hubData := filepath.Join(t.TempDir(), "hub")
+	out := mustRun(t, "hub", "init", "--data", hubData, "--operator", op)
+	if !strings.Contains(out, "witness   "+op+"/witness/hub-1+") {
+		t.Fatalf("hub init:\n%s", out)
+	}
+	if code, _, errs := run(t, "", "hub", "init", "--data", filepath.Join(t.TempDir(), "h2"), "--operator", "Not A Domain"); code != exitUsage || !strings.Contains(errs, "operator") {
+		t.Fatalf("a bad operator: exit %d %s", code, errs)
+	}
+	url := startHubCmd(t, hubData)
+	code := enrolmentCode(t, hubData)
+
+	stranger := initData(t) // the default operator
+	rc, _, errs := run(t, "", "agent", "enrol", "--hub", url, "--code", code, "--data", stranger)
+	if rc != exitFail || !strings.Contains(errs, "operator") {
+		t.Fatalf("an agent under another operator: exit %d %s", rc, errs)
+	}
+
+	agent := filepath.Join(t.TempDir(), "agent")
+	out = mustRun(t, "init", "--data", agent, "--producer", "Lab Bench", "--initials", "LB", "--operator", op)
+	if !regexp.MustCompile(`(?m)^log       ` + regexp.QuoteMeta(op) + `/log/[0-9a-f-]{36}$`).MatchString(out) {
+		t.Fatalf("init --operator:\n%s", out)
+	}
+	out = mustRun(t, "agent", "enrol", "--hub", url, "--code", code, "--data", agent)
+	a, err := enrol.LoadAgent(agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body := getDevice(t, &http.Client{Transport: &http.Transport{TLSClientConfig: a.TLS}}, url)
+	var info struct{ Device, Origin string }
+	if status != 200 || json.Unmarshal([]byte(body), &info) != nil || !strings.HasPrefix(info.Origin, op+"/log/") {
+		t.Fatalf("GET /v1/device: %d %s\n%s", status, body, out)
+	}
+}
