@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/api/hub/agentsync"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/exhibit-forensics/exhibit/api/web"
@@ -62,6 +64,9 @@ type Config struct {
 	// Links, if set, reports the analyser links the agent receives from,
 	// shown on every page.
 	Links func() []Link
+	// Outbox, if set, reports the sync to the hub, shown on every page
+	// beside the links (nil: the bench is not enrolled at a hub).
+	Outbox func() *agentsync.Status
 }
 
 // A Bench serves the lab bench's pages.

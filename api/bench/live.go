@@ -75,6 +75,11 @@ func (b *Bench) liveToken(ctx context.Context) (string, error) {
 			return "", err
 		}
 	}
+	if v := b.hub(); v != nil {
+		if err := json.NewEncoder(h).Encode(v); err != nil {
+			return "", err
+		}
+	}
 	return fmt.Sprintf("%d-%s", n, hex.EncodeToString(h.Sum(nil))[:16]), nil
 }
 

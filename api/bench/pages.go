@@ -26,7 +26,25 @@ type pageData struct {
 	// changes the page refreshes its live parts.
 	Live  string
 	Links []linkView
+	Hub   *hubView
 	Page  any
+}
+
+// hubView is the sync to the hub as the pages show it.
+type hubView struct {
+	OK    bool
+	Lines []string
+}
+
+func (b *Bench) hub() *hubView {
+	if b.cfg.Outbox == nil {
+		return nil
+	}
+	v := &hubView{OK: true, Lines: []string{"Checking…"}}
+	if st := b.cfg.Outbox(); st != nil {
+		v.OK, v.Lines = st.Words(time.Local)
+	}
+	return v
 }
 
 func (b *Bench) render(c *gin.Context, status int, page, title string, data any) {
@@ -34,7 +52,7 @@ func (b *Bench) render(c *gin.Context, status int, page, title string, data any)
 	if err != nil {
 		b.cfg.Logger.Warn("bench: live token", "err", err)
 	}
-	b.pages[page].Render(c, status, title, pageData{ScanSeq: b.scanSeqNow(), Live: tok, Links: b.links(), Page: data})
+	b.pages[page].Render(c, status, title, pageData{ScanSeq: b.scanSeqNow(), Live: tok, Links: b.links(), Hub: b.hub(), Page: data})
 }
 
 func person(c *gin.Context) chain.Person {

@@ -28,6 +28,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/exhibit-forensics/exhibit/api/hub/enrol"
+	"github.com/exhibit-forensics/exhibit/api/hub/syncwire"
 	"github.com/exhibit-forensics/exhibit/chain/tlog"
 	"github.com/exhibit-forensics/exhibit/chain/witness"
 )
@@ -36,6 +37,8 @@ import (
 const (
 	DevicePath  = "/v1/device"
 	WitnessPath = "/witness/add-checkpoint"
+	UploadsPath = "/v1/uploads/"
+	BlobsPath   = "/v1/blobs/"
 )
 
 // Config configures a Server.
@@ -43,6 +46,16 @@ type Config struct {
 	Hub    *enrol.Hub
 	Hosts  []string // names the TLS server certificate carries (enrol.HostsFor)
 	Logger *slog.Logger
+	// Mirrors keeps agents' logs (api/hub/ingest). Without it the hub
+	// serves enrolment and the witness only.
+	Mirrors Mirrors
+	// Uploads serves the resumable uploads under UploadsPath and Blobs
+	// the confirmations by hash under BlobsPath (api/hub/upload). The
+	// device is in each request's context (DeviceOf).
+	Uploads http.Handler
+	Blobs   http.Handler
+	// Metrics, if set, counts what the hub confirms, refuses and alarms.
+	Metrics *Metrics
 }
 
 // A Server is the hub's HTTPS service.
@@ -68,6 +81,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, witness: cfg.Hub.Witness()}
 	s.witness.OnAlarm = func(a witness.Alarm) {
+		cfg.Metrics.alarm(a.Kind)
 		cfg.Logger.Error("witness alarm: an agent's log was rewritten", "origin", a.Origin, "kind", a.Kind,
 			"witnessed_size", a.Witnessed.Size, "at", a.At)
 	}
@@ -80,9 +94,28 @@ func New(cfg Config) (*Server, error) {
 	auth := e.Group("/", s.authorise)
 	auth.GET(DevicePath, s.device)
 	auth.POST(WitnessPath, s.addCheckpoint)
+	if cfg.Mirrors != nil {
+		s.witnessHooks()
+		auth.GET(syncwire.StatePath, s.syncState)
+		auth.POST(syncwire.RecordsPath, s.records)
+	}
+	if cfg.Uploads != nil {
+		h := gin.WrapH(cfg.Uploads)
+		for _, m := range []string{http.MethodPost, http.MethodHead, http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+			auth.Handle(m, UploadsPath, h)
+			auth.Handle(m, UploadsPath+":id", h)
+		}
+	}
+	if cfg.Blobs != nil {
+		h := gin.WrapH(cfg.Blobs)
+		auth.GET(BlobsPath+":hash", h)
+		auth.HEAD(BlobsPath+":hash", h)
+	}
 	// Unknown routes need a certificate too: without one, the hub says
 	// nothing about what it serves.
-	e.NoRoute(s.authorise, func(c *gin.Context) { c.JSON(http.StatusNotFound, gin.H{"error": "no such route"}) })
+	e.NoRoute(s.authorise, func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, gin.H{"error": "no such route", "code": syncwire.CodeNotFound})
+	})
 	s.engine = e
 	return s, nil
 }
@@ -181,7 +214,7 @@ func (s *Server) enrol(c *gin.Context) {
 // enrolled device that is not revoked, checked at this request.
 func (s *Server) authorise(c *gin.Context) {
 	if c.Request.TLS == nil {
-		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "the hub is served over TLS only"})
+		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "the hub is served over TLS only", "code": syncwire.CodeForbidden})
 		return
 	}
 	d, err := s.cfg.Hub.Authorise(c.Request.Context(), c.Request.TLS.PeerCertificates)
@@ -189,21 +222,31 @@ func (s *Server) authorise(c *gin.Context) {
 	case errors.Is(err, enrol.ErrRevoked):
 		// The connection is of no further use to the device.
 		c.Header("Connection", "close")
-		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": err.Error()})
+		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": err.Error(), "code": syncwire.CodeRevoked})
 		return
 	case errors.Is(err, enrol.ErrCertificate) && len(c.Request.TLS.PeerCertificates) == 0:
-		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": err.Error()})
+		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": err.Error(), "code": syncwire.CodeForbidden})
 		return
 	case errors.Is(err, enrol.ErrCertificate):
-		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": err.Error()})
+		c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": err.Error(), "code": syncwire.CodeForbidden})
 		return
 	case err != nil:
 		s.cfg.Logger.Error("hub: authorising a request", "err", err)
-		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal error"})
+		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "internal error", "code": syncwire.CodeInternal})
 		return
 	}
 	c.Set(ctxDevice, d)
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), deviceKey{}, d))
 	c.Next()
+}
+
+type deviceKey struct{}
+
+// DeviceOf returns the device a request was authorised for (nil outside
+// the hub's authorised routes).
+func DeviceOf(r *http.Request) *enrol.Device {
+	d, _ := r.Context().Value(deviceKey{}).(*enrol.Device)
+	return d
 }
 
 func device(c *gin.Context) *enrol.Device { return c.MustGet(ctxDevice).(*enrol.Device) }

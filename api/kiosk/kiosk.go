@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"sync"
 
+	"github.com/exhibit-forensics/exhibit/api/hub/agentsync"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/exhibit-forensics/exhibit/api/web"
@@ -64,6 +66,9 @@ type Config struct {
 	// Device names the kiosk in the records (default the two devices'
 	// names).
 	Device string
+	// Outbox, if set, reports the sync to the hub, shown beside the
+	// devices (nil: the kiosk is not enrolled at a hub).
+	Outbox func() *agentsync.Status
 }
 
 // A Kiosk serves the kiosk's pages and owns the captures they start.

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/api/hub/agentsync"
+
 	"github.com/exhibit-forensics/exhibit/devices/camera"
 	"github.com/exhibit-forensics/exhibit/devices/light"
 )
@@ -39,7 +41,8 @@ type statusView struct {
 	Known  bool
 	Light  deviceView
 	Camera deviceView
-	At     string // when it was read, "15:04:05"
+	Hub    *deviceView // the sync to the hub (Config.Outbox), if enrolled
+	At     string      // when it was read, "15:04:05"
 }
 
 // statusCache reads the devices in the background and keeps the latest
@@ -119,7 +122,7 @@ func (s *statusCache) read(done chan struct{}) {
 	wg.Wait()
 	now := s.k.cfg.Clock.Now()
 	s.mu.Lock()
-	s.v = statusView{Known: true, Light: lv, Camera: cv, At: now.Local().Format("15:04:05")}
+	s.v = statusView{Known: true, Light: lv, Camera: cv, Hub: hubView(s.k.cfg.Outbox), At: now.Local().Format("15:04:05")}
 	s.at = now
 	s.running = nil
 	s.mu.Unlock()
@@ -210,4 +213,16 @@ func filterName(f light.Filter) string {
 		return "no filter"
 	}
 	return f.String() + " filter"
+}
+
+// hubView is the sync to the hub in the status panel.
+func hubView(outbox func() *agentsync.Status) *deviceView {
+	if outbox == nil {
+		return nil
+	}
+	v := &deviceView{Name: "Hub", OK: true, Lines: []string{"Checking…"}}
+	if st := outbox(); st != nil {
+		v.OK, v.Lines = st.Words(time.Local)
+	}
+	return v
 }

@@ -140,3 +140,17 @@ func (l *Ledger) Open(ctx context.Context, h chain.Hash) (io.ReadCloser, int64, 
 func (l *Ledger) Stat(ctx context.Context, h chain.Hash) (blobstore.Info, error) {
 	return l.Blobs().Stat(ctx, h)
 }
+
+// RootAt returns the log's Merkle root at size (at most the tree size).
+func (l *Ledger) RootAt(ctx context.Context, size uint64) (chain.Hash, error) {
+	return tlog.RootAt(ctx, l.st, size)
+}
+
+// ConsistencyProof returns the proof that the log at size2 extends the log
+// at size1 (RFC 6962 §2.1.2; empty when size1 is 0 or equals size2).
+func (l *Ledger) ConsistencyProof(ctx context.Context, size1, size2 uint64) ([]chain.Hash, error) {
+	if size1 == 0 || size1 == size2 {
+		return nil, nil
+	}
+	return tlog.ConsistencyProof(ctx, l.st, size1, size2)
+}

@@ -62,7 +62,7 @@ func Submit(ctx context.Context, c *http.Client, url string, req Request) ([]byt
 	if err != nil {
 		return nil, fmt.Errorf("witness: reply: %w", err)
 	}
-	sentinel := map[int]error{400: ErrBadRequest, 403: ErrForbidden, 404: ErrUnknownLog, 409: ErrConflict, 422: ErrInconsistent}[resp.StatusCode]
+	sentinel := map[int]error{400: ErrBadRequest, 403: ErrForbidden, 404: ErrUnknownLog, 409: ErrConflict, 412: ErrPrecondition, 422: ErrInconsistent}[resp.StatusCode]
 	switch {
 	case resp.StatusCode == http.StatusOK:
 		if !bytes.HasPrefix(body, []byte("— ")) || !bytes.HasSuffix(body, []byte("\n")) {

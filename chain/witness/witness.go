@@ -20,6 +20,9 @@ var (
 	ErrConflict     = errors.New("witness: the old size is not the size last witnessed")         // 409
 	ErrInconsistent = errors.New("witness: the checkpoint is not consistent with the witnessed") // 422
 	ErrForked       = errors.New("witness: the log was rewritten: same size, another root")      // 409
+	// ErrPrecondition: the hub's Precheck refused the checkpoint (412),
+	// e.g. it does not yet hold the records the checkpoint covers.
+	ErrPrecondition = errors.New("witness: the hub cannot co-sign this checkpoint yet")
 )
 
 // An Error is a refusal: its HTTP status, and for a conflict the size the
@@ -64,6 +67,17 @@ type Witness struct {
 	// OnAlarm, if set, is told of every rewritten history, before the
 	// refusal is returned. It must not block for long.
 	OnAlarm func(Alarm)
+	// Precheck, if set, is called with a checkpoint whose signature
+	// verified and that is consistent with what was witnessed, before it
+	// is co-signed: the hub refuses to co-sign a checkpoint covering
+	// records it does not hold. An error refuses the request: an *Error
+	// with its own status, anything else with 412.
+	Precheck func(ctx context.Context, c *tlog.Checkpoint) error
+	// Cosigned, if set, is given each checkpoint the witness co-signed,
+	// with the cosignature appended, after its state was swapped. An
+	// error fails the request (500); submitting the same checkpoint again
+	// co-signs it again and calls Cosigned again.
+	Cosigned func(ctx context.Context, c *tlog.Checkpoint, cosigned []byte) error
 }
 
 // New returns a witness that cosigns with signer (NewCosigner), trusts the
@@ -140,6 +154,15 @@ func (w *Witness) Add(ctx context.Context, body []byte) ([]byte, error) {
 		alarm("inconsistent")
 		return nil, refuse(422, ErrInconsistent, "%s from size %d to %d: %v", c.Origin, old.Size, c.Size, err)
 	}
+	if w.Precheck != nil {
+		if err := w.Precheck(ctx, c); err != nil {
+			var e *Error
+			if errors.As(err, &e) {
+				return nil, err
+			}
+			return nil, &Error{Status: 412, Err: fmt.Errorf("%w: %w", ErrPrecondition, err)}
+		}
+	}
 	signed, err := note.Sign(&note.Note{Text: n.Text}, w.signer)
 	if err != nil {
 		return nil, err
@@ -157,5 +180,16 @@ func (w *Witness) Add(ctx context.Context, body []byte) ([]byte, error) {
 		}
 		return nil, err
 	}
+	if w.Cosigned != nil {
+		if err := w.Cosigned(ctx, c, merged); err != nil {
+			return nil, fmt.Errorf("witness: keeping the co-signed checkpoint: %w", err)
+		}
+	}
 	return sigs, nil
+}
+
+// Latest returns what the witness last co-signed of origin's log (nil:
+// nothing).
+func (w *Witness) Latest(ctx context.Context, origin string) (*Witnessed, error) {
+	return w.state.Latest(ctx, origin)
 }

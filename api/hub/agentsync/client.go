@@ -1,0 +1,97 @@
+package agentsync
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/exhibit-forensics/exhibit/api/hub/syncwire"
+)
+
+// A HubError is a refusal the hub gave, with its reason.
+type HubError struct {
+	Status  int
+	Refusal syncwire.Refusal
+}
+
+func (e *HubError) Error() string {
+	msg := fmt.Sprintf("the hub answered %d %s: %s", e.Status, http.StatusText(e.Status), e.Refusal.Error)
+	if e.Refusal.Index != nil {
+		msg += fmt.Sprintf(" (log index %d)", *e.Refusal.Index)
+	}
+	return msg
+}
+
+// Unwrap makes refusals that retrying will not cure match ErrRefused.
+func (e *HubError) Unwrap() error {
+	switch e.Refusal.Code {
+	case syncwire.CodeFork, syncwire.CodeRecord, syncwire.CodeRevoked, syncwire.CodeForbidden, syncwire.CodeMalformed, syncwire.CodeTooLarge:
+		return ErrRefused
+	}
+	return nil
+}
+
+// hubState asks the hub what it holds of this device's log.
+func (s *Syncer) hubState(ctx context.Context) (*syncwire.State, error) {
+	b, err := s.do(ctx, http.MethodGet, syncwire.StatePath, nil)
+	if err != nil {
+		return nil, err
+	}
+	return syncwire.ParseState(b)
+}
+
+// postBatch sends a batch of records; on a gap it is not retried here:
+// the next batch starts from the hub's size (the caller re-reads it).
+func (s *Syncer) postBatch(ctx context.Context, bt syncwire.Batch) (*syncwire.State, error) {
+	b, err := s.do(ctx, http.MethodPost, syncwire.RecordsPath, syncwire.Marshal(bt))
+	var he *HubError
+	if errors.As(err, &he) && he.Refusal.Code == syncwire.CodeGap && he.Refusal.Size != nil {
+		// The hub holds fewer records than the cursor says (its state was
+		// restored?): say so; the next sync starts from its size.
+		return nil, fmt.Errorf("the hub holds %d records of the log, not %d: %w", *he.Refusal.Size, bt.From, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return syncwire.ParseState(b)
+}
+
+func (s *Syncer) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, s.cfg.Base.JoinPath(path).String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.cfg.HTTP.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("reaching the hub: %w", err)
+	}
+	defer resp.Body.Close()
+	b, err := syncwire.ReadLimited(resp.Body, syncwire.MaxReply)
+	if err != nil {
+		return nil, fmt.Errorf("the hub's reply to %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode == http.StatusOK {
+		return b, nil
+	}
+	r, perr := syncwire.ParseRefusal(b)
+	if perr != nil {
+		// Not the hub's own refusal (a proxy's page?): keep the status.
+		r = &syncwire.Refusal{Error: fmt.Sprintf("%q", clip(b)), Code: syncwire.CodeInternal}
+		if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized {
+			r.Code = syncwire.CodeForbidden
+		}
+	}
+	return nil, &HubError{Status: resp.StatusCode, Refusal: *r}
+}
+
+func clip(b []byte) string {
+	if len(b) > 200 {
+		return string(b[:200]) + "…"
+	}
+	return string(b)
+}
