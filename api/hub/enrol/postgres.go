@@ -3,6 +3,7 @@ package enrol
 import (
 	"context"
 	"crypto/ed25519"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -10,20 +11,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
-
+	"github.com/exhibit-forensics/exhibit/chain/store/pgstore"
 	"github.com/exhibit-forensics/exhibit/chain/witness"
 )
 
 // PGRegistry is the Registry, and the witness's State, in a PostgreSQL
-// database (github.com/jackc/pgx/v5), for several hub processes sharing
+// database (pgx's database/sql driver, opened by chain/store/pgstore.OpenDB
+// so that the driver stays in its store package), for several hub processes sharing
 // one database: what one process writes, every other reads at its next
 // query (nothing is cached). docs/hub-enrolment.md gives the schema and the
 // concurrency rules, precise enough for another implementation to share
 // the database.
-type PGRegistry struct{ pool *pgxpool.Pool }
+type PGRegistry struct{ db *sql.DB }
 
 var (
 	_ Registry      = (*PGRegistry)(nil)
@@ -87,27 +86,22 @@ func OpenPostgres(ctx context.Context, dbURL string) (*PGRegistry, error) {
 	if !IsPostgresURL(dbURL) {
 		return nil, fmt.Errorf("registry: %q is not a postgres:// URL", RedactDB(dbURL))
 	}
-	cfg, err := pgxpool.ParseConfig(dbURL)
+	db, err := pgstore.OpenDB(dbURL)
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", RedactDB(dbURL), err)
 	}
-	cfg.AfterConnect = pgDurable
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("registry %s: %w", RedactDB(dbURL), err)
-	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(pgSchemaLock)); err != nil {
+	err = inTx(ctx, db, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(pgSchemaLock)); err != nil {
 			return fmt.Errorf("schema lock: %w", err)
 		}
-		if _, err := tx.Exec(ctx, pgSchema); err != nil {
+		if _, err := tx.ExecContext(ctx, pgSchema); err != nil {
 			return fmt.Errorf("schema: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO registry_schema (id, version) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`, pgSchemaVersion); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO registry_schema (id, version) VALUES (1, $1) ON CONFLICT (id) DO NOTHING`, pgSchemaVersion); err != nil {
 			return fmt.Errorf("schema: %w", err)
 		}
 		var v int
-		if err := tx.QueryRow(ctx, `SELECT version FROM registry_schema WHERE id = 1`).Scan(&v); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT version FROM registry_schema WHERE id = 1`).Scan(&v); err != nil {
 			return fmt.Errorf("schema: %w", err)
 		}
 		if v != pgSchemaVersion {
@@ -116,26 +110,24 @@ func OpenPostgres(ctx context.Context, dbURL string) (*PGRegistry, error) {
 		return nil
 	})
 	if err != nil {
-		pool.Close()
+		db.Close()
 		return nil, fmt.Errorf("registry %s: %w", RedactDB(dbURL), err)
 	}
-	return &PGRegistry{pool: pool}, nil
+	return &PGRegistry{db: db}, nil
 }
 
-// pgDurable makes a connection commit durably: synchronous_commit off (set
-// for the server or the role) is turned on, every other value flushes the
-// commit's WAL before COMMIT returns and is kept.
-func pgDurable(ctx context.Context, c *pgx.Conn) error {
-	var sc string
-	if err := c.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&sc); err != nil {
-		return fmt.Errorf("synchronous_commit: %w", err)
+// inTx runs fn in a transaction (READ COMMITTED, the server's default),
+// committed if fn returns nil and rolled back otherwise.
+func inTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
 	}
-	if sc == "off" {
-		if _, err := c.Exec(ctx, `SET synchronous_commit = on`); err != nil {
-			return fmt.Errorf("synchronous_commit: %w", err)
-		}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return err
 	}
-	return nil
+	return tx.Commit()
 }
 
 // RedactDB returns a database URL fit for logs and hub.json: without the
@@ -159,15 +151,14 @@ func RedactDB(s string) string {
 
 // Close closes the connections.
 func (p *PGRegistry) Close() error {
-	p.pool.Close()
-	return nil
+	return p.db.Close()
 }
 
 // pgErr wraps a database error with the registry's context.
 func pgErr(what string, err error) error { return fmt.Errorf("registry: %s: %w", what, err) }
 
 func (p *PGRegistry) AddCode(ctx context.Context, hash [32]byte, created, expires time.Time) error {
-	if _, err := p.pool.Exec(ctx, `INSERT INTO codes (hash, created, expires) VALUES ($1, $2, $3)`, hash[:], created, expires); err != nil {
+	if _, err := p.db.ExecContext(ctx, `INSERT INTO codes (hash, created, expires) VALUES ($1, $2, $3)`, hash[:], created, expires); err != nil {
 		return pgErr("add code", err)
 	}
 	return nil
@@ -179,31 +170,35 @@ func (p *PGRegistry) AddCode(ctx context.Context, hash [32]byte, created, expire
 // first rolled back). The device row is then locked (SELECT … FOR UPDATE)
 // so a revocation waits for, or is seen by, the enrolment.
 func (p *PGRegistry) Enrol(ctx context.Context, e Enrolment) error {
-	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE codes SET used = $1, device = $2 WHERE hash = $3 AND used IS NULL AND expires > $1`,
+	return inTx(ctx, p.db, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE codes SET used = $1, device = $2 WHERE hash = $3 AND used IS NULL AND expires > $1`,
 			e.At, e.Device.ID, e.CodeHash[:])
 		if err != nil {
 			return pgErr("enrol", err)
 		}
-		if tag.RowsAffected() != 1 {
+		if n, err := res.RowsAffected(); err != nil {
+			return pgErr("enrol", err)
+		} else if n != 1 {
 			return codeRefusal(ctx, tx, e.CodeHash)
 		}
-		d, err := scanPGDevice(tx.QueryRow(ctx, pgDeviceQuery+` WHERE id = $1 FOR UPDATE`, e.Device.ID))
+		d, err := scanPGDevice(tx.QueryRowContext(ctx, pgDeviceQuery+` WHERE id = $1 FOR UPDATE`, e.Device.ID))
 		if errors.Is(err, ErrUnknown) {
-			ins, ierr := tx.Exec(ctx, `INSERT INTO devices (id, origin, public, enrolled) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+			ins, ierr := tx.ExecContext(ctx, `INSERT INTO devices (id, origin, public, enrolled) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
 				e.Device.ID, e.Device.Origin, []byte(e.Device.Public), e.At)
 			if ierr != nil {
 				return pgErr("enrol", ierr)
 			}
-			if ins.RowsAffected() == 1 {
+			if n, ierr := ins.RowsAffected(); ierr != nil {
+				return pgErr("enrol", ierr)
+			} else if n == 1 {
 				d, err = nil, nil
 			} else {
 				// Another transaction took the id or the origin
 				// meanwhile: judge against what it committed.
-				d, err = scanPGDevice(tx.QueryRow(ctx, pgDeviceQuery+` WHERE id = $1 FOR UPDATE`, e.Device.ID))
+				d, err = scanPGDevice(tx.QueryRowContext(ctx, pgDeviceQuery+` WHERE id = $1 FOR UPDATE`, e.Device.ID))
 				if errors.Is(err, ErrUnknown) {
 					var other string
-					if err := tx.QueryRow(ctx, `SELECT id FROM devices WHERE origin = $1`, e.Device.Origin).Scan(&other); err != nil {
+					if err := tx.QueryRowContext(ctx, `SELECT id FROM devices WHERE origin = $1`, e.Device.Origin).Scan(&other); err != nil {
 						return pgErr("enrol", err)
 					}
 					return fmt.Errorf("%w: %s", ErrOriginInUse, other)
@@ -221,7 +216,7 @@ func (p *PGRegistry) Enrol(ctx context.Context, e Enrolment) error {
 		case d.Origin != e.Device.Origin:
 			return fmt.Errorf("%w: %s has origin %s", ErrOriginInUse, d.ID, d.Origin)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO certs (serial, device, issued, not_after) VALUES ($1, $2, $3, $4)`,
+		if _, err := tx.ExecContext(ctx, `INSERT INTO certs (serial, device, issued, not_after) VALUES ($1, $2, $3, $4)`,
 			e.Serial, e.Device.ID, e.At, e.NotAfter); err != nil {
 			return pgErr("enrol", err)
 		}
@@ -230,17 +225,17 @@ func (p *PGRegistry) Enrol(ctx context.Context, e Enrolment) error {
 }
 
 // codeRefusal says why a code could not be used.
-func codeRefusal(ctx context.Context, tx pgx.Tx, hash [32]byte) error {
+func codeRefusal(ctx context.Context, tx *sql.Tx, hash [32]byte) error {
 	var expires time.Time
-	var used *time.Time
-	err := tx.QueryRow(ctx, `SELECT expires, used FROM codes WHERE hash = $1`, hash[:]).Scan(&expires, &used)
+	var used sql.NullTime
+	err := tx.QueryRowContext(ctx, `SELECT expires, used FROM codes WHERE hash = $1`, hash[:]).Scan(&expires, &used)
 	switch {
-	case errors.Is(err, pgx.ErrNoRows):
+	case errors.Is(err, sql.ErrNoRows):
 		return ErrCodeUnknown
 	case err != nil:
 		return pgErr("enrol", err)
-	case used != nil:
-		return fmt.Errorf("%w (at %s)", ErrCodeUsed, used.UTC().Format(time.RFC3339))
+	case used.Valid:
+		return fmt.Errorf("%w (at %s)", ErrCodeUsed, used.Time.UTC().Format(time.RFC3339))
 	default:
 		return fmt.Errorf("%w (at %s)", ErrCodeExpired, expires.UTC().Format(time.RFC3339))
 	}
@@ -248,13 +243,13 @@ func codeRefusal(ctx context.Context, tx pgx.Tx, hash [32]byte) error {
 
 const pgDeviceQuery = `SELECT id, origin, public, enrolled, revoked, reason FROM devices`
 
-func scanPGDevice(r pgx.Row) (*Device, error) {
+func scanPGDevice(r row) (*Device, error) {
 	var d Device
 	var pub []byte
 	var enrolled time.Time
-	var revoked *time.Time
+	var revoked sql.NullTime
 	if err := r.Scan(&d.ID, &d.Origin, &pub, &enrolled, &revoked, &d.Reason); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
+		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrUnknown
 		}
 		return nil, pgErr("device", err)
@@ -264,14 +259,14 @@ func scanPGDevice(r pgx.Row) (*Device, error) {
 	}
 	d.Public = ed25519.PublicKey(pub)
 	d.Enrolled = enrolled.UTC()
-	if revoked != nil {
-		d.Revoked = revoked.UTC()
+	if revoked.Valid {
+		d.Revoked = revoked.Time.UTC()
 	}
 	return &d, nil
 }
 
 func (p *PGRegistry) Device(ctx context.Context, id string) (*Device, error) {
-	d, err := scanPGDevice(p.pool.QueryRow(ctx, pgDeviceQuery+` WHERE id = $1`, id))
+	d, err := scanPGDevice(p.db.QueryRowContext(ctx, pgDeviceQuery+` WHERE id = $1`, id))
 	if errors.Is(err, ErrUnknown) {
 		return nil, fmt.Errorf("%w: %s", ErrUnknown, clip(id))
 	}
@@ -279,7 +274,7 @@ func (p *PGRegistry) Device(ctx context.Context, id string) (*Device, error) {
 }
 
 func (p *PGRegistry) DeviceByOrigin(ctx context.Context, origin string) (*Device, error) {
-	d, err := scanPGDevice(p.pool.QueryRow(ctx, pgDeviceQuery+` WHERE origin = $1`, origin))
+	d, err := scanPGDevice(p.db.QueryRowContext(ctx, pgDeviceQuery+` WHERE origin = $1`, origin))
 	if errors.Is(err, ErrUnknown) {
 		return nil, fmt.Errorf("%w: no device has log %s", ErrUnknown, clip(origin))
 	}
@@ -287,7 +282,7 @@ func (p *PGRegistry) DeviceByOrigin(ctx context.Context, origin string) (*Device
 }
 
 func (p *PGRegistry) CertDevice(ctx context.Context, serial string) (*Device, error) {
-	d, err := scanPGDevice(p.pool.QueryRow(ctx, pgDeviceQuery+` WHERE id = (SELECT device FROM certs WHERE serial = $1)`, serial))
+	d, err := scanPGDevice(p.db.QueryRowContext(ctx, pgDeviceQuery+` WHERE id = (SELECT device FROM certs WHERE serial = $1)`, serial))
 	if errors.Is(err, ErrUnknown) {
 		return nil, fmt.Errorf("%w: serial %s", ErrUnknownCert, clip(serial))
 	}
@@ -297,7 +292,7 @@ func (p *PGRegistry) CertDevice(ctx context.Context, serial string) (*Device, er
 // Revoke is one UPDATE that only a device not yet revoked matches, so two
 // revocations racing leave the first's time and reason.
 func (p *PGRegistry) Revoke(ctx context.Context, id, reason string, at time.Time) (*Device, error) {
-	d, err := scanPGDevice(p.pool.QueryRow(ctx, `UPDATE devices SET revoked = $2, reason = $3 WHERE id = $1 AND revoked IS NULL
+	d, err := scanPGDevice(p.db.QueryRowContext(ctx, `UPDATE devices SET revoked = $2, reason = $3 WHERE id = $1 AND revoked IS NULL
 		RETURNING id, origin, public, enrolled, revoked, reason`, id, at, reason))
 	if errors.Is(err, ErrUnknown) {
 		// Unknown, or revoked already: as it is.
@@ -307,7 +302,7 @@ func (p *PGRegistry) Revoke(ctx context.Context, id, reason string, at time.Time
 }
 
 func (p *PGRegistry) Devices(ctx context.Context) ([]Device, error) {
-	rows, err := p.pool.Query(ctx, pgDeviceQuery+` ORDER BY enrolled, id`)
+	rows, err := p.db.QueryContext(ctx, pgDeviceQuery+` ORDER BY enrolled, id`)
 	if err != nil {
 		return nil, pgErr("devices", err)
 	}
@@ -331,8 +326,8 @@ func (p *PGRegistry) Latest(ctx context.Context, origin string) (*witness.Witnes
 	var w witness.Witnessed
 	var size int64
 	var root []byte
-	err := p.pool.QueryRow(ctx, `SELECT size, root, note FROM witnessed WHERE origin = $1`, origin).Scan(&size, &root, &w.Note)
-	if errors.Is(err, pgx.ErrNoRows) {
+	err := p.db.QueryRowContext(ctx, `SELECT size, root, note FROM witnessed WHERE origin = $1`, origin).Scan(&size, &root, &w.Note)
+	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
@@ -355,19 +350,21 @@ func (p *PGRegistry) Swap(ctx context.Context, origin string, old, new *witness.
 	if new == nil || new.Size > math.MaxInt64 || (old != nil && old.Size > math.MaxInt64) {
 		return fmt.Errorf("witnessed %s: a size beyond 2^63-1, or no new state", clip(origin))
 	}
-	var tag pgconn.CommandTag
+	var res sql.Result
 	var err error
 	if old == nil {
-		tag, err = p.pool.Exec(ctx, `INSERT INTO witnessed (origin, size, root, note) VALUES ($1, $2, $3, $4) ON CONFLICT (origin) DO NOTHING`,
+		res, err = p.db.ExecContext(ctx, `INSERT INTO witnessed (origin, size, root, note) VALUES ($1, $2, $3, $4) ON CONFLICT (origin) DO NOTHING`,
 			origin, int64(new.Size), new.Root[:], new.Note)
 	} else {
-		tag, err = p.pool.Exec(ctx, `UPDATE witnessed SET size = $2, root = $3, note = $4 WHERE origin = $1 AND size = $5 AND root = $6`,
+		res, err = p.db.ExecContext(ctx, `UPDATE witnessed SET size = $2, root = $3, note = $4 WHERE origin = $1 AND size = $5 AND root = $6`,
 			origin, int64(new.Size), new.Root[:], new.Note, int64(old.Size), old.Root[:])
 	}
 	if err != nil {
 		return pgErr("witnessed "+clip(origin), err)
 	}
-	if tag.RowsAffected() != 1 {
+	if n, err := res.RowsAffected(); err != nil {
+		return pgErr("witnessed "+clip(origin), err)
+	} else if n != 1 {
 		return witness.ErrStale
 	}
 	return nil
@@ -381,21 +378,21 @@ var ErrOtherHub = errors.New("the database holds another hub's state")
 // unless it holds no codes, devices or witnessed checkpoints (an Init that
 // crashed before hub.json was written).
 func (p *PGRegistry) bind(ctx context.Context, hubID, ca string) error {
-	return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		var hub, fp *string
-		if err := tx.QueryRow(ctx, `SELECT hub, ca FROM registry_schema WHERE id = 1 FOR UPDATE`).Scan(&hub, &fp); err != nil {
+	return inTx(ctx, p.db, func(tx *sql.Tx) error {
+		var hub, fp sql.NullString
+		if err := tx.QueryRowContext(ctx, `SELECT hub, ca FROM registry_schema WHERE id = 1 FOR UPDATE`).Scan(&hub, &fp); err != nil {
 			return pgErr("bind", err)
 		}
-		if fp != nil && *fp != ca {
+		if fp.Valid && fp.String != ca {
 			var used bool
-			if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM codes) OR EXISTS (SELECT 1 FROM devices) OR EXISTS (SELECT 1 FROM witnessed)`).Scan(&used); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM codes) OR EXISTS (SELECT 1 FROM devices) OR EXISTS (SELECT 1 FROM witnessed)`).Scan(&used); err != nil {
 				return pgErr("bind", err)
 			}
 			if used {
-				return fmt.Errorf("%w: hub %s, CA sha256:%s (a database serves one hub: give this one its own)", ErrOtherHub, deref(hub), *fp)
+				return fmt.Errorf("%w: hub %s, CA sha256:%s (a database serves one hub: give this one its own)", ErrOtherHub, hub.String, fp.String)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE registry_schema SET hub = $1, ca = $2 WHERE id = 1`, hubID, ca); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE registry_schema SET hub = $1, ca = $2 WHERE id = 1`, hubID, ca); err != nil {
 			return pgErr("bind", err)
 		}
 		return nil
@@ -404,22 +401,15 @@ func (p *PGRegistry) bind(ctx context.Context, hubID, ca string) error {
 
 // checkBound refuses a database that Init did not bind to this hub's CA.
 func (p *PGRegistry) checkBound(ctx context.Context, hubID, ca string) error {
-	var hub, fp *string
-	if err := p.pool.QueryRow(ctx, `SELECT hub, ca FROM registry_schema WHERE id = 1`).Scan(&hub, &fp); err != nil {
+	var hub, fp sql.NullString
+	if err := p.db.QueryRowContext(ctx, `SELECT hub, ca FROM registry_schema WHERE id = 1`).Scan(&hub, &fp); err != nil {
 		return pgErr("open", err)
 	}
 	switch {
-	case fp == nil:
+	case !fp.Valid:
 		return fmt.Errorf("%w: the database was not made by `exhibit hub init` for hub %s (it holds no hub's state)", ErrNotInitialised, hubID)
-	case *fp != ca:
-		return fmt.Errorf("%w: hub %s, CA sha256:%s, not this hub %s", ErrOtherHub, deref(hub), *fp, hubID)
+	case fp.String != ca:
+		return fmt.Errorf("%w: hub %s, CA sha256:%s, not this hub %s", ErrOtherHub, hub.String, fp.String, hubID)
 	}
 	return nil
-}
-
-func deref(s *string) string {
-	if s == nil {
-		return "(none)"
-	}
-	return *s
 }

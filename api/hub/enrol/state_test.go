@@ -10,10 +10,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/exhibit-forensics/exhibit/api/hub/enrol"
 	"github.com/exhibit-forensics/exhibit/api/hub/enrol/registrytest"
+	"github.com/exhibit-forensics/exhibit/chain/store/pgstore"
 )
 
 // The conformance suite on SQLite: each handle is another *sql.DB on one
@@ -73,12 +72,12 @@ func TestOpenPostgres(t *testing.T) {
 			t.Fatalf("concurrent open: %v", err)
 		}
 	}
-	c, err := pgx.Connect(ctx, url)
+	c, err := pgstore.OpenDB(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, `UPDATE registry_schema SET version = 99`); err != nil {
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `UPDATE registry_schema SET version = 99`); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := enrol.OpenPostgres(ctx, url); err == nil || !strings.Contains(err.Error(), "version 99") {
