@@ -29,6 +29,9 @@ var (
 	_ witness.State = (*PGRegistry)(nil)
 )
 
+// pgMaxConns bounds each PGRegistry's connections.
+const pgMaxConns = 8
+
 // pgSchemaVersion is registry_schema.version.
 const pgSchemaVersion = 1
 
@@ -90,6 +93,11 @@ func OpenPostgres(ctx context.Context, dbURL string) (*PGRegistry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: %w", RedactDB(dbURL), err)
 	}
+	// A bound on this process's connections, so that several hub
+	// processes stay well inside the server's max_connections (100 by
+	// default). No method uses a second connection while it holds one.
+	db.SetMaxOpenConns(pgMaxConns)
+	db.SetMaxIdleConns(pgMaxConns)
 	err = inTx(ctx, db, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(pgSchemaLock)); err != nil {
 			return fmt.Errorf("schema lock: %w", err)
