@@ -173,6 +173,34 @@ func TestTwoHubsOneDatabase(t *testing.T) {
 	if w, err := h1.Registry.(witness.State).Latest(ctx, ra.Origin); err != nil || w == nil || w.Size != 2 || w.Root != root2 {
 		t.Fatalf("h1's witnessed state: %+v %v", w, err)
 	}
+	// Size 3 from 2 sent to both hubs at once: co-signed exactly once, the
+	// others get 409 at size 3.
+	l2 := leaf(2)
+	root3 := chain.Hash(sha256.Sum256(append(append([]byte{1}, root2[:]...), l2[:]...)))
+	cp3 := checkpoint(3, root3)
+	werrs := make([]error, 6)
+	for i := range werrs {
+		h := []*testHub{h1, h2}[i%2]
+		c := mtls(h, a, ra)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, werrs[i] = witness.Submit(ctx, c, wurl(h), witness.Request{OldSize: 2, Proof: []chain.Hash{l2}, Checkpoint: cp3})
+		}()
+	}
+	wg.Wait()
+	ok = 0
+	for _, err := range werrs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.As(err, &we) || we.Status != http.StatusConflict || we.Size != 3:
+			t.Errorf("a loser: %v", err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("one checkpoint at two hubs: co-signed %d times", ok)
+	}
 
 	// Revoked through h1: the next request on a connection open to h2 is
 	// refused, with the reason.
