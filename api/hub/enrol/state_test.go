@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/exhibit-forensics/exhibit/api/hub/enrol"
 	"github.com/exhibit-forensics/exhibit/api/hub/enrol/registrytest"
@@ -182,4 +183,49 @@ func TestInitOpenPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Close()
+}
+
+// BenchmarkCertDevice is the registry read every authorised request makes
+// (Authorise: CertDevice), on SQLite and on PostgreSQL over loopback;
+// compare the two sub-benchmarks' ns/op from one run.
+func BenchmarkCertDevice(b *testing.B) {
+	ctx := context.Background()
+	open := map[string]func(b *testing.B) registrytest.Store{
+		"sqlite": func(b *testing.B) registrytest.Store {
+			s, err := enrol.OpenSQLite(ctx, filepath.Join(b.TempDir(), enrol.DBFile))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		},
+		"postgres": func(b *testing.B) registrytest.Store {
+			s, err := enrol.OpenPostgres(ctx, registrytest.PostgresURL(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		},
+	}
+	for _, name := range []string{"sqlite", "postgres"} {
+		b.Run(name, func(b *testing.B) {
+			s := open[name](b)
+			defer s.Close()
+			h := [32]byte{1}
+			t0 := registrytest.T0
+			if err := s.AddCode(ctx, h, t0, t0.Add(time.Hour)); err != nil {
+				b.Fatal(err)
+			}
+			e := enrol.Enrolment{CodeHash: h, At: t0, Serial: "0a0b", NotAfter: t0.Add(time.Hour),
+				Device: enrol.Device{ID: "0193a000-0000-7000-8000-000000000001", Origin: enrol.Origin("0193a000-0000-7000-8000-000000000001"), Public: make([]byte, 32)}}
+			if err := s.Enrol(ctx, e); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := s.CertDevice(ctx, "0a0b"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
