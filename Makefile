@@ -60,6 +60,8 @@ RACE_PKGS := \
 	./api/kiosk \
 	./api/bench \
 	./api/hub \
+	./api/hub/enrol \
+	./api/hub/enrol/registrytest \
 	./imaging/imagingtest
 
 # Everything CI runs: formatting, vet, every package built (cgo ones included),

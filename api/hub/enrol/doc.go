@@ -11,6 +11,11 @@
 //	DIR/witness.key   the key the hub co-signs agents' checkpoints with, PKCS#8 PEM, mode 0600
 //	DIR/hub.db        the registry (SQLite): codes (as hashes), devices, certificates, witnessed checkpoints
 //
+// or, for a hub initialised with Options.DB (exhibit hub init --db
+// postgres://…), the registry in that PostgreSQL database (PGRegistry),
+// shared by every hub process given the same directory and database, and
+// no hub.db. hub.json then records the database's URL without its password.
+//
 // The agent's data directory gains (SaveAgent, LoadAgent):
 //
 //	DIR/hub/ca.crt      the hub's CA certificate, PEM: the only root the agent trusts for the hub

@@ -61,6 +61,13 @@ type Options struct {
 	// enrols are named under it (ledger.OriginFor), and so is its witness
 	// key. Empty: ledger.DefaultOperator.
 	Operator string
+	// DB is where the registry and the witness state live: empty, SQLite
+	// in DIR/hub.db; a postgres:// URL, that PostgreSQL database, which
+	// several hub processes (each given the same data directory) share.
+	// Init records which in hub.json (the URL without its password) and
+	// binds the database to the hub's CA; Open must be given the same
+	// kind, and refuses a database bound to another hub.
+	DB string
 }
 
 func (o Options) fill() Options {
@@ -78,6 +85,10 @@ type config struct {
 	ID       string `json:"id"`
 	Operator string `json:"operator,omitempty"` // empty: ledger.DefaultOperator
 	Witness  string `json:"witness"`            // the witness key's vkey (chain/witness.VerifierKey)
+	// DB is absent for SQLite (DIR/hub.db); for PostgreSQL, the database's
+	// URL as given to Init, without its password: a reminder for the
+	// operator, not used to connect (each process is given --db).
+	DB string `json:"db,omitempty"`
 }
 
 // WitnessName is the witness key's name: OPERATOR/witness/HUB-ID.
@@ -100,6 +111,9 @@ func Init(ctx context.Context, dir, hubID string, opt Options) error {
 		if err := ledger.ValidOperator(opt.Operator); err != nil {
 			return err
 		}
+	}
+	if opt.DB != "" && !IsPostgresURL(opt.DB) {
+		return fmt.Errorf("database %q: want a postgres:// URL, or none for SQLite in %s", RedactDB(opt.DB), DBFile)
 	}
 	if _, err := os.Stat(filepath.Join(dir, ConfigFile)); err == nil {
 		return fmt.Errorf("%s: %w", dir, ErrInitialised)
@@ -129,13 +143,27 @@ func Init(ctx context.Context, dir, hubID string, opt Options) error {
 	if err := writeFile(filepath.Join(dir, CACertFile), 0o644, certPEM(ca.Cert.Raw)); err != nil {
 		return err
 	}
-	reg, err := OpenSQLite(ctx, filepath.Join(dir, DBFile))
-	if err != nil {
-		return err
+	var dbName string
+	if opt.DB == "" {
+		reg, err := OpenSQLite(ctx, filepath.Join(dir, DBFile))
+		if err != nil {
+			return err
+		}
+		reg.Close()
+	} else {
+		reg, err := OpenPostgres(ctx, opt.DB)
+		if err != nil {
+			return err
+		}
+		err = reg.bind(ctx, hubID, FingerprintHex(ca.Fingerprint()))
+		reg.Close()
+		if err != nil {
+			return err
+		}
+		dbName = RedactDB(opt.DB)
 	}
-	reg.Close()
 	name := WitnessName(opt.Operator, hubID)
-	cfg, _ := json.MarshalIndent(config{Format: HubFormat, ID: hubID, Operator: opt.Operator, Witness: witness.VerifierKey(name, wkey.Public().(ed25519.PublicKey))}, "", "  ")
+	cfg, _ := json.MarshalIndent(config{Format: HubFormat, ID: hubID, Operator: opt.Operator, Witness: witness.VerifierKey(name, wkey.Public().(ed25519.PublicKey)), DB: dbName}, "", "  ")
 	return writeFile(filepath.Join(dir, ConfigFile), 0o644, append(cfg, '\n'))
 }
 
@@ -199,12 +227,41 @@ func Open(ctx context.Context, dir string, opt Options) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := OpenSQLite(ctx, filepath.Join(dir, DBFile))
+	ca := &CA{Cert: cacert, key: cakey}
+	reg, err := openRegistry(ctx, dir, cfg, ca, opt.DB)
 	if err != nil {
 		return nil, err
 	}
-	return &Hub{Dir: dir, ID: cfg.ID, CA: &CA{Cert: cacert, key: cakey}, Registry: reg, WitnessKey: cfg.Witness,
+	return &Hub{Dir: dir, ID: cfg.ID, CA: ca, Registry: reg, WitnessKey: cfg.Witness,
 		cosigner: cos, state: reg, opt: opt}, nil
+}
+
+// A registryState is a Registry that keeps the witness state too.
+type registryState interface {
+	Registry
+	witness.State
+}
+
+// openRegistry opens the registry hub.json names: SQLite in DIR/hub.db, or
+// the PostgreSQL database at db, which must be bound to this hub's CA.
+func openRegistry(ctx context.Context, dir string, cfg config, ca *CA, db string) (registryState, error) {
+	switch {
+	case cfg.DB == "" && db != "":
+		return nil, fmt.Errorf("%s: this hub keeps its state in %s (SQLite), not in a database given by URL: it was initialised without one (moving a hub's state is not supported yet)", dir, DBFile)
+	case cfg.DB != "" && db == "":
+		return nil, fmt.Errorf("%s: this hub keeps its state in PostgreSQL (%s at init): give the database's URL (--db)", dir, cfg.DB)
+	case db == "":
+		return OpenSQLite(ctx, filepath.Join(dir, DBFile))
+	}
+	reg, err := OpenPostgres(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	if err := reg.checkBound(ctx, cfg.ID, FingerprintHex(ca.Fingerprint())); err != nil {
+		reg.Close()
+		return nil, fmt.Errorf("%s: %w", RedactDB(db), err)
+	}
+	return reg, nil
 }
 
 // Close closes the registry.

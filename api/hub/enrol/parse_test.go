@@ -280,4 +280,9 @@ func TestWriteCorpus(t *testing.T) {
 		seeds = append(seeds, fuzzseed.Seed{Args: []any{[]byte(tc.in)}})
 	}
 	fuzzseed.Sync(t, "FuzzParseResponse", seeds)
+	seeds = nil
+	for _, tc := range redactCases {
+		seeds = append(seeds, fuzzseed.Seed{Args: []any{tc.in}})
+	}
+	fuzzseed.Sync(t, "FuzzRedactDB", seeds)
 }

@@ -45,8 +45,9 @@ type Enrolment struct {
 
 // A Registry keeps enrolment codes (as hashes), enrolled devices and the
 // certificates issued to them. Implementations: SQLite in the hub's data
-// directory (OpenSQLite); docs/hub-enrolment.md says how a PostgreSQL one
-// differs.
+// directory (OpenSQLite) and PostgreSQL (OpenPostgres), both checked by
+// the conformance suite in registrytest; docs/hub-enrolment.md gives their
+// schemas and concurrency rules.
 type Registry interface {
 	// AddCode stores a new code's hash.
 	AddCode(ctx context.Context, hash [32]byte, created, expires time.Time) error
