@@ -55,11 +55,13 @@ RACE_PKGS := \
 	./lab/transport \
 	./internal/clock \
 	./internal/streamtest \
+	./internal/faultproxy \
 	./api/web \
 	./imaging/capture \
 	./api/kiosk \
 	./api/bench \
 	./api/hub \
+	./api/hub/upload \
 	./imaging/imagingtest
 
 # Everything CI runs: formatting, vet, every package built (cgo ones included),

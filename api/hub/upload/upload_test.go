@@ -357,6 +357,7 @@ func TestFinishRetried(t *testing.T) {
 		fails = 1
 		mu.Unlock()
 		data := blob(n, 11)
+		before := len(e.partials())
 		c := e.client("dev-a", chunk)
 		if err := c.Put(context.Background(), hashOf(data), int64(n), opener(data), nil); err != nil {
 			t.Fatal(err)
@@ -364,6 +365,11 @@ func TestFinishRetried(t *testing.T) {
 		e.mustHold(data)
 		if c.Sent() != int64(n) {
 			t.Fatalf("sent %d bytes, want %d: completing again must not re-send", c.Sent(), n)
+		}
+		// An empty blob is completed by its creation: the retry is a new
+		// upload, and the failed one is left for Sweep.
+		if p := e.partials(); n > 0 && len(p) != before {
+			t.Fatalf("partial uploads left on the hub: %v", p)
 		}
 	}
 }
