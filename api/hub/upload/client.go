@@ -83,9 +83,10 @@ type Client struct {
 	// with full jitter from 200 ms to 30 s if nil.
 	Backoff func(n int) time.Duration
 	// StallTimeout aborts a request whose body has not been read for so
-	// long (a stalled connection); DefaultStallTimeout if 0.
+	// long (a stalled connection), and bounds requests without a body;
+	// DefaultStallTimeout if 0.
 	StallTimeout time.Duration
-	// ResponseTimeout bounds the wait for an answer once a request's body
+	// ResponseTimeout bounds the wait for an answer once a PATCH's body
 	// is sent (the hub checks and stores a blob before answering its last
 	// chunk); DefaultResponseTimeout if 0.
 	ResponseTimeout time.Duration
@@ -182,7 +183,8 @@ var errStalled = errors.New("upload: no progress on the connection (stalled)")
 // Put sends the blob named h, of size bytes, to the hub, and returns nil
 // once the hub confirms it holds h. open returns the blob's bytes from
 // offset on. progress, if not nil, is called with how many bytes of the
-// blob have been sent (it can go back after a fault).
+// blob have been sent (it can go back after a fault); it may be called
+// from the transport's goroutine, but never concurrently for one Put.
 //
 // A blob the hub already holds is not sent. After a fault Put asks the hub
 // how much it has and continues from there; a known upload URL (Resume)
@@ -400,11 +402,12 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 	return c.httpClient().Do(req)
 }
 
-// timed runs a request without a body under the response time-out.
+// timed bounds a request without a body (HEAD, the POST of a creation)
+// by the stall time-out: the hub answers them at once.
 func (c *Client) timed(ctx context.Context) (context.Context, context.CancelFunc) {
-	d := c.ResponseTimeout
+	d := c.StallTimeout
 	if d <= 0 {
-		d = DefaultResponseTimeout
+		d = DefaultStallTimeout
 	}
 	return context.WithTimeout(ctx, d)
 }
