@@ -108,6 +108,7 @@ type envOpt struct {
 	maxSize int64
 	blobs   Blobs // memstore if nil
 	noMTLS  bool  // server TLS only, no client certificate
+	idle    time.Duration
 	now     func() time.Time
 }
 
@@ -134,7 +135,7 @@ func newEnv(t testing.TB, o envOpt) *env {
 		o.blobs = memstore.New()
 	}
 	e.blobs = &countingBlobs{Blobs: o.blobs}
-	srv, err := NewServer(Config{Dir: e.dir, Blobs: e.blobs, MaxSize: o.maxSize, Owner: deviceOf, Now: o.now,
+	srv, err := NewServer(Config{Dir: e.dir, Blobs: e.blobs, MaxSize: o.maxSize, Owner: deviceOf, Now: o.now, IdleTimeout: o.idle,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -205,7 +206,7 @@ func (e *env) partials() []string {
 	ents, _ := os.ReadDir(e.dir)
 	var out []string
 	for _, d := range ents {
-		if !strings.HasSuffix(d.Name(), ".lock") && !strings.HasSuffix(d.Name(), ".stop") {
+		if !strings.Contains(d.Name(), ".lock") && !strings.HasSuffix(d.Name(), ".stop") {
 			out = append(out, d.Name())
 		}
 	}

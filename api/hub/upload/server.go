@@ -73,7 +73,16 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock of Sweep; time.Now if nil.
 	Now func() time.Time
+	// IdleTimeout ends a PATCH whose body brings nothing for so long (a
+	// stalled or vanished client), keeping the bytes it brought, so that
+	// the client's resumption finds the upload free; DefaultIdleTimeout
+	// if 0. Clients should wait longer than this before they give up on
+	// a request (Client.StallTimeout).
+	IdleTimeout time.Duration
 }
+
+// DefaultIdleTimeout is Config.IdleTimeout's default.
+const DefaultIdleTimeout = 30 * time.Second
 
 // A Server serves the tus uploads (ServeHTTP, under BasePath) and the
 // confirmation by hash (BlobStatus, under BlobsPath). The caller
@@ -81,7 +90,7 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	store  filestore.FileStore
-	locker filelocker.FileLocker
+	locker tusd.Locker
 	tus    *tusd.UnroutedHandler
 	inner  http.Handler
 }
@@ -114,15 +123,16 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = DefaultIdleTimeout
+	}
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("upload: %w", err)
 	}
-	s := &Server{cfg: cfg, store: filestore.New(cfg.Dir), locker: filelocker.New(cfg.Dir)}
-	// A request that wants an upload another request holds (a client
-	// resuming after a connection it gave up on) asks the holder to stop;
-	// poll for that often, so that a resume waits milliseconds, not seconds.
-	s.locker.HolderPollInterval = 50 * time.Millisecond
-	s.locker.AcquirerPollInterval = 20 * time.Millisecond
+	fl := filelocker.New(cfg.Dir)
+	fl.HolderPollInterval = 250 * time.Millisecond
+	fl.AcquirerPollInterval = 20 * time.Millisecond
+	s := &Server{cfg: cfg, store: filestore.New(cfg.Dir), locker: patientLocker{fl}}
 
 	comp := tusd.NewStoreComposer()
 	comp.UseCore(s.store)
@@ -140,7 +150,8 @@ func NewServer(cfg Config) (*Server, error) {
 		Logger:                    expslog.New(expslog.NewTextHandler(io.Discard, nil)),
 		PreUploadCreateCallback:   s.preCreate,
 		PreFinishResponseCallback: s.preFinish,
-		AcquireLockTimeout:        10 * time.Second,
+		NetworkTimeout:            cfg.IdleTimeout,
+		AcquireLockTimeout:        cfg.IdleTimeout + 15*time.Second,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("upload: %w", err)
@@ -184,6 +195,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.retryFinish(w, r, rest)
 			return
 		}
+	}
+	if r.Method == http.MethodPatch {
+		// tusd extends the read deadline after each read of the body;
+		// this one covers a body that never starts.
+		http.NewResponseController(w).SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
 	}
 	r2 := r.Clone(context.WithValue(r.Context(), ownerKey{}, owner))
 	r2.URL.Path = "/" + rest
@@ -329,7 +345,7 @@ func (s *Server) retryFinish(w http.ResponseWriter, r *http.Request, id string) 
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	lctx, cancel := context.WithTimeout(ctx, s.cfg.IdleTimeout+15*time.Second)
 	err = lock.Lock(lctx, func() {})
 	cancel()
 	if err != nil {
@@ -456,9 +472,8 @@ func (s *Server) sweepOne(ctx context.Context, id string, cutoff time.Time) (boo
 	if err != nil {
 		return false, err
 	}
-	// An upload not written to for so long is not in use; a request
-	// stuck on it is asked to let go.
-	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// An upload not written to for so long is not in use: do not wait.
+	lctx, cancel := context.WithTimeout(ctx, time.Second)
 	err = lock.Lock(lctx, func() {})
 	cancel()
 	if err != nil {
@@ -486,3 +501,26 @@ func (s *Server) sweepOne(ctx context.Context, id string, cutoff time.Time) (boo
 	s.cfg.Logger.Info("upload swept", "id", id, "last_write", last)
 	return true, nil
 }
+
+// patientLocker hands out locks whose holder is never interrupted by a
+// request waiting for the same upload. tusd would interrupt it (the
+// waiter asks, the holder's request is cancelled), but in v2.9.1 that
+// cancellation reads the request's body reader without synchronisation
+// with the handler that sets it: a data race. A stalled holder ends
+// instead when its body brings nothing for Config.IdleTimeout.
+type patientLocker struct{ inner tusd.Locker }
+
+func (l patientLocker) UseIn(c *tusd.StoreComposer) { c.UseLocker(l) }
+
+func (l patientLocker) NewLock(id string) (tusd.Lock, error) {
+	lk, err := l.inner.NewLock(id)
+	if err != nil {
+		return nil, err
+	}
+	return patientLock{lk}, nil
+}
+
+type patientLock struct{ inner tusd.Lock }
+
+func (l patientLock) Lock(ctx context.Context, _ func()) error { return l.inner.Lock(ctx, func() {}) }
+func (l patientLock) Unlock() error                            { return l.inner.Unlock() }

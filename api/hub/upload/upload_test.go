@@ -71,9 +71,16 @@ func TestFaults(t *testing.T) {
 		{faultproxy.Reset, 500},
 		{faultproxy.Reset, 3*chunk + 1},
 		{faultproxy.Stall, chunk + 77},
+		{faultproxy.Stall, 4*chunk + 5},
 	} {
 		t.Run(fmt.Sprintf("%s@%d", tc.kind, tc.at), func(t *testing.T) {
-			e := newEnv(t, envOpt{})
+			var o envOpt
+			if tc.kind == faultproxy.Stall {
+				// The hub ends the stalled request before the client
+				// gives up on it, so the resumption finds the upload free.
+				o.idle = 300 * time.Millisecond
+			}
+			e := newEnv(t, o)
 			c := e.client("dev-a", chunk)
 			if tc.kind == faultproxy.Stall {
 				c.StallTimeout, c.ResponseTimeout = time.Second, time.Second
