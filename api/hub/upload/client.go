@@ -325,7 +325,9 @@ func (p *put) step(ctx context.Context) (progressed, done bool, err error) {
 		if p.size == 0 { // the creation completed it
 			return p.confirm(ctx)
 		}
-		return true, false, nil
+		// Not progress: a hub that keeps losing uploads must not make
+		// Put create them for ever.
+		return false, false, nil
 	case p.offset < 0:
 		off, length, err := p.c.offset(ctx, p.url)
 		var se *StatusError

@@ -181,6 +181,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	owner := s.cfg.Owner(r)
 	if rest != "" && r.Method != http.MethodOptions {
 		info, err := s.info(r.Context(), rest)
+		if err != nil && !errors.Is(err, tusd.ErrNotFound) {
+			s.cfg.Logger.Error("upload: reading an upload's state", "id", rest, "err", err)
+			http.Error(w, "ERR_INTERNAL_SERVER_ERROR: the hub could not read the upload's state", http.StatusInternalServerError)
+			return
+		}
 		if err != nil || info.MetaData[metaOwner] != owner {
 			// The same answer whether the upload is absent or another
 			// owner's: an id says nothing to whoever did not create it.
