@@ -110,6 +110,9 @@ type envOpt struct {
 	noMTLS  bool  // server TLS only, no client certificate
 	idle    time.Duration
 	now     func() time.Time
+	// loseAnswer, if it returns true for a request, lets the hub handle
+	// it and then closes the connection instead of answering.
+	loseAnswer func(*http.Request) bool
 }
 
 // countingBlobs wraps a blob store; fail, if set, fails a Receive.
@@ -142,6 +145,21 @@ func newEnv(t testing.TB, o envOpt) *env {
 	}
 	e.srv = srv
 	g := gin.New()
+	if o.loseAnswer != nil {
+		g.Use(func(c *gin.Context) {
+			if !o.loseAnswer(c.Request) {
+				return
+			}
+			srv.ServeHTTP(httptest.NewRecorder(), c.Request)
+			conn, _, err := c.Writer.Hijack()
+			if err != nil {
+				t.Errorf("hijack: %v", err)
+				return
+			}
+			conn.Close()
+			c.Abort()
+		})
+	}
 	g.Any(DefaultBasePath+"*id", gin.WrapH(srv))
 	g.GET(BlobsPath+":hash", gin.WrapF(srv.BlobStatus))
 	g.HEAD(BlobsPath+":hash", gin.WrapF(srv.BlobStatus))

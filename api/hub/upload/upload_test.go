@@ -485,3 +485,61 @@ func TestDirResume(t *testing.T) {
 		t.Fatal("deleted entry still loads")
 	}
 }
+
+// TestAnswerLost: the hub stores the blob but the answer to the last
+// chunk never arrives; the client learns from the hub that it holds the
+// blob, and sends nothing again.
+func TestAnswerLost(t *testing.T) {
+	const size = 3*chunk + 100
+	var mu sync.Mutex
+	lost := 0
+	e := newEnv(t, envOpt{loseAnswer: func(r *http.Request) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Method == http.MethodPatch && r.Header.Get("Upload-Offset") == fmt.Sprint(3*chunk) && lost == 0 {
+			lost++
+			return true
+		}
+		return false
+	}})
+	resume := DirResume(t.TempDir())
+	c := e.client("dev-a", chunk)
+	c.Resume = resume
+	data := blob(size, 15)
+	if err := c.Put(context.Background(), hashOf(data), size, opener(data), nil); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if lost != 1 {
+		t.Fatal("no answer was lost: the test tested nothing")
+	}
+	e.mustHold(data)
+	if c.Sent() != size {
+		t.Fatalf("sent %d bytes, want %d: a blob the hub holds was sent again", c.Sent(), size)
+	}
+	if _, ok, _ := resume.Load(hashOf(data)); ok {
+		t.Fatal("resume entry kept")
+	}
+}
+
+// TestSameBlobAtOnce: two devices send the same blob at the same time;
+// both are confirmed and the hub holds it once.
+func TestSameBlobAtOnce(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	data := blob(4*chunk+1, 16)
+	errs := make(chan error, 2)
+	for _, dev := range []string{"dev-a", "dev-b"} {
+		c := e.client(dev, chunk)
+		go func() { errs <- c.Put(context.Background(), hashOf(data), int64(len(data)), opener(data), nil) }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.mustHold(data)
+	if p := e.partials(); len(p) != 0 {
+		t.Fatalf("partial uploads left on the hub: %v", p)
+	}
+}
