@@ -55,6 +55,7 @@ RACE_PKGS := \
 	./lab/transport \
 	./internal/clock \
 	./internal/streamtest \
+	./internal/faultproxy \
 	./api/web \
 	./imaging/capture \
 	./api/kiosk \
@@ -62,6 +63,7 @@ RACE_PKGS := \
 	./api/hub \
 	./api/hub/enrol \
 	./api/hub/enrol/registrytest \
+	./api/hub/upload \
 	./imaging/imagingtest
 
 # Everything CI runs: formatting, vet, every package built (cgo ones included),
