@@ -684,6 +684,14 @@ func (in *Ingester) Witnessed(ctx context.Context, d Device, cosigned []byte) er
 	if err != nil {
 		return fmt.Errorf("ingest: %w", err)
 	}
+	// The size first, read before the signatures are checked (the keys
+	// that signed may be in records the hub does not hold yet): a
+	// checkpoint past the mirror waits for the records.
+	if body, _, ok := bytes.Cut(cosigned, []byte("\n\n")); ok {
+		if c, err := tlog.ParseCheckpoint(append(bytes.Clone(body), '\n')); err == nil && c.Size > size {
+			return &GapError{Have: size}
+		}
+	}
 	ring, err := m.keyring(ctx, d, size)
 	if err != nil {
 		return err
