@@ -41,6 +41,7 @@ var (
 	ErrKeyRecord   = errors.New("key record refused")
 	ErrBrokenChain = errors.New("custody link broken")
 	ErrMissingBlob = errors.New("a blob the record names is not on the hub")
+	ErrMisplaced   = errors.New("record sent at another index than the one it has")
 
 	// ErrCheckpoint: a checkpoint note that does not verify.
 	ErrCheckpoint = errors.New("ingest: checkpoint refused")

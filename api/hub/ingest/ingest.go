@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -119,6 +120,21 @@ type Ingester struct {
 	mu      sync.Mutex
 	mirrors map[string]*mirror
 	closed  bool
+
+	appended, confirmed, retries, refused atomic.Uint64
+}
+
+// Stats counts what an Ingester did since it was made (for metrics).
+type Stats struct {
+	Appended  uint64 // records appended to mirrors
+	Confirmed uint64 // records sent again that the mirror held, byte for byte
+	Retries   uint64 // writes begun again because another process appended meanwhile
+	Refused   uint64 // batches refused for a record (RecordError, ForkError, MissingBlobError)
+}
+
+// Stats returns the counts so far.
+func (in *Ingester) Stats() Stats {
+	return Stats{Appended: in.appended.Load(), Confirmed: in.confirmed.Load(), Retries: in.retries.Load(), Refused: in.refused.Load()}
 }
 
 // mirror is a device's open mirror and what is cached about it. mu
@@ -366,9 +382,15 @@ func (in *Ingester) Append(ctx context.Context, d Device, from uint64, envelopes
 	}
 	for range maxAttempts {
 		s, err := in.append(ctx, m, d, from, envelopes)
-		if !errors.Is(err, errMoved) {
-			return s, err
+		var re *RecordError
+		switch {
+		case errors.Is(err, errMoved):
+			in.retries.Add(1)
+			continue
+		case errors.As(err, &re), errors.Is(err, ErrFork), errors.Is(err, ErrMissingBlob):
+			in.refused.Add(1)
 		}
+		return s, err
 	}
 	return State{}, ErrConflict
 }
@@ -399,11 +421,12 @@ func (in *Ingester) append(ctx context.Context, m *mirror, d Device, from uint64
 		})
 		switch {
 		case errors.Is(err, errDiffers):
-			return State{}, in.fork(ctx, d, ring, at, was, envs[at-from])
+			return State{}, in.fork(ctx, m, d, ring, at, was, envs[at-from])
 		case err != nil:
 			return State{}, fmt.Errorf("ingest: %w", err)
 		}
 	}
+	in.confirmed.Add(min(size, end) - min(size, from))
 	if end <= size {
 		return in.state(ctx, m, size, nil)
 	}
@@ -447,6 +470,7 @@ func (in *Ingester) append(ctx context.Context, m *mirror, d Device, from uint64
 		}
 		return State{}, fmt.Errorf("ingest: append to mirror of %s: %w", d.ID, err)
 	}
+	in.appended.Add(uint64(len(recs)))
 	m.ident = true
 	if work != nil {
 		m.ring, m.keyRecs = work.ring, work.keyRecs
@@ -468,7 +492,7 @@ func identityFrom(d Device, first *chain.Record) store.Identity {
 // fork handles a record the agent sent at index i, which the mirror holds
 // as held: a validly signed different record is a fork (alarm); anything
 // else is a refusal of that record.
-func (in *Ingester) fork(ctx context.Context, d Device, ring *chain.Keyring, i uint64, held chain.Hash, env []byte) error {
+func (in *Ingester) fork(ctx context.Context, m *mirror, d Device, ring *chain.Keyring, i uint64, held chain.Hash, env []byte) error {
 	got := chain.Sum(env)
 	r, err := chain.DecodeRecord(env)
 	if err != nil {
@@ -481,6 +505,13 @@ func (in *Ingester) fork(ctx context.Context, d Device, ring *chain.Keyring, i u
 	// says which: its key records are at their indices).
 	if err := verifySigs(ring, i, r); err != nil {
 		return &RecordError{Index: i, Hash: got, Err: err}
+	}
+	// A record the mirror holds at another index was sent at the wrong
+	// one (an agent's mistake), which is no evidence of a rewritten log.
+	if sr, err := m.st.RecordByHash(ctx, got); err == nil {
+		return &RecordError{Index: i, Hash: got, Err: fmt.Errorf("%w: the hub holds it at log index %d", ErrMisplaced, sr.Index)}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("ingest: %w", err)
 	}
 	a := Alarm{DeviceID: d.ID, Origin: d.Origin, Kind: AlarmFork, Index: i, Held: held, Got: got,
 		Evidence: bytes.Clone(env), At: in.cfg.Now().UTC()}

@@ -244,6 +244,11 @@ func TestFork(t *testing.T) {
 			if _, err := in.Append(ctx, a.dev, k, [][]byte{garbled}); errors.Is(err, ingest.ErrFork) || err == nil {
 				t.Fatalf("garbled record at a held index: %v", err)
 			}
+			// The device's own record sent at the wrong index: a mistake,
+			// not a fork.
+			if _, err := in.Append(ctx, a.dev, k, a.envelopes(t, k+1, k+2)); !errors.Is(err, ingest.ErrMisplaced) {
+				t.Fatalf("record sent at the wrong index: %v", err)
+			}
 			// Signed by a key the device never had: no fork either.
 			if _, err := in.Append(ctx, a.dev, k, [][]byte{resign(t, orig, nil, newSigner(t))}); !errors.Is(err, ingest.ErrUnknownKey) {
 				t.Fatalf("foreign record at a held index: %v", err)
