@@ -56,7 +56,12 @@ func (k *memKeys) SaveNext(p ed25519.PrivateKey) error {
 	k.next, k.all = p, append(k.all, p)
 	return nil
 }
-func (k *memKeys) UseNext() error { k.mu.Lock(); k.cur, k.next = k.next, nil; k.mu.Unlock(); return nil }
+func (k *memKeys) UseNext() error {
+	k.mu.Lock()
+	k.cur, k.next = k.next, nil
+	k.mu.Unlock()
+	return nil
+}
 func (k *memKeys) DropNext() error {
 	k.mu.Lock()
 	k.next = nil

@@ -369,7 +369,11 @@ func TestRefusals(t *testing.T) {
 			return resign(t, a.record(t, 5), func(st *chain.Statement) { st.Predicate.Seq += 3 }, oldKey)
 		}},
 		{name: "key record off the device chain", at: 6, want: ingest.ErrKeyRecord, env: func(t *testing.T) []byte {
-			return resign(t, a.record(t, 6), func(st *chain.Statement) { st.Predicate.Chain = "device:x"; st.Predicate.Seq = 1; st.Predicate.Prev = chain.Hash{} }, oldKey, newKey)
+			return resign(t, a.record(t, 6), func(st *chain.Statement) {
+				st.Predicate.Chain = "device:x"
+				st.Predicate.Seq = 1
+				st.Predicate.Prev = chain.Hash{}
+			}, oldKey, newKey)
 		}},
 	}
 	for _, tc := range tests {
