@@ -1,0 +1,242 @@
+package ingest_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/exhibit-forensics/exhibit/api/hub/ingest"
+	"github.com/exhibit-forensics/exhibit/chain"
+	blobmem "github.com/exhibit-forensics/exhibit/chain/blobstore/memstore"
+	"github.com/exhibit-forensics/exhibit/chain/store/sqlitestore"
+)
+
+// benchRecords is the size of each agent's log in the benchmarks: 32
+// exhibits imported (half with blobs over the inline limit), then custody
+// records round them, all made by a real ledger before the timer starts.
+const benchRecords = 4096
+
+// benchBatch is the batch size an agent sends.
+const benchBatch = ingest.MaxBatch
+
+type benchLog struct {
+	a    *agent
+	envs [][]byte
+}
+
+var benchLogs = sync.OnceValue(func() []benchLog {
+	t := &testing.T{}
+	var out []benchLog
+	for range 2 {
+		a := newAgent(t)
+		a.importN(t, 32)
+		a.custody(t, benchRecords-int(a.size(t)))
+		out = append(out, benchLog{a, a.envelopes(t, 0, a.size(t))})
+	}
+	return out
+})
+
+// benchBlobs is the hub's blob store holding both agents' blobs.
+var benchBlobs = sync.OnceValue(func() *blobmem.Store {
+	s := blobmem.New()
+	for _, l := range benchLogs() {
+		l.a.upload(&testing.T{}, s)
+	}
+	return s
+})
+
+// ingestAll sends a log in batches of benchBatch.
+func ingestAll(b *testing.B, in *ingest.Ingester, l benchLog) {
+	ctx := context.Background()
+	for i := 0; i < len(l.envs); i += benchBatch {
+		j := min(len(l.envs), i+benchBatch)
+		if _, err := in.Append(ctx, l.a.dev, uint64(i), l.envs[i:j]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func reportRate(b *testing.B, records int) {
+	b.ReportMetric(float64(records*b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkIngest: an agent's log of benchRecords records into a new
+// mirror, in batches of 512, every check made (decoding, device,
+// signatures, blobs, custody links, the Merkle tree); postgres-2proc runs
+// two Ingesters with their own pools (two hub processes) on one database,
+// each taking another device's log at the same time.
+func BenchmarkIngest(b *testing.B) {
+	logs, blobs := benchLogs(), benchBlobs()
+	ctx := context.Background()
+	b.Run("sqlite", func(b *testing.B) {
+		dir := b.TempDir()
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			in, err := ingest.New(ingest.Config{Mirrors: ingest.SQLiteMirrors(filepath.Join(dir, fmt.Sprint(i))), Blobs: blobs})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			ingestAll(b, in, logs[0])
+			b.StopTimer()
+			in.Close()
+			b.StartTimer()
+		}
+		reportRate(b, len(logs[0].envs))
+	})
+	pg := func(b *testing.B, procs int) {
+		u := newTestDB(b)
+		for b.Loop() {
+			b.StopTimer()
+			ins := make([]*ingest.Ingester, procs)
+			for p := range ins {
+				in, err := ingest.New(ingest.Config{Mirrors: ingest.PostgresMirrors(u), Blobs: blobs})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := in.State(ctx, logs[p].a.dev); err != nil { // the mirror's schema made
+					b.Fatal(err)
+				}
+				ins[p] = in
+			}
+			b.StartTimer()
+			var wg sync.WaitGroup
+			for p, in := range ins {
+				wg.Go(func() { ingestAll(b, in, logs[p]) })
+			}
+			wg.Wait()
+			b.StopTimer()
+			for p, in := range ins {
+				in.Close()
+				dropSchema(b, u, ingest.SchemaFor(logs[p].a.dev.ID))
+			}
+			b.StartTimer()
+		}
+		reportRate(b, procs*len(logs[0].envs))
+	}
+	b.Run("postgres", func(b *testing.B) { pg(b, 1) })
+	b.Run("postgres-2proc", func(b *testing.B) { pg(b, 2) })
+}
+
+func dropSchema(b *testing.B, u, schema string) {
+	ctx := context.Background()
+	c, err := pgx.Connect(ctx, u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close(ctx)
+	if _, err := c.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkInsertBaseline: the same envelopes as plain batched INSERTs
+// (log index, record hash, envelope) into a bare table, one transaction
+// per batch of 512, nothing checked: what BenchmarkIngest is measured
+// against. postgres-2proc: two pools, two tables, at the same time.
+func BenchmarkInsertBaseline(b *testing.B) {
+	logs := benchLogs()
+	ctx := context.Background()
+	b.Run("sqlite", func(b *testing.B) {
+		dir := b.TempDir()
+		for i := 0; b.Loop(); i++ {
+			b.StopTimer()
+			db := sqlitestore.OpenDB(filepath.Join(dir, fmt.Sprintf("bare%d.db", i)))
+			if _, err := db.ExecContext(ctx, `CREATE TABLE bare (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL, envelope BLOB NOT NULL)`); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			insertSQLite(b, db, logs[0].envs)
+			b.StopTimer()
+			db.Close()
+			b.StartTimer()
+		}
+		reportRate(b, len(logs[0].envs))
+	})
+	pg := func(b *testing.B, procs int) {
+		u := newTestDB(b)
+		pools := make([]*pgxpool.Pool, procs)
+		for p := range pools {
+			pool, err := pgxpool.New(ctx, u)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer pool.Close()
+			pools[p] = pool
+			if _, err := pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE bare%d (idx bigint PRIMARY KEY, hash bytea NOT NULL, envelope bytea NOT NULL)`, p)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for b.Loop() {
+			var wg sync.WaitGroup
+			for p, pool := range pools {
+				wg.Go(func() { insertPG(b, pool, fmt.Sprintf("bare%d", p), logs[p].envs) })
+			}
+			wg.Wait()
+			b.StopTimer()
+			for p, pool := range pools {
+				if _, err := pool.Exec(ctx, fmt.Sprintf(`TRUNCATE bare%d`, p)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StartTimer()
+		}
+		reportRate(b, procs*len(logs[0].envs))
+	}
+	b.Run("postgres", func(b *testing.B) { pg(b, 1) })
+	b.Run("postgres-2proc", func(b *testing.B) { pg(b, 2) })
+}
+
+func insertPG(b *testing.B, pool *pgxpool.Pool, table string, envs [][]byte) {
+	ctx := context.Background()
+	for i := 0; i < len(envs); i += benchBatch {
+		j := min(len(envs), i+benchBatch)
+		idx, hs := make([]int64, j-i), make([][]byte, j-i)
+		for k := range idx {
+			h := chain.Sum(envs[i+k])
+			idx[k], hs[k] = int64(i+k), h[:]
+		}
+		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO `+table+` (idx, hash, envelope) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])`, idx, hs, envs[i:j])
+			return err
+		})
+		if err != nil {
+			b.Error(err)
+			return
+		}
+	}
+}
+
+func insertSQLite(b *testing.B, db *sql.DB, envs [][]byte) {
+	ctx := context.Background()
+	for i := 0; i < len(envs); i += benchBatch {
+		j := min(len(envs), i+benchBatch)
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		st, err := tx.PrepareContext(ctx, `INSERT INTO bare (idx, hash, envelope) VALUES (?, ?, ?)`)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for k := i; k < j; k++ {
+			h := chain.Sum(envs[k])
+			if _, err := st.ExecContext(ctx, k, h[:], envs[k]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		st.Close()
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+var _ = os.Getenv
