@@ -60,6 +60,7 @@ RACE_PKGS := \
 	./api/kiosk \
 	./api/bench \
 	./api/hub \
+	./api/hub/ingest \
 	./imaging/imagingtest
 
 # Everything CI runs: formatting, vet, every package built (cgo ones included),

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"testing"
+
+	"github.com/exhibit-forensics/exhibit/internal/fuzzseed"
 
 	"github.com/exhibit-forensics/exhibit/api/hub/ingest"
 	"github.com/exhibit-forensics/exhibit/chain/blobstore"
@@ -35,11 +38,13 @@ func FuzzAppend(f *testing.F) {
 		f.Fatalf("the fuzz agent's log has %d records", a.size(f))
 	}
 	envs := a.envelopes(f, 0, 10)
+	for _, s := range appendSeeds(f) {
+		f.Add(s.data)
+	}
+	// And this run's agent's own records, at their indices and not.
 	f.Add(bytes.Join(envs[3:6], []byte("\n")))
 	f.Add(bytes.Join(envs[0:4], []byte("\n")))
 	f.Add(envs[3][:len(envs[3])-1])
-	f.Add([]byte("{}"))
-	f.Add([]byte(""))
 	f.Add(bytes.Replace(envs[4], []byte(`"sig":"`), []byte(`"sig":"A`), 1))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ctx := context.Background()
@@ -87,4 +92,57 @@ func genuine(envs [][]byte, e []byte) bool {
 		}
 	}
 	return false
+}
+
+type seed struct {
+	name string
+	data []byte
+}
+
+// appendSeeds are FuzzAppend's committed seeds: testdata/foreign.log holds
+// three records of a device that is not the fuzz agent (its key
+// enrolment, an import, a custody record), one per line; the seeds are
+// those records and damaged copies of them.
+func appendSeeds(t testing.TB) []seed {
+	t.Helper()
+	log, err := os.ReadFile("testdata/foreign.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := bytes.Split(bytes.TrimSuffix(log, []byte("\n")), []byte("\n"))
+	if len(recs) != 3 {
+		t.Fatalf("testdata/foreign.log has %d lines, want 3", len(recs))
+	}
+	e := recs[2]
+	return []seed{
+		{"foreign-record", e},
+		{"foreign-log", bytes.Join(recs, []byte("\n"))},
+		{"foreign-enrolment", recs[0]},
+		{"truncated", e[:len(e)/3]},
+		{"truncated-by-one", e[:len(e)-1]},
+		{"payload-not-base64", bytes.Replace(e, []byte(`"payload":"`), []byte(`"payload":"!`), 1)},
+		{"duplicate-member", bytes.Replace(e, []byte(`{"payloadType"`), []byte(`{"payloadType":"x","payloadType"`), 1)},
+		{"unknown-member", bytes.Replace(e, []byte(`{"payloadType"`), []byte(`{"extra":1,"payloadType"`), 1)},
+		{"signature-garbled", bytes.Replace(recs[0], []byte(`"sig":"`), []byte(`"sig":"AA`), 1)},
+		{"no-signatures", []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[]}`)},
+		{"empty-statement", []byte(`{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"keyid":"k","sig":"` +
+			"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==" + `"}]}`)},
+		{"empty", nil},
+		{"empty-lines", []byte("\n\n\n")},
+		{"json-null", []byte("null")},
+		{"json-object", []byte("{}")},
+		{"not-json", []byte("\x00\xff\xfe garbage")},
+	}
+}
+
+// TestWriteCorpus keeps testdata/fuzz/FuzzAppend equal to appendSeeds;
+// -write-corpus rewrites it:
+//
+//	go test ./api/hub/ingest -run TestWriteCorpus -write-corpus
+func TestWriteCorpus(t *testing.T) {
+	var out []fuzzseed.Seed
+	for _, s := range appendSeeds(t) {
+		out = append(out, fuzzseed.Seed{Name: s.name, Args: []any{s.data}})
+	}
+	fuzzseed.Sync(t, "FuzzAppend", out)
 }
