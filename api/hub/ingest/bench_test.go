@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -238,5 +237,3 @@ func insertSQLite(b *testing.B, db *sql.DB, envs [][]byte) {
 		}
 	}
 }
-
-var _ = os.Getenv

@@ -1,7 +1,6 @@
 package ingest_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -392,8 +391,6 @@ func newTestDB(t testing.TB) string {
 	u.Path = "/" + name
 	return u.String()
 }
-
-var _ = bytes.Equal
 
 func ed25519Key(t testing.TB) (ed25519.PublicKey, ed25519.PrivateKey, error) {
 	t.Helper()

@@ -12,7 +12,6 @@ import (
 	"github.com/exhibit-forensics/exhibit/api/hub/ingest"
 	"github.com/exhibit-forensics/exhibit/chain"
 	blobmem "github.com/exhibit-forensics/exhibit/chain/blobstore/memstore"
-	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/chain/tlog"
 	"github.com/exhibit-forensics/exhibit/chain/witness"
 )
@@ -59,14 +58,13 @@ func TestSync(t *testing.T) {
 		if err := in.CheckCheckpoint(ctx, a.dev, cp.Size, a.root(t, cp.Size)); err != nil {
 			t.Fatalf("CheckCheckpoint at %d: %v", cp.Size, err)
 		}
-		cosigned, wv := cosign(t, a, cp.Note)
+		cosigned, _ := cosign(t, a, cp.Note)
 		if err := in.Witnessed(ctx, a.dev, cosigned); err != nil {
 			t.Fatalf("Witnessed: %v", err)
 		}
 		if err := in.Witnessed(ctx, a.dev, cosigned); err != nil {
 			t.Fatalf("Witnessed again: %v", err)
 		}
-		_ = wv
 		if len(al.list()) != 0 {
 			t.Errorf("alarms on a clean sync: %+v", al.list())
 		}
@@ -464,6 +462,4 @@ func TestMirrorIdentity(t *testing.T) {
 	if _, err := in2.Append(ctx, d, 1, nil); !errors.Is(err, ingest.ErrIdentity) {
 		t.Fatalf("another origin: %v", err)
 	}
-	var id store.Identity
-	_ = id
 }

@@ -312,8 +312,8 @@ func (p *Postgres) Open(ctx context.Context, deviceID string) (store.Store, erro
 		return nil, fmt.Errorf("ingest: schema %s: %w", schema, err)
 	}
 	u, err := url.Parse(p.url)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: database URL: %w", err)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return nil, fmt.Errorf("ingest: the database must be given as a postgres:// URL (%v)", err)
 	}
 	q := u.Query()
 	q.Set("search_path", schema) // a run-time parameter of every connection
