@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -585,15 +586,9 @@ func (in *Ingester) verify(ctx context.Context, m *mirror, d Device, ring *chain
 		}
 		recs[k] = r
 	}
-	var w *working
-	if hasKeys {
-		// A copy of the timeline: a batch refused leaves the cache as it was.
-		r2, err := replay(m.keyRecs)
-		if err != nil {
-			return nil, nil, fmt.Errorf("ingest: %w", err)
-		}
-		w = &working{ring: r2, keyRecs: append([]keyRec(nil), m.keyRecs...)}
-		ring = r2
+	w, err := checkSigs(m, ring, size, recs, hasKeys)
+	if err != nil {
+		return nil, nil, err
 	}
 	type blobAt struct {
 		h chain.Hash
@@ -602,20 +597,11 @@ func (in *Ingester) verify(ctx context.Context, m *mirror, d Device, ring *chain
 	var blobs []blobAt
 	seen := map[chain.Hash]bool{}
 	for k, r := range recs {
-		i := size + uint64(k)
-		if r.Kind.IsKey() {
-			if err := ring.Apply(i, r); err != nil {
-				return nil, nil, &RecordError{Index: i, Hash: r.Hash, Err: keyErr(err)}
-			}
-			w.keyRecs = append(w.keyRecs, keyRec{i, r})
-		} else if err := verifySigs(ring, i, r); err != nil {
-			return nil, nil, &RecordError{Index: i, Hash: r.Hash, Err: err}
-		}
 		for _, s := range r.Statement.Subject {
 			h, _ := s.SHA256() // checked by DecodeRecord
 			if !seen[h] {
 				seen[h] = true
-				blobs = append(blobs, blobAt{h, i})
+				blobs = append(blobs, blobAt{h, size + uint64(k)})
 			}
 		}
 	}
@@ -628,6 +614,91 @@ func (in *Ingester) verify(ctx context.Context, m *mirror, d Device, ring *chain
 		}
 	}
 	return recs, w, nil
+}
+
+// checkSigs checks the signatures of recs, to be appended from log index
+// size, and applies their key records to a copy of the key timeline,
+// which it returns if there are any.
+//
+// The key records are applied first, in order, each checked against the
+// timeline as it stands at its index; then the other records are checked
+// against the resulting timeline, in parallel. That accepts and refuses
+// the same records as checking everything in log order: a key's span runs
+// from the index that enrolled it to the one that ended it, so a later key
+// record never makes a key valid at an earlier index. Only the first
+// error could differ (a key enrolled later in the batch is "not yet
+// valid" rather than "unknown"), so on any failure the batch is checked
+// again in log order, which names the first record that fails and why.
+func checkSigs(m *mirror, ring *chain.Keyring, size uint64, recs []*chain.Record, hasKeys bool) (*working, error) {
+	var w *working
+	if hasKeys {
+		// A copy of the timeline: a batch refused leaves the cache as it was.
+		r2, err := replay(m.keyRecs)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		w = &working{ring: r2, keyRecs: append([]keyRec(nil), m.keyRecs...)}
+	}
+	final := ring
+	if w != nil {
+		final = w.ring
+	}
+	ok := true
+	for k, r := range recs {
+		if r.Kind.IsKey() {
+			i := size + uint64(k)
+			if err := final.Apply(i, r); err != nil {
+				ok = false
+				break
+			}
+			w.keyRecs = append(w.keyRecs, keyRec{i, r})
+		}
+	}
+	if ok {
+		ok = verifyParallel(final, size, recs)
+	}
+	if ok {
+		return w, nil
+	}
+	// In log order, for the first failure and its reason.
+	seq := ring
+	if hasKeys {
+		var err error
+		if seq, err = replay(m.keyRecs); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+	}
+	for k, r := range recs {
+		i := size + uint64(k)
+		if r.Kind.IsKey() {
+			if err := seq.Apply(i, r); err != nil {
+				return nil, &RecordError{Index: i, Hash: r.Hash, Err: keyErr(err)}
+			}
+		} else if err := verifySigs(seq, i, r); err != nil {
+			return nil, &RecordError{Index: i, Hash: r.Hash, Err: err}
+		}
+	}
+	// Not reached: the two orders refuse the same records.
+	return nil, errors.New("ingest: signature check disagreed with itself")
+}
+
+// verifyParallel reports whether every record of recs that is not a key
+// record verifies against ring (which it only reads), using every CPU.
+func verifyParallel(ring *chain.Keyring, size uint64, recs []*chain.Record) bool {
+	workers := min(runtime.GOMAXPROCS(0), len(recs)/16+1)
+	var bad atomic.Bool
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for k := w; k < len(recs) && !bad.Load(); k += workers {
+				if r := recs[k]; !r.Kind.IsKey() && verifySigs(ring, size+uint64(k), r) != nil {
+					bad.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return !bad.Load()
 }
 
 // keyErr classifies a key record's refusal.
