@@ -8,12 +8,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/exhibit-forensics/exhibit/api/hub/ingest"
 	"github.com/exhibit-forensics/exhibit/chain"
 	blobmem "github.com/exhibit-forensics/exhibit/chain/blobstore/memstore"
+	"github.com/exhibit-forensics/exhibit/chain/store/pgstore"
 	"github.com/exhibit-forensics/exhibit/chain/store/sqlitestore"
 )
 
@@ -125,13 +123,12 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 func dropSchema(b *testing.B, u, schema string) {
-	ctx := context.Background()
-	c, err := pgx.Connect(ctx, u)
+	db, err := pgstore.OpenDB(u)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer c.Close(ctx)
-	if _, err := c.Exec(ctx, `DROP SCHEMA `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
+	defer db.Close()
+	if _, err := db.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
 		b.Fatal(err)
 	}
 }
@@ -161,15 +158,15 @@ func BenchmarkInsertBaseline(b *testing.B) {
 	})
 	pg := func(b *testing.B, procs int) {
 		u := newTestDB(b)
-		pools := make([]*pgxpool.Pool, procs)
+		pools := make([]*sql.DB, procs)
 		for p := range pools {
-			pool, err := pgxpool.New(ctx, u)
+			pool, err := pgstore.OpenDB(u)
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer pool.Close()
 			pools[p] = pool
-			if _, err := pool.Exec(ctx, fmt.Sprintf(`CREATE TABLE bare%d (idx bigint PRIMARY KEY, hash bytea NOT NULL, envelope bytea NOT NULL)`, p)); err != nil {
+			if _, err := pool.ExecContext(ctx, fmt.Sprintf(`CREATE TABLE bare%d (idx bigint PRIMARY KEY, hash bytea NOT NULL, envelope bytea NOT NULL)`, p)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -181,7 +178,7 @@ func BenchmarkInsertBaseline(b *testing.B) {
 			wg.Wait()
 			b.StopTimer()
 			for p, pool := range pools {
-				if _, err := pool.Exec(ctx, fmt.Sprintf(`TRUNCATE bare%d`, p)); err != nil {
+				if _, err := pool.ExecContext(ctx, fmt.Sprintf(`TRUNCATE bare%d`, p)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -193,7 +190,7 @@ func BenchmarkInsertBaseline(b *testing.B) {
 	b.Run("postgres-2proc", func(b *testing.B) { pg(b, 2) })
 }
 
-func insertPG(b *testing.B, pool *pgxpool.Pool, table string, envs [][]byte) {
+func insertPG(b *testing.B, pool *sql.DB, table string, envs [][]byte) {
 	ctx := context.Background()
 	for i := 0; i < len(envs); i += benchBatch {
 		j := min(len(envs), i+benchBatch)
@@ -202,10 +199,15 @@ func insertPG(b *testing.B, pool *pgxpool.Pool, table string, envs [][]byte) {
 			h := chain.Sum(envs[i+k])
 			idx[k], hs[k] = int64(i+k), h[:]
 		}
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			_, err := tx.Exec(ctx, `INSERT INTO `+table+` (idx, hash, envelope) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])`, idx, hs, envs[i:j])
-			return err
-		})
+		tx, err := pool.BeginTx(ctx, nil)
+		if err == nil {
+			_, err = tx.ExecContext(ctx, `INSERT INTO `+table+` (idx, hash, envelope) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])`, idx, hs, envs[i:j])
+			if err == nil {
+				err = tx.Commit()
+			} else {
+				tx.Rollback()
+			}
+		}
 		if err != nil {
 			b.Error(err)
 			return

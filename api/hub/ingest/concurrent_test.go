@@ -7,10 +7,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/exhibit-forensics/exhibit/api/hub/ingest"
 	blobmem "github.com/exhibit-forensics/exhibit/chain/blobstore/memstore"
+	"github.com/exhibit-forensics/exhibit/chain/store"
+	"github.com/exhibit-forensics/exhibit/chain/store/pgstore"
 )
 
 // push drives one hub process's share of a sync: batches of n from its own
@@ -99,29 +99,31 @@ func TestConcurrentPostgres(t *testing.T) {
 	}
 	// The rows themselves: each index once, each record once, the agent's
 	// bytes.
-	conn, err := pgx.Connect(ctx, u)
+	db, err := pgstore.OpenDB(u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT idx, envelope FROM `+pgx.Identifier{ingest.SchemaFor(a.dev.ID), "records"}.Sanitize()+` ORDER BY idx`)
+	defer db.Close()
+	var rows, indexes, hashes, top int64
+	if err := db.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT idx), count(DISTINCT hash), max(idx) FROM `+
+		ingest.SchemaFor(a.dev.ID)+`.records`).Scan(&rows, &indexes, &hashes, &top); err != nil {
+		t.Fatal(err)
+	}
+	if rows != int64(n) || indexes != rows || hashes != rows || top != rows-1 {
+		t.Fatalf("%d rows, %d indexes, %d hashes, highest index %d; want %d of each", rows, indexes, hashes, top, n)
+	}
+	st, err := ingest.PostgresMirrors(u).Open(ctx, a.dev.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var i uint64
-	for rows.Next() {
-		var idx int64
-		var env []byte
-		if err := rows.Scan(&idx, &env); err != nil {
-			t.Fatal(err)
+	defer st.Close()
+	if err := st.Records(ctx, 0, n, func(r store.StoredRecord) error {
+		if string(r.Envelope) != string(envs[r.Index]) {
+			return fmt.Errorf("record %d is not the agent's", r.Index)
 		}
-		if uint64(idx) != i || string(env) != string(envs[i]) {
-			t.Fatalf("row %d: index %d, %d bytes; want the agent's record %d", i, idx, len(env), i)
-		}
-		i++
-	}
-	if err := rows.Err(); err != nil || i != n {
-		t.Fatalf("%d rows, %v; want %d", i, err, n)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -16,8 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/exhibit-forensics/exhibit/api/hub/ingest"
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/blobstore"
@@ -25,6 +23,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	recmem "github.com/exhibit-forensics/exhibit/chain/store/memstore"
+	"github.com/exhibit-forensics/exhibit/chain/store/pgstore"
 	"github.com/exhibit-forensics/exhibit/chain/tlog"
 )
 
@@ -364,27 +363,30 @@ func newTestDB(t testing.TB) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, admin)
+	conn, err := pgstore.OpenDB(admin)
 	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.PingContext(ctx); err != nil {
 		t.Skipf("no PostgreSQL server at %s (set %s to use another): %v", u.Redacted(), testServerEnv, err)
 	}
-	defer conn.Close(context.Background())
 	var b [6]byte
 	rand.Read(b[:])
 	name := "exhibit_test_" + hex.EncodeToString(b[:])
-	if _, err := conn.Exec(ctx, `CREATE DATABASE `+name); err != nil {
+	if _, err := conn.ExecContext(ctx, `CREATE DATABASE `+name); err != nil {
 		t.Fatalf("create database %s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c, err := pgx.Connect(ctx, admin)
+		c, err := pgstore.OpenDB(admin)
 		if err != nil {
 			t.Errorf("drop database %s: %v", name, err)
 			return
 		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
+		defer c.Close()
+		if _, err := c.ExecContext(ctx, `DROP DATABASE IF EXISTS `+name+` WITH (FORCE)`); err != nil {
 			t.Errorf("drop database %s: %v", name, err)
 		}
 	})

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/chain/store/memstore"
@@ -230,8 +228,8 @@ type Postgres struct {
 	// MaxConns is the connection pool size of each mirror (2 if zero).
 	MaxConns int
 
-	mu   sync.Mutex
-	pool *pgxpool.Pool // admin: schemas and alarms
+	mu sync.Mutex
+	db *sql.DB // schemas and alarms (pgstore.OpenDB)
 }
 
 // PostgresMirrors returns the mirrors kept in the database at url (a
@@ -241,13 +239,17 @@ func PostgresMirrors(url string) *Postgres { return &Postgres{url: url} }
 // SchemaFor is the schema of a device's mirror.
 func SchemaFor(deviceID string) string { return "dev_" + strings.ReplaceAll(deviceID, "-", "") }
 
-// alarmsLock is the advisory lock key held while the alarms table is
-// created ("ingA").
-const alarmsLock = 0x696e6741
+// quoteIdent quotes a PostgreSQL identifier.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// ddlLock is the advisory lock key held while the alarms table or a
+// mirror's schema is created ("ingA"): concurrent CREATE … IF NOT EXISTS
+// can still collide in the catalogue.
+const ddlLock = 0x696e6741
 
 const pgAlarms = `CREATE TABLE IF NOT EXISTS ingest_alarms (
 	seq      bigserial PRIMARY KEY,
-	key      text NOT NULL UNIQUE,
+	key      text NOT NULL UNIQUE,   -- device|kind|index|got: recorded once
 	device   text NOT NULL,
 	origin   text NOT NULL,
 	kind     text NOT NULL,
@@ -257,36 +259,43 @@ const pgAlarms = `CREATE TABLE IF NOT EXISTS ingest_alarms (
 	evidence bytea NOT NULL,
 	at       timestamptz NOT NULL
 );
-CREATE INDEX IF NOT EXISTS ingest_alarms_device ON ingest_alarms (device);`
+CREATE INDEX IF NOT EXISTS ingest_alarms_device ON ingest_alarms (device)`
 
-func (p *Postgres) admin(ctx context.Context) (*pgxpool.Pool, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pool != nil {
-		return p.pool, nil
-	}
-	cfg, err := pgxpool.ParseConfig(p.url)
+// ddl runs stmts in one transaction holding ddlLock.
+func ddl(ctx context.Context, db *sql.DB, stmts ...string) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
+		return err
 	}
-	cfg.MaxConns = 2
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("ingest: %w", err)
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(ddlLock)); err != nil {
+		return err
 	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(alarmsLock)); err != nil {
+	for _, s := range stmts {
+		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, pgAlarms)
-		return err
-	})
+	}
+	return tx.Commit()
+}
+
+func (p *Postgres) admin(ctx context.Context) (*sql.DB, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.db != nil {
+		return p.db, nil
+	}
+	db, err := pgstore.OpenDB(p.url)
 	if err != nil {
-		pool.Close()
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	db.SetMaxOpenConns(2)
+	if err := ddl(ctx, db, strings.Split(pgAlarms, ";\n")...); err != nil {
+		db.Close()
 		return nil, fmt.Errorf("ingest: alarms table: %w", err)
 	}
-	p.pool = pool
-	return pool, nil
+	p.db = db
+	return db, nil
 }
 
 // Open opens (creating) the device's mirror.
@@ -294,26 +303,17 @@ func (p *Postgres) Open(ctx context.Context, deviceID string) (store.Store, erro
 	if err := checkID(deviceID); err != nil {
 		return nil, err
 	}
-	pool, err := p.admin(ctx)
+	u, err := url.Parse(p.url)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return nil, fmt.Errorf("ingest: the database must be given as a postgres:// URL (%v)", err)
+	}
+	db, err := p.admin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	schema := SchemaFor(deviceID)
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		// Concurrent CREATE SCHEMA IF NOT EXISTS can still collide in the
-		// catalogue: the same lock pgstore takes to create its tables.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(alarmsLock)); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{schema}.Sanitize())
-		return err
-	})
-	if err != nil {
+	if err := ddl(ctx, db, `CREATE SCHEMA IF NOT EXISTS `+quoteIdent(schema)); err != nil {
 		return nil, fmt.Errorf("ingest: schema %s: %w", schema, err)
-	}
-	u, err := url.Parse(p.url)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return nil, fmt.Errorf("ingest: the database must be given as a postgres:// URL (%v)", err)
 	}
 	q := u.Query()
 	q.Set("search_path", schema) // a run-time parameter of every connection
@@ -328,26 +328,27 @@ func (p *Postgres) Open(ctx context.Context, deviceID string) (store.Store, erro
 
 // Add records an alarm durably.
 func (p *Postgres) Add(ctx context.Context, a Alarm) (bool, error) {
-	pool, err := p.admin(ctx)
+	db, err := p.admin(ctx)
 	if err != nil {
 		return false, err
 	}
-	tag, err := pool.Exec(ctx, `INSERT INTO ingest_alarms (key, device, origin, kind, idx, held, got, evidence, at)
+	res, err := db.ExecContext(ctx, `INSERT INTO ingest_alarms (key, device, origin, kind, idx, held, got, evidence, at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (key) DO NOTHING`,
 		alarmKey(a), a.DeviceID, a.Origin, a.Kind, int64(a.Index), a.Held[:], a.Got[:], nonNil(a.Evidence), a.At)
 	if err != nil {
 		return false, fmt.Errorf("ingest: record alarm: %w", err)
 	}
-	return tag.RowsAffected() == 1, nil
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // List lists the alarms in the order recorded.
 func (p *Postgres) List(ctx context.Context) ([]Alarm, error) {
-	pool, err := p.admin(ctx)
+	db, err := p.admin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := pool.Query(ctx, `SELECT device, origin, kind, idx, held, got, evidence, at FROM ingest_alarms ORDER BY seq`)
+	rows, err := db.QueryContext(ctx, `SELECT device, origin, kind, idx, held, got, evidence, at FROM ingest_alarms ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("ingest: alarms: %w", err)
 	}
@@ -370,12 +371,12 @@ func (p *Postgres) List(ctx context.Context) ([]Alarm, error) {
 
 // Quarantined reports whether the device has an alarm.
 func (p *Postgres) Quarantined(ctx context.Context, deviceID string) (bool, error) {
-	pool, err := p.admin(ctx)
+	db, err := p.admin(ctx)
 	if err != nil {
 		return false, err
 	}
 	var yes bool
-	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ingest_alarms WHERE device = $1)`, deviceID).Scan(&yes); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM ingest_alarms WHERE device = $1)`, deviceID).Scan(&yes); err != nil {
 		return false, fmt.Errorf("ingest: alarms: %w", err)
 	}
 	return yes, nil
@@ -385,9 +386,10 @@ func (p *Postgres) Quarantined(ctx context.Context, deviceID string) (bool, erro
 func (p *Postgres) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.pool != nil {
-		p.pool.Close()
-		p.pool = nil
+	if p.db != nil {
+		err := p.db.Close()
+		p.db = nil
+		return err
 	}
 	return nil
 }
