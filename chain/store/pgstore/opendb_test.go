@@ -18,9 +18,6 @@ func TestOpenDB(t *testing.T) {
 	if err := db.QueryRowContext(ctx, `SHOW synchronous_commit`).Scan(&sc); err != nil || sc == "off" {
 		t.Fatalf("synchronous_commit %q, %v", sc, err)
 	}
-	if _, err := db.ExecContext(ctx, `SET synchronous_commit = off`); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := db.ExecContext(ctx, `CREATE TABLE t (i bigint, b bytea)`); err != nil {
 		t.Fatal(err)
 	}
