@@ -29,26 +29,30 @@ type benchLog struct {
 	envs [][]byte
 }
 
-var benchLogs = sync.OnceValue(func() []benchLog {
-	t := &testing.T{}
-	var out []benchLog
-	for range 2 {
-		a := newAgent(t)
-		a.importN(t, 32)
-		a.custody(t, benchRecords-int(a.size(t)))
-		out = append(out, benchLog{a, a.envelopes(t, 0, a.size(t))})
-	}
-	return out
-})
+var (
+	benchOnce  sync.Once
+	benchLogsV []benchLog
+	benchBlobV *blobmem.Store
+)
 
-// benchBlobs is the hub's blob store holding both agents' blobs.
-var benchBlobs = sync.OnceValue(func() *blobmem.Store {
-	s := blobmem.New()
-	for _, l := range benchLogs() {
-		l.a.upload(&testing.T{}, s)
+// benchSetup makes, once, two agents' logs and the hub's blob store
+// holding their blobs.
+func benchSetup(b *testing.B) ([]benchLog, *blobmem.Store) {
+	benchOnce.Do(func() {
+		benchBlobV = blobmem.New()
+		for range 2 {
+			a := newAgent(b)
+			a.importN(b, 32)
+			a.custody(b, benchRecords-int(a.size(b)))
+			a.upload(b, benchBlobV)
+			benchLogsV = append(benchLogsV, benchLog{a, a.envelopes(b, 0, a.size(b))})
+		}
+	})
+	if len(benchLogsV) != 2 {
+		b.Fatal("the benchmarks' logs were not made")
 	}
-	return s
-})
+	return benchLogsV, benchBlobV
+}
 
 // ingestAll sends a log in batches of benchBatch.
 func ingestAll(b *testing.B, in *ingest.Ingester, l benchLog) {
@@ -72,7 +76,7 @@ func ingestAll(b *testing.B, in *ingest.Ingester, l benchLog) {
 // so that the ratio is measured under the same load: the metrics are
 // records/s, baseline-records/s and ratio (ingest over baseline).
 func BenchmarkIngest(b *testing.B) {
-	logs, blobs := benchLogs(), benchBlobs()
+	logs, blobs := benchSetup(b)
 	ctx := context.Background()
 	b.Run("sqlite", func(b *testing.B) {
 		dir := b.TempDir()
@@ -204,7 +208,7 @@ func dropSchema(b *testing.B, u, schema string) {
 // against (BenchmarkIngest runs it too, to report the ratio).
 // postgres-2proc: two pools, two tables, at the same time.
 func BenchmarkInsertBaseline(b *testing.B) {
-	logs := benchLogs()
+	logs, _ := benchSetup(b)
 	b.Run("sqlite", func(b *testing.B) {
 		dir := b.TempDir()
 		var d time.Duration

@@ -5,27 +5,13 @@ import (
 	"context"
 	"errors"
 	"os"
-	"sync"
 	"testing"
 
 	"github.com/exhibit-forensics/exhibit/internal/fuzzseed"
 
 	"github.com/exhibit-forensics/exhibit/api/hub/ingest"
-	"github.com/exhibit-forensics/exhibit/chain/blobstore"
 	blobmem "github.com/exhibit-forensics/exhibit/chain/blobstore/memstore"
 )
-
-// fuzzAgent is one agent's log, made once for the fuzz target: 10 records
-// whose blobs are all on the hub.
-var fuzzAgent = sync.OnceValues(func() (*agent, blobstore.Statter) {
-	t := &testing.T{}
-	a := newAgent(t)
-	a.importN(t, 2)
-	a.custody(t, 7)
-	blobs := blobmem.New()
-	a.upload(t, blobs)
-	return a, blobs
-})
 
 // FuzzAppend feeds Append whatever bytes come, split at newlines into a
 // batch's envelopes, on a mirror holding the agent's first 3 records: once
@@ -33,7 +19,13 @@ var fuzzAgent = sync.OnceValues(func() (*agent, blobstore.Statter) {
 // may be accepted but the agent's own records at their indices, and every
 // refusal must be one of the documented errors.
 func FuzzAppend(f *testing.F) {
-	a, blobs := fuzzAgent()
+	// One agent's log, made once per fuzzing process: 10 records whose
+	// blobs are all on the hub.
+	a := newAgent(f)
+	a.importN(f, 2)
+	a.custody(f, 7)
+	blobs := blobmem.New()
+	a.upload(f, blobs)
 	if a.size(f) != 10 {
 		f.Fatalf("the fuzz agent's log has %d records", a.size(f))
 	}
