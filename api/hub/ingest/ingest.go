@@ -605,16 +605,33 @@ func (in *Ingester) verify(ctx context.Context, m *mirror, d Device, ring *chain
 			}
 		}
 	}
-	for _, b := range blobs {
-		if _, err := in.cfg.Blobs.Stat(ctx, b.h); err != nil {
-			if errors.Is(err, blobstore.ErrNotFound) {
-				return nil, nil, &MissingBlobError{Index: b.i, Hash: b.h}
+	// Several Stats at once: against object storage each is a round trip.
+	errs := make([]error, len(blobs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(len(blobs), statWorkers) {
+		wg.Go(func() {
+			for k := int(next.Add(1) - 1); k < len(blobs) && ctx.Err() == nil; k = int(next.Add(1) - 1) {
+				_, errs[k] = in.cfg.Blobs.Stat(ctx, blobs[k].h)
 			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	for k, b := range blobs { // the first in log order
+		if err := errs[k]; errors.Is(err, blobstore.ErrNotFound) {
+			return nil, nil, &MissingBlobError{Index: b.i, Hash: b.h}
+		} else if err != nil {
 			return nil, nil, fmt.Errorf("ingest: blob %s: %w", b.h, err)
 		}
 	}
 	return recs, w, nil
 }
+
+// statWorkers is how many blob Stats a batch has in flight at once.
+const statWorkers = 8
 
 // checkSigs checks the signatures of recs, to be appended from log index
 // size, and applies their key records to a copy of the key timeline,

@@ -416,8 +416,12 @@ func TestMissingBlob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h3, err := a.record(t, 3).Statement.Subject[0].SHA256() // the third exhibit's (in the file store)
+	if err != nil {
+		t.Fatal(err)
+	}
 	blobs := blobmem.New()
-	a.upload(t, blobs, h)
+	a.upload(t, blobs, h3, h) // two missing: the first in log order is named
 	in, _ := hubFor(t, ingest.NewMemMirrors(), blobs)
 	var me *ingest.MissingBlobError
 	if _, err := in.Append(ctx, a.dev, 0, a.envelopes(t, 0, a.size(t))); !errors.As(err, &me) || me.Index != 2 || me.Hash != h {
