@@ -467,3 +467,25 @@ func TestMirrorIdentity(t *testing.T) {
 		t.Fatalf("another origin: %v", err)
 	}
 }
+
+// TestClosed: a closed Ingester refuses work, and closing twice is fine.
+func TestClosed(t *testing.T) {
+	a := newAgent(t)
+	in, err := ingest.New(ingest.Config{Mirrors: ingest.NewMemMirrors(), Blobs: blobmem.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncAll(t, in, a, 0, 1, 1)
+	if err := in.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := in.Append(context.Background(), a.dev, 1, nil); err == nil {
+		t.Fatal("Append after Close: no error")
+	}
+	if _, err := ingest.New(ingest.Config{Blobs: blobmem.New()}); err == nil {
+		t.Fatal("New without mirrors: no error")
+	}
+}
