@@ -63,6 +63,7 @@ RACE_PKGS := \
 	./api/hub \
 	./api/hub/enrol \
 	./api/hub/enrol/registrytest \
+	./api/hub/ingest \
 	./api/hub/upload \
 	./imaging/imagingtest
 

@@ -11,7 +11,7 @@ import (
 // OpenDB returns a database/sql handle on the PostgreSQL database at url
 // (pgx's database/sql driver), whose connections commit durably as the
 // Store's do (synchronous_commit on where it was off). It is for packages
-// that keep tables of their own next to the store's (the hub's registry),
+// that keep tables of their own next to the store's (the hub's registry, the ingest's alarms),
 // so that the driver stays in this package, as sqlitestore.OpenDB does for
 // SQLite. It does not connect: the first query does.
 func OpenDB(url string) (*sql.DB, error) {
