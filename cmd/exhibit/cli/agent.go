@@ -31,10 +31,17 @@ import (
 // api/kiosk, over the data directory, the light engine and the camera) or
 // the lab bench (api/bench, over the data directory).
 func runAgent(e *env, args []string) int {
-	if len(args) > 0 && args[0] == "enrol" {
-		return runAgentEnrol(e, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "enrol":
+			return runAgentEnrol(e, args[1:])
+		case "sync":
+			return runAgentSync(e, args[1:])
+		case "status":
+			return runAgentStatus(e, args[1:])
+		}
 	}
-	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL | --role lab --data DIR --listen 127.0.0.1:PORT [--setup FILE] [--scanner PATH] [--analyser CONFIG]... | enrol --hub URL --code CODE --data DIR")
+	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL | --role lab --data DIR --listen 127.0.0.1:PORT [--setup FILE] [--scanner PATH] [--analyser CONFIG]... | enrol --hub URL --code CODE --data DIR | sync --data DIR --once | status --data DIR [--json]")
 	role := fs.String("role", "", "the agent's role: kiosk or lab")
 	data := fs.String("data", "", "data directory (exhibit init; users from exhibit user add)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the web UI on (loopback: the kiosk's own screen)")
@@ -42,6 +49,7 @@ func runAgent(e *env, args []string) int {
 	camURL := fs.String("camera", "", "network camera base URL")
 	setupPath := fs.String("setup", "", "lab: the laboratory's setup file (exhibit-lab-setup v1: its name, control materials, stages; docs/review.md)")
 	scanPath := fs.String("scanner", "", "lab: a serial-mode barcode scanner (firmware-notes/barcode-scanner.md), e.g. /dev/serial/by-id/…")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (the outbox to the hub) over plain HTTP on this address, e.g. 127.0.0.1:9464")
 	var analysers listFlag
 	fs.Var(&analysers, "analyser", "lab: receive from the analyser an exhibit-analyser v1 file describes (protocol, dialect, transport, name, codes, download; docs/analyser-config.md), in this process; repeat for each instrument")
 	pos, err := parse(fs, args)
@@ -71,7 +79,7 @@ func runAgent(e *env, args []string) int {
 			names[c.Name] = true
 			cfgs = append(cfgs, c)
 		}
-		return runBench(e, *data, *listen, *scanPath, *setupPath, cfgs)
+		return runBench(e, *data, *listen, *scanPath, *setupPath, *metricsAddr, cfgs)
 	case len(analysers) > 0:
 		return e.usageErr(fs, "--analyser is for --role lab")
 	case *role != "kiosk":
@@ -102,8 +110,15 @@ func runAgent(e *env, args []string) int {
 	}
 	defer cam.Close()
 
+	outbox, syncDone, err := startAgentSync(ctx, e, *data, l, logger, *metricsAddr)
+	if err != nil {
+		return e.fail("agent", err)
+	}
+	if syncDone != nil {
+		defer func() { stop(); <-syncDone }()
+	}
 	gin.SetMode(gin.ReleaseMode)
-	k, err := kiosk.New(kiosk.Config{Ledger: l, Users: auth.Open(*data, nil), Light: ld, Camera: cam, Logger: logger})
+	k, err := kiosk.New(kiosk.Config{Ledger: l, Users: auth.Open(*data, nil), Light: ld, Camera: cam, Logger: logger, Outbox: outbox})
 	if err != nil {
 		return e.fail("agent", err)
 	}
@@ -121,7 +136,7 @@ func runAgent(e *env, args []string) int {
 
 // runBench serves the lab bench until SIGINT or SIGTERM, with a receiver
 // for each analyser in this process.
-func runBench(e *env, data, listen, scanPath, setupPath string, analysers []*analyserConfig) int {
+func runBench(e *env, data, listen, scanPath, setupPath, metricsAddr string, analysers []*analyserConfig) int {
 	var setup *review.Setup
 	if setupPath != "" {
 		b, err := os.ReadFile(setupPath)
@@ -166,9 +181,16 @@ func runBench(e *env, data, listen, scanPath, setupPath string, analysers []*ana
 	if err != nil {
 		return e.fail("agent", err)
 	}
+	outbox, syncDone, err := startAgentSync(ctx, e, data, l, logger, metricsAddr)
+	if err != nil {
+		return e.fail("agent", err)
+	}
+	if syncDone != nil {
+		defer func() { stop(); <-syncDone }()
+	}
 	gin.SetMode(gin.ReleaseMode)
 	b, err := bench.New(bench.Config{Ledger: l, Users: auth.Open(data, nil), Logger: logger, Device: l.Identity().DeviceID, Setup: setup,
-		Panel: pn, Orders: book, Tests: agentTests(as, pn), Links: links})
+		Panel: pn, Orders: book, Tests: agentTests(as, pn), Links: links, Outbox: outbox})
 	if err != nil {
 		return e.fail("agent", err)
 	}

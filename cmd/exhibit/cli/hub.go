@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os/signal"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gin-gonic/gin"
 
@@ -38,6 +40,9 @@ func runHub(e *env, args []string) int {
 	data := fs.String("data", "", "the hub's data directory (exhibit hub init)")
 	listen := fs.String("listen", "127.0.0.1:8443", "address to serve HTTPS on")
 	names := fs.String("name", "", "further DNS names or addresses agents reach the hub by, comma-separated (the TLS certificate names them)")
+	db := fs.String("db", "", "keep the hub's state (registry, witness, agents' logs) in this PostgreSQL database, postgres://… (default: SQLite files in the data directory)")
+	blobsURL := fs.String("blobs", "", "keep blobs here: s3://BUCKET?endpoint=…&region=… or file:///DIR (default: DATA/blobs); S3 credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at /metrics and the alarms page at /alarms over plain HTTP on this address (keep it on loopback or an admin network)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -45,7 +50,7 @@ func runHub(e *env, args []string) int {
 	if *data == "" || len(pos) > 0 {
 		return e.usageErr(fs, "--data is required (subcommands: init, enrolment-code, revoke, devices)")
 	}
-	h, err := enrol.Open(e.ctx, *data, enrol.Options{})
+	h, err := enrol.Open(e.ctx, *data, enrol.Options{DB: *db})
 	if err != nil {
 		return e.fail("hub", err)
 	}
@@ -54,9 +59,22 @@ func runHub(e *env, args []string) int {
 	defer stop()
 	gin.SetMode(gin.ReleaseMode)
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
-	srv, err := hub.New(hub.Config{Hub: h, Hosts: enrol.HostsFor(*listen, splitList(*names)...), Logger: logger})
+	parts, err := openHubParts(ctx, h, *data, *db, *blobsURL, logger)
 	if err != nil {
 		return e.fail("hub", err)
+	}
+	defer parts.Close()
+	reg := prometheus.NewRegistry()
+	metrics := hub.NewMetrics(reg)
+	srv, err := hub.New(hub.Config{Hub: h, Hosts: enrol.HostsFor(*listen, splitList(*names)...), Logger: logger,
+		Mirrors: hub.IngestMirrors(parts.ingest), Uploads: parts.uploads, Blobs: http.HandlerFunc(parts.uploads.BlobStatus), Metrics: metrics})
+	if err != nil {
+		return e.fail("hub", err)
+	}
+	if *metricsAddr != "" {
+		if err := serveHubAdmin(ctx, *metricsAddr, reg, parts.ingest, logger); err != nil {
+			return e.fail("hub", err)
+		}
 	}
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -88,6 +106,7 @@ func runHubInit(e *env, args []string) int {
 	fs := newFlags(e, "hub init", "hub init --data DIR [--id HUB-ID] [--operator DOMAIN]")
 	data := fs.String("data", "", "the hub's data directory to create")
 	id := fs.String("id", "hub-1", "the hub's id: names its CA and its witness key (lower-case letters, digits, '-')")
+	db := fs.String("db", "", "keep the hub's state in this PostgreSQL database (postgres://…) instead of SQLite in the data directory; give the same --db to every hub command and process")
 	operator := fs.String("operator", "", "the force's domain: agents' logs are named DOMAIN/log/DEVICE-ID and the witness DOMAIN/witness/HUB-ID (default "+ledger.DefaultOperator+"); agents must be initialised with the same")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -101,10 +120,10 @@ func runHubInit(e *env, args []string) int {
 			return e.usageErr(fs, "--operator: %v", err)
 		}
 	}
-	if err := enrol.Init(e.ctx, *data, *id, enrol.Options{Operator: *operator}); err != nil {
+	if err := enrol.Init(e.ctx, *data, *id, enrol.Options{Operator: *operator, DB: *db}); err != nil {
 		return e.fail("hub init", err)
 	}
-	h, err := enrol.Open(e.ctx, *data, enrol.Options{})
+	h, err := enrol.Open(e.ctx, *data, enrol.Options{DB: *db})
 	if err != nil {
 		return e.fail("hub init", err)
 	}
@@ -118,6 +137,7 @@ func runHubInit(e *env, args []string) int {
 func runHubCode(e *env, args []string) int {
 	fs := newFlags(e, "hub enrolment-code", "hub enrolment-code --data DIR [--ttl 24h]")
 	data := fs.String("data", "", "the hub's data directory")
+	db := fs.String("db", "", "the hub's PostgreSQL database, if it keeps its state there (as given to exhibit hub init)")
 	ttl := fs.Duration("ttl", enrol.CodeTTL, "how long the code may be used")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -126,7 +146,7 @@ func runHubCode(e *env, args []string) int {
 	if *data == "" || len(pos) > 0 {
 		return e.usageErr(fs, "--data is required")
 	}
-	h, err := enrol.Open(e.ctx, *data, enrol.Options{})
+	h, err := enrol.Open(e.ctx, *data, enrol.Options{DB: *db})
 	if err != nil {
 		return e.fail("hub enrolment-code", err)
 	}
@@ -143,6 +163,7 @@ func runHubCode(e *env, args []string) int {
 func runHubRevoke(e *env, args []string) int {
 	fs := newFlags(e, "hub revoke", `hub revoke --data DIR --device ID --reason "TEXT"`)
 	data := fs.String("data", "", "the hub's data directory")
+	db := fs.String("db", "", "the hub's PostgreSQL database, if it keeps its state there (as given to exhibit hub init)")
 	dev := fs.String("device", "", "the device id to revoke")
 	reason := fs.String("reason", "", "why (kept in the registry, shown to the device)")
 	pos, err := parse(fs, args)
@@ -152,7 +173,7 @@ func runHubRevoke(e *env, args []string) int {
 	if *data == "" || *dev == "" || *reason == "" || len(pos) > 0 {
 		return e.usageErr(fs, "--data, --device and --reason are required")
 	}
-	h, err := enrol.Open(e.ctx, *data, enrol.Options{})
+	h, err := enrol.Open(e.ctx, *data, enrol.Options{DB: *db})
 	if err != nil {
 		return e.fail("hub revoke", err)
 	}
@@ -175,6 +196,7 @@ func runHubRevoke(e *env, args []string) int {
 func runHubDevices(e *env, args []string) int {
 	fs := newFlags(e, "hub devices", "hub devices --data DIR")
 	data := fs.String("data", "", "the hub's data directory")
+	db := fs.String("db", "", "the hub's PostgreSQL database, if it keeps its state there (as given to exhibit hub init)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -182,7 +204,7 @@ func runHubDevices(e *env, args []string) int {
 	if *data == "" || len(pos) > 0 {
 		return e.usageErr(fs, "--data is required")
 	}
-	h, err := enrol.Open(e.ctx, *data, enrol.Options{})
+	h, err := enrol.Open(e.ctx, *data, enrol.Options{DB: *db})
 	if err != nil {
 		return e.fail("hub devices", err)
 	}

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/exhibit-forensics/exhibit/api/hub"
+	"github.com/exhibit-forensics/exhibit/api/hub/enrol"
+	"github.com/exhibit-forensics/exhibit/api/hub/hubblobs"
+	"github.com/exhibit-forensics/exhibit/api/hub/ingest"
+	"github.com/exhibit-forensics/exhibit/api/hub/upload"
+	"github.com/exhibit-forensics/exhibit/chain/witness"
+)
+
+// Where a hub keeps what it holds, in its data directory.
+const (
+	hubMirrorsDir = "mirrors" // agents' logs (SQLite; with --db, in PostgreSQL)
+	hubUploadsDir = "uploads" // partial uploads
+)
+
+// hubParts are the hub's stores and services below its HTTP routes.
+type hubParts struct {
+	blobs   hubblobs.Store
+	ingest  *ingest.Ingester
+	uploads *upload.Server
+}
+
+func (p *hubParts) Close() error {
+	return errors.Join(p.ingest.Close(), p.blobs.Close())
+}
+
+// openHubParts opens the hub's blob store, its mirrors of agents' logs
+// and its upload service.
+func openHubParts(ctx context.Context, h *enrol.Hub, data, db, blobsURL string, logger *slog.Logger) (*hubParts, error) {
+	blobs, err := hubblobs.Open(ctx, blobsURL, data)
+	if err != nil {
+		return nil, fmt.Errorf("--blobs: %w", err)
+	}
+	var mirrors ingest.Opener = ingest.SQLiteMirrors(filepath.Join(data, hubMirrorsDir))
+	if db != "" {
+		mirrors = ingest.PostgresMirrors(db)
+	}
+	wv, err := witness.ParseVerifierKey(h.WitnessKey)
+	if err != nil {
+		blobs.Close()
+		return nil, err
+	}
+	in, err := ingest.New(ingest.Config{Mirrors: mirrors, Blobs: blobs, Witness: wv, OnAlarm: func(a ingest.Alarm) {
+		logger.Error("ALARM: an agent's log was rewritten; nothing more is accepted from the device until an administrator looks",
+			"device", a.DeviceID, "origin", a.Origin, "kind", a.Kind, "index", a.Index, "held", a.Held, "got", a.Got)
+	}})
+	if err != nil {
+		blobs.Close()
+		return nil, err
+	}
+	up, err := upload.NewServer(upload.Config{Dir: filepath.Join(data, hubUploadsDir), Blobs: blobs, Logger: logger,
+		Owner: func(r *http.Request) string {
+			if d := hub.DeviceOf(r); d != nil {
+				return d.ID
+			}
+			return ""
+		}})
+	if err != nil {
+		in.Close()
+		blobs.Close()
+		return nil, err
+	}
+	return &hubParts{blobs: blobs, ingest: in, uploads: up}, nil
+}
+
+var alarmsPage = template.Must(template.New("alarms").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Hub alarms</title>
+<style>body{font:16px/1.5 system-ui,sans-serif;margin:2rem;max-width:70rem;color:#1d2733}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #d5dbe1;padding:.4rem;text-align:left;vertical-align:top}
+.none{color:#2f6b3a}.alarm{color:#9b1c1c}code{font-size:.85rem;word-break:break-all}</style></head>
+<body><h1>Hub alarms</h1>
+{{if .}}<p class="alarm">{{len .}} rewritten or forked agent histories. Nothing more is accepted from these devices until an
+administrator has looked. The evidence (what the hub held, what the agent sent) is kept.</p>
+<table><thead><tr><th>When (UTC)</th><th>Device</th><th>Kind</th><th>Where</th><th>Held by the hub</th><th>Sent by the agent</th></tr></thead><tbody>
+{{range .}}<tr><td>{{.At.UTC.Format "2006-01-02 15:04:05"}}</td><td><code>{{.DeviceID}}</code><br><code>{{.Origin}}</code></td><td>{{.Kind}}</td>
+<td>{{if eq .Kind "fork"}}record {{.Index}}{{else}}checkpoint of size {{.Index}}{{end}}</td><td><code>{{.Held}}</code></td><td><code>{{.Got}}</code></td></tr>
+{{end}}</tbody></table>{{else}}<p class="none">No alarms: no agent's history has been rewritten.</p>{{end}}
+</body></html>
+`))
+
+// serveHubAdmin serves the metrics (/metrics) and the alarms page
+// (/alarms) on addr, over plain HTTP, until ctx ends.
+func serveHubAdmin(ctx context.Context, addr string, reg *prometheus.Registry, in *ingest.Ingester, logger *slog.Logger) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("GET /alarms", func(w http.ResponseWriter, r *http.Request) {
+		as, err := in.Alarms(r.Context())
+		if err != nil {
+			logger.Error("alarms page", "err", err)
+			http.Error(w, "could not read the alarms", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		alarmsPage.Execute(w, as)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("admin server", "err", err)
+		}
+	}()
+	context.AfterFunc(ctx, func() { srv.Close() })
+	return nil
+}
