@@ -59,12 +59,12 @@ type Result struct {
 	Origin     string            `json:"origin,omitempty"`
 	Checkpoint *CheckpointResult `json:"checkpoint,omitempty"`
 	// Hub is set for a bundle a hub exported.
-	Hub *HubResult `json:"hub,omitempty"`
-	Exhibits   []ExhibitResult   `json:"exhibits"`
-	Keys       []KeyResult       `json:"keys"`
-	Records    int               `json:"records"`
-	Problems   []Problem         `json:"problems"`
-	Warnings   []string          `json:"warnings"`
+	Hub      *HubResult      `json:"hub,omitempty"`
+	Exhibits []ExhibitResult `json:"exhibits"`
+	Keys     []KeyResult     `json:"keys"`
+	Records  int             `json:"records"`
+	Problems []Problem       `json:"problems"`
+	Warnings []string        `json:"warnings"`
 }
 
 // CheckpointResult is the checkpoint the proofs lead to.

@@ -98,4 +98,6 @@ func (l *Ledger) claimed(ctx context.Context, claim string) (*chain.Record, uint
 
 // Claimed returns the log index of the record that claimed key (AppendTo's
 // claim), or an error wrapping store.ErrNotFound.
-func (l *Ledger) Claimed(ctx context.Context, key string) (uint64, error) { return l.st.Claimed(ctx, key) }
+func (l *Ledger) Claimed(ctx context.Context, key string) (uint64, error) {
+	return l.st.Claimed(ctx, key)
+}

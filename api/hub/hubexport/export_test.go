@@ -294,7 +294,9 @@ func rezip(t testing.TB, entries []entry) []byte {
 	payload := sums(func(rel string) bool { return strings.HasPrefix(rel, "data/") })
 	set("manifest-sha256.txt", text(payload, false))
 	set("manifest-sha512.txt", text(payload, true))
-	tags := sums(func(rel string) bool { return !strings.HasPrefix(rel, "data/") && !strings.HasPrefix(rel, "tagmanifest-") })
+	tags := sums(func(rel string) bool {
+		return !strings.HasPrefix(rel, "data/") && !strings.HasPrefix(rel, "tagmanifest-")
+	})
 	set("tagmanifest-sha256.txt", text(tags, false))
 	set("tagmanifest-sha512.txt", text(tags, true))
 	var buf bytes.Buffer

@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
-	"github.com/exhibit-forensics/exhibit/api/hub/hublog"
 	"github.com/exhibit-forensics/exhibit/api/hub/hubexport"
+	"github.com/exhibit-forensics/exhibit/api/hub/hublog"
 	"github.com/exhibit-forensics/exhibit/chain"
 	blobmem "github.com/exhibit-forensics/exhibit/chain/blobstore/memstore"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
