@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/exhibit-forensics/exhibit/api/hub/hubexport"
+	"github.com/exhibit-forensics/exhibit/api/hub/hubexport/hubexporttest"
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/bundle"
 	"github.com/exhibit-forensics/exhibit/chain/tlog"
@@ -38,30 +40,30 @@ func problems(r *bundle.Result) string {
 	for _, p := range r.Problems {
 		ps = append(ps, p.String())
 	}
-	return problemsOf(ps)
+	return strings.Join(ps, "\n")
 }
 
 func TestExportVerify(t *testing.T) {
-	s := newScenario(t)
-	res, b, err := s.export("CASE-1", hubexport.Options{})
+	s := hubexporttest.NewScenario(t)
+	res, b, err := s.Export("CASE-1", hubexport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Device != s.a.id() || res.Exhibits != 2 {
-		t.Fatalf("exported %d exhibits of device %s, want 2 of %s", res.Exhibits, res.Device, s.a.id())
+	if res.Device != s.A.ID() || res.Exhibits != 2 {
+		t.Fatalf("exported %d exhibits of device %s, want 2 of %s", res.Exhibits, res.Device, s.A.ID())
 	}
-	size, _ := s.a.l.TreeSize(s.ctx)
+	size, _ := s.A.L.TreeSize(s.Ctx)
 	if res.Checkpoint != size {
 		t.Fatalf("bundle proven against the checkpoint of size %d, want the latest co-signed, %d", res.Checkpoint, size)
 	}
 
 	// Trusting the witness key: valid, trusted, nothing to warn of but the
 	// device key.
-	r := verify(t, b, bundle.Options{Witnesses: []string{s.vkey}})
+	r := verify(t, b, bundle.Options{Witnesses: []string{s.VKey}})
 	if !r.Valid {
 		t.Fatalf("hub bundle invalid:\n%s", problems(r))
 	}
-	if r.Hub == nil || !r.Hub.Trusted || r.Hub.Witness != s.vkey || r.Hub.Synced == nil || r.Hub.Exported == nil || r.Hub.Cosigned.IsZero() {
+	if r.Hub == nil || !r.Hub.Trusted || r.Hub.Witness != s.VKey || r.Hub.Synced == nil || r.Hub.Exported == nil || r.Hub.Cosigned.IsZero() {
 		t.Fatalf("hub result %+v", r.Hub)
 	}
 	if len(r.Exhibits) != 2 || r.Exhibits[0].Ref != "JS/1" || r.Exhibits[0].Records != 2 {
@@ -80,27 +82,27 @@ func TestExportVerify(t *testing.T) {
 	}
 	warned := false
 	for _, w := range r.Warnings {
-		warned = warned || (strings.Contains(w, "--witness") && strings.Contains(w, s.vkey))
+		warned = warned || (strings.Contains(w, "--witness") && strings.Contains(w, s.VKey))
 	}
 	if !warned {
 		t.Fatalf("no warning naming the witness key: %q", r.Warnings)
 	}
 
 	// Pinned device key and witness key together.
-	r = verify(t, b, bundle.Options{Witnesses: []string{s.vkey}, Trusted: []ed25519.PublicKey{firstKey(t, s.a)}})
+	r = verify(t, b, bundle.Options{Witnesses: []string{s.VKey}, Trusted: []ed25519.PublicKey{firstKey(t, s.A)}})
 	if !r.Valid {
 		t.Fatalf("invalid with both keys pinned:\n%s", problems(r))
 	}
 
 	// Another witness key trusted: refused, located.
-	other := witness.VerifierKey(witnessName, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)).Public().(ed25519.PublicKey))
+	other := witness.VerifierKey(hubexporttest.WitnessName, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32)).Public().(ed25519.PublicKey))
 	r = verify(t, b, bundle.Options{Witnesses: []string{other}})
 	if r.Valid || !hasProblem(r, bundle.FileWitnessVKey) {
 		t.Fatalf("a bundle co-signed by an untrusted witness passed or was not located:\n%s", problems(r))
 	}
 
 	// The hub's log recorded the export, and it passes fsck.
-	recs, err := s.log.ChainRecords(s.ctx, chain.WitnessedChain(s.a.l.Identity().Origin))
+	recs, err := s.Log.ChainRecords(s.Ctx, chain.WitnessedChain(s.A.L.Identity().Origin))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,10 +110,10 @@ func TestExportVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if last.Kind != chain.KindExported || last.Statement.Predicate.Export.Bundle != res.Name || *last.Statement.Predicate.Actor != officer {
+	if last.Kind != chain.KindExported || last.Statement.Predicate.Export.Bundle != res.Name || *last.Statement.Predicate.Actor != hubexporttest.Officer {
 		t.Fatalf("the hub log's last record of the agent is %s %+v", last.Kind, last.Statement.Predicate.Export)
 	}
-	rep, err := s.hubLed.Fsck(s.ctx)
+	rep, err := s.HubLedger.Fsck(s.Ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,8 +122,8 @@ func TestExportVerify(t *testing.T) {
 	}
 }
 
-func firstKey(t testing.TB, a *agent) ed25519.PublicKey {
-	ring, err := a.l.Keyring(context.Background())
+func firstKey(t testing.TB, a *hubexporttest.Agent) ed25519.PublicKey {
+	ring, err := a.L.Keyring(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,12 +142,12 @@ func hasProblem(r *bundle.Result, file string) bool {
 // Two exports of one case get two names (the hub log's size is in them)
 // and both verify.
 func TestExportTwice(t *testing.T) {
-	s := newScenario(t)
-	r1, b1, err := s.export("CASE-1", hubexport.Options{})
+	s := hubexporttest.NewScenario(t)
+	r1, b1, err := s.Export("CASE-1", hubexport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r2, b2, err := s.export("CASE-1", hubexport.Options{})
+	r2, b2, err := s.Export("CASE-1", hubexport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,35 +155,35 @@ func TestExportTwice(t *testing.T) {
 		t.Fatalf("two exports named %s", r1.Name)
 	}
 	for _, b := range [][]byte{b1, b2} {
-		if r := verify(t, b, bundle.Options{Witnesses: []string{s.vkey}}); !r.Valid {
+		if r := verify(t, b, bundle.Options{Witnesses: []string{s.VKey}}); !r.Valid {
 			t.Fatalf("invalid:\n%s", problems(r))
 		}
 	}
 }
 
 func TestExportSeveralDevices(t *testing.T) {
-	s := newScenario(t)
-	_, _, err := s.export("SHARED", hubexport.Options{})
-	if !isErr(err, hubexport.ErrSeveralDevices) || !strings.Contains(err.Error(), s.a.id()) || !strings.Contains(err.Error(), s.b.id()) || !strings.Contains(err.Error(), "--device") {
+	s := hubexporttest.NewScenario(t)
+	_, _, err := s.Export("SHARED", hubexport.Options{})
+	if !errors.Is(err, hubexport.ErrSeveralDevices) || !strings.Contains(err.Error(), s.A.ID()) || !strings.Contains(err.Error(), s.B.ID()) || !strings.Contains(err.Error(), "--device") {
 		t.Fatalf("a case on two devices: %v", err)
 	}
-	for a, ref := range map[*agent]string{s.a: "JS/3", s.b: "JS/1"} {
-		res, b, err := s.export("SHARED", hubexport.Options{Device: a.id()})
+	for a, ref := range map[*hubexporttest.Agent]string{s.A: "JS/3", s.B: "JS/1"} {
+		res, b, err := s.Export("SHARED", hubexport.Options{Device: a.ID()})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if res.Device != a.id() || res.Exhibits != 1 {
+		if res.Device != a.ID() || res.Exhibits != 1 {
 			t.Fatalf("exported %+v", res)
 		}
-		r := verify(t, b, bundle.Options{Witnesses: []string{s.vkey}})
-		if !r.Valid || r.Origin != a.l.Identity().Origin || r.Exhibits[0].Ref != ref {
-			t.Fatalf("device %s: valid %v origin %s:\n%s", a.id(), r.Valid, r.Origin, problems(r))
+		r := verify(t, b, bundle.Options{Witnesses: []string{s.VKey}})
+		if !r.Valid || r.Origin != a.L.Identity().Origin || r.Exhibits[0].Ref != ref {
+			t.Fatalf("device %s: valid %v origin %s:\n%s", a.ID(), r.Valid, r.Origin, problems(r))
 		}
 	}
-	if _, _, err := s.export("SHARED", hubexport.Options{Device: "no-such-device"}); err == nil || !strings.Contains(err.Error(), "not enrolled") {
+	if _, _, err := s.Export("SHARED", hubexport.Options{Device: "no-such-device"}); err == nil || !strings.Contains(err.Error(), "not enrolled") {
 		t.Fatalf("unknown device: %v", err)
 	}
-	if _, _, err := s.export("NO-CASE", hubexport.Options{}); !isErr(err, hubexport.ErrNoCase) {
+	if _, _, err := s.Export("NO-CASE", hubexport.Options{}); !errors.Is(err, hubexport.ErrNoCase) {
 		t.Fatalf("unknown case: %v", err)
 	}
 }
@@ -189,21 +191,21 @@ func TestExportSeveralDevices(t *testing.T) {
 // Records the hub holds but has not co-signed are not exported: the
 // bundle waits for the witness.
 func TestExportNotWitnessed(t *testing.T) {
-	s := newScenario(t)
-	s.importFile(s.a, "CASE-1", "late.txt", []byte("late"))
-	s.push(s.a)
-	if _, _, err := s.export("CASE-1", hubexport.Options{}); !isErr(err, hubexport.ErrNotWitnessed) {
+	s := hubexporttest.NewScenario(t)
+	s.ImportFile(s.A, "CASE-1", "late.txt", []byte("late"))
+	s.Push(s.A)
+	if _, _, err := s.Export("CASE-1", hubexport.Options{}); !errors.Is(err, hubexport.ErrNotWitnessed) {
 		t.Fatalf("export before the witness co-signed: %v", err)
 	}
-	s.witness(s.a)
-	res, b, err := s.export("CASE-1", hubexport.Options{})
+	s.Witness(s.A)
+	res, b, err := s.Export("CASE-1", hubexport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Exhibits != 3 {
 		t.Fatalf("%d exhibits", res.Exhibits)
 	}
-	if r := verify(t, b, bundle.Options{Witnesses: []string{s.vkey}}); !r.Valid {
+	if r := verify(t, b, bundle.Options{Witnesses: []string{s.VKey}}); !r.Valid {
 		t.Fatalf("invalid:\n%s", problems(r))
 	}
 }
@@ -322,7 +324,7 @@ type tampering struct {
 	file string // the file (or folder) a problem must name
 	// change edits the entries (relative name → data); it returns false
 	// if it found nothing to change.
-	change func(t testing.TB, s *scenario, files map[string][]byte) bool
+	change func(t testing.TB, s *hubexporttest.Scenario, files map[string][]byte) bool
 	// opt: verify with these options (the trusted witness key by default).
 	noWitness bool
 }
@@ -364,11 +366,11 @@ func cosignWith(t testing.TB, msg []byte, priv ed25519.PrivateKey) []byte {
 	lines := strings.Split(string(msg[len(text)+2:]), "\n")
 	var kept []string
 	for _, l := range lines {
-		if l != "" && !strings.HasPrefix(l, "— "+witnessName+" ") {
+		if l != "" && !strings.HasPrefix(l, "— "+hubexporttest.WitnessName+" ") {
 			kept = append(kept, l)
 		}
 	}
-	cos, err := witness.NewCosigner(witnessName, priv, func() time.Time { return time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC) })
+	cos, err := witness.NewCosigner(hubexporttest.WitnessName, priv, func() time.Time { return time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,7 +386,7 @@ func cosignWith(t testing.TB, msg []byte, priv ed25519.PrivateKey) []byte {
 func dropCosignature(msg []byte) []byte {
 	var out []string
 	for _, l := range strings.SplitAfter(string(msg), "\n") {
-		if !strings.HasPrefix(l, "— "+witnessName+" ") {
+		if !strings.HasPrefix(l, "— "+hubexporttest.WitnessName+" ") {
 			out = append(out, l)
 		}
 	}
@@ -394,42 +396,42 @@ func dropCosignature(msg []byte) []byte {
 var otherWitness = ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, 32))
 
 var tamperings = []tampering{
-	{name: "agent record byte", file: bundle.DirRecords, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "agent record byte", file: bundle.DirRecords, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		n := firstWith(f, bundle.DirRecords, "")
 		f[n] = bytes.Replace(f[n], []byte(`"sig":"`), []byte(`"sig":"A`), 1)
 		return true
 	}},
-	{name: "cosignature removed", file: bundle.FileCheckpoint, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "cosignature removed", file: bundle.FileCheckpoint, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		f[bundle.FileCheckpoint] = dropCosignature(f[bundle.FileCheckpoint])
 		return true
 	}},
-	{name: "cosignature by another key", file: bundle.FileCheckpoint, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "cosignature by another key", file: bundle.FileCheckpoint, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		f[bundle.FileCheckpoint] = cosignWith(t, f[bundle.FileCheckpoint], otherWitness)
 		return true
 	}},
-	{name: "another witness key named and used", file: bundle.FileWitnessVKey, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "another witness key named and used", file: bundle.FileWitnessVKey, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		// An impostor hub: its own key in witness-vkey.txt, its
 		// cosignatures everywhere. Only the trusted key catches it.
 		f[bundle.FileCheckpoint] = cosignWith(t, f[bundle.FileCheckpoint], otherWitness)
 		f[bundle.FileHubCheckpoint] = cosignWith(t, f[bundle.FileHubCheckpoint], otherWitness)
-		f[bundle.FileWitnessVKey] = []byte(witness.VerifierKey(witnessName, otherWitness.Public().(ed25519.PublicKey)) + "\n")
+		f[bundle.FileWitnessVKey] = []byte(witness.VerifierKey(hubexporttest.WitnessName, otherWitness.Public().(ed25519.PublicKey)) + "\n")
 		return true
 	}},
-	{name: "witness key file damaged", file: bundle.FileWitnessVKey, noWitness: true, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "witness key file damaged", file: bundle.FileWitnessVKey, noWitness: true, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		f[bundle.FileWitnessVKey] = bytes.Replace(f[bundle.FileWitnessVKey], []byte("+"), []byte("-"), 1)
 		return true
 	}},
-	{name: "hub checkpoint cosignature removed", file: bundle.FileHubCheckpoint, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "hub checkpoint cosignature removed", file: bundle.FileHubCheckpoint, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		f[bundle.FileHubCheckpoint] = dropCosignature(f[bundle.FileHubCheckpoint])
 		return true
 	}},
-	{name: "hub checkpoint root changed", file: bundle.FileHubCheckpoint, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "hub checkpoint root changed", file: bundle.FileHubCheckpoint, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		lines := strings.SplitN(string(f[bundle.FileHubCheckpoint]), "\n", 4)
 		lines[2] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
 		f[bundle.FileHubCheckpoint] = []byte(strings.Join(lines, "\n"))
 		return true
 	}},
-	{name: "hub proof hash changed", file: bundle.DirHubProofs, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "hub proof hash changed", file: bundle.DirHubProofs, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		n := hubRecordOf(t, f, chain.KindSynced)
 		h, _ := chain.ParseHex(strings.TrimSuffix(strings.TrimPrefix(n, bundle.DirHubRecords), ".dsse.json"))
 		p, err := tlog.ParseProof(f[bundle.HubProofPath(h)])
@@ -440,26 +442,26 @@ var tamperings = []tampering{
 		f[bundle.HubProofPath(h)] = p.Marshal()
 		return true
 	}},
-	{name: "hub record byte", file: bundle.DirHubRecords, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "hub record byte", file: bundle.DirHubRecords, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		n := hubRecordOf(t, f, chain.KindSynced)
 		f[n] = bytes.Replace(f[n], []byte(`"sig":"`), []byte(`"sig":"A`), 1)
 		return true
 	}},
-	{name: "synced record removed", file: bundle.DirHubRecords, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "synced record removed", file: bundle.DirHubRecords, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		n := hubRecordOf(t, f, chain.KindSynced)
 		delete(f, n)
 		h, _ := chain.ParseHex(strings.TrimSuffix(strings.TrimPrefix(n, bundle.DirHubRecords), ".dsse.json"))
 		delete(f, bundle.HubProofPath(h))
 		return true
 	}},
-	{name: "hub export record removed", file: bundle.FileIndex, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "hub export record removed", file: bundle.FileIndex, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		n := hubRecordOf(t, f, chain.KindExported)
 		delete(f, n)
 		h, _ := chain.ParseHex(strings.TrimSuffix(strings.TrimPrefix(n, bundle.DirHubRecords), ".dsse.json"))
 		delete(f, bundle.HubProofPath(h))
 		return true
 	}},
-	{name: "hub key replaced", file: bundle.DirHubKeys, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "hub key replaced", file: bundle.DirHubKeys, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		for n := range f {
 			if strings.HasPrefix(n, bundle.DirHubKeys) {
 				pub := otherWitness.Public().(ed25519.PublicKey)
@@ -471,29 +473,29 @@ var tamperings = []tampering{
 		}
 		return false
 	}},
-	{name: "index hub size", file: bundle.FileHubCheckpoint, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "index hub size", file: bundle.FileHubCheckpoint, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		i := bytes.Index(f[bundle.FileIndex], []byte(`"hub": {`))
 		j := bytes.Index(f[bundle.FileIndex][i:], []byte(`"size": `)) + i + len(`"size": `)
 		f[bundle.FileIndex] = append(append(bytes.Clone(f[bundle.FileIndex][:j]), '9'), f[bundle.FileIndex][j:]...)
 		return true
 	}},
-	{name: "custody line", file: bundle.FileCustody, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "custody line", file: bundle.FileCustody, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		if !bytes.Contains(f[bundle.FileCustody], []byte(`"seq":1,`)) {
 			return false
 		}
 		f[bundle.FileCustody] = bytes.Replace(f[bundle.FileCustody], []byte(`"seq":1,`), []byte(`"seq":9,`), 1)
 		return true
 	}},
-	{name: "report", file: bundle.FileReport, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "report", file: bundle.FileReport, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		f[bundle.FileReport] = append(f[bundle.FileReport], ' ')
 		return true
 	}},
-	{name: "original", file: bundle.DirExhibits, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "original", file: bundle.DirExhibits, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		n := firstWith(f, bundle.DirExhibits, "")
 		f[n] = append(f[n], '!')
 		return true
 	}},
-	{name: "hub section removed", file: bundle.DirHub, change: func(t testing.TB, s *scenario, f map[string][]byte) bool {
+	{name: "hub section removed", file: bundle.DirHub, change: func(t testing.TB, s *hubexporttest.Scenario, f map[string][]byte) bool {
 		// Passing a hub bundle off as a device's: the agent's chains lack
 		// their exported records, and the hub's files are unaccounted for.
 		i := bytes.Index(f[bundle.FileIndex], []byte(`,
@@ -505,7 +507,7 @@ var tamperings = []tampering{
 
 // tamper applies a tampering to a bundle's entries and rezips them with
 // the manifests recomputed.
-func tamper(t testing.TB, s *scenario, entries []entry, tt tampering) []byte {
+func tamper(t testing.TB, s *hubexporttest.Scenario, entries []entry, tt tampering) []byte {
 	t.Helper()
 	base := entries[0].name[:strings.Index(entries[0].name, "/")+1]
 	files := map[string][]byte{}
@@ -534,15 +536,15 @@ func tamper(t testing.TB, s *scenario, entries []entry, tt tampering) []byte {
 }
 
 func TestTamperingDetected(t *testing.T) {
-	s := newScenario(t)
-	_, b, err := s.export("CASE-1", hubexport.Options{})
+	s := hubexporttest.NewScenario(t)
+	_, b, err := s.Export("CASE-1", hubexport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	entries := unzip(t, b)
 	for _, tt := range tamperings {
 		t.Run(tt.name, func(t *testing.T) {
-			opt := bundle.Options{Witnesses: []string{s.vkey}}
+			opt := bundle.Options{Witnesses: []string{s.VKey}}
 			if tt.noWitness {
 				opt = bundle.Options{}
 			}

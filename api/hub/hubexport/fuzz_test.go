@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/exhibit-forensics/exhibit/api/hub/hubexport"
+	"github.com/exhibit-forensics/exhibit/api/hub/hubexport/hubexporttest"
 	"github.com/exhibit-forensics/exhibit/chain/bundle"
 	"github.com/exhibit-forensics/exhibit/internal/fuzzseed"
 )
@@ -18,8 +19,8 @@ import (
 // entropy), so the corpus is the same on every run.
 func fuzzSeeds(t testing.TB) []fuzzseed.Seed {
 	t.Helper()
-	s := newScenario(t)
-	_, b, err := s.export("CASE-2", hubexport.Options{})
+	s := hubexporttest.NewScenario(t)
+	_, b, err := s.Export("CASE-2", hubexport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func FuzzVerifyHub(f *testing.F) {
 	for _, s := range fuzzSeeds(f) {
 		f.Add(s.Args[0].([]byte))
 	}
-	vkey := newWorld(f).vkey
+	vkey := hubexporttest.NewWorld(f).VKey
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := bundle.Verify(context.Background(), bytes.NewReader(b), int64(len(b)), bundle.Options{Witnesses: []string{vkey}})
 		if err != nil {
