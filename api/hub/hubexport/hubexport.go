@@ -84,7 +84,8 @@ type Result struct {
 	Checkpoint uint64
 }
 
-// Export writes the hub's bundle of caseRef to out (docs/bundle.md,
+// Export writes the hub's bundle of caseRef to out, with exporter (the
+// hub log's producer if the name is empty) as who exported it (docs/bundle.md,
 // "Bundles a hub exports"), recording the export in the hub's log. The
 // case's exhibits must be on one agent's log, or one chosen with
 // opt.Device (ErrSeveralDevices names them); the bundle holds them as of
@@ -98,6 +99,9 @@ func Export(ctx context.Context, src Source, caseRef string, exporter chain.Pers
 	wv, err := witness.ParseVerifierKey(src.WitnessKey)
 	if err != nil {
 		return nil, fmt.Errorf("hub export: the hub's witness key: %w", err)
+	}
+	if exporter.Name == "" {
+		exporter.Name = src.Log.Identity().Producer
 	}
 	now := time.Now
 	if src.Now != nil {
