@@ -196,3 +196,42 @@ func TestNewRefusesMismatchedKeys(t *testing.T) {
 		t.Fatal("a cosigner and a verifier of different keys accepted")
 	}
 }
+
+// The same co-signed checkpoint delivered by several requests at once (an
+// agent retrying while its first request is still in flight) is recorded
+// once: every call returns the one record's index.
+func TestWitnessedConcurrent(t *testing.T) {
+	ctx := context.Background()
+	k := witnessKeys(t, 7, nil)
+	g, err := hublog.OpenDir(ctx, t.TempDir(), k.cos, k.ver, hublog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	cp := agentCheckpoint(t, "agent-1", 4, k.cos)
+	before, _ := g.Ledger().TreeSize(ctx)
+	const n = 8
+	idx := make(chan uint64, n)
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			i, err := g.Witnessed(ctx, "agent-1", cp)
+			idx <- i
+			errs <- err
+		}()
+	}
+	first := <-idx
+	for range n - 1 {
+		if i := <-idx; i != first {
+			t.Fatalf("indexes %d and %d for one checkpoint", first, i)
+		}
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if after, _ := g.Ledger().TreeSize(ctx); after != before+1 {
+		t.Fatalf("the log grew from %d to %d", before, after)
+	}
+}
