@@ -98,7 +98,7 @@ func Export(ctx context.Context, src Source, caseRef string, exporter chain.Pers
 	}
 	wv, err := witness.ParseVerifierKey(src.WitnessKey)
 	if err != nil {
-		return nil, fmt.Errorf("hub export: the hub's witness key: %w", err)
+		return nil, fmt.Errorf("the hub's witness key: %w", err)
 	}
 	if exporter.Name == "" {
 		exporter.Name = src.Log.Identity().Producer
@@ -116,7 +116,7 @@ func Export(ctx context.Context, src Source, caseRef string, exporter chain.Pers
 		}
 		exs, err := caseExhibits(ctx, m, caseRef)
 		if err != nil {
-			return nil, fmt.Errorf("hub export: device %s: %w", id, err)
+			return nil, fmt.Errorf("device %s: %w", id, err)
 		}
 		if len(exs) > 0 {
 			found[id] = exs
@@ -126,15 +126,19 @@ func Export(ctx context.Context, src Source, caseRef string, exporter chain.Pers
 	sort.Strings(devices)
 	switch {
 	case opt.Device != "" && src.Mirrors[opt.Device] == nil:
-		return nil, fmt.Errorf("hub export: device %s is not enrolled at this hub", opt.Device)
+		return nil, fmt.Errorf("device %s is not enrolled at this hub", opt.Device)
 	case len(devices) == 0:
-		return nil, fmt.Errorf("hub export: case %q: %w", caseRef, ErrNoCase)
+		return nil, fmt.Errorf("case %q: %w", caseRef, ErrNoCase)
 	case len(devices) > 1:
 		var b strings.Builder
 		for _, d := range devices {
-			fmt.Fprintf(&b, "\n  %s (%d exhibits)", d, len(found[d]))
+			noun := "exhibits"
+			if len(found[d]) == 1 {
+				noun = "exhibit"
+			}
+			fmt.Fprintf(&b, "\n  %s (%d %s)", d, len(found[d]), noun)
 		}
-		return nil, fmt.Errorf("hub export: case %q: %w; export each with --device:%s", caseRef, ErrSeveralDevices, b.String())
+		return nil, fmt.Errorf("case %q: %w; export each with --device:%s", caseRef, ErrSeveralDevices, b.String())
 	}
 	dev := devices[0]
 	m := src.Mirrors[dev]
@@ -143,7 +147,7 @@ func Export(ctx context.Context, src Source, caseRef string, exporter chain.Pers
 	if origin == "" {
 		id, err := m.Identity(ctx)
 		if err != nil || id.Origin == "" || id.DeviceID != dev {
-			return nil, fmt.Errorf("hub export: device %s: its log's origin is not known (%v)", dev, err)
+			return nil, fmt.Errorf("device %s: its log's origin is not known (%v)", dev, err)
 		}
 		origin = id.Origin
 	}
@@ -162,7 +166,7 @@ func Export(ctx context.Context, src Source, caseRef string, exporter chain.Pers
 	}
 	cp, err := latestCosigned(ctx, m, src.Log, origin, wv, need)
 	if err != nil {
-		return nil, fmt.Errorf("hub export: case %q on device %s: %w", caseRef, dev, err)
+		return nil, fmt.Errorf("case %q on device %s: %w", caseRef, dev, err)
 	}
 	res, err := bundle.ExportHub(ctx, bundle.HubInput{
 		Case: caseRef, Exporter: exporter, Now: now(),
@@ -171,7 +175,7 @@ func Export(ctx context.Context, src Source, caseRef string, exporter chain.Pers
 		Exhibits: exs, Blobs: src.Blobs, Hub: src.Log,
 	}, out, bundle.ExportOptions{Progress: opt.Progress})
 	if err != nil {
-		return nil, fmt.Errorf("hub export: %w", err)
+		return nil, err
 	}
 	return &Result{ExportResult: *res, Device: dev, Origin: origin, Checkpoint: cp.Size}, nil
 }
