@@ -209,7 +209,7 @@ func ExportHub(ctx context.Context, in HubInput, out io.Writer, opt ExportOption
 		if err != nil {
 			return chain.Export{}, err
 		}
-		readme = []byte(readmeText(idx.Bundle))
+		readme = []byte(hubReadmeText(idx.Bundle))
 		return chain.Export{Case: in.Case, Bundle: idx.Bundle, Files: []chain.Subject{
 			chain.SubjectFor(FileCustody, chain.Sum(custodyBytes)),
 			chain.SubjectFor(FileReport, chain.Sum(report)),
