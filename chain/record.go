@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -154,9 +155,31 @@ type Predicate struct {
 	// another exhibit's first record, which exceeds MaxRecordSize (written
 	// before the limit was enforced at signing): the record hash of the
 	// record it replaces. See docs/records.md, "Records over the limit".
-	Supersedes Hash   `json:"supersedes,omitzero"`
-	Note       string `json:"note,omitempty"`
+	Supersedes Hash `json:"supersedes,omitzero"`
+	// Witnessed is set on the records a hub keeps in its own log about an
+	// agent's log (synced: a checkpoint it co-signed; exported: a bundle
+	// it made from that log). See docs/records.md, "The hub's log".
+	Witnessed *Witnessed `json:"witnessed,omitempty"`
+	Note      string     `json:"note,omitempty"`
 }
+
+// Witnessed names a state of an agent's log in the hub's own log: its
+// origin, and the size and root of a checkpoint of it the hub co-signed.
+// The record's one subject is that co-signed checkpoint (the signed note,
+// the agent's signature and the hub's cosignature included), by digest.
+type Witnessed struct {
+	Origin string `json:"origin"`
+	Size   uint64 `json:"size"`
+	Root   Hash   `json:"root"`
+}
+
+// WitnessedChain is the chain, in a hub's own log, of the records about
+// the agent log named origin.
+func WitnessedChain(origin string) string { return "witnessed:" + origin }
+
+// WitnessedSubject is the name of the one subject of a record with a
+// witnessed section: the co-signed checkpoint.
+const WitnessedSubject = "checkpoint"
 
 // Image describes one picture of an image set, on its first (captured)
 // record: the subject is the picture exactly as the camera sent it.
@@ -563,7 +586,7 @@ func (r *Record) check() error {
 		return fmt.Errorf("%w: predicate does not name the signing device and key", ErrMalformedRecord)
 	case k.IsKey() && p.Key == nil:
 		return fmt.Errorf("%w: %s record has no key section", ErrMalformedRecord, k)
-	case !k.IsKey() && p.Exhibit == nil:
+	case !k.IsKey() && p.Exhibit == nil && p.Witnessed == nil:
 		return fmt.Errorf("%w: %s record names no exhibit", ErrMalformedRecord, k)
 	case k == KindTransferred && p.Handover == nil:
 		return fmt.Errorf("%w: transferred record has no handover section", ErrMalformedRecord)
@@ -577,12 +600,45 @@ func (r *Record) check() error {
 	if !p.Supersedes.IsZero() && (p.Seq != 1 || (k != KindCaptured && k != KindReceived)) {
 		return fmt.Errorf("%w: only an exhibit's first record may supersede another record", ErrMalformedRecord)
 	}
+	if p.Witnessed != nil {
+		if err := checkWitnessed(k, p, st.Subject); err != nil {
+			return err
+		}
+	}
 	if p.Lab != nil {
 		if err := checkLabValues(p.Lab, st.Subject); err != nil {
 			return err
 		}
 	}
 	return checkImaging(k, p, len(st.Subject))
+}
+
+// checkWitnessed checks a record of a hub's own log about an agent's log
+// (docs/records.md, "The hub's log"): a synced or exported record, on the
+// chain WitnessedChain(origin), naming no exhibit, whose one subject is the
+// co-signed checkpoint; an exported one has its export section.
+func checkWitnessed(k Kind, p *Predicate, subjects []Subject) error {
+	w := p.Witnessed
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrMalformedRecord}, args...)...)
+	}
+	switch {
+	case k != KindSynced && k != KindExported:
+		return bad("a witnessed section belongs on a hub's synced or exported record, not on %s", k)
+	case p.Exhibit != nil:
+		return bad("a record with a witnessed section names no exhibit")
+	case w.Origin == "" || !utf8.ValidString(w.Origin) || strings.ContainsAny(w.Origin, "\n\r\t "):
+		return bad("witnessed origin %q is not a log origin", clip(w.Origin))
+	case p.Chain != WitnessedChain(w.Origin):
+		return bad("a record about log %s is on chain %s, not %s", clip(w.Origin), clip(p.Chain), clip(WitnessedChain(w.Origin)))
+	case w.Size == 0:
+		return bad("witnessed size 0: an empty log has no checkpoint to witness")
+	case len(subjects) != 1 || subjects[0].Name != WitnessedSubject:
+		return bad("a record with a witnessed section has one subject, %q (the co-signed checkpoint)", WitnessedSubject)
+	case k == KindExported && p.Export == nil:
+		return bad("a hub's exported record has no export section")
+	}
+	return nil
 }
 
 // checkImaging checks the image, imageSet and members sections, rejected

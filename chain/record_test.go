@@ -161,7 +161,7 @@ func decodeTests(t testing.TB) []struct {
 	}
 	subjectJSON := `"subject":[{"name":"photo.png","digest":{"sha256":"` + Sum([]byte("photo bytes")).Hex() + `"}}]`
 	keyEnv := keyRecordEnvelope(t, s)
-	return []struct {
+	return append([]struct {
 		name string
 		env  []byte
 		want string
@@ -217,6 +217,72 @@ func decodeTests(t testing.TB) []struct {
 		{"key record", keyEnv.env, ""},
 		{"key record with legacy null subject", keyEnv.legacyNull, ""},
 		{"key record with subjects", keyEnv.withSubject, "key record"},
+	}, witnessedTests(t, s)...)
+}
+
+// witnessedTests are records of a hub's own log (docs/records.md, "The
+// hub's log"): a synced record as the hub signs it, and variants that break
+// each rule of the witnessed section.
+func witnessedTests(t testing.TB, s *Signer) []struct {
+	name string
+	env  []byte
+	want string
+} {
+	origin := "exhibit-forensics.github.io/log/dev-2"
+	st := func(k Kind, mut func(st *Statement)) []byte {
+		x := &Statement{
+			Subject:       []Subject{SubjectFor(WitnessedSubject, Sum([]byte("a co-signed checkpoint")))},
+			PredicateType: k.PredicateType(),
+			Predicate: Predicate{Chain: WitnessedChain(origin), Seq: 1, Time: t0,
+				Device:    DeviceRef{ID: "dev-1", KeyID: s.KeyID()},
+				Witnessed: &Witnessed{Origin: origin, Size: 3, Root: Sum([]byte("root"))}},
+		}
+		if k == KindExported {
+			x.Predicate.Export = &Export{Case: "CASE-1", Bundle: "exhibit-CASE-1-20261201T090000Z-4"}
+		}
+		r, err := Sign(x, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mut == nil {
+			return r.Envelope
+		}
+		// A variant: the statement changed, the signature kept (decoding
+		// does not check signatures).
+		mut(x)
+		p, err := json.Marshal(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env envelope
+		json.Unmarshal(r.Envelope, &env)
+		env.Payload = base64.StdEncoding.EncodeToString(p)
+		b, _ := json.Marshal(env)
+		return b
+	}
+	return []struct {
+		name string
+		env  []byte
+		want string
+	}{
+		{"hub synced", st(KindSynced, nil), ""},
+		{"hub exported", st(KindExported, nil), ""},
+		{"hub exported without export", st(KindExported, func(x *Statement) { x.Predicate.Export = nil }), "no export section"},
+		{"witnessed on viewed", st(KindSynced, func(x *Statement) { x.PredicateType = KindViewed.PredicateType() }), "belongs on"},
+		{"witnessed with exhibit", st(KindSynced, func(x *Statement) {
+			x.Predicate.Exhibit = &ExhibitInfo{ID: x.Predicate.Chain, Ref: "JS/1", Case: "C", Kind: "image"}
+		}), "names no exhibit"},
+		{"witnessed on another chain", st(KindSynced, func(x *Statement) { x.Predicate.Chain = "witnessed:other" }), "on chain"},
+		{"witnessed no origin", st(KindSynced, func(x *Statement) {
+			x.Predicate.Witnessed.Origin = ""
+			x.Predicate.Chain = WitnessedChain("")
+		}), "not a log origin"},
+		{"witnessed size 0", st(KindSynced, func(x *Statement) { x.Predicate.Witnessed.Size = 0 }), "size 0"},
+		{"witnessed two subjects", st(KindSynced, func(x *Statement) {
+			x.Subject = append(x.Subject, SubjectFor("x", Sum(nil)))
+		}), "one subject"},
+		{"witnessed subject name", st(KindSynced, func(x *Statement) { x.Subject[0].Name = "note" }), "one subject"},
+		{"synced without witnessed or exhibit", st(KindSynced, func(x *Statement) { x.Predicate.Witnessed = nil }), "names no exhibit"},
 	}
 }
 

@@ -445,3 +445,21 @@ func fixOxum(entries []entry) []entry {
 	}
 	return out
 }
+
+// A device's bundle has no hub section: a trusted witness key changes
+// nothing about it (a device bundle carries no cosignature to check), and
+// hub files added to it are files that are not part of the bundle.
+func TestDeviceBundleWithWitnessOption(t *testing.T) {
+	f := newFixture(t)
+	res := verifyBytes(t, f.zip, Options{Witnesses: []string{"example.org/witness/hub-1+01234567+BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}})
+	if !res.Valid || res.Hub != nil {
+		t.Fatalf("valid %v, hub %+v:\n%s", res.Valid, res.Hub, names(res))
+	}
+	base := f.entries[0].name[:strings.Index(f.entries[0].name, "/")+1]
+	added := append(append([]entry(nil), f.entries...), entry{base + FileHubCheckpoint, []byte("x\n")}, entry{base + FileWitnessVKey, []byte("y\n")})
+	res = verifyBytes(t, rezip(t, remanifest(fixOxum(added))), Options{})
+	if res.Valid || len(res.Problems) != 2 || !strings.Contains(names(res), FileHubCheckpoint+": a file that is not part of an Exhibit bundle") ||
+		!strings.Contains(names(res), FileWitnessVKey+": a file that is not part of an Exhibit bundle") {
+		t.Fatalf("hub files in a device bundle:\n%s", names(res))
+	}
+}

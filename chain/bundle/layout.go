@@ -69,6 +69,9 @@ type Index struct {
 	// KeyRecords are the device chain's records (key enrolment, rotation,
 	// retirement), in order.
 	KeyRecords []chain.Hash `json:"keyRecords"`
+	// Hub is set on a bundle a hub exported (docs/bundle.md, "Bundles a
+	// hub exports").
+	Hub *IndexHub `json:"hub,omitempty"`
 }
 
 // IndexLog names the log and the checkpoint the proofs lead to.

@@ -174,3 +174,23 @@ The formats are specified in the Exhibit source tree: docs/records.md,
 docs/log.md, docs/bundle.md.
 `
 }
+
+// hubReadmeText is readmeText for a bundle a hub exported, with how to
+// check what the hub adds.
+func hubReadmeText(name string) string {
+	return readmeText(name) + `
+This bundle was exported by a hub (docs/bundle.md, "Bundles a hub exports"):
+7. Witness: data/log/witness-vkey.txt is the hub witness's verifier key
+   (name+keyid+base64(0x04 || key)). Compare it with the key the force
+   publishes for its hub (exhibit verify --witness VKEY). data/log/checkpoint
+   carries its cosignature (C2SP tlog-cosignature, cosignature/v1) beside the
+   device's signature; data/hub/checkpoint, a checkpoint of the hub's own log,
+   carries one too.
+8. Hub log: data/hub/records/ are records of the hub's own log, each with its
+   proof in data/hub/proofs/ against data/hub/checkpoint, signed by the keys
+   the hub log's key records (also there) enrol. A "synced" record names the
+   SHA-256 of data/log/checkpoint (the hub co-signed it), and an "exported"
+   record names this bundle and the SHA-256 of custody.jsonl, report.html and
+   this file. The exhibits' own chains have no exported record of this bundle.
+`
+}

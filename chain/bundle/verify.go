@@ -58,11 +58,13 @@ type Result struct {
 	Case       string            `json:"case,omitempty"`
 	Origin     string            `json:"origin,omitempty"`
 	Checkpoint *CheckpointResult `json:"checkpoint,omitempty"`
-	Exhibits   []ExhibitResult   `json:"exhibits"`
-	Keys       []KeyResult       `json:"keys"`
-	Records    int               `json:"records"`
-	Problems   []Problem         `json:"problems"`
-	Warnings   []string          `json:"warnings"`
+	// Hub is set for a bundle a hub exported.
+	Hub      *HubResult      `json:"hub,omitempty"`
+	Exhibits []ExhibitResult `json:"exhibits"`
+	Keys     []KeyResult     `json:"keys"`
+	Records  int             `json:"records"`
+	Problems []Problem       `json:"problems"`
+	Warnings []string        `json:"warnings"`
 }
 
 // CheckpointResult is the checkpoint the proofs lead to.
@@ -96,6 +98,13 @@ type Options struct {
 	// later keys are trusted through the rotation records the previous key
 	// signed.
 	Trusted []ed25519.PublicKey
+	// Witnesses are witness verifier keys the caller trusts
+	// (witness.VerifierKey form: name+keyid+base64 key). If set, a bundle
+	// a hub exported must name one of them in log/witness-vkey.txt and
+	// carry its cosignatures; if not, Verify checks the cosignatures with
+	// the key the bundle names and says it was not checked against a
+	// trusted one. Bundles of a device ignore it.
+	Witnesses []string
 	// Progress, if set, is called as the bundle's files are read and
 	// hashed (nearly all of the work), with the bytes read so far and the
 	// total.
@@ -216,6 +225,8 @@ func (v *verifier) evidence() error {
 			v.add(FileIndex, "", "not a valid index: %v", err)
 		} else if idx.Version != IndexVersion {
 			v.add(FileIndex, "", "version %q, want %q", idx.Version, IndexVersion)
+		} else if idx.Hub != nil {
+			// The name's log size is the hub's (hub).
 		} else if err := checkBundleName(v.base, &idx); err != nil {
 			v.add(FileIndex, "", "%v", err)
 		}
@@ -334,6 +345,9 @@ func (v *verifier) evidence() error {
 	v.keys(checker.Keys, pems, cp, cpBytes, idx.Log.Origin, recs)
 	v.index(&idx, files, byHash, checker)
 	v.derived(&idx, checker.Keys)
+	if idx.Hub != nil {
+		v.hub(&idx, files, cp, cpBytes)
+	}
 	return v.ctx.Err()
 }
 
@@ -505,6 +519,16 @@ func (v *verifier) index(idx *Index, files map[string]bool, byHash map[chain.Has
 		}
 		v.originals(ie, chainRecs[0], payloadListed)
 		v.members(ie, chainRecs, byHash)
+		for _, f := range ie.Files {
+			if sz, ok := sizes[f.Path]; ok && sz != f.Size {
+				v.add(FileIndex, "", "exhibit %s: %s is %d bytes, the index says %d", ie.Ref, f.Path, sz, f.Size)
+			}
+		}
+		if idx.Hub != nil {
+			// A hub cannot sign on the agent's chains: its exported
+			// record is in its own log (hub).
+			continue
+		}
 		last := chainRecs[len(chainRecs)-1]
 		exp := last.Statement.Predicate.Export
 		if last.Kind != chain.KindExported || exp == nil || exp.Bundle != v.base || exp.Case != idx.Case {
@@ -515,21 +539,7 @@ func (v *verifier) index(idx *Index, files map[string]bool, byHash map[chain.Has
 		if lp := last.Statement.Predicate; !lp.Time.Equal(idx.Exported) || lp.Actor == nil || *lp.Actor != idx.Exporter {
 			v.add(FileIndex, last.Hash.String(), "exhibit %s: the index's export time or exporter differs from the signed export record", ie.Ref)
 		}
-		for _, f := range ie.Files {
-			if sz, ok := sizes[f.Path]; ok && sz != f.Size {
-				v.add(FileIndex, "", "exhibit %s: %s is %d bytes, the index says %d", ie.Ref, f.Path, sz, f.Size)
-			}
-		}
-		for _, f := range exp.Files {
-			want, _ := f.SHA256()
-			got, ok := v.rep.SHA256[f.Name]
-			switch {
-			case !ok && !files[f.Name]:
-				v.add(f.Name, last.Hash.String(), "named by the export record but missing")
-			case ok && got != want:
-				v.add(f.Name, last.Hash.String(), "has SHA-256 %s, but the signed export record says %s", got, want)
-			}
-		}
+		v.exportFiles(exp.Files, last.Hash, files)
 	}
 	for h, l := range byHash {
 		if !listed[h] {
@@ -542,13 +552,33 @@ func (v *verifier) index(idx *Index, files map[string]bool, byHash map[chain.Has
 		}
 	}
 	known := map[string]bool{FileIndex: true, FileCustody: true, FileReport: true, FileReadme: true, FileCheckpoint: true, FileVKeys: true}
+	if idx.Hub != nil {
+		known[FileWitnessVKey] = true
+	}
 	for p := range files {
+		if idx.Hub != nil && strings.HasPrefix(p, DirHub) {
+			continue // hub checks them
+		}
 		if strings.HasPrefix(p, "data/") && !known[p] && !strings.HasPrefix(p, DirExhibits) && !strings.HasPrefix(p, DirRecords) &&
 			!strings.HasPrefix(p, DirProofs) && !strings.HasPrefix(p, DirKeys) {
 			v.add(p, "", "a file that is not part of an Exhibit bundle")
 		}
 	}
 	v.custody(byHash, exportRecs)
+}
+
+// exportFiles checks the derived files a signed export record names.
+func (v *verifier) exportFiles(fs []chain.Subject, rec chain.Hash, files map[string]bool) {
+	for _, f := range fs {
+		want, _ := f.SHA256()
+		got, ok := v.rep.SHA256[f.Name]
+		switch {
+		case !ok && !files[f.Name]:
+			v.add(f.Name, rec.String(), "named by the export record but missing")
+		case ok && got != want:
+			v.add(f.Name, rec.String(), "has SHA-256 %s, but the signed export record says %s", got, want)
+		}
+	}
 }
 
 // members checks every sealed record of an image set against the pictures

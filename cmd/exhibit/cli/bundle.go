@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/bundle"
+	"github.com/exhibit-forensics/exhibit/chain/witness"
 )
 
 func runExport(e *env, args []string) int {
@@ -60,11 +63,37 @@ func (k *keyList) Set(path string) error {
 	return nil
 }
 
+// witnessList is a repeatable --witness flag: a witness verifier key
+// (name+keyid+base64 key, as hub.json and an agent's enrolment give it),
+// or a file holding one on its first line.
+type witnessList []string
+
+func (k *witnessList) String() string { return fmt.Sprint(len(*k), " witness keys") }
+func (k *witnessList) Set(v string) error {
+	if _, err := witness.ParseVerifierKey(v); err == nil {
+		*k = append(*k, v)
+		return nil
+	}
+	b, err := os.ReadFile(v)
+	if err != nil {
+		return fmt.Errorf("%q is neither a witness verifier key (name+keyid+key) nor a file holding one: %w", v, err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	line = strings.TrimSpace(line)
+	if _, err := witness.ParseVerifierKey(line); err != nil {
+		return fmt.Errorf("%s: %w", v, err)
+	}
+	*k = append(*k, line)
+	return nil
+}
+
 func runVerify(e *env, args []string) int {
-	fs := newFlags(e, "verify", "verify FILE.zip [--json] [--key TRUSTED.pem ...]")
+	fs := newFlags(e, "verify", "verify FILE.zip [--json] [--key TRUSTED.pem ...] [--witness VKEY ...]")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	var keys keyList
 	fs.Var(&keys, "key", "a trusted device public key (PEM); repeatable")
+	var witnesses witnessList
+	fs.Var(&witnesses, "witness", "a trusted hub witness key (its vkey, or a file holding it): a bundle a hub exported must be co-signed by it; repeatable")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -91,7 +120,7 @@ func runVerify(e *env, args []string) int {
 	// usage, or the file could not be opened or read as a zip archive at
 	// all (bundle.ErrUnreadable), or reading failed.
 	bar := e.progressBar("verify "+filepath.Base(pos[0]), *asJSON)
-	res, err := bundle.Verify(e.ctx, f, fi.Size(), bundle.Options{Trusted: keys, Progress: bar.Update})
+	res, err := bundle.Verify(e.ctx, f, fi.Size(), bundle.Options{Trusted: keys, Witnesses: witnesses, Progress: bar.Update})
 	bar.Finish()
 	if errors.Is(err, bundle.ErrUnreadable) {
 		fmt.Fprintf(e.stderr, "exhibit verify: %s could not be read as a bundle: %v\n", pos[0], err)
@@ -133,6 +162,21 @@ func printVerify(e *env, file string, r *bundle.Result) {
 	fmt.Fprintf(w, "  bundle %s, case %s\n", r.Bundle, r.Case)
 	if r.Checkpoint != nil {
 		fmt.Fprintf(w, "  log %s at size %d, root %s\n", r.Origin, r.Checkpoint.Size, r.Checkpoint.Root)
+	}
+	if h := r.Hub; h != nil {
+		trust := "not checked against a trusted key"
+		if h.Trusted {
+			trust = "trusted"
+		}
+		fmt.Fprintf(w, "  exported by a hub: checkpoint co-signed by witness %s (%s)", h.Witness, trust)
+		if !h.Cosigned.IsZero() {
+			fmt.Fprintf(w, " at %s", h.Cosigned.Format(time.RFC3339))
+		}
+		fmt.Fprintf(w, "\n  hub log %s at size %d", h.Origin, h.Size)
+		if h.Synced != nil && h.Exported != nil {
+			fmt.Fprintf(w, ": the checkpoint recorded at index %d, this export at index %d", *h.Synced, *h.Exported)
+		}
+		fmt.Fprintln(w)
 	}
 	fmt.Fprintf(w, "  %d records: every signature, custody link and inclusion proof checked\n", r.Records)
 	for _, ex := range r.Exhibits {

@@ -34,9 +34,11 @@ func runHub(e *env, args []string) int {
 			return runHubRevoke(e, args[1:])
 		case "devices":
 			return runHubDevices(e, args[1:])
+		case "export":
+			return runHubExport(e, args[1:])
 		}
 	}
-	fs := newFlags(e, "hub", "hub --data DIR --listen ADDR | hub init|enrolment-code|revoke|devices --data DIR …")
+	fs := newFlags(e, "hub", "hub --data DIR --listen ADDR | hub init|enrolment-code|revoke|devices|export --data DIR …")
 	data := fs.String("data", "", "the hub's data directory (exhibit hub init)")
 	listen := fs.String("listen", "127.0.0.1:8443", "address to serve HTTPS on")
 	names := fs.String("name", "", "further DNS names or addresses agents reach the hub by, comma-separated (the TLS certificate names them)")
@@ -48,7 +50,7 @@ func runHub(e *env, args []string) int {
 		return exitUsage
 	}
 	if *data == "" || len(pos) > 0 {
-		return e.usageErr(fs, "--data is required (subcommands: init, enrolment-code, revoke, devices)")
+		return e.usageErr(fs, "--data is required (subcommands: init, enrolment-code, revoke, devices, export)")
 	}
 	h, err := enrol.Open(e.ctx, *data, enrol.Options{DB: *db})
 	if err != nil {
