@@ -56,6 +56,14 @@ type Config struct {
 	Blobs   http.Handler
 	// Metrics, if set, counts what the hub confirms, refuses and alarms.
 	Metrics *Metrics
+	// Log, if set, is the hub's own log (api/hub/hublog): each agent
+	// checkpoint the witness co-signs is recorded in it.
+	Log HubLog
+}
+
+// HubLog is what the hub records in its own log (*hublog.Log).
+type HubLog interface {
+	Witnessed(ctx context.Context, deviceID string, cosigned []byte) (uint64, error)
 }
 
 // A Server is the hub's HTTPS service.

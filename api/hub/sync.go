@@ -140,6 +140,11 @@ func (s *Server) witnessHooks() {
 		if err := s.cfg.Mirrors.Witnessed(ctx, d, cosigned); err != nil {
 			return err
 		}
+		if s.cfg.Log != nil {
+			if _, err := s.cfg.Log.Witnessed(ctx, d.ID, cosigned); err != nil {
+				return fmt.Errorf("recording it in the hub's log: %w", err)
+			}
+		}
 		s.cfg.Metrics.cosign()
 		return nil
 	}

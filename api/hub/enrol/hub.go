@@ -408,3 +408,11 @@ func readKey(path string) (ed25519.PrivateKey, error) { return datadir.ReadKey(p
 
 // FingerprintHex is the CA fingerprint in hex, as the CLI shows it.
 func FingerprintHex(fp [32]byte) string { return hex.EncodeToString(fp[:]) }
+
+// Cosigner is the witness's signer: the hub co-signs agents' checkpoints
+// and its own log's (api/hub/hublog) with it.
+func (h *Hub) Cosigner() note.Signer { return h.cosigner }
+
+// Operator is the force's domain the hub's logs are named under (empty:
+// ledger.DefaultOperator).
+func (h *Hub) Operator() string { return h.opt.Operator }

@@ -69,7 +69,8 @@ func runHub(e *env, args []string) int {
 	reg := prometheus.NewRegistry()
 	metrics := hub.NewMetrics(reg)
 	srv, err := hub.New(hub.Config{Hub: h, Hosts: enrol.HostsFor(*listen, splitList(*names)...), Logger: logger,
-		Mirrors: hub.IngestMirrors(parts.ingest), Uploads: parts.uploads, Blobs: http.HandlerFunc(parts.uploads.BlobStatus), Metrics: metrics})
+		Mirrors: hub.IngestMirrors(parts.ingest), Uploads: parts.uploads, Blobs: http.HandlerFunc(parts.uploads.BlobStatus), Metrics: metrics,
+		Log: parts.log})
 	if err != nil {
 		return e.fail("hub", err)
 	}

@@ -27,6 +27,8 @@ func runHubExport(e *env, args []string) int {
 	out := fs.String("out", "", "bundle file to write (a .zip); it must not exist")
 	device := fs.String("device", "", "the agent device whose log to export from, when the case's exhibits are on several")
 	actor := fs.String("actor", "", "who is exporting (default: the hub)")
+	db := fs.String("db", "", "the hub's PostgreSQL database, if it keeps its state there (as given to exhibit hub)")
+	blobsURL := fs.String("blobs", "", "the hub's blob store, if not DATA/blobs (as given to exhibit hub)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return exitUsage
@@ -37,7 +39,7 @@ func runHubExport(e *env, args []string) int {
 	if err := chain.ValidCaseRef(*caseRef); err != nil {
 		return e.usageErr(fs, "--case: %v", err)
 	}
-	src, closeSrc, err := hubMirrors(e, *data)
+	src, closeSrc, err := hubMirrors(e, *data, hubStores{db: *db, blobs: *blobsURL})
 	if err != nil {
 		return e.fail("hub export", err)
 	}

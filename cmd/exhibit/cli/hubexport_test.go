@@ -24,7 +24,7 @@ func withHub(t *testing.T) *hubexporttest.Scenario {
 	t.Helper()
 	s := hubexporttest.NewScenario(t)
 	old := hubMirrors
-	hubMirrors = func(e *env, data string) (hubexport.Source, func(), error) {
+	hubMirrors = func(e *env, data string, _ hubStores) (hubexport.Source, func(), error) {
 		if data != "HUBDATA" {
 			t.Errorf("hub export opened %q", data)
 		}

@@ -17,8 +17,11 @@ import (
 	"github.com/exhibit-forensics/exhibit/api/hub"
 	"github.com/exhibit-forensics/exhibit/api/hub/enrol"
 	"github.com/exhibit-forensics/exhibit/api/hub/hubblobs"
+	"github.com/exhibit-forensics/exhibit/api/hub/hubexport"
+	"github.com/exhibit-forensics/exhibit/api/hub/hublog"
 	"github.com/exhibit-forensics/exhibit/api/hub/ingest"
 	"github.com/exhibit-forensics/exhibit/api/hub/upload"
+	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/chain/witness"
 )
 
@@ -33,10 +36,20 @@ type hubParts struct {
 	blobs   hubblobs.Store
 	ingest  *ingest.Ingester
 	uploads *upload.Server
+	log     *hublog.Log
 }
 
 func (p *hubParts) Close() error {
-	return errors.Join(p.ingest.Close(), p.blobs.Close())
+	return errors.Join(p.ingest.Close(), p.log.Close(), p.blobs.Close())
+}
+
+// openHubLog opens (creating it the first time) the hub's own log.
+func openHubLog(ctx context.Context, h *enrol.Hub, data string) (*hublog.Log, error) {
+	wv, err := witness.ParseVerifierKey(h.WitnessKey)
+	if err != nil {
+		return nil, err
+	}
+	return hublog.OpenDir(ctx, data, h.Cosigner(), wv, hublog.Options{Operator: h.Operator()})
 }
 
 // openHubParts opens the hub's blob store, its mirrors of agents' logs
@@ -75,7 +88,13 @@ func openHubParts(ctx context.Context, h *enrol.Hub, data, db, blobsURL string, 
 		blobs.Close()
 		return nil, err
 	}
-	return &hubParts{blobs: blobs, ingest: in, uploads: up}, nil
+	hl, err := openHubLog(ctx, h, data)
+	if err != nil {
+		in.Close()
+		blobs.Close()
+		return nil, fmt.Errorf("the hub's log: %w", err)
+	}
+	return &hubParts{blobs: blobs, ingest: in, uploads: up, log: hl}, nil
 }
 
 var alarmsPage = template.Must(template.New("alarms").Parse(`<!doctype html>
@@ -120,4 +139,65 @@ func serveHubAdmin(ctx context.Context, addr string, reg *prometheus.Registry, i
 	}()
 	context.AfterFunc(ctx, func() { srv.Close() })
 	return nil
+}
+
+// hubStores names where a hub keeps its state (exhibit hub's --db and
+// --blobs), for the commands that open it beside the serving process.
+type hubStores struct{ db, blobs string }
+
+// openHubMirrors opens what `exhibit hub export` reads of a hub: the
+// mirrors of the enrolled devices that have synced, the blob store, the
+// hub's own log and its witness key.
+func openHubMirrors(e *env, data string, o hubStores) (hubexport.Source, func(), error) {
+	ctx := e.ctx
+	h, err := enrol.Open(ctx, data, enrol.Options{DB: o.db})
+	if err != nil {
+		return hubexport.Source{}, nil, err
+	}
+	var closers []func() error
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	closers = append(closers, h.Close)
+	fail := func(err error) (hubexport.Source, func(), error) {
+		closeAll()
+		return hubexport.Source{}, nil, err
+	}
+	blobs, err := hubblobs.Open(ctx, o.blobs, data)
+	if err != nil {
+		return fail(fmt.Errorf("--blobs: %w", err))
+	}
+	closers = append(closers, blobs.Close)
+	var op ingest.Opener
+	if o.db != "" {
+		pg := ingest.PostgresMirrors(o.db)
+		op, closers = pg, append(closers, pg.Close)
+	} else {
+		sq := ingest.SQLiteMirrors(filepath.Join(data, hubMirrorsDir))
+		op, closers = sq, append(closers, sq.Close)
+	}
+	devs, err := h.Registry.Devices(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	src := hubexport.Source{Mirrors: map[string]store.Reader{}, Origins: map[string]string{}, Blobs: blobs, WitnessKey: h.WitnessKey}
+	for _, d := range devs {
+		st, err := op.Open(ctx, d.ID)
+		if err != nil {
+			return fail(fmt.Errorf("device %s's mirror: %w", d.ID, err))
+		}
+		if n, err := st.TreeSize(ctx); err != nil || n == 0 {
+			continue // never synced
+		}
+		src.Mirrors[d.ID], src.Origins[d.ID] = st, d.Origin
+	}
+	hl, err := openHubLog(ctx, h, data)
+	if err != nil {
+		return fail(fmt.Errorf("the hub's log: %w", err))
+	}
+	closers = append(closers, hl.Close)
+	src.Log = hl
+	return src, closeAll, nil
 }

@@ -54,7 +54,7 @@ type cliProc struct {
 	cmd    *exec.Cmd
 	stdout *bufio.Scanner
 	stderr *labBuf
-	done   chan error
+	done   chan struct{} // closed when the process has ended
 }
 
 func startCLI(t testing.TB, args ...string) *cliProc {
@@ -66,15 +66,16 @@ func startCLI(t testing.TB, args ...string) *cliProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &cliProc{cmd: cmd, stdout: bufio.NewScanner(out), stderr: &labBuf{}, done: make(chan error, 1)}
+	p := &cliProc{cmd: cmd, stdout: bufio.NewScanner(out), stderr: &labBuf{}, done: make(chan struct{})}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go func() { p.done <- cmd.Wait() }()
+	go func() { cmd.Wait(); close(p.done) }()
 	return p
 }
 
+// kill SIGKILLs the process (if it still runs) and waits for its end.
 func (p *cliProc) kill() {
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
@@ -138,13 +139,13 @@ func envInt(name string, def int) int {
 // after each kill a sync run to its end must leave the hub holding
 // exactly the agent's log (same size, same root: nothing lost, nothing
 // duplicated, nothing altered), co-signed at its size, with every blob.
-// EXHIBIT_SYNC_KILLS sets the number of kills of each (default 12; `make
+// EXHIBIT_SYNC_KILLS sets the number of kills of each (default 50; `make
 // fault-sync` runs 60 of each); EXHIBIT_SYNC_SEED replays a campaign.
 func TestSyncSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a fault campaign: not in -short")
 	}
-	kills := envInt("EXHIBIT_SYNC_KILLS", 12)
+	kills := envInt("EXHIBIT_SYNC_KILLS", 50)
 	seed := uint64(envInt("EXHIBIT_SYNC_SEED", int(time.Now().UnixNano()%1e9)))
 	t.Logf("EXHIBIT_SYNC_SEED=%d EXHIBIT_SYNC_KILLS=%d", seed, kills)
 	rng := rand.New(rand.NewPCG(seed, 0))

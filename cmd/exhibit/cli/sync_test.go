@@ -159,6 +159,24 @@ func TestAgentSync(t *testing.T) {
 		t.Fatalf("hub state %+v, agent log %d", hs, size2)
 	}
 
+	// The hub exports the case, proven against the co-signed checkpoint,
+	// and the bundle verifies offline against the witness key.
+	bundlePath := filepath.Join(t.TempDir(), "hub-case.zip")
+	out = mustRun(t, "hub", "export", "--data", hubData, "--case", "CASE-S", "--out", bundlePath)
+	if !strings.Contains(out, fmt.Sprintf("co-signed at size %d), 6 exhibits", size2)) {
+		t.Fatalf("hub export:\n%s", out)
+	}
+	h, err := enrol.Open(context.Background(), hubData, enrol.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey := h.WitnessKey
+	h.Close()
+	out = mustRun(t, "verify", bundlePath, "--witness", vkey)
+	if !strings.HasPrefix(out, "VALID: ") || !strings.Contains(out, "(trusted)") {
+		t.Fatalf("verify:\n%s", out)
+	}
+
 	// Revoked: refused with the reason; the outbox keeps everything.
 	l, _ := datadir.Open(context.Background(), agent, datadir.Options{})
 	dev := l.Identity().DeviceID
