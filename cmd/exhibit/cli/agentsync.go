@@ -135,7 +135,11 @@ func runAgentStatus(e *env, args []string) int {
 	if st.Queue > 0 {
 		fmt.Fprintf(w, "lag        %s (oldest unconfirmed record made %s)\n", st.Lag.Round(time.Second), st.Oldest.Format(time.RFC3339))
 	}
-	fmt.Fprintf(w, "witness    checkpoint %d co-signed%s\n", st.Witnessed, atTime(st.WitnessedAt))
+	if st.Witnessed == 0 {
+		fmt.Fprintf(w, "witness    no checkpoint co-signed yet\n")
+	} else {
+		fmt.Fprintf(w, "witness    checkpoint %d co-signed%s\n", st.Witnessed, atTime(st.WitnessedAt))
+	}
 	fmt.Fprintf(w, "last sync  %s\n", lastSync(st))
 	if st.LastError != "" {
 		fmt.Fprintf(w, "error      %s (%d in a row)\n", st.LastError, st.Failures)

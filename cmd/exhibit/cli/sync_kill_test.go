@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/exhibit-forensics/exhibit/api/hub/enrol"
+
 	"github.com/exhibit-forensics/exhibit/api/hub/hubblobs"
 	"github.com/exhibit-forensics/exhibit/api/hub/ingest"
 	"github.com/exhibit-forensics/exhibit/chain"
@@ -254,4 +256,30 @@ func checkMirror(t *testing.T, hubData, agent string) {
 		t.Fatal(err)
 	}
 	t.Logf("mirror: %d records byte for byte, %d blobs verified", n, len(checked))
+
+	// The hub's own log: consistent, and it recorded the co-signed
+	// checkpoint of the agent's final size.
+	h, err := enrol.Open(ctx, hubData, enrol.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	hl, err := openHubLog(ctx, h, hubData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hl.Close()
+	rep, err := hl.Ledger().Fsck(ctx)
+	if err != nil || !rep.OK() {
+		t.Fatalf("the hub's log fails fsck: %v %+v", err, rep)
+	}
+	cps, err := m.Checkpoints(ctx)
+	if err != nil || len(cps) == 0 || cps[len(cps)-1].Size != n {
+		t.Fatalf("the mirror's co-signed checkpoints: %v (%d)", err, len(cps))
+	}
+	if _, err := hl.Synced(ctx, cps[len(cps)-1].Note); err != nil {
+		t.Fatalf("the hub's log has no record of the final co-signed checkpoint: %v", err)
+	}
+	hn, _ := hl.Ledger().TreeSize(ctx)
+	t.Logf("hub log: %d records, fsck OK, the final checkpoint recorded", hn)
 }
