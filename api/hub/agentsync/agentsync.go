@@ -25,6 +25,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/exhibit-forensics/exhibit/api/hub/syncwire"
@@ -259,18 +261,8 @@ func (s *Syncer) sendRecords(ctx context.Context, st *State, size uint64, res *R
 		if err != nil && !errors.Is(err, errFull) {
 			return err
 		}
-		for _, h := range blobs {
-			n, err := s.upload(ctx, h, func(d int64) {
-				if s.cfg.Progress != nil {
-					prog.Bytes += d
-					s.cfg.Progress(prog)
-				}
-			})
-			res.Bytes += n
-			if err != nil {
-				return fmt.Errorf("blob %s: %w", h, err)
-			}
-			res.Blobs++
+		if err := s.uploadAll(ctx, blobs, res, &prog); err != nil {
+			return err
 		}
 		hs, err := s.postBatch(ctx, syncwire.Batch{From: from, Records: batch})
 		if err != nil {
@@ -293,6 +285,39 @@ func (s *Syncer) sendRecords(ctx context.Context, st *State, size uint64, res *R
 		}
 	}
 	return nil
+}
+
+// Uploads is how many blobs a sync sends at once: the hub hashes and
+// stores one while the next arrives.
+const Uploads = 3
+
+// uploadAll sends blobs, Uploads at a time, and returns at the first
+// failure, once the uploads in flight have ended.
+func (s *Syncer) uploadAll(ctx context.Context, blobs []chain.Hash, res *Result, prog *Progress) error {
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(Uploads)
+	for _, h := range blobs {
+		g.Go(func() error {
+			n, err := s.upload(gctx, h, func(d int64) {
+				if s.cfg.Progress != nil {
+					mu.Lock()
+					prog.Bytes += d
+					s.cfg.Progress(*prog)
+					mu.Unlock()
+				}
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			res.Bytes += n
+			if err != nil {
+				return fmt.Errorf("blob %s: %w", h, err)
+			}
+			res.Blobs++
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // upload sends one blob and returns the bytes sent.
