@@ -61,6 +61,7 @@ RACE_PKGS := \
 	./api/kiosk \
 	./api/bench \
 	./api/hub \
+	./api/hub/agentsync \
 	./api/hub/enrol \
 	./api/hub/enrol/registrytest \
 	./api/hub/ingest \

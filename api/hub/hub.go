@@ -56,6 +56,9 @@ type Config struct {
 	Blobs   http.Handler
 	// Metrics, if set, counts what the hub confirms, refuses and alarms.
 	Metrics *Metrics
+	// OnAlarm, if set, is also told of each witness alarm (a checkpoint
+	// forking or inconsistent with what was co-signed), to keep it.
+	OnAlarm func(witness.Alarm)
 	// Log, if set, is the hub's own log (api/hub/hublog): each agent
 	// checkpoint the witness co-signs is recorded in it.
 	Log HubLog
@@ -92,6 +95,9 @@ func New(cfg Config) (*Server, error) {
 		cfg.Metrics.alarm(a.Kind)
 		cfg.Logger.Error("witness alarm: an agent's log was rewritten", "origin", a.Origin, "kind", a.Kind,
 			"witnessed_size", a.Witnessed.Size, "at", a.At)
+		if cfg.OnAlarm != nil {
+			cfg.OnAlarm(a)
+		}
 	}
 	e := gin.New()
 	e.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, v any) {

@@ -20,11 +20,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		refused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "exhibit", Subsystem: "hub", Name: "refusals_total",
 			Help: "Sync requests refused, by refusal code (docs/sync.md)."}, []string{"code"}),
 		alarms: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "exhibit", Subsystem: "hub", Name: "alarms_total",
-			Help: "Rewritten or forked agent histories detected, by kind. Any increase needs a person."}, []string{"kind"}),
+			Help: "Rewritten or forked agent histories detected, by kind (fork: a record or a checkpoint at a size already held differs; inconsistent: no consistency proof; checkpoint: a root the mirror does not have). Any increase needs a person."}, []string{"kind"}),
 		cosigned: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "exhibit", Subsystem: "hub", Name: "checkpoints_cosigned_total",
 			Help: "Agent checkpoints the hub's witness co-signed."}),
 	}
-	for _, k := range []string{"fork", "inconsistent"} {
+	for _, k := range []string{"fork", "inconsistent", "checkpoint"} {
 		m.alarms.WithLabelValues(k) // present at 0, so that alerts can use increase()
 	}
 	reg.MustRegister(m.accepted, m.refused, m.alarms, m.cosigned)
@@ -43,6 +43,10 @@ func (m *Metrics) refusal(code string) {
 		m.refused.WithLabelValues(code).Inc()
 	}
 }
+
+// Alarm counts an alarm of kind (nil-safe): the witness's are counted
+// by the Server; the ingest's by whoever runs it (its OnAlarm).
+func (m *Metrics) Alarm(kind string) { m.alarm(kind) }
 
 func (m *Metrics) alarm(kind string) {
 	if m != nil {

@@ -97,9 +97,6 @@ func (s *Server) records(c *gin.Context) {
 			return
 		}
 		s.cfg.Logger.Warn("hub: records refused", "device", d.ID, "from", bt.From, "n", len(bt.Records), "code", r.Code, "err", err)
-		if r.Code == syncwire.CodeFork {
-			s.cfg.Metrics.alarm("fork")
-		}
 		s.refuse(c, status, r)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
+	"github.com/exhibit-forensics/exhibit/chain/witness"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/gin-gonic/gin"
@@ -61,16 +62,16 @@ func runHub(e *env, args []string) int {
 	defer stop()
 	gin.SetMode(gin.ReleaseMode)
 	logger := slog.New(slog.NewTextHandler(e.stderr, nil))
-	parts, err := openHubParts(ctx, h, *data, *db, *blobsURL, logger)
+	reg := prometheus.NewRegistry()
+	metrics := hub.NewMetrics(reg)
+	parts, err := openHubParts(ctx, h, *data, *db, *blobsURL, metrics, logger)
 	if err != nil {
 		return e.fail("hub", err)
 	}
 	defer parts.Close()
-	reg := prometheus.NewRegistry()
-	metrics := hub.NewMetrics(reg)
 	srv, err := hub.New(hub.Config{Hub: h, Hosts: enrol.HostsFor(*listen, splitList(*names)...), Logger: logger,
 		Mirrors: hub.IngestMirrors(parts.ingest), Uploads: parts.uploads, Blobs: http.HandlerFunc(parts.uploads.BlobStatus), Metrics: metrics,
-		Log: parts.log})
+		Log: parts.log, OnAlarm: func(a witness.Alarm) { parts.keepWitnessAlarm(ctx, h, a, logger) }})
 	if err != nil {
 		return e.fail("hub", err)
 	}

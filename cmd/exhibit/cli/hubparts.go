@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/api/hub/ingest"
 	"github.com/exhibit-forensics/exhibit/api/hub/upload"
 	"github.com/exhibit-forensics/exhibit/chain/store"
+	"github.com/exhibit-forensics/exhibit/chain/tlog"
 	"github.com/exhibit-forensics/exhibit/chain/witness"
 )
 
@@ -37,6 +39,26 @@ type hubParts struct {
 	ingest  *ingest.Ingester
 	uploads *upload.Server
 	log     *hublog.Log
+	alarms  ingest.AlarmLog // the mirrors' own
+}
+
+// keepWitnessAlarm keeps a witness alarm with the ingest's alarms, so
+// that the alarms page lists it and the device is held until an
+// administrator has looked (ingest.ErrQuarantined).
+func (p *hubParts) keepWitnessAlarm(ctx context.Context, h *enrol.Hub, a witness.Alarm, logger *slog.Logger) {
+	ia := ingest.Alarm{Origin: a.Origin, Kind: "witness-" + a.Kind, Index: a.Witnessed.Size, Held: a.Witnessed.Root,
+		Evidence: a.Request, At: a.At}
+	if body, _, ok := bytes.Cut(a.Submitted, []byte("\n\n")); ok {
+		if c, err := tlog.ParseCheckpoint(append(bytes.Clone(body), '\n')); err == nil {
+			ia.Index, ia.Got = c.Size, c.Root
+		}
+	}
+	if d, err := h.Registry.DeviceByOrigin(ctx, a.Origin); err == nil {
+		ia.DeviceID = d.ID
+	}
+	if _, err := p.alarms.Add(ctx, ia); err != nil {
+		logger.Error("keeping a witness alarm", "origin", a.Origin, "err", err)
+	}
 }
 
 func (p *hubParts) Close() error {
@@ -54,12 +76,15 @@ func openHubLog(ctx context.Context, h *enrol.Hub, data string) (*hublog.Log, er
 
 // openHubParts opens the hub's blob store, its mirrors of agents' logs
 // and its upload service.
-func openHubParts(ctx context.Context, h *enrol.Hub, data, db, blobsURL string, logger *slog.Logger) (*hubParts, error) {
+func openHubParts(ctx context.Context, h *enrol.Hub, data, db, blobsURL string, metrics *hub.Metrics, logger *slog.Logger) (*hubParts, error) {
 	blobs, err := hubblobs.Open(ctx, blobsURL, data)
 	if err != nil {
 		return nil, fmt.Errorf("--blobs: %w", err)
 	}
-	var mirrors ingest.Opener = ingest.SQLiteMirrors(filepath.Join(data, hubMirrorsDir))
+	var mirrors interface {
+		ingest.Opener
+		ingest.AlarmLog
+	} = ingest.SQLiteMirrors(filepath.Join(data, hubMirrorsDir))
 	if db != "" {
 		mirrors = ingest.PostgresMirrors(db)
 	}
@@ -71,6 +96,7 @@ func openHubParts(ctx context.Context, h *enrol.Hub, data, db, blobsURL string, 
 	in, err := ingest.New(ingest.Config{Mirrors: mirrors, Blobs: blobs, Witness: wv, OnAlarm: func(a ingest.Alarm) {
 		logger.Error("ALARM: an agent's log was rewritten; nothing more is accepted from the device until an administrator looks",
 			"device", a.DeviceID, "origin", a.Origin, "kind", a.Kind, "index", a.Index, "held", a.Held, "got", a.Got)
+		metrics.Alarm(a.Kind)
 	}})
 	if err != nil {
 		blobs.Close()
@@ -94,7 +120,7 @@ func openHubParts(ctx context.Context, h *enrol.Hub, data, db, blobsURL string, 
 		blobs.Close()
 		return nil, fmt.Errorf("the hub's log: %w", err)
 	}
-	return &hubParts{blobs: blobs, ingest: in, uploads: up, log: hl}, nil
+	return &hubParts{blobs: blobs, ingest: in, uploads: up, log: hl, alarms: mirrors}, nil
 }
 
 var alarmsPage = template.Must(template.New("alarms").Parse(`<!doctype html>
