@@ -4,7 +4,7 @@ export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
 BIN := bin/exhibit
 
-.PHONY: all setup build demo test test-short vet bench-vet fmt-check fuzz-seeds bench bench-labday clean verifier-portable
+.PHONY: all setup build demo test test-short vet bench-vet fmt-check fuzz-seeds bench bench-labday fault-sync bench-sync clean verifier-portable
 
 all: build
 
@@ -116,6 +116,17 @@ bench: build
 # plain ledger captures (docs/BENCHMARKS.md, "A lab day").
 bench-labday:
 	$(GO) test ./lab/labday -run '^$$' -bench Day -benchtime 1x -count 3 -timeout 60m
+
+# The agent-to-hub sync's long runs (issue 12; docs/BENCHMARKS.md): the
+# SIGKILL campaign with 200 kills of the agent and 200 of the hub (make
+# test runs 50 of each), and the 2 GiB backlog synced against a plain
+# HTTPS upload to the same hub.
+fault-sync:
+	EXHIBIT_SYNC_KILLS=200 $(GO) test ./cmd/exhibit/cli -run '^TestSyncSurvivesSIGKILL$$' -count=1 -v -timeout 60m
+
+bench-sync:
+	EXHIBIT_SYNC_BENCH_ITEMS=200 EXHIBIT_SYNC_BENCH_SIZE=10737418 $(GO) test ./api/hub/syncbench -run '^$$' -bench Sync -benchtime 3x -count 3 -timeout 60m
+	$(GO) test ./api/hub/ingest -run '^$$' -bench . -benchtime 3x -count 5
 
 clean:
 	rm -rf bin
