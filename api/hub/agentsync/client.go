@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
@@ -71,6 +72,13 @@ func (s *Syncer) do(ctx context.Context, method, path string, body []byte) ([]by
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := s.cfg.HTTP.Do(req)
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
+		// Retried like any failure to reach the hub: a clock set right
+		// (NTP) cures it without a restart.
+		return nil, fmt.Errorf("reaching the hub: its certificate is not valid at this machine's time %s — this machine's clock or the hub's is wrong (docs/sync.md, Clocks): %w",
+			s.cfg.Now().UTC().Format(time.RFC3339), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reaching the hub: %w", err)
 	}

@@ -115,11 +115,15 @@ type testHub struct {
 	URL        string // https://Addr/
 }
 
-func startHub(t testing.TB) *testHub {
+func startHub(t testing.TB) *testHub { t.Helper(); return startHubSkewed(t, 0) }
+
+// startHubSkewed starts a hub whose clock has always been off by skew.
+func startHubSkewed(t testing.TB, skew time.Duration) *testHub {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	dir := t.TempDir()
 	th := &testHub{Clock: &skewClock{}, BlobsFull: &fullSwitch{}, MirrorFull: &fullSwitch{}, Reg: prometheus.NewRegistry()}
+	th.Clock.Set(skew)
 	opt := enrol.Options{Now: th.Clock.Now}
 	if err := enrol.Init(ctx, dir, "hub-faults", opt); err != nil {
 		t.Fatal(err)
