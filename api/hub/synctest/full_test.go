@@ -39,6 +39,7 @@ func TestHubDiskFull(t *testing.T) {
 	if errors.Is(err, agentsync.ErrRefused) || errors.Is(err, upload.ErrRejected) {
 		t.Fatalf("a full disk is taken for a refusal: %v", err)
 	}
+	t.Logf("blob store full: %v", err)
 	st := a.status(t, s)
 	if st.Refused || st.Failures != 1 || !strings.Contains(st.LastError, "507") || st.Confirmed != 0 || st.Queue != a.size(t) {
 		t.Fatalf("status with the blob store full: %+v", st)
@@ -67,6 +68,7 @@ func TestHubDiskFull(t *testing.T) {
 	if !strings.Contains(err.Error(), "storage is full") {
 		t.Errorf("the reason does not say the hub is full: %v", err)
 	}
+	t.Logf("mirrors full: %v", err)
 	st = a.status(t, s)
 	if st.Refused || st.Failures != 3 || !strings.Contains(st.LastError, "storage is full") || st.Confirmed != 0 {
 		t.Fatalf("status with the mirrors full: %+v", st)

@@ -171,6 +171,7 @@ func TestCraftedBatches(t *testing.T) {
 				!strings.Contains(err.Error(), "alarm") {
 				t.Fatalf("the agent's sync %d after the fork: %v", i, err)
 			}
+			t.Logf("the agent after the fork: %v", err)
 		}
 		st := a.status(t, s)
 		if !st.Refused || st.Size != n+3 || st.Confirmed != n || st.Queue != 3 {
