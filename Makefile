@@ -66,6 +66,7 @@ RACE_PKGS := \
 	./api/hub/enrol/registrytest \
 	./api/hub/ingest \
 	./api/hub/upload \
+	./api/hub/synctest \
 	./imaging/imagingtest
 
 # Everything CI runs: formatting, vet, every package built (cgo ones included),

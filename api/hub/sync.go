@@ -97,6 +97,13 @@ func (s *Server) records(c *gin.Context) {
 			return
 		}
 		s.cfg.Logger.Warn("hub: records refused", "device", d.ID, "from", bt.From, "n", len(bt.Records), "code", r.Code, "err", err)
+		// Count a fork once, when it raises its alarm: the refusals of
+		// the device's later batches (quarantined) and the same forked
+		// record sent again are no new alarm.
+		var na interface{ RaisedAlarm() bool }
+		if errors.As(err, &na) && na.RaisedAlarm() {
+			s.cfg.Metrics.alarm("fork")
+		}
 		s.refuse(c, status, r)
 		return
 	}

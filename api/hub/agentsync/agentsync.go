@@ -71,6 +71,13 @@ type Config struct {
 	// returned: enrol.AgentConfig.Witness).
 	Witness note.Verifier
 	Now     func() time.Time
+	// RequestTimeout bounds each request of the sync protocol (the state,
+	// a batch of records, the witness; uploads have their own stall
+	// time-outs, upload.Client), so that a connection that stalls — a
+	// middlebox holding it open, the hub frozen — fails the attempt
+	// rather than hang the agent's sync for ever. DefaultRequestTimeout
+	// if 0.
+	RequestTimeout time.Duration
 	// Progress, if set, is told how far a sync is.
 	Progress func(Progress)
 	// Metrics, if set, is kept up to date.
@@ -104,6 +111,10 @@ var (
 	ErrDiverged = errors.New("the hub's copy of this log differs from the log")
 )
 
+// DefaultRequestTimeout is Config.RequestTimeout's default: a batch is at
+// most 8 MiB, which this allows at about 30 KB/s.
+const DefaultRequestTimeout = 5 * time.Minute
+
 // A Syncer syncs one agent's log to its hub. Once may be called from
 // several goroutines; syncs do not overlap.
 type Syncer struct {
@@ -118,6 +129,9 @@ func New(cfg Config) (*Syncer, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
 	}
 	return &Syncer{cfg: cfg}, nil
 }
@@ -367,7 +381,9 @@ func (s *Syncer) witness(ctx context.Context, old uint64, cp store.Checkpoint) (
 		if err != nil {
 			return nil, err
 		}
-		sigs, err := witness.Submit(ctx, s.cfg.HTTP, u, witness.Request{OldSize: old, Proof: proof, Checkpoint: cp.Note})
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+		sigs, err := witness.Submit(rctx, s.cfg.HTTP, u, witness.Request{OldSize: old, Proof: proof, Checkpoint: cp.Note})
+		cancel()
 		var we *witness.Error
 		if errors.As(err, &we) && errors.Is(err, witness.ErrConflict) && try == 0 && we.Size <= cp.Size {
 			old = we.Size // the witness co-signed another size meanwhile

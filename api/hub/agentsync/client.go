@@ -3,9 +3,12 @@ package agentsync
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/exhibit-forensics/exhibit/api/hub/syncwire"
 )
@@ -59,6 +62,8 @@ func (s *Syncer) postBatch(ctx context.Context, bt syncwire.Batch) (*syncwire.St
 }
 
 func (s *Syncer) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, s.cfg.Base.JoinPath(path).String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
@@ -67,6 +72,13 @@ func (s *Syncer) do(ctx context.Context, method, path string, body []byte) ([]by
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := s.cfg.HTTP.Do(req)
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
+		// Retried like any failure to reach the hub: a clock set right
+		// (NTP) cures it without a restart.
+		return nil, fmt.Errorf("reaching the hub: its certificate is not valid at this machine's time %s — this machine's clock or the hub's is wrong (docs/sync.md, Clocks): %w",
+			s.cfg.Now().UTC().Format(time.RFC3339), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reaching the hub: %w", err)
 	}
@@ -94,4 +106,29 @@ func clip(b []byte) string {
 		return string(b[:200]) + "…"
 	}
 	return string(b)
+}
+
+// DefaultDeadConn is NewTransport's default: how long a connection to the
+// hub may make no progress before it is dropped.
+const DefaultDeadConn = 30 * time.Second
+
+// NewTransport returns the HTTP transport an agent reaches its hub with:
+// mutual TLS (tc), HTTP/2 where the hub offers it, and connections that
+// die when stalled. Over HTTP/2 every request of a sync — state, uploads,
+// records, witness — shares one TCP connection, so a connection stalled
+// by the network (a middlebox holding it open, a link gone quiet) would
+// otherwise hold every later request, and every later sync, until the
+// agent restarts: cancelling a request does not close a connection whose
+// writes block. Here a connection is closed once it has written nothing
+// for dead, or has had no answer to a ping for dead/2 after dead/2 of
+// silence; the next request dials a new one. dead ≤ 0: DefaultDeadConn.
+func NewTransport(tc *tls.Config, dead time.Duration) *http.Transport {
+	if dead <= 0 {
+		dead = DefaultDeadConn
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = tc
+	tr.ForceAttemptHTTP2 = true
+	tr.HTTP2 = &http.HTTP2Config{SendPingTimeout: dead / 2, PingTimeout: dead / 2, WriteByteTimeout: dead}
+	return tr
 }

@@ -184,9 +184,15 @@ func (c *CA) VerifyClient(chain []*x509.Certificate, now time.Time) (string, err
 	}
 	key := sha256.Sum256(leaf.Raw)
 	if !c.verified.has(key) {
-		// Verify at a time inside the certificate's validity: the time
-		// was checked above, against the caller's clock.
-		_, err := leaf.Verify(x509.VerifyOptions{Roots: c.Pool(), CurrentTime: leaf.NotBefore, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+		// Verify at a time inside the certificate's validity and the
+		// CA's: the time was checked above, against the caller's clock.
+		// (A certificate issued after the hub's clock was set back may
+		// start before its CA does; the signature is what counts here.)
+		at := leaf.NotBefore
+		if at.Before(c.Cert.NotBefore) {
+			at = c.Cert.NotBefore
+		}
+		_, err := leaf.Verify(x509.VerifyOptions{Roots: c.Pool(), CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 		if err != nil {
 			return "", fmt.Errorf("%w: the certificate of %q was not issued by this hub's CA: %v", ErrCertificate, leaf.Subject.CommonName, err)
 		}

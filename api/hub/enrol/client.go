@@ -31,6 +31,11 @@ const EnrolPath = "/v1/enrol"
 // fingerprint differs), or it is not a hub at all.
 var ErrWrongHub = errors.New("the server is not the hub the enrolment code names")
 
+// ErrClock: the hub is the one the code names, but this machine's clock
+// and the hub's disagree by more than certificates allow (enrol.Backdate
+// one way); docs/sync.md "Clocks".
+var ErrClock = errors.New("this machine's clock and the hub's disagree")
+
 // ErrWrongOperator: the hub names the device's log under another operator
 // than the agent's data directory does.
 var ErrWrongOperator = errors.New("the hub and the agent name the log under different operators")
@@ -69,7 +74,16 @@ func pinnedTLS(code Code, host string, now func() time.Time) *tls.Config {
 			}
 			roots := x509.NewCertPool()
 			roots.AddCert(ca)
-			_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{Roots: roots, DNSName: host, CurrentTime: now()})
+			leaf := cs.PeerCertificates[0]
+			t := now()
+			_, err := leaf.Verify(x509.VerifyOptions{Roots: roots, DNSName: host, CurrentTime: t})
+			var invalid x509.CertificateInvalidError
+			if errors.As(err, &invalid) && invalid.Reason == x509.Expired {
+				// The hub is the one the code names (its CA matched), but
+				// its certificate is not valid at this machine's time.
+				return fmt.Errorf("%w: the hub's certificate is valid from %s to %s and this machine's clock reads %s; set the clock that is wrong (both should follow NTP) and enrol again",
+					ErrClock, leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339), t.UTC().Format(time.RFC3339))
+			}
 			if err != nil {
 				return fmt.Errorf("%w: its certificate does not verify under the CA the code names: %v", ErrWrongHub, err)
 			}

@@ -73,12 +73,19 @@ func (e *GapError) Is(target error) bool { return target == ErrGap }
 type ForkError struct {
 	Index     uint64
 	Held, Got chain.Hash
+	// NewAlarm: this fork raised a new alarm (false: the same record was
+	// sent before, and its alarm stands).
+	NewAlarm bool
 }
 
 func (e *ForkError) Error() string {
 	return fmt.Sprintf("ingest: fork at log index %d: the hub holds %s, the agent sent %s", e.Index, e.Held, e.Got)
 }
 func (e *ForkError) Is(target error) bool { return target == ErrFork }
+
+// RaisedAlarm reports NewAlarm (for callers that count alarms without
+// importing this package's types).
+func (e *ForkError) RaisedAlarm() bool { return e.NewAlarm }
 
 // A MissingBlobError names the first blob, and the record naming it, that
 // the hub's blob store does not have: the agent uploads it, then resends.

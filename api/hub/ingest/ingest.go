@@ -517,22 +517,24 @@ func (in *Ingester) fork(ctx context.Context, m *mirror, d Device, ring *chain.K
 	a := Alarm{DeviceID: d.ID, Origin: d.Origin, Kind: AlarmFork, Index: i, Held: held, Got: got,
 		Evidence: bytes.Clone(env), At: in.cfg.Now().UTC()}
 	fe := &ForkError{Index: i, Held: held, Got: got}
-	if err := in.alarm(ctx, a); err != nil {
+	isNew, err := in.alarm(ctx, a)
+	if err != nil {
 		return errors.Join(fe, err)
 	}
+	fe.NewAlarm = isNew
 	return fe
 }
 
-// alarm records a and tells OnAlarm if it is new.
-func (in *Ingester) alarm(ctx context.Context, a Alarm) error {
+// alarm records a, tells OnAlarm if it is new, and reports whether it was.
+func (in *Ingester) alarm(ctx context.Context, a Alarm) (bool, error) {
 	isNew, err := in.cfg.Alarms.Add(context.WithoutCancel(ctx), a)
 	if err != nil {
-		return fmt.Errorf("ingest: recording alarm: %w", err)
+		return false, fmt.Errorf("ingest: recording alarm: %w", err)
 	}
 	if isNew && in.cfg.OnAlarm != nil {
 		in.cfg.OnAlarm(a)
 	}
-	return nil
+	return isNew, nil
 }
 
 // verifySigs checks r's signatures against the keys valid at index i.
@@ -850,7 +852,7 @@ func (in *Ingester) Witnessed(ctx context.Context, d Device, cosigned []byte) er
 		re := &RootError{Size: c.Size, Held: root, Got: c.Root}
 		a := Alarm{DeviceID: d.ID, Origin: d.Origin, Kind: AlarmCheckpoint, Index: c.Size, Held: root, Got: c.Root,
 			Evidence: bytes.Clone(cosigned), At: in.cfg.Now().UTC()}
-		if err := in.alarm(ctx, a); err != nil {
+		if _, err := in.alarm(ctx, a); err != nil {
 			return errors.Join(re, err)
 		}
 		return re

@@ -45,10 +45,7 @@ func newSyncer(data string, l *ledger.Ledger, bwLimit int64, progress func(agent
 	if err != nil {
 		return nil, fmt.Errorf("%s: the witness key: %w", enrol.AgentConfigFile, err)
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = en.TLS
-	tr.ForceAttemptHTTP2 = true
-	hc := &http.Client{Transport: tr, Timeout: 0}
+	hc := &http.Client{Transport: agentsync.NewTransport(en.TLS, 0), Timeout: 0}
 	up := &upload.Client{HTTP: hc, Base: base, Resume: upload.DirResume(filepath.Join(data, syncDir))}
 	if bwLimit > 0 {
 		up.Limiter = upload.NewLimiter(float64(bwLimit))

@@ -96,7 +96,9 @@ func openHubParts(ctx context.Context, h *enrol.Hub, data, db, blobsURL string, 
 	in, err := ingest.New(ingest.Config{Mirrors: mirrors, Blobs: blobs, Witness: wv, OnAlarm: func(a ingest.Alarm) {
 		logger.Error("ALARM: an agent's log was rewritten; nothing more is accepted from the device until an administrator looks",
 			"device", a.DeviceID, "origin", a.Origin, "kind", a.Kind, "index", a.Index, "held", a.Held, "got", a.Got)
-		metrics.Alarm(a.Kind)
+		if a.Kind != ingest.AlarmFork {
+			metrics.Alarm(a.Kind) // a record's fork is counted by the server, which sees it refused
+		}
 	}})
 	if err != nil {
 		blobs.Close()
