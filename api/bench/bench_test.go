@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/exhibit-forensics/exhibit/api/auth"
+	"github.com/exhibit-forensics/exhibit/api/hub/agentsync"
 	"github.com/exhibit-forensics/exhibit/api/web/webtest"
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
@@ -185,4 +186,17 @@ func mustRef(t *testing.T, l *ledger.Ledger, ref string) store.Exhibit {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// Every page shows the sync to the hub beside the analyser links; a
+// refusal is marked as a problem with its reason.
+func TestPagesShowHub(t *testing.T) {
+	f := newFixture(t)
+	f.b.cfg.Outbox = func() *agentsync.Status {
+		return &agentsync.Status{Queue: 2, PendingBytes: 3e3, Refused: true, LastError: "device revoked: stolen"}
+	}
+	c := webtest.NewClient(t, f.b)
+	c.Login("atech", password("atech"), "/")
+	r := c.Get("/")
+	mustContain(t, r, `class="link hub down" id="hub-line"`, "The hub refused the evidence sent", "tell the administrator", "device revoked: stolen")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/exhibit-forensics/exhibit/api/hub/agentsync"
 	"github.com/exhibit-forensics/exhibit/api/web/webtest"
 	"github.com/exhibit-forensics/exhibit/chain"
 )
@@ -21,6 +22,11 @@ import (
 func TestBrowserJourney(t *testing.T) {
 	webtest.Chromium(t)
 	f := newFixture(t)
+	// Enrolled at a hub that has not been reached for a while: the panel
+	// says so calmly (nothing is lost).
+	f.k.cfg.Outbox = func() *agentsync.Status {
+		return &agentsync.Status{Queue: 4, PendingBytes: 96e6, LastError: "dial tcp: connection refused", Failures: 3, LastAttempt: time.Now()}
+	}
 	gc := f.gate()
 	srv := httptest.NewServer(f.k)
 	t.Cleanup(srv.Close)
@@ -38,6 +44,9 @@ func TestBrowserJourney(t *testing.T) {
 	)
 	if got := webtest.Text(t, ctx, "#status-camera"); !strings.Contains(got, "Camera") {
 		t.Errorf("camera status %q", got)
+	}
+	if got := webtest.Text(t, ctx, "#status-hub"); !strings.Contains(got, "4 items waiting to be sent") || !strings.Contains(got, "Kept safely here") {
+		t.Errorf("hub status %q", got)
 	}
 	webtest.Shoot(t, ctx, dir, "01-case.png")
 	webtest.TouchTargets(t, ctx, "case page")

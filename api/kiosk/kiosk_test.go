@@ -12,10 +12,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/exhibit-forensics/exhibit/api/auth"
+	"github.com/exhibit-forensics/exhibit/api/hub/agentsync"
 	"github.com/exhibit-forensics/exhibit/api/web/webtest"
 	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/datadir"
@@ -411,5 +413,25 @@ func TestResumeAfterSignIn(t *testing.T) {
 	third.login("jsmith")
 	if r := third.get("/"); r.Header.Get("Location") != "/case" {
 		t.Errorf("a stopped capture is resumed: %q", r.Header.Get("Location"))
+	}
+}
+
+// The status panel shows the sync to the hub beside the devices, calm
+// while evidence waits and red only when a person must act.
+func TestStatusShowsHub(t *testing.T) {
+	f := newFixture(t)
+	var mu sync.Mutex
+	st := &agentsync.Status{Queue: 3, PendingBytes: 45e6, LastError: "dial tcp: connection refused", Failures: 2, LastAttempt: time.Now()}
+	f.k.cfg.Outbox = func() *agentsync.Status { mu.Lock(); defer mu.Unlock(); return st }
+	c := f.client()
+	c.login("jsmith")
+	r := c.get("/status")
+	for _, want := range []string{`id="status-hub"`, "3 items waiting to be sent (45 MB)", "Kept safely here", "will retry"} {
+		if !strings.Contains(r.Body, want) {
+			t.Errorf("status panel lacks %q:\n%s", want, r.Body)
+		}
+	}
+	if strings.Contains(r.Body, `problem" id="status-hub"`) {
+		t.Errorf("an unreachable hub is shown as a problem for the photographer")
 	}
 }

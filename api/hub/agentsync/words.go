@@ -18,9 +18,13 @@ func (s *Status) Words(loc *time.Location) (ok bool, lines []string) {
 	case s.Queue == 0:
 		return true, []string{"Nothing to send yet"}
 	}
-	lines = []string{fmt.Sprintf("%d records waiting to be sent (%s)", s.Queue, humanBytes(s.PendingBytes)), "Kept safely here"}
+	items := "items"
+	if s.Queue == 1 {
+		items = "item"
+	}
+	lines = []string{fmt.Sprintf("%d %s waiting to be sent (%s)", s.Queue, items, humanBytes(s.PendingBytes)), "Kept safely here"}
 	if s.LastError != "" && s.Failures > 0 {
-		lines = append(lines, "Hub not reached since "+at(s.LastAttempt)+" · will retry")
+		lines = append(lines, "Hub not reachable, tried "+at(s.LastAttempt)+" · will retry")
 	}
 	return true, lines
 }
