@@ -19,6 +19,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/api/hub"
 	"github.com/exhibit-forensics/exhibit/api/hub/enrol"
+	"github.com/exhibit-forensics/exhibit/api/hub/hubblobs"
 )
 
 // runHub runs the hub (docs/hub-enrolment.md): `hub init` makes its data
@@ -132,6 +133,20 @@ func runHubInit(e *env, args []string) int {
 		return e.fail("hub init", err)
 	}
 	defer h.Close()
+	// The hub's own log is made now, by one process, not by the first of
+	// several hub processes to start.
+	blobs, err := hubblobs.Open(e.ctx, "", *data)
+	if err != nil {
+		return e.fail("hub init", err)
+	}
+	hl, err := openHubLog(e.ctx, h, *data, *db, blobs, true)
+	if err == nil {
+		err = hl.Close()
+	}
+	blobs.Close()
+	if err != nil {
+		return e.fail("hub init", fmt.Errorf("the hub's log: %w", err))
+	}
 	fmt.Fprintf(e.stdout, "initialised hub %s in %s\n", h.ID, *data)
 	fmt.Fprintf(e.stdout, "CA        sha256:%s\n", enrol.FingerprintHex(h.CA.Fingerprint()))
 	fmt.Fprintf(e.stdout, "witness   %s\n", h.WitnessKey)

@@ -22,6 +22,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/api/hub/hublog"
 	"github.com/exhibit-forensics/exhibit/api/hub/ingest"
 	"github.com/exhibit-forensics/exhibit/api/hub/upload"
+	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/chain/tlog"
 	"github.com/exhibit-forensics/exhibit/chain/witness"
@@ -65,13 +66,19 @@ func (p *hubParts) Close() error {
 	return errors.Join(p.ingest.Close(), p.log.Close(), p.blobs.Close())
 }
 
-// openHubLog opens (creating it the first time) the hub's own log.
-func openHubLog(ctx context.Context, h *enrol.Hub, data string) (*hublog.Log, error) {
+// openHubLog opens the hub's own log: in DATA/hublog (SQLite, made the
+// first time if `hub init` did not), or with db in that PostgreSQL
+// database, where only `hub init` (create) makes it.
+func openHubLog(ctx context.Context, h *enrol.Hub, data, db string, files ledger.Blobs, create bool) (*hublog.Log, error) {
 	wv, err := witness.ParseVerifierKey(h.WitnessKey)
 	if err != nil {
 		return nil, err
 	}
-	return hublog.OpenDir(ctx, data, h.Cosigner(), wv, hublog.Options{Operator: h.Operator()})
+	opt := hublog.Options{Operator: h.Operator()}
+	if db != "" {
+		return hublog.OpenPostgres(ctx, data, db, files, h.Cosigner(), wv, opt, create)
+	}
+	return hublog.OpenDir(ctx, data, h.Cosigner(), wv, opt)
 }
 
 // openHubParts opens the hub's blob store, its mirrors of agents' logs
@@ -116,7 +123,7 @@ func openHubParts(ctx context.Context, h *enrol.Hub, data, db, blobsURL string, 
 		blobs.Close()
 		return nil, err
 	}
-	hl, err := openHubLog(ctx, h, data)
+	hl, err := openHubLog(ctx, h, data, db, blobs, false)
 	if err != nil {
 		in.Close()
 		blobs.Close()
@@ -221,7 +228,7 @@ func openHubMirrors(e *env, data string, o hubStores) (hubexport.Source, func(),
 		}
 		src.Mirrors[d.ID], src.Origins[d.ID] = st, d.Origin
 	}
-	hl, err := openHubLog(ctx, h, data)
+	hl, err := openHubLog(ctx, h, data, o.db, blobs, false)
 	if err != nil {
 		return fail(fmt.Errorf("the hub's log: %w", err))
 	}

@@ -264,7 +264,7 @@ func checkMirror(t *testing.T, hubData, agent string) {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	hl, err := openHubLog(ctx, h, hubData)
+	hl, err := openHubLog(ctx, h, hubData, "", nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}
