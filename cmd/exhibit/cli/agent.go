@@ -49,6 +49,7 @@ func runAgent(e *env, args []string) int {
 	camURL := fs.String("camera", "", "network camera base URL")
 	setupPath := fs.String("setup", "", "lab: the laboratory's setup file (exhibit-lab-setup v1: its name, control materials, stages; docs/review.md)")
 	scanPath := fs.String("scanner", "", "lab: a serial-mode barcode scanner (firmware-notes/barcode-scanner.md), e.g. /dev/serial/by-id/…")
+	syncLimit := fs.Int64("sync-limit", 0, "cap uploads to the hub at this many bytes a second (0: no cap)")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics (the outbox to the hub) over plain HTTP on this address, e.g. 127.0.0.1:9464")
 	var analysers listFlag
 	fs.Var(&analysers, "analyser", "lab: receive from the analyser an exhibit-analyser v1 file describes (protocol, dialect, transport, name, codes, download; docs/analyser-config.md), in this process; repeat for each instrument")
@@ -79,7 +80,7 @@ func runAgent(e *env, args []string) int {
 			names[c.Name] = true
 			cfgs = append(cfgs, c)
 		}
-		return runBench(e, *data, *listen, *scanPath, *setupPath, *metricsAddr, cfgs)
+		return runBench(e, *data, *listen, *scanPath, *setupPath, *metricsAddr, *syncLimit, cfgs)
 	case len(analysers) > 0:
 		return e.usageErr(fs, "--analyser is for --role lab")
 	case *role != "kiosk":
@@ -110,7 +111,7 @@ func runAgent(e *env, args []string) int {
 	}
 	defer cam.Close()
 
-	outbox, syncDone, err := startAgentSync(ctx, e, *data, l, logger, *metricsAddr)
+	outbox, syncDone, err := startAgentSync(ctx, e, *data, l, logger, *metricsAddr, *syncLimit)
 	if err != nil {
 		return e.fail("agent", err)
 	}
@@ -136,7 +137,7 @@ func runAgent(e *env, args []string) int {
 
 // runBench serves the lab bench until SIGINT or SIGTERM, with a receiver
 // for each analyser in this process.
-func runBench(e *env, data, listen, scanPath, setupPath, metricsAddr string, analysers []*analyserConfig) int {
+func runBench(e *env, data, listen, scanPath, setupPath, metricsAddr string, syncLimit int64, analysers []*analyserConfig) int {
 	var setup *review.Setup
 	if setupPath != "" {
 		b, err := os.ReadFile(setupPath)
@@ -181,7 +182,7 @@ func runBench(e *env, data, listen, scanPath, setupPath, metricsAddr string, ana
 	if err != nil {
 		return e.fail("agent", err)
 	}
-	outbox, syncDone, err := startAgentSync(ctx, e, data, l, logger, metricsAddr)
+	outbox, syncDone, err := startAgentSync(ctx, e, data, l, logger, metricsAddr, syncLimit)
 	if err != nil {
 		return e.fail("agent", err)
 	}

@@ -206,11 +206,11 @@ const syncEvery = 30 * time.Second
 // until ctx ends (wait for the returned done). It returns nil functions
 // when the agent is not enrolled at a hub. outbox reports the latest
 // status, refreshed after each sync.
-func startSync(ctx context.Context, e *env, data string, l *ledger.Ledger, logger *slog.Logger, m *agentsync.Metrics) (outbox func() *agentsync.Status, done <-chan struct{}, err error) {
+func startSync(ctx context.Context, e *env, data string, l *ledger.Ledger, logger *slog.Logger, m *agentsync.Metrics, limit int64) (outbox func() *agentsync.Status, done <-chan struct{}, err error) {
 	if _, err := os.Stat(filepath.Join(data, enrol.AgentConfigFile)); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil, nil
 	}
-	s, err := newSyncer(data, l, 0, nil, m)
+	s, err := newSyncer(data, l, limit, nil, m)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -251,7 +251,7 @@ func startSync(ctx context.Context, e *env, data string, l *ledger.Ledger, logge
 
 // startAgentSync starts the running agent's sync (startSync) and, with
 // metricsAddr, serves its metrics there until ctx ends.
-func startAgentSync(ctx context.Context, e *env, data string, l *ledger.Ledger, logger *slog.Logger, metricsAddr string) (func() *agentsync.Status, <-chan struct{}, error) {
+func startAgentSync(ctx context.Context, e *env, data string, l *ledger.Ledger, logger *slog.Logger, metricsAddr string, limit int64) (func() *agentsync.Status, <-chan struct{}, error) {
 	var m *agentsync.Metrics
 	if metricsAddr != "" {
 		reg := prometheus.NewRegistry()
@@ -261,7 +261,7 @@ func startAgentSync(ctx context.Context, e *env, data string, l *ledger.Ledger, 
 		}
 		fmt.Fprintf(e.stdout, "metrics: http://%s/metrics\n", metricsAddr)
 	}
-	outbox, done, err := startSync(ctx, e, data, l, logger, m)
+	outbox, done, err := startSync(ctx, e, data, l, logger, m, limit)
 	if err != nil {
 		return nil, nil, fmt.Errorf("sync to the hub: %w", err)
 	}

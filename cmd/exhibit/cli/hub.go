@@ -76,6 +76,7 @@ func runHub(e *env, args []string) int {
 	if err != nil {
 		return e.fail("hub", err)
 	}
+	go sweepUploads(ctx, parts.uploads, logger)
 	if *metricsAddr != "" {
 		if err := serveHubAdmin(ctx, *metricsAddr, reg, parts.ingest, logger); err != nil {
 			return e.fail("hub", err)

@@ -236,3 +236,29 @@ func openHubMirrors(e *env, data string, o hubStores) (hubexport.Source, func(),
 	src.Log = hl
 	return src, closeAll, nil
 }
+
+// Partial uploads nobody resumed for uploadsMaxAge are removed, checked
+// every uploadsSweepEvery: an agent resumes within minutes of coming back
+// (docs/upload.md), and one that comes back later sends that blob again.
+const (
+	uploadsMaxAge     = 7 * 24 * time.Hour
+	uploadsSweepEvery = time.Hour
+)
+
+// sweepUploads removes stale partial uploads until ctx ends.
+func sweepUploads(ctx context.Context, up *upload.Server, logger *slog.Logger) {
+	t := time.NewTicker(uploadsSweepEvery)
+	defer t.Stop()
+	for {
+		if n, err := up.Sweep(ctx, uploadsMaxAge); err != nil && ctx.Err() == nil {
+			logger.Warn("sweeping stale partial uploads", "err", err)
+		} else if n > 0 {
+			logger.Info("removed stale partial uploads", "n", n, "older than", uploadsMaxAge)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
