@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/exhibit-forensics/exhibit/api/hub/agentsync"
 	"github.com/exhibit-forensics/exhibit/api/hub/enrol"
@@ -193,5 +194,46 @@ func TestAgentSync(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(st.LastError), []byte("kiosk stolen")) {
 		t.Errorf("the reason is not shown: %q", st.LastError)
+	}
+}
+
+// A running agent that is enrolled syncs by itself: the lab bench, started
+// with evidence waiting, brings the hub level with its log, co-signed,
+// without anyone running `agent sync`.
+func TestRunningAgentSyncs(t *testing.T) {
+	hubData := filepath.Join(t.TempDir(), "hub")
+	mustRun(t, "hub", "init", "--data", hubData)
+	url := startHubCmd(t, hubData)
+	agent := initData(t)
+	importRandom(t, agent, "CASE-R", 2, 100<<10)
+	mustRun(t, "agent", "enrol", "--hub", url, "--code", enrolmentCode(t, hubData), "--data", agent)
+	size, root := agentLog(t, agent)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	var errb strings.Builder
+	go func() {
+		done <- Main(ctx, []string{"agent", "--role", "lab", "--data", agent, "--listen", "127.0.0.1:0"}, strings.NewReader(""), io.Discard, &lockedWriter{w: &errb})
+	}()
+	defer func() {
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Errorf("agent exit %d\n%s", code, errb.String())
+		}
+	}()
+	c := hubClient(t, agent)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		hs := hubSyncState(t, c, url)
+		if hs.Size == size && hs.Witnessed == size {
+			if hs.Root.String() != root {
+				t.Fatalf("hub root %s, agent %s", hs.Root, root)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 30 s the hub holds %+v of a log of %d\n%s", hs, size, errb.String())
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
