@@ -286,45 +286,7 @@ func (v *verifier) evidence() error {
 	}
 
 	// Records and their proofs.
-	var recs []*loaded
-	byHash := map[chain.Hash]*loaded{}
-	for p := range files {
-		if !strings.HasPrefix(p, DirRecords) {
-			continue
-		}
-		hexName, ok := strings.CutSuffix(strings.TrimPrefix(p, DirRecords), recordExt)
-		want, err := chain.ParseHex(hexName)
-		if !ok || err != nil {
-			v.add(p, "", "unexpected file in %s", DirRecords)
-			continue
-		}
-		b, ok := v.read(p, chain.MaxRecordSize)
-		if !ok {
-			continue
-		}
-		if got := chain.Sum(b); got != want {
-			v.add(p, want.String(), "the file hashes to %s, not to the record hash its name gives", got)
-			continue
-		}
-		r, err := chain.DecodeRecord(b)
-		if err != nil {
-			v.add(p, want.String(), "%v", err)
-			continue
-		}
-		l := &loaded{rec: r, path: p}
-		recs = append(recs, l)
-		byHash[r.Hash] = l
-		v.proof(l, cp, cpBytes)
-	}
-	for p := range files {
-		if strings.HasPrefix(p, DirProofs) {
-			hexName, ok := strings.CutSuffix(strings.TrimPrefix(p, DirProofs), proofExt)
-			h, err := chain.ParseHex(hexName)
-			if !ok || err != nil || byHash[h] == nil {
-				v.add(p, "", "a proof for no record in this bundle")
-			}
-		}
-	}
+	recs, byHash := v.loadRecords(files, DirRecords, DirProofs, "record", func(l *loaded) { v.proof(l, cp, cpBytes) })
 	v.res.Records = len(recs)
 
 	// Chains and keys, in log order.
@@ -749,4 +711,51 @@ func PublicKeyPEM(pub ed25519.PublicKey) ([]byte, error) {
 		return nil, err
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}
+
+// loadRecords reads the records under recDir (each named by its hash,
+// checked), calls prove with each, and reports every file under proofDir
+// that proves no record read (what names the kind of record in the
+// message).
+func (v *verifier) loadRecords(files map[string]bool, recDir, proofDir, what string, prove func(*loaded)) ([]*loaded, map[chain.Hash]*loaded) {
+	var recs []*loaded
+	byHash := map[chain.Hash]*loaded{}
+	for p := range files {
+		if !strings.HasPrefix(p, recDir) {
+			continue
+		}
+		hexName, ok := strings.CutSuffix(strings.TrimPrefix(p, recDir), recordExt)
+		want, err := chain.ParseHex(hexName)
+		if !ok || err != nil {
+			v.add(p, "", "unexpected file in %s", recDir)
+			continue
+		}
+		b, ok := v.read(p, chain.MaxRecordSize)
+		if !ok {
+			continue
+		}
+		if got := chain.Sum(b); got != want {
+			v.add(p, want.String(), "the file hashes to %s, not to the record hash its name gives", got)
+			continue
+		}
+		r, err := chain.DecodeRecord(b)
+		if err != nil {
+			v.add(p, want.String(), "%v", err)
+			continue
+		}
+		l := &loaded{rec: r, path: p}
+		recs = append(recs, l)
+		byHash[r.Hash] = l
+		prove(l)
+	}
+	for p := range files {
+		if strings.HasPrefix(p, proofDir) {
+			hexName, ok := strings.CutSuffix(strings.TrimPrefix(p, proofDir), proofExt)
+			h, err := chain.ParseHex(hexName)
+			if !ok || err != nil || byHash[h] == nil {
+				v.add(p, "", "a proof for no %s in this bundle", what)
+			}
+		}
+	}
+	return recs, byHash
 }

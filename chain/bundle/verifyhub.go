@@ -140,45 +140,7 @@ func (v *verifier) hub(idx *Index, files map[string]bool, acp *tlog.Checkpoint, 
 	}
 
 	// The hub's records and their proofs against its checkpoint.
-	var recs []*loaded
-	byHash := map[chain.Hash]*loaded{}
-	for p := range files {
-		if !strings.HasPrefix(p, DirHubRecords) {
-			continue
-		}
-		hexName, ok := strings.CutSuffix(strings.TrimPrefix(p, DirHubRecords), recordExt)
-		want, err := chain.ParseHex(hexName)
-		if !ok || err != nil {
-			v.add(p, "", "unexpected file in %s", DirHubRecords)
-			continue
-		}
-		b, ok := v.read(p, chain.MaxRecordSize)
-		if !ok {
-			continue
-		}
-		if got := chain.Sum(b); got != want {
-			v.add(p, want.String(), "the file hashes to %s, not to the record hash its name gives", got)
-			continue
-		}
-		r, err := chain.DecodeRecord(b)
-		if err != nil {
-			v.add(p, want.String(), "%v", err)
-			continue
-		}
-		l := &loaded{rec: r, path: p}
-		recs = append(recs, l)
-		byHash[r.Hash] = l
-		v.hubProof(l, hcp, hcpBytes)
-	}
-	for p := range files {
-		if strings.HasPrefix(p, DirHubProofs) {
-			hexName, ok := strings.CutSuffix(strings.TrimPrefix(p, DirHubProofs), proofExt)
-			hh, err := chain.ParseHex(hexName)
-			if !ok || err != nil || byHash[hh] == nil {
-				v.add(p, "", "a proof for no hub record in this bundle")
-			}
-		}
-	}
+	recs, byHash := v.loadRecords(files, DirHubRecords, DirHubProofs, "hub record", func(l *loaded) { v.hubProof(l, hcp, hcpBytes) })
 	sort.Slice(recs, func(i, j int) bool { return recs[i].index < recs[j].index })
 	checker := chain.NewChecker()
 	for i, l := range recs {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -22,33 +21,7 @@ var codeLine = regexp.MustCompile(`^[A-Z2-7]{4}(-[A-Z2-7]{4}){9}$`)
 // test ends, as on SIGINT.
 func startHubCmd(t *testing.T, data string) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	pr, pw := io.Pipe()
-	var errb strings.Builder
-	done := make(chan int, 1)
-	go func() {
-		code := Main(ctx, []string{"hub", "--data", data, "--listen", "127.0.0.1:0"}, strings.NewReader(""), pw, &lockedWriter{w: &errb})
-		pw.Close()
-		done <- code
-	}()
-	sc := bufio.NewScanner(pr)
-	if !sc.Scan() {
-		cancel()
-		t.Fatalf("hub printed nothing; exit %d\n%s", <-done, errb.String())
-	}
-	url := sc.Text()
-	if !regexp.MustCompile(`^https://127\.0\.0\.1:\d+/$`).MatchString(url) {
-		cancel()
-		t.Fatalf("first line %q", url)
-	}
-	go io.Copy(io.Discard, pr)
-	t.Cleanup(func() {
-		cancel()
-		if code := <-done; code != exitOK {
-			t.Errorf("hub exit %d\n%s", code, errb.String())
-		}
-	})
-	return url
+	return startHubArgs(t, "--data", data)
 }
 
 func enrolmentCode(t *testing.T, hubData string) string {
