@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -61,6 +62,7 @@ const (
 	KindSynced      Kind = "synced"
 	KindDisposed    Kind = "disposed"
 	KindRejected    Kind = "rejected"     // a captured picture set aside by its photographer (kept)
+	KindPurged      Kind = "purged"       // an agent deleted local copies of blobs its hub confirmed holding
 	KindKeyEnrolled Kind = "key-enrolled" // a device key starts signing
 	KindKeyRotated  Kind = "key-rotated"  // a device key hands over to its successor
 	KindKeyRetired  Kind = "key-retired"  // a device key stops signing
@@ -69,7 +71,7 @@ const (
 var knownKinds = map[Kind]bool{
 	KindReceived: true, KindCaptured: true, KindDerived: true, KindTransferred: true,
 	KindSealed: true, KindOpened: true, KindAnalysed: true, KindAuthorised: true,
-	KindViewed: true, KindExported: true, KindSynced: true, KindDisposed: true, KindRejected: true,
+	KindViewed: true, KindExported: true, KindSynced: true, KindDisposed: true, KindRejected: true, KindPurged: true,
 	KindKeyEnrolled: true, KindKeyRotated: true, KindKeyRetired: true,
 }
 
@@ -160,8 +162,48 @@ type Predicate struct {
 	// agent's log (synced: a checkpoint it co-signed; exported: a bundle
 	// it made from that log). See docs/records.md, "The hub's log".
 	Witnessed *Witnessed `json:"witnessed,omitempty"`
-	Note      string     `json:"note,omitempty"`
+	// Purge is set on a purged record: the blobs an agent deleted its
+	// local copies of, and the hub that holds them. See docs/records.md,
+	// "Purged blobs".
+	Purge *Purge `json:"purge,omitempty"`
+	Note  string `json:"note,omitempty"`
 }
+
+// Purge is the section of a purged record: an agent deleted its local
+// copies of Blobs after its hub confirmed holding each of them by hash,
+// and confirmed the log up to Confirmed records, whose root is Root.
+// Records and hashes stay; only the bytes left the agent.
+type Purge struct {
+	// Hub is the URL of the hub that holds the blobs, and Witness the
+	// hub's witness key (its verifier key, as enrolment gave it), which
+	// names the hub cryptographically.
+	Hub     string `json:"hub"`
+	Witness string `json:"witness"`
+	// Confirmed and Root are the state of this log the hub confirmed
+	// before the purge: every record below Confirmed was at the hub.
+	Confirmed uint64 `json:"confirmed"`
+	Root      Hash   `json:"root"`
+	// Blobs are the blobs deleted here, in ascending order of digest.
+	Blobs []PurgedBlob `json:"blobs"`
+}
+
+// A PurgedBlob is a blob a purged record names: its digest and size.
+type PurgedBlob struct {
+	Digest Hash  `json:"digest"`
+	Size   int64 `json:"size"`
+}
+
+// PurgeChain is the chain of a device's purged records: one chain per
+// device, beside its key chain ("device:" + id).
+func PurgeChain(deviceID string) string { return "purge:" + deviceID }
+
+// MaxPurgeBlobs is the most blobs one purged record names, which keeps
+// it well inside MaxRecordSize (about 100 bytes an entry); a larger
+// purge is several records.
+const MaxPurgeBlobs = 4096
+
+// maxPurgeName bounds the hub's URL and witness key in a purge section.
+const maxPurgeName = 2048
 
 // Witnessed names a state of an agent's log in the hub's own log: its
 // origin, and the size and root of a checkpoint of it the hub co-signed.
@@ -586,7 +628,9 @@ func (r *Record) check() error {
 		return fmt.Errorf("%w: predicate does not name the signing device and key", ErrMalformedRecord)
 	case k.IsKey() && p.Key == nil:
 		return fmt.Errorf("%w: %s record has no key section", ErrMalformedRecord, k)
-	case !k.IsKey() && p.Exhibit == nil && p.Witnessed == nil:
+	case k == KindPurged && p.Purge == nil:
+		return fmt.Errorf("%w: purged record has no purge section", ErrMalformedRecord)
+	case !k.IsKey() && p.Exhibit == nil && p.Witnessed == nil && p.Purge == nil:
 		return fmt.Errorf("%w: %s record names no exhibit", ErrMalformedRecord, k)
 	case k == KindTransferred && p.Handover == nil:
 		return fmt.Errorf("%w: transferred record has no handover section", ErrMalformedRecord)
@@ -602,6 +646,11 @@ func (r *Record) check() error {
 	}
 	if p.Witnessed != nil {
 		if err := checkWitnessed(k, p, st.Subject); err != nil {
+			return err
+		}
+	}
+	if p.Purge != nil {
+		if err := checkPurge(k, p, st.Subject); err != nil {
 			return err
 		}
 	}
@@ -639,6 +688,62 @@ func checkWitnessed(k Kind, p *Predicate, subjects []Subject) error {
 		return bad("a hub's exported record has no export section")
 	}
 	return nil
+}
+
+// checkPurge checks a purged record (docs/records.md, "Purged blobs"):
+// on its device's purge chain, naming no exhibit and no subject (the
+// blobs are gone from the device: a subject is something a reader can
+// fetch and hash), the hub named, the confirmed state non-empty, and
+// between 1 and MaxPurgeBlobs blobs in strictly ascending digest order.
+func checkPurge(k Kind, p *Predicate, subjects []Subject) error {
+	pu := p.Purge
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrMalformedRecord}, args...)...)
+	}
+	switch {
+	case k != KindPurged:
+		return bad("a purge section belongs on a purged record, not on %s", k)
+	case p.Exhibit != nil || p.Witnessed != nil:
+		return bad("a purged record names no exhibit and no witnessed log")
+	case p.Chain != PurgeChain(p.Device.ID):
+		return bad("a purged record is on chain %s, not its device's %s", clip(p.Chain), clip(PurgeChain(p.Device.ID)))
+	case len(subjects) != 0:
+		return bad("a purged record has no subjects (it lists the blobs in purge.blobs)")
+	case !purgeName(pu.Hub):
+		return bad("purge hub %q is not a URL", clip(pu.Hub))
+	case !purgeName(pu.Witness):
+		return bad("purge witness %q is not a verifier key", clip(pu.Witness))
+	case pu.Confirmed == 0 || pu.Root.IsZero():
+		return bad("purge confirmed size and root are required (a hub confirmed nothing at size 0)")
+	case len(pu.Blobs) == 0 || len(pu.Blobs) > MaxPurgeBlobs:
+		return bad("a purged record names 1 to %d blobs, not %d", MaxPurgeBlobs, len(pu.Blobs))
+	}
+	for i, b := range pu.Blobs {
+		switch {
+		case b.Digest.IsZero():
+			return bad("purged blob %d has no digest", i+1)
+		case b.Size < 0:
+			return bad("purged blob %d has a negative size", i+1)
+		case i > 0 && bytes.Compare(pu.Blobs[i-1].Digest[:], b.Digest[:]) >= 0:
+			return bad("purged blob %d (%s) is not after blob %d in digest order (each once, ascending)", i+1, b.Digest, i)
+		}
+	}
+	return nil
+}
+
+// purgeName reports whether s can name a hub or its key in a purge
+// section: 1 to maxPurgeName bytes of UTF-8 without white space or
+// control characters.
+func purgeName(s string) bool {
+	if s == "" || len(s) > maxPurgeName || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0x2028 || r == 0x2029 {
+			return false
+		}
+	}
+	return true
 }
 
 // checkImaging checks the image, imageSet and members sections, rejected

@@ -217,7 +217,75 @@ func decodeTests(t testing.TB) []struct {
 		{"key record", keyEnv.env, ""},
 		{"key record with legacy null subject", keyEnv.legacyNull, ""},
 		{"key record with subjects", keyEnv.withSubject, "key record"},
-	}, witnessedTests(t, s)...)
+	}, append(witnessedTests(t, s), purgedTests(t, s)...)...)
+}
+
+// purgedTests are an agent's purged records (docs/records.md, "Purged
+// blobs"): one as the ledger signs it, and variants that break each rule
+// of the purge section.
+func purgedTests(t testing.TB, s *Signer) []struct {
+	name string
+	env  []byte
+	want string
+} {
+	a, b := Sum([]byte("blob a")), Sum([]byte("blob b"))
+	if bytes.Compare(a[:], b[:]) > 0 {
+		a, b = b, a
+	}
+	st := func(mut func(st *Statement)) []byte {
+		x := &Statement{
+			Subject:       []Subject{},
+			PredicateType: KindPurged.PredicateType(),
+			Predicate: Predicate{Chain: PurgeChain("dev-1"), Seq: 1, Time: t0,
+				Device: DeviceRef{ID: "dev-1", KeyID: s.KeyID()},
+				Actor:  &Person{Name: "Jo Smith"},
+				Purge: &Purge{Hub: "https://hub.example:8443/", Witness: "example.org/witness/hub+01234567+AQID",
+					Confirmed: 12, Root: Sum([]byte("root")),
+					Blobs: []PurgedBlob{{Digest: a, Size: 70000}, {Digest: b, Size: 1 << 20}}}},
+		}
+		r, err := Sign(x, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mut == nil {
+			return r.Envelope
+		}
+		mut(x)
+		p, err := json.Marshal(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env envelope
+		json.Unmarshal(r.Envelope, &env)
+		env.Payload = base64.StdEncoding.EncodeToString(p)
+		out, _ := json.Marshal(env)
+		return out
+	}
+	pu := func(x *Statement) *Purge { return x.Predicate.Purge }
+	return []struct {
+		name string
+		env  []byte
+		want string
+	}{
+		{"purged", st(nil), ""},
+		{"purged without purge", st(func(x *Statement) { x.Predicate.Purge = nil }), "no purge section"},
+		{"purge on viewed", st(func(x *Statement) { x.PredicateType = KindViewed.PredicateType() }), "belongs on a purged record"},
+		{"purged with exhibit", st(func(x *Statement) {
+			x.Predicate.Exhibit = &ExhibitInfo{ID: x.Predicate.Chain, Ref: "JS/1", Case: "C", Kind: "image"}
+		}), "names no exhibit"},
+		{"purged on another chain", st(func(x *Statement) { x.Predicate.Chain = "purge:dev-2" }), "not its device's"},
+		{"purged with subject", st(func(x *Statement) { x.Subject = []Subject{SubjectFor("x", Sum(nil))} }), "no subjects"},
+		{"purged without hub", st(func(x *Statement) { pu(x).Hub = "" }), "not a URL"},
+		{"purged hub with space", st(func(x *Statement) { pu(x).Hub = "https://hub example/" }), "not a URL"},
+		{"purged without witness", st(func(x *Statement) { pu(x).Witness = "" }), "verifier key"},
+		{"purged confirmed 0", st(func(x *Statement) { pu(x).Confirmed = 0 }), "confirmed size and root"},
+		{"purged without root", st(func(x *Statement) { pu(x).Root = Hash{} }), "confirmed size and root"},
+		{"purged no blobs", st(func(x *Statement) { pu(x).Blobs = nil }), "1 to 4096 blobs"},
+		{"purged blob twice", st(func(x *Statement) { pu(x).Blobs[1] = pu(x).Blobs[0] }), "digest order"},
+		{"purged blobs unordered", st(func(x *Statement) { pu(x).Blobs[0], pu(x).Blobs[1] = pu(x).Blobs[1], pu(x).Blobs[0] }), "digest order"},
+		{"purged zero digest", st(func(x *Statement) { pu(x).Blobs[0].Digest = Hash{} }), "no digest"},
+		{"purged negative size", st(func(x *Statement) { pu(x).Blobs[0].Size = -1 }), "negative size"},
+	}
 }
 
 // witnessedTests are records of a hub's own log (docs/records.md, "The
