@@ -45,10 +45,18 @@ func (l *Ledger) ExportSet(ctx context.Context, caseRef string) (exs []store.Exh
 		}
 		return nil, nil, fmt.Errorf("%w (run `exhibit log fsck`): %s%s", ErrFailedChecks, strings.Join(bad, "; "), more)
 	}
+	var gone []string
+	hubs := map[string]bool{}
 	for _, id := range rep.cases[caseRef] {
 		ex, err := l.st.Exhibit(ctx, id)
 		if err != nil {
 			return nil, nil, fmt.Errorf("exhibit %s: %w", id, err)
+		}
+		for _, b := range ex.Blobs {
+			if pa, ok := rep.purged[b.Hash]; ok {
+				gone = append(gone, fmt.Sprintf("%s %s (purged at log index %d)", ex.Ref, b.Hash, pa.index))
+				hubs[pa.hub] = true
+			}
 		}
 		if !ex.Oversized {
 			exs = append(exs, ex)
@@ -66,6 +74,22 @@ func (l *Ledger) ExportSet(ctx context.Context, caseRef string) (exs []store.Exh
 			return nil, nil, fmt.Errorf("exhibit %s: %w", ex.Ref, l.oversizedErr(ctx, first))
 		}
 		skipped = append(skipped, store.Supersession{Index: first.Index, Hash: first.Hash, Size: len(first.Envelope), Ref: ex.Ref, New: by})
+	}
+	if len(gone) > 0 {
+		var hs []string
+		for h := range hubs {
+			hs = append(hs, h)
+		}
+		sort.Strings(hs)
+		sort.Strings(gone)
+		n := len(gone)
+		more := ""
+		if len(gone) > 3 {
+			more = fmt.Sprintf(" and %d more", len(gone)-3)
+			gone = gone[:3]
+		}
+		return nil, nil, fmt.Errorf("case %s: %d blobs were %w after the hub confirmed holding them: %s%s; export the case at the hub (%s: exhibit hub export)",
+			caseRef, n, ErrPurged, strings.Join(gone, ", "), more, strings.Join(hs, ", "))
 	}
 	sort.Slice(exs, func(i, j int) bool { return refLess(exs[i].Ref, exs[j].Ref) })
 	return exs, skipped, nil

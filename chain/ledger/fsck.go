@@ -36,11 +36,25 @@ type FsckReport struct {
 	Exhibits    int
 	Blobs       int
 	Checkpoints int
-	Problems    []Problem
+	// Purged counts the blobs records name that are not here because a
+	// purged record says the hub holds them (docs/sync.md, "Retention");
+	// PurgePending those a purged record names that are still here (the
+	// purge was interrupted: the next one deletes them).
+	Purged       int
+	PurgePending int
+	Problems     []Problem
 
 	// cases lists, per case reference, the exhibits whose signed first
 	// records name it, in log order.
 	cases map[string][]string
+	// purged maps each blob absent under a purged record to that record.
+	purged map[chain.Hash]purgedAt
+}
+
+// purgedAt is the purged record that names a blob absent here.
+type purgedAt struct {
+	index uint64
+	hub   string
 }
 
 // OK reports whether no problem (other than notes) was found.
@@ -76,7 +90,14 @@ func (l *Ledger) fsck(ctx context.Context, blobContents bool) (*FsckReport, erro
 	rep.Records = size
 	checker := chain.NewChecker()
 	blobs := map[chain.Hash]string{}
+	firstNamed := map[chain.Hash]uint64{}
 	cases := map[string][]string{}
+	type purgeRec struct {
+		index uint64
+		where string
+		purge *chain.Purge
+	}
+	var purges []purgeRec
 	err = l.st.Records(ctx, 0, size, func(sr store.StoredRecord) error {
 		where := fmt.Sprintf("record %d (%s)", sr.Index, sr.Hash)
 		if chain.Sum(sr.Envelope) != sr.Hash {
@@ -107,9 +128,20 @@ func (l *Ledger) fsck(ctx context.Context, blobContents bool) (*FsckReport, erro
 			h, _ := s.SHA256()
 			if _, seen := blobs[h]; !seen {
 				blobs[h] = where
+				firstNamed[h] = sr.Index
 			}
 		}
 		p := r.Statement.Predicate
+		if p.Purge != nil {
+			switch {
+			case p.Chain != chain.PurgeChain(l.id.DeviceID):
+				add(where, fmt.Errorf("a purged record of another device (%s)", p.Device.ID))
+			case p.Purge.Confirmed > sr.Index:
+				add(where, fmt.Errorf("the purge says the hub confirmed %d records, but it is record %d", p.Purge.Confirmed, sr.Index))
+			default:
+				purges = append(purges, purgeRec{sr.Index, where, p.Purge})
+			}
+		}
 		if p.Seq == 1 && p.Exhibit != nil {
 			rep.Exhibits++
 			ex, err := l.st.ExhibitByRef(ctx, p.Exhibit.Ref)
@@ -191,8 +223,28 @@ func (l *Ledger) fsck(ctx context.Context, blobContents bool) (*FsckReport, erro
 
 	rep.cases = cases
 
+	// The purged records: the state each names is this log's, and each
+	// blob it names was named by a record the hub then held.
+	purgedBy := map[chain.Hash]purgedAt{}
+	for _, pr := range purges {
+		root, err := l.RootAt(ctx, pr.purge.Confirmed)
+		if err != nil {
+			add(pr.where, fmt.Errorf("the log's root at the purge's confirmed size %d: %w", pr.purge.Confirmed, err))
+		} else if root != pr.purge.Root {
+			add(pr.where, fmt.Errorf("the purge names root %s at size %d, the log's is %s", pr.purge.Root, pr.purge.Confirmed, root))
+		}
+		for _, b := range pr.purge.Blobs {
+			if i, ok := firstNamed[b.Digest]; !ok || i >= pr.purge.Confirmed {
+				add(pr.where, fmt.Errorf("it purges %s, which no record below the confirmed size %d names", b.Digest, pr.purge.Confirmed))
+				continue
+			}
+			purgedBy[b.Digest] = purgedAt{index: pr.index, hub: pr.purge.Hub}
+		}
+	}
+
 	// The blobs.
 	rep.Blobs = len(blobs)
+	rep.purged = map[chain.Hash]purgedAt{}
 	for h, where := range blobs {
 		var err error
 		if blobContents {
@@ -200,8 +252,15 @@ func (l *Ledger) fsck(ctx context.Context, blobContents bool) (*FsckReport, erro
 		} else {
 			_, err = l.Blobs().Stat(ctx, h)
 		}
-		if err != nil {
+		pa, isPurged := purgedBy[h]
+		switch {
+		case isPurged && errors.Is(err, blobstore.ErrNotFound):
+			rep.Purged++
+			rep.purged[h] = pa
+		case err != nil:
 			add("blob "+h.String(), fmt.Errorf("named by %s: %w", where, err))
+		case isPurged:
+			rep.PurgePending++
 		}
 	}
 	err = l.st.InlineBlobs(ctx, func(h chain.Hash, size int64) error {
