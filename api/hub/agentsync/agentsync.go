@@ -337,6 +337,13 @@ func (s *Syncer) uploadAll(ctx context.Context, blobs []chain.Hash, res *Result,
 // upload sends one blob and returns the bytes sent.
 func (s *Syncer) upload(ctx context.Context, h chain.Hash, progress func(int64)) (int64, error) {
 	info, err := s.cfg.Log.Stat(ctx, h)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		// Purged here (docs/sync.md, "Retention"), and named again by a
+		// later record: confirmed if the hub still holds it.
+		if held, perr := s.purgedHeld(ctx, h); perr != nil || held {
+			return 0, perr
+		}
+	}
 	if err != nil {
 		return 0, fmt.Errorf("the log names it but it cannot be read here: %w", err)
 	}

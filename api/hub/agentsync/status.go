@@ -40,6 +40,11 @@ type Status struct {
 	Failures    int       `json:"failures"`
 	// Refused: the hub refused the last sync; a person must look.
 	Refused bool `json:"refused"`
+	// Purged and PurgedBytes are the blobs the log's purged records name
+	// (docs/sync.md, "Retention"): local copies deleted because the hub
+	// holds them.
+	Purged      int   `json:"purged"`
+	PurgedBytes int64 `json:"purgedBytes"`
 	// StateError is set when the state file could not be read (the next
 	// sync rebuilds it from the hub).
 	StateError string `json:"stateError,omitempty"`
@@ -85,6 +90,16 @@ func ReadStatus(ctx context.Context, log Log, st *State, w note.Verifier, hub st
 	out.PendingBlobs, out.PendingBytes, out.Oldest = p.blobs, p.bytes, p.oldest
 	if !p.oldest.IsZero() {
 		out.Lag = max(now.Sub(p.oldest), 0)
+	}
+	if pl, ok := log.(PurgeLister); ok {
+		purged, err := pl.Purged(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, b := range purged {
+			out.Purged++
+			out.PurgedBytes += b.Size
+		}
 	}
 	if st.Cosigned != "" && w != nil {
 		if n, err := note.Open([]byte(st.Cosigned), note.VerifierList(w)); err == nil {

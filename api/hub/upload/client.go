@@ -414,6 +414,15 @@ func (c *Client) timed(ctx context.Context) (context.Context, context.CancelFunc
 	return context.WithTimeout(ctx, d)
 }
 
+// Held asks the hub, once, whether it holds blob h with size bytes
+// (HEAD BlobsPath + "sha256:<hex>", the confirmation by hash). It is
+// false for a blob the hub does not hold, an error matching ErrRejected
+// if the hub holds h with another size, and another error if the hub did
+// not answer.
+func (c *Client) Held(ctx context.Context, h chain.Hash, size int64) (bool, error) {
+	return c.held(ctx, h, size)
+}
+
 // held asks the hub whether it holds blob h (of size bytes).
 func (c *Client) held(ctx context.Context, h chain.Hash, size int64) (bool, error) {
 	u, err := c.resolve(BlobsPath + h.String())

@@ -39,9 +39,11 @@ func runAgent(e *env, args []string) int {
 			return runAgentSync(e, args[1:])
 		case "status":
 			return runAgentStatus(e, args[1:])
+		case "purge":
+			return runAgentPurge(e, args[1:])
 		}
 	}
-	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL | --role lab --data DIR --listen 127.0.0.1:PORT [--setup FILE] [--scanner PATH] [--analyser CONFIG]... | enrol --hub URL --code CODE --data DIR | sync --data DIR --once | status --data DIR [--json]")
+	fs := newFlags(e, "agent", "agent --role kiosk --data DIR --listen 127.0.0.1:PORT --light PATH --camera URL | --role lab --data DIR --listen 127.0.0.1:PORT [--setup FILE] [--scanner PATH] [--analyser CONFIG]... | enrol --hub URL --code CODE --data DIR | sync --data DIR --once | status --data DIR [--json] | purge --data DIR --older-than DURATION [--dry-run]")
 	role := fs.String("role", "", "the agent's role: kiosk or lab")
 	data := fs.String("data", "", "data directory (exhibit init; users from exhibit user add)")
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the web UI on (loopback: the kiosk's own screen)")

@@ -12,6 +12,8 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/exhibit-forensics/exhibit/api/hub/agentsync"
 	"github.com/exhibit-forensics/exhibit/api/hub/enrol"
 	"github.com/exhibit-forensics/exhibit/api/hub/upload"
+	"github.com/exhibit-forensics/exhibit/chain"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/witness"
 )
@@ -141,10 +144,92 @@ func runAgentStatus(e *env, args []string) int {
 	if st.LastError != "" {
 		fmt.Fprintf(w, "error      %s (%d in a row)\n", st.LastError, st.Failures)
 	}
+	if st.Purged > 0 {
+		fmt.Fprintf(w, "purged     %d blobs, %s (held by the hub; records and hashes kept)\n", st.Purged, byteSize(st.PurgedBytes))
+	}
 	if st.StateError != "" {
 		fmt.Fprintf(w, "state      %s (the next sync rebuilds it from the hub)\n", st.StateError)
 	}
 	return exitOK
+}
+
+// runAgentPurge deletes local copies of blobs the hub holds, under a
+// retention period (docs/sync.md, "Retention").
+func runAgentPurge(e *env, args []string) int {
+	fs := newFlags(e, "agent purge", "agent purge --data DIR --older-than DURATION [--dry-run]")
+	data := fs.String("data", "", "the agent's data directory (enrolled: exhibit agent enrol)")
+	olderThan := fs.String("older-than", "", "the retention period: purge only blobs whose records are all at least this old (e.g. 720h, 90d)")
+	dryRun := fs.Bool("dry-run", false, "ask the hub and list what would be purged; record and delete nothing")
+	actor := fs.String("actor", "", "who is purging (default: the producer)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	if *data == "" || *olderThan == "" || len(pos) > 0 {
+		return e.usageErr(fs, "--data and --older-than are required")
+	}
+	period, err := parseRetention(*olderThan)
+	if err != nil {
+		return e.usageErr(fs, "--older-than: %v", err)
+	}
+	l, code := openLedger(e, "agent purge", *data)
+	if l == nil {
+		return code
+	}
+	defer l.Close()
+	s, err := newSyncer(*data, l, 0, nil, nil)
+	if err != nil {
+		return e.fail("agent purge", err)
+	}
+	res, err := s.Purge(e.ctx, agentsync.PurgeOptions{OlderThan: period, DryRun: *dryRun, Actor: chain.Person{Name: *actor}})
+	if err != nil {
+		if res != nil && len(res.Records) > 0 {
+			return e.fail("agent purge", fmt.Errorf("%w (the purge is recorded: run it again to finish)", err))
+		}
+		return e.fail("agent purge", err)
+	}
+	return printPurge(e, res, *dryRun)
+}
+
+// printPurge says what a purge did.
+func printPurge(e *env, res *ledger.PurgeResult, dryRun bool) int {
+	w := e.stdout
+	verb := "purged"
+	if dryRun {
+		verb = "would purge"
+	}
+	for _, b := range res.Purged {
+		fmt.Fprintf(w, "%s %s (%s)\n", verb, b.Hash, byteSize(b.Size))
+	}
+	for _, b := range res.Finished {
+		fmt.Fprintf(w, "%s %s (%s; recorded by an earlier purge)\n", verb, b.Hash, byteSize(b.Size))
+	}
+	for _, b := range res.Kept {
+		fmt.Fprintf(w, "kept %s (%s): %s\n", b.Hash, byteSize(b.Size), b.Reason)
+	}
+	n := len(res.Purged) + len(res.Finished)
+	fmt.Fprintf(w, "%s %d blobs, %s; kept %d the hub does not hold and %d small blobs kept inline\n", verb, n, byteSize(res.Bytes()), len(res.Kept), res.Inline)
+	return exitOK
+}
+
+// parseRetention parses a retention period: a Go duration (720h) or a
+// whole number of days (90d).
+func parseRetention(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseUint(d, 10, 16)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", s)
+	}
+	return d, nil
 }
 
 // readAgentStatus reads the status whether the agent is enrolled or not.
