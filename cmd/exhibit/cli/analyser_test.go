@@ -95,6 +95,11 @@ func TestWriteCorpus(t *testing.T) {
 		seeds = append(seeds, []any{[]byte(tc.in)})
 	}
 	fuzzseed.Write(t, "FuzzParseAnalyser", seeds)
+	var periods [][]any
+	for _, tc := range retentionCases {
+		periods = append(periods, []any{tc.in})
+	}
+	fuzzseed.Write(t, "FuzzParseRetention", periods)
 }
 
 // FuzzParseAnalyser: any input is either a checked config — a known

@@ -55,6 +55,10 @@ func runLog(e *env, args []string) int {
 		}
 		fmt.Fprintf(e.stdout, "fsck: ok: %d records, %d exhibits, %d blobs, %d checkpoints re-derived and checked\n",
 			rep.Records, rep.Exhibits, rep.Blobs, rep.Checkpoints)
+		if rep.Purged > 0 || rep.PurgePending > 0 {
+			fmt.Fprintf(e.stdout, "fsck: %d blobs purged here under purged records (the hub holds them), %d recorded as purged and not yet deleted\n",
+				rep.Purged, rep.PurgePending)
+		}
 		return exitOK
 	}
 	return e.usageErr(fs, "unknown log subcommand %q", pos)

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/exhibit-forensics/exhibit/api/hub/agentsync"
 	"github.com/exhibit-forensics/exhibit/chain"
@@ -47,6 +48,49 @@ func caseBlobs(t *testing.T, data, caseRef string) []chain.Hash {
 		}
 	}
 	return out
+}
+
+// retentionCases are --older-than values and what they mean (-1: refused).
+var retentionCases = []struct {
+	in   string
+	want time.Duration
+}{
+	{"0s", 0},
+	{"720h", 720 * time.Hour},
+	{"90d", 90 * 24 * time.Hour},
+	{"0d", 0},
+	{"1h30m", 90 * time.Minute},
+	{"-1h", -1},
+	{"-1d", -1},
+	{"d", -1},
+	{"1.5d", -1},
+	{"99999999d", -1},
+	{"", -1},
+	{"forever", -1},
+	{"1e3d", -1},
+}
+
+func TestParseRetention(t *testing.T) {
+	for _, tc := range retentionCases {
+		got, err := parseRetention(tc.in)
+		switch {
+		case tc.want < 0 && err == nil:
+			t.Errorf("%q: accepted as %s", tc.in, got)
+		case tc.want >= 0 && (err != nil || got != tc.want):
+			t.Errorf("%q: %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// FuzzParseRetention: a period is refused or is a non-negative duration;
+// nothing panics.
+func FuzzParseRetention(f *testing.F) {
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := parseRetention(s)
+		if err == nil && d < 0 {
+			t.Fatalf("%q: negative period %s accepted", s, d)
+		}
+	})
 }
 
 // The retention purge end to end against a real hub: after a sync, the
