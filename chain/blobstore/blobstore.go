@@ -130,7 +130,9 @@ type Enumerator interface {
 }
 
 // A Remover deletes blobs. Evidence stores remove blobs only under a
-// recorded disposal; the interface does not enforce that policy.
+// record that accounts for it (a disposal, or an agent's purged record
+// naming the hub that holds the blob: docs/sync.md, "Retention"); the
+// interface does not enforce that policy.
 type Remover interface {
 	// Remove deletes the blob named h. Removing a blob that is not stored
 	// is not an error (the call is idempotent, so it can be retried).

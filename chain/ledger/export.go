@@ -21,8 +21,10 @@ var ErrFailedChecks = errors.New("the data directory fails its consistency check
 // (returned in skipped). It first checks the log as Fsck does, except that
 // it reads no blob's bytes (the export reads and hashes the case's own),
 // and refuses, with an error wrapping ErrFailedChecks, a store that fails
-// those checks; and it refuses a case holding a record over the size
-// limit that has not been superseded (run Repair).
+// those checks; it refuses a case holding a record over the size limit
+// that has not been superseded (run Repair); and it refuses, with an error
+// wrapping ErrPurged that names the hub, a case whose blobs this device
+// purged (Purge): the hub exports that case.
 func (l *Ledger) ExportSet(ctx context.Context, caseRef string) (exs []store.Exhibit, skipped []store.Supersession, err error) {
 	if err := l.writable(); err != nil {
 		return nil, nil, err
