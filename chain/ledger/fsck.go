@@ -75,7 +75,9 @@ var errStop = errors.New("stop")
 // matches the first records; the Merkle tree re-derived from the records
 // matches every stored node and every checkpoint ever issued, and each
 // checkpoint is signed by a key valid for its size; every blob a record names
-// is present and intact.
+// is present and intact, unless a purged record names it (Purge: the hub
+// holds it; counted in Purged), and a purged record's confirmed state is
+// the log's own.
 func (l *Ledger) Fsck(ctx context.Context) (*FsckReport, error) { return l.fsck(ctx, true) }
 
 // fsck is Fsck; with blobContents false it checks that every blob a record
