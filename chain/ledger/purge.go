@@ -169,10 +169,12 @@ func (l *Ledger) Purge(ctx context.Context, req PurgeRequest) (*PurgeResult, err
 	}
 	uses := map[chain.Hash]use{}
 	err = l.st.Records(ctx, 0, size, func(sr store.StoredRecord) error {
-		if sr.Oversized() {
-			return nil // its blobs stay (log repair; Fsck reports it)
-		}
 		r, err := sr.Decode()
+		if sr.Oversized() {
+			// This store's own bytes, signed before the size limit: the
+			// hub refuses it, so the blobs it names stay (below).
+			r, err = chain.DecodeOversizedRecord(sr.Envelope)
+		}
 		if err != nil {
 			return fmt.Errorf("record %d: %w", sr.Index, err)
 		}
