@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/blobstore"
 	"github.com/exhibit-forensics/exhibit/lab/report"
 )
 
@@ -88,6 +90,18 @@ func (b *Bench) reportFile(c *gin.Context) {
 		b.web.Message(c, http.StatusNotFound, "No such file", "Report "+ref+" has no "+name+".")
 		return
 	}
+	// The file is opened first: one purged here after the hub confirmed
+	// it (docs/sync.md, "Retention") is not shown, and no view is recorded.
+	rc, size, err := l.Open(ctx, *blob)
+	if errors.Is(err, blobstore.ErrNotFound) {
+		b.web.Message(c, http.StatusGone, "Kept at the hub", "Report "+ref+"'s "+name+" was removed from this bench under the retention policy, after the hub confirmed it holds it. Ask for it from the hub (a bundle exported there).")
+		return
+	}
+	if err != nil {
+		b.fail(c, err)
+		return
+	}
+	defer rc.Close()
 	// The read is recorded before the bytes go out: a view that was not
 	// recorded did not happen.
 	as := strings.TrimPrefix(name, "report.")
@@ -98,12 +112,6 @@ func (b *Bench) reportFile(c *gin.Context) {
 		b.fail(c, err)
 		return
 	}
-	rc, size, err := l.Open(ctx, *blob)
-	if err != nil {
-		b.fail(c, err)
-		return
-	}
-	defer rc.Close()
 	h := c.Writer.Header()
 	h.Set("Content-Type", mediaType)
 	h.Set("Content-Length", strconv.FormatInt(size, 10))

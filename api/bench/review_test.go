@@ -3,6 +3,8 @@ package bench
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/exhibit-forensics/exhibit/api/web/webtest"
 	"github.com/exhibit-forensics/exhibit/chain"
+	"github.com/exhibit-forensics/exhibit/chain/blobstore"
 	"github.com/exhibit-forensics/exhibit/chain/ledger"
 	"github.com/exhibit-forensics/exhibit/chain/store"
 	"github.com/exhibit-forensics/exhibit/lab/review"
@@ -118,6 +121,17 @@ func TestReviewAndAuthorise(t *testing.T) {
 	if r := c.Get("/report/LB/1"); r.StatusCode != http.StatusNotFound {
 		t.Errorf("a sample opened as a report: %d", r.StatusCode)
 	}
+	// A report file purged here after the hub confirmed it (retention)
+	// is not shown, and no view is recorded.
+	f.b.cfg.Ledger = purgedFiles{f.b.cfg.Ledger}
+	n, _ := f.ledger.TreeSize(context.Background())
+	if r := c.Get("/report/" + rep.Ref + "?as=pdf"); r.StatusCode != http.StatusGone || !strings.Contains(r.Body, "Kept at the hub") {
+		t.Errorf("a purged report: %d %.200q", r.StatusCode, r.Body)
+	}
+	if m, _ := f.ledger.TreeSize(context.Background()); m != n {
+		t.Errorf("a view of a purged report recorded %d records", m-n)
+	}
+	f.b.cfg.Ledger = f.ledger
 
 	// The lab's pages: the control charts and run verdicts, the trends,
 	// and quarantine.
@@ -135,4 +149,11 @@ func TestReviewAndAuthorise(t *testing.T) {
 	// Without a setup the QC page says why it is empty.
 	f.b.cfg.Setup = nil
 	mustContain(t, c.Get("/qc"), "No laboratory setup")
+}
+
+// purgedFiles is a ledger whose blobs were all purged here.
+type purgedFiles struct{ Ledger }
+
+func (purgedFiles) Open(context.Context, chain.Hash) (io.ReadCloser, int64, error) {
+	return nil, 0, fmt.Errorf("purged: %w", blobstore.ErrNotFound)
 }
