@@ -25,8 +25,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/exhibit-forensics/exhibit/api/hub/syncwire"
@@ -305,15 +303,30 @@ func (s *Syncer) sendRecords(ctx context.Context, st *State, size uint64, res *R
 // stores one while the next arrives.
 const Uploads = 3
 
-// uploadAll sends blobs, Uploads at a time, and returns at the first
-// failure, once the uploads in flight have ended.
+// uploadAll sends blobs, Uploads at a time. After a failure it starts no
+// more, lets those in flight end (their bytes are not wasted), and
+// returns the first failure.
 func (s *Syncer) uploadAll(ctx context.Context, blobs []chain.Hash, res *Result, prog *Progress) error {
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(Uploads)
+	var (
+		mu       sync.Mutex
+		firstErr error
+		wg       sync.WaitGroup
+	)
+	slots := make(chan struct{}, Uploads)
 	for _, h := range blobs {
-		g.Go(func() error {
-			n, err := s.upload(gctx, h, func(d int64) {
+		slots <- struct{}{} // a slot first, then the check: no upload starts after a failure is known
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			<-slots
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-slots }()
+			n, err := s.upload(ctx, h, func(d int64) {
 				if s.cfg.Progress != nil {
 					mu.Lock()
 					prog.Bytes += d
@@ -325,13 +338,16 @@ func (s *Syncer) uploadAll(ctx context.Context, blobs []chain.Hash, res *Result,
 			defer mu.Unlock()
 			res.Bytes += n
 			if err != nil {
-				return fmt.Errorf("blob %s: %w", h, err)
+				if firstErr == nil {
+					firstErr = fmt.Errorf("blob %s: %w", h, err)
+				}
+				return
 			}
 			res.Blobs++
-			return nil
-		})
+		}()
 	}
-	return g.Wait()
+	wg.Wait()
+	return firstErr
 }
 
 // upload sends one blob and returns the bytes sent.
