@@ -120,8 +120,13 @@ func startHub(t testing.TB) *testHub { t.Helper(); return startHubSkewed(t, 0) }
 // startHubSkewed starts a hub whose clock has always been off by skew.
 func startHubSkewed(t testing.TB, skew time.Duration) *testHub {
 	t.Helper()
+	return startHubAt(t, t.TempDir(), skew)
+}
+
+// startHubAt starts a hub with its data directory at dir.
+func startHubAt(t testing.TB, dir string, skew time.Duration) *testHub {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	dir := t.TempDir()
 	th := &testHub{Clock: &skewClock{}, BlobsFull: &fullSwitch{}, MirrorFull: &fullSwitch{}, Reg: prometheus.NewRegistry()}
 	th.Clock.Set(skew)
 	opt := enrol.Options{Now: th.Clock.Now}
