@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -59,6 +60,9 @@ func TestHubRealDiskFull(t *testing.T) {
 		}
 		if errors.Is(err, agentsync.ErrRefused) || errors.Is(err, upload.ErrRejected) {
 			t.Fatalf("a full disk is taken for a refusal: %v", err)
+		}
+		if !strings.Contains(err.Error(), "507") || !strings.Contains(err.Error(), "storage is full") {
+			t.Errorf("the reason does not say the hub's storage is full: %v", err)
 		}
 		failures = append(failures, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	expslog "golang.org/x/exp/slog"
@@ -135,8 +136,8 @@ func NewServer(cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, store: filestore.New(cfg.Dir), locker: patientLocker{fl}}
 
 	comp := tusd.NewStoreComposer()
-	comp.UseCore(s.store)
-	comp.UseTerminater(s.store)
+	comp.UseCore(spaceStore{s.store})
+	comp.UseTerminater(spaceStore{s.store})
 	comp.UseLocker(s.locker)
 	// No concatenation, no deferred length, no download: the protocol
 	// does not use them (docs/upload.md).
@@ -527,5 +528,54 @@ func (l patientLocker) NewLock(id string) (tusd.Lock, error) {
 
 type patientLock struct{ inner tusd.Lock }
 
-func (l patientLock) Lock(ctx context.Context, _ func()) error { return l.inner.Lock(ctx, func() {}) }
-func (l patientLock) Unlock() error                            { return l.inner.Unlock() }
+func (l patientLock) Lock(ctx context.Context, _ func()) error {
+	return noSpace(l.inner.Lock(ctx, func() {}))
+}
+
+// ErrFull is the tus error a request gets when the hub's file system is
+// full (ENOSPC) while it keeps a partial upload: 507, which the agent
+// retries later. The bytes written before stay, and the upload resumes
+// from its offset.
+var ErrFull = tusd.NewError("ERR_HUB_STORAGE_FULL", "the hub's storage is full: retry later", http.StatusInsufficientStorage)
+
+func noSpace(err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return ErrFull
+	}
+	return err
+}
+
+// spaceStore is tusd's file store answering a full file system with
+// ErrFull instead of a 500 that would carry the file's path.
+type spaceStore struct{ filestore.FileStore }
+
+type spaceUpload struct{ tusd.Upload }
+
+func (s spaceStore) NewUpload(ctx context.Context, info tusd.FileInfo) (tusd.Upload, error) {
+	u, err := s.FileStore.NewUpload(ctx, info)
+	if err != nil {
+		return nil, noSpace(err)
+	}
+	return spaceUpload{u}, nil
+}
+
+func (s spaceStore) GetUpload(ctx context.Context, id string) (tusd.Upload, error) {
+	u, err := s.FileStore.GetUpload(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return spaceUpload{u}, nil
+}
+
+func (s spaceStore) AsTerminatableUpload(u tusd.Upload) tusd.TerminatableUpload {
+	if su, ok := u.(spaceUpload); ok {
+		u = su.Upload
+	}
+	return s.FileStore.AsTerminatableUpload(u)
+}
+
+func (u spaceUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+	n, err := u.Upload.WriteChunk(ctx, offset, src)
+	return n, noSpace(err)
+}
+func (l patientLock) Unlock() error { return l.inner.Unlock() }
