@@ -71,7 +71,7 @@ func TestWords(t *testing.T) {
 		{"never", Status{}, true, "Nothing to send yet"},
 		{"all-sent", Status{LastSuccess: at, LastAttempt: at}, true, "All evidence sent to the hub · Last sent 14:02"},
 		{"waiting", Status{Queue: 3, PendingBytes: 45e6}, true, "3 items waiting to be sent (45 MB) · Kept safely here"},
-		{"unreachable", Status{Queue: 3, PendingBytes: 2e3, LastError: "dial tcp: refused", Failures: 2, LastAttempt: at}, true, "Hub not reachable, tried 14:02 · will retry"},
+		{"unreachable", Status{Queue: 3, PendingBytes: 2e3, LastError: "dial tcp: refused", Failures: 2, LastAttempt: at}, true, "Last try 14:02 did not get through · will retry"},
 		{"refused", Status{Queue: 3, Refused: true, LastError: "revoked"}, false, "The hub refused the evidence sent · Kept safely here · tell the administrator · revoked"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

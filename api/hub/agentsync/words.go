@@ -24,7 +24,7 @@ func (s *Status) Words(loc *time.Location) (ok bool, lines []string) {
 	}
 	lines = []string{fmt.Sprintf("%d %s waiting to be sent (%s)", s.Queue, items, humanBytes(s.PendingBytes)), "Kept safely here"}
 	if s.LastError != "" && s.Failures > 0 {
-		lines = append(lines, "Hub not reachable, tried "+at(s.LastAttempt)+" · will retry")
+		lines = append(lines, "Last try "+at(s.LastAttempt)+" did not get through · will retry")
 	}
 	return true, lines
 }
