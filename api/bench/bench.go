@@ -154,7 +154,7 @@ func (b *Bench) routes() {
 		c.Header("Cache-Control", "no-cache")
 		c.FileFromFS(c.Param("file"), http.FS(static))
 	})
-	g := r.Group("/", b.web.RequireRole(Roles...), b.web.CSRF())
+	g := r.Group("/", b.web.RequireRole(Roles...), b.web.CSRF(), b.tokenFirst)
 	g.GET("/", b.home)
 	g.GET("/scan", b.scan)
 	g.GET("/scan/latest", b.latestScan)

@@ -2,11 +2,14 @@ package bench
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gin-gonic/gin"
@@ -199,4 +202,47 @@ func TestPagesShowHub(t *testing.T) {
 	c.Login("atech", password("atech"), "/")
 	r := c.Get("/")
 	mustContain(t, r, `class="link hub down" id="hub-line"`, "The hub refused the evidence sent", "tell the administrator", "device revoked: stolen")
+}
+
+// midRender is a ledger in which a record is stored just after the log's
+// size is first read while a page is made, as an analyser's result may be.
+type midRender struct {
+	Ledger
+	once sync.Once
+	t    *testing.T
+}
+
+func (m *midRender) TreeSize(ctx context.Context) (uint64, error) {
+	n, err := m.Ledger.TreeSize(ctx)
+	m.once.Do(func() {
+		if _, _, err := m.Ledger.(*ledger.Ledger).Import(ctx, ledger.ImportRequest{Case: "LIVE-1", Kind: "document", FileName: "x.txt", Body: strings.NewReader("stored mid-render")}); err != nil {
+			m.t.Error(err)
+		}
+	})
+	return n, err
+}
+
+// A page never carries a live token newer than what it shows: a record
+// stored while the page is made leaves the page's token behind /live's,
+// so the page fetches itself again (before, the token was read after the
+// page's contents, and such a page waited for a change that had already
+// happened).
+func TestLiveTokenNotNewerThanPage(t *testing.T) {
+	f := newFixture(t)
+	c := webtest.NewClient(t, f.b)
+	c.Login("atech", password("atech"), "/")
+	f.b.cfg.Ledger = &midRender{Ledger: f.ledger, t: t}
+	page := c.Get("/")
+	m := regexp.MustCompile(`data-live="links" data-token="([^"]+)"`).FindStringSubmatch(page.Body)
+	if m == nil {
+		t.Fatalf("no live token on the page:\n%s", page.Body)
+	}
+	live := c.Get("/live")
+	var s struct{ Token string }
+	if err := json.Unmarshal([]byte(live.Body), &s); err != nil || s.Token == "" {
+		t.Fatalf("/live: %v %s", err, live.Body)
+	}
+	if s.Token == m[1] {
+		t.Errorf("the page's token %s is /live's after a record stored while the page was made: it would never refresh", m[1])
+	}
 }

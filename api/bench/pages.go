@@ -47,10 +47,36 @@ func (b *Bench) hub() *hubView {
 	return v
 }
 
+// ctxLiveToken is the gin context key of the live token read as a page
+// request began (tokenFirst).
+const ctxLiveToken = "bench.liveToken"
+
+// tokenFirst reads the live token of a GET before the handler reads what
+// the page shows. A page then carries a token no newer than its contents:
+// something stored while the page is made changes the token /live gives,
+// and the page fetches itself again. A token read after the contents could
+// be newer than them, and the page would wait for a change that had
+// already happened.
+func (b *Bench) tokenFirst(c *gin.Context) {
+	if c.Request.Method == http.MethodGet && c.FullPath() != "/live" && c.FullPath() != "/scan/latest" {
+		if tok, err := b.liveToken(c.Request.Context()); err == nil {
+			c.Set(ctxLiveToken, tok)
+		} else {
+			b.cfg.Logger.Warn("bench: live token", "err", err)
+		}
+	}
+	c.Next()
+}
+
 func (b *Bench) render(c *gin.Context, status int, page, title string, data any) {
-	tok, err := b.liveToken(c.Request.Context())
-	if err != nil {
-		b.cfg.Logger.Warn("bench: live token", "err", err)
+	tok := c.GetString(ctxLiveToken)
+	if tok == "" {
+		// A page rendered after a POST: the token now (the page that
+		// follows the redirect reads its own first).
+		var err error
+		if tok, err = b.liveToken(c.Request.Context()); err != nil {
+			b.cfg.Logger.Warn("bench: live token", "err", err)
+		}
 	}
 	b.pages[page].Render(c, status, title, pageData{ScanSeq: b.scanSeqNow(), Live: tok, Links: b.links(), Hub: b.hub(), Page: data})
 }
