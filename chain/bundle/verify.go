@@ -315,7 +315,13 @@ func (v *verifier) evidence() error {
 
 // proof checks a record's tlog-proof against the bundle's checkpoint.
 func (v *verifier) proof(l *loaded, cp *tlog.Checkpoint, cpBytes []byte) {
-	path := ProofPath(l.rec.Hash)
+	v.proofAt(l, ProofPath(l.rec.Hash), FileCheckpoint, "log", cp, cpBytes)
+}
+
+// proofAt checks the tlog-proof at path of record l against the
+// checkpoint cpBytes (the file cpFile; cp is nil if it did not verify,
+// which is reported elsewhere); log names the log in messages.
+func (v *verifier) proofAt(l *loaded, path, cpFile, log string, cp *tlog.Checkpoint, cpBytes []byte) {
 	b, ok := v.read(path, tlog.MaxNoteSize+64*64+tlog.MaxCheckpointSize)
 	if !ok {
 		return
@@ -327,14 +333,14 @@ func (v *verifier) proof(l *loaded, cp *tlog.Checkpoint, cpBytes []byte) {
 	}
 	l.index = p.Index
 	if !bytes.Equal(p.Checkpoint, cpBytes) {
-		v.add(path, l.rec.Hash.String(), "leads to a different checkpoint from %s", FileCheckpoint)
+		v.add(path, l.rec.Hash.String(), "leads to a different checkpoint from %s", cpFile)
 		return
 	}
 	if cp == nil {
 		return // the checkpoint's own problem is reported
 	}
 	if err := tlog.VerifyInclusion(p.Index, cp.Size, l.rec.Hash, p.Hashes, cp.Root); err != nil {
-		v.add(path, l.rec.Hash.String(), "inclusion proof at log index %d fails: %v", p.Index, err)
+		v.add(path, l.rec.Hash.String(), "inclusion proof at %s index %d fails: %v", log, p.Index, err)
 		return
 	}
 	l.ok = true

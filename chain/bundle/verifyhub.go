@@ -271,27 +271,5 @@ func (v *verifier) hub(idx *Index, files map[string]bool, acp *tlog.Checkpoint, 
 
 // hubProof checks a hub record's tlog-proof against the hub's checkpoint.
 func (v *verifier) hubProof(l *loaded, cp *tlog.Checkpoint, cpBytes []byte) {
-	path := HubProofPath(l.rec.Hash)
-	b, ok := v.read(path, tlog.MaxNoteSize+64*64+tlog.MaxCheckpointSize)
-	if !ok {
-		return
-	}
-	p, err := tlog.ParseProof(b)
-	if err != nil {
-		v.add(path, l.rec.Hash.String(), "%v", err)
-		return
-	}
-	l.index = p.Index
-	if !bytes.Equal(p.Checkpoint, cpBytes) {
-		v.add(path, l.rec.Hash.String(), "leads to a different checkpoint from %s", FileHubCheckpoint)
-		return
-	}
-	if cp == nil {
-		return
-	}
-	if err := tlog.VerifyInclusion(p.Index, cp.Size, l.rec.Hash, p.Hashes, cp.Root); err != nil {
-		v.add(path, l.rec.Hash.String(), "inclusion proof at hub log index %d fails: %v", p.Index, err)
-		return
-	}
-	l.ok = true
+	v.proofAt(l, HubProofPath(l.rec.Hash), FileHubCheckpoint, "hub log", cp, cpBytes)
 }
